@@ -1,0 +1,45 @@
+# One command to run the product, one to test it. See README.md.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint typecheck unit bench drill system-deps clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: run redis + worker + web (against the built-in simulator when MIST_API_TOKEN is unset)
+demo: $(STAMP)
+	$(PY) -m scripts.demo
+
+## system-deps: redis-server and chromium from Debian's packages (as root), else say what to install
+system-deps:
+	bash scripts/install-system-deps.sh
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+## test: everything — lint, types and the whole suite with real redis-server, mistsim and Chromium
+test: $(STAMP) system-deps lint typecheck
+	$(PY) -m pytest
+
+## bench: the performance table (writes docs/BENCHMARKS.md)
+bench: $(STAMP) system-deps
+	$(PY) -m bench
+
+## drill: the fault drill (bounded, loopback only)
+drill: $(STAMP) system-deps
+	$(PY) -m bench.drill
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
