@@ -1,0 +1,450 @@
+"""Everything Redis holds: key names, TTLs, encodings, the atomic publish and the reads.
+
+The worker writes through this module and the web app reads through it; nobody else knows a
+key name. What the web serves is stored ready to send (compact JSON plus a gzip twin and an
+ETag), so a request costs one round trip and no JSON work. See docs/DATA.md §2.
+"""
+
+from __future__ import annotations
+
+import enum
+import gzip
+import hashlib
+import json
+import math
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+if TYPE_CHECKING:
+    import history
+
+PREFIX = "mist:"
+KEY_ORG = "mist:org"
+KEY_SITES = "mist:sites"
+KEY_GATEWAYS = "mist:gateways"
+KEY_VPN_PEERS_ALL = "mist:vpn_peers:all"
+KEY_INSIGHTS_ALL = "mist:insights:all"
+KEY_LAST_UPDATE = "mist:metadata:last_update"
+KEY_WORKER_STATUS = "mist:metadata:worker_status"
+KEY_STATUS = "mist:metadata:status"
+KEY_ETAGS = "mist:metadata:etags"
+KEY_HEARTBEAT = "mist:metadata:heartbeat"
+KEY_LOCK = "mist:lock:worker"
+GZ_SUFFIX = ":gz"
+HISTORY_TTL = 7 * 86400
+CONFIG_TTL = 7 * 86400
+HEARTBEAT_PERIOD = 10
+_MGET_CHUNK = 1000
+
+
+class Dataset(enum.Enum):
+    """The ready-made documents the web app serves."""
+
+    ORG = "org"
+    SITES = "sites"
+    GATEWAYS = "gateways"
+    VPN_PEERS_ALL = "vpn_peers_all"
+    INSIGHTS_ALL = "insights_all"
+    STATUS = "status"
+
+
+DATASET_KEYS: dict[Dataset, str] = {
+    Dataset.ORG: KEY_ORG,
+    Dataset.SITES: KEY_SITES,
+    Dataset.GATEWAYS: KEY_GATEWAYS,
+    Dataset.VPN_PEERS_ALL: KEY_VPN_PEERS_ALL,
+    Dataset.INSIGHTS_ALL: KEY_INSIGHTS_ALL,
+    Dataset.STATUS: KEY_STATUS,
+}
+
+
+@dataclass(frozen=True)
+class Served:
+    """A body ready to send with its ETag; `body` is gzip bytes when `gzipped`."""
+
+    body: bytes
+    etag: str
+    gzipped: bool
+
+
+@dataclass
+class Publication:
+    """Everything one successful refresh makes visible, published in a single transaction."""
+
+    org: Any
+    sites: Any
+    gateways: Any
+    vpn_peers_all: Any
+    insights_all: Any
+    peer_paths: Mapping[tuple[str, str], Any]
+    histories: Mapping[tuple[str, str], history.PortHistory]
+    now: float
+
+
+# ---------------------------------------------------------------- encodings
+
+
+def encode_json(document: Any) -> bytes:
+    """Compact UTF-8 JSON (DATA.md §2): what the web sends byte for byte."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def gzip_bytes(body: bytes) -> bytes:
+    """Deterministic gzip (mtime 0) so identical bodies give identical twins."""
+    return gzip.compress(body, compresslevel=6, mtime=0)
+
+
+def etag_of(body: bytes) -> str:
+    """A short quoted hash of the bytes, as sent in the ETag header."""
+    return '"' + hashlib.blake2b(body, digest_size=8).hexdigest() + '"'
+
+
+_HISTORY_HEADER = struct.Struct("<BdddHH")
+_HISTORY_SAMPLE = struct.Struct("<Iff")
+_HISTORY_VERSION = 1
+
+
+def _float_or_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _nan_to_none(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def encode_history(port_history: history.PortHistory) -> bytes:
+    """Packed little-endian binary (DATA.md §4): header, then uint32 ts + float32 rx/tx samples."""
+    fine = list(port_history.fine)
+    coarse = list(port_history.coarse)
+    parts = [
+        _HISTORY_HEADER.pack(
+            _HISTORY_VERSION,
+            _float_or_nan(port_history.last_ts),
+            _float_or_nan(port_history.last_rx_bytes),
+            _float_or_nan(port_history.last_tx_bytes),
+            len(fine),
+            len(coarse),
+        )
+    ]
+    for ts, rx_bps, tx_bps in (*fine, *coarse):
+        parts.append(_HISTORY_SAMPLE.pack(int(ts), _float_or_nan(rx_bps), _float_or_nan(tx_bps)))
+    return b"".join(parts)
+
+
+def decode_history(blob: bytes) -> history.PortHistory:
+    """The inverse of encode_history; raises ValueError on bytes we did not write."""
+    import history
+
+    if len(blob) < _HISTORY_HEADER.size or blob[0] != _HISTORY_VERSION:
+        raise ValueError("not a port history written by this version")
+    _, last_ts, last_rx, last_tx, n_fine, n_coarse = _HISTORY_HEADER.unpack_from(blob)
+    expected = _HISTORY_HEADER.size + (n_fine + n_coarse) * _HISTORY_SAMPLE.size
+    if len(blob) != expected:
+        raise ValueError("port history has the wrong length")
+    samples = []
+    for offset in range(_HISTORY_HEADER.size, expected, _HISTORY_SAMPLE.size):
+        ts, rx_bps, tx_bps = _HISTORY_SAMPLE.unpack_from(blob, offset)
+        samples.append((float(ts), _nan_to_none(rx_bps), _nan_to_none(tx_bps)))
+    last_rx_bytes = _nan_to_none(last_rx)
+    last_tx_bytes = _nan_to_none(last_tx)
+    return history.PortHistory(
+        last_ts=_nan_to_none(last_ts),
+        last_rx_bytes=None if last_rx_bytes is None else int(last_rx_bytes),
+        last_tx_bytes=None if last_tx_bytes is None else int(last_tx_bytes),
+        fine=samples[:n_fine],
+        coarse=samples[n_fine:],
+    )
+
+
+# ---------------------------------------------------------------- key names
+
+
+def peer_paths_key(gateway_id: str, mac: str) -> str:
+    return f"mist:vpn_peers:{gateway_id}-{mac}"
+
+
+def history_key(gateway_id: str, port_id: str) -> str:
+    return f"mist:insights:{gateway_id}:{port_id}"
+
+
+def config_key(kind: str) -> str:
+    return f"mist:config:{kind}"
+
+
+def snapshot_ttl(interval: int) -> int:
+    """Snapshot keys live 3 refresh intervals: a dead worker's data disappears, a slow one's not."""
+    return 3 * interval
+
+
+# ---------------------------------------------------------------- reads (web app)
+
+
+def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
+    """One client with its own connection pool; short socket timeouts so a dead Redis is a 503."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+    )
+
+
+def read_served(client: redis.Redis, dataset: Dataset, *, gzip_ok: bool) -> Served | None:
+    """Body and ETag of one dataset from one MULTI/EXEC round trip; None when absent."""
+    key = DATASET_KEYS[dataset]
+    pipe = client.pipeline(transaction=True)
+    pipe.get(key + GZ_SUFFIX if gzip_ok else key)
+    pipe.hget(KEY_ETAGS, dataset.value)
+    body, etag = pipe.execute()
+    gzipped = gzip_ok
+    if body is None and gzip_ok:  # a twin that is missing: serve the plain bytes
+        return read_served(client, dataset, gzip_ok=False)
+    if body is None:
+        return None
+    body = bytes(body)
+    if etag is None:
+        etag = etag_of(gzip.decompress(body) if gzipped else body).encode()
+    return Served(body=body, etag=bytes(etag).decode(), gzipped=gzipped)
+
+
+def read_etag(client: redis.Redis, dataset: Dataset) -> str | None:
+    """The current ETag of a dataset (cheap: for If-None-Match)."""
+    etag = client.hget(KEY_ETAGS, dataset.value)
+    return None if etag is None else bytes(etag).decode()  # type: ignore[arg-type]
+
+
+def read_gateway_peer_paths(client: redis.Redis, gateway_id: str) -> bytes | None:
+    """JSON list of one gateway's peer paths; a gateway id ends with its MAC."""
+    mac = gateway_id.rsplit("-", 1)[-1]
+    body = client.get(peer_paths_key(gateway_id, mac))
+    return None if body is None else bytes(body)  # type: ignore[arg-type]
+
+
+def read_port_history(
+    client: redis.Redis, gateway_id: str, port_id: str
+) -> history.PortHistory | None:
+    """The stored traffic history of one WAN port, or None."""
+    blob = client.get(history_key(gateway_id, port_id))
+    if blob is None:
+        return None
+    try:
+        return decode_history(bytes(blob))  # type: ignore[arg-type]
+    except ValueError:
+        return None
+
+
+def read_health(client: redis.Redis) -> dict[str, Any]:
+    """Liveness facts for /healthz without loading any snapshot (status JSON is small)."""
+    last_update, worker_status, heartbeat, status = client.mget(
+        [KEY_LAST_UPDATE, KEY_WORKER_STATUS, KEY_HEARTBEAT, KEY_STATUS]
+    )
+    interval: int | None = None
+    if status is not None:
+        try:
+            value = json.loads(status).get("interval")
+            interval = int(value) if value is not None else None
+        except (ValueError, TypeError, AttributeError):
+            interval = None
+    return {
+        "redis": "ok",
+        "last_update": _float(last_update),
+        "worker_status": None if worker_status is None else _as_bytes(worker_status).decode(),
+        "heartbeat": _float(heartbeat),
+        "interval": interval,
+    }
+
+
+def _as_bytes(raw: Any) -> bytes:
+    """redis-py hands back bytes (decode_responses is off); typed loosely upstream."""
+    return raw if isinstance(raw, bytes) else str(raw).encode()
+
+
+def _float(raw: Any) -> float | None:
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------- writes (worker)
+
+
+def _served_commands(pipe: Any, dataset: Dataset, body: bytes, ttl: int | None) -> str:
+    key = DATASET_KEYS[dataset]
+    pipe.set(key, body, ex=ttl)
+    pipe.set(key + GZ_SUFFIX, gzip_bytes(body), ex=ttl)
+    return etag_of(body)
+
+
+def publish(client: redis.Redis, publication: Publication, *, interval: int) -> int:
+    """Make one refresh visible atomically (one MULTI/EXEC); returns the number of keys written.
+
+    Readers that take a body and its ETag in one transaction see all old or all new.
+    """
+    ttl = snapshot_ttl(interval)
+    pipe = client.pipeline(transaction=True)
+    etags = {
+        Dataset.ORG.value: _served_commands(pipe, Dataset.ORG, encode_json(publication.org), ttl),
+        Dataset.SITES.value: _served_commands(
+            pipe, Dataset.SITES, encode_json(publication.sites), ttl
+        ),
+        Dataset.GATEWAYS.value: _served_commands(
+            pipe, Dataset.GATEWAYS, encode_json(publication.gateways), ttl
+        ),
+        Dataset.VPN_PEERS_ALL.value: _served_commands(
+            pipe, Dataset.VPN_PEERS_ALL, encode_json(publication.vpn_peers_all), ttl
+        ),
+        Dataset.INSIGHTS_ALL.value: _served_commands(
+            pipe, Dataset.INSIGHTS_ALL, encode_json(publication.insights_all), ttl
+        ),
+    }
+    written = 10
+    pipe.hset(KEY_ETAGS, mapping=etags)  # type: ignore[arg-type]
+    pipe.expire(KEY_ETAGS, ttl)
+    for (gateway_id, mac), paths in publication.peer_paths.items():
+        pipe.set(peer_paths_key(gateway_id, mac), encode_json(paths), ex=ttl)
+        written += 1
+    for (gateway_id, port_id), port_history in publication.histories.items():
+        expires_at = _history_expiry(port_history, publication.now)
+        if expires_at is None:
+            continue
+        pipe.set(history_key(gateway_id, port_id), encode_history(port_history), exat=expires_at)
+        written += 1
+    pipe.set(KEY_LAST_UPDATE, repr(float(publication.now)))
+    pipe.execute()
+    return written
+
+
+def _history_expiry(port_history: history.PortHistory, now: float) -> int | None:
+    """Seven days after the newest sample (or now, when a new port has only counters)."""
+    newest = [ts for ts, _, _ in (*port_history.fine, *port_history.coarse)]
+    if port_history.last_ts is not None:
+        newest.append(port_history.last_ts)
+    last = max(newest) if newest else now
+    expires_at = int(last) + HISTORY_TTL
+    return expires_at if expires_at > now else None
+
+
+def read_port_histories(
+    client: redis.Redis, ports: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], history.PortHistory]:
+    """Bulk read of stored histories (MGET in chunks) at the start of a refresh."""
+    found: dict[tuple[str, str], history.PortHistory] = {}
+    for start in range(0, len(ports), _MGET_CHUNK):
+        chunk = ports[start : start + _MGET_CHUNK]
+        blobs = client.mget([history_key(gw, port) for gw, port in chunk])
+        for port, blob in zip(chunk, blobs, strict=True):
+            if blob is None:
+                continue
+            try:
+                found[port] = decode_history(_as_bytes(blob))
+            except ValueError:
+                continue
+    return found
+
+
+def write_status(client: redis.Redis, status: Mapping[str, Any]) -> None:
+    """Store the worker status JSON (served as /api/status) and the short worker_status word."""
+    body = encode_json(status)
+    pipe = client.pipeline(transaction=True)
+    pipe.set(KEY_STATUS, body)
+    pipe.set(KEY_STATUS + GZ_SUFFIX, gzip_bytes(body))
+    pipe.hset(KEY_ETAGS, Dataset.STATUS.value, etag_of(body))
+    pipe.set(KEY_WORKER_STATUS, str(status.get("status") or "idle"))
+    pipe.execute()
+
+
+def read_status(client: redis.Redis) -> dict[str, Any] | None:
+    """The last status JSON the worker wrote (a restarted worker continues from it)."""
+    body = client.get(KEY_STATUS)
+    if body is None:
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def write_heartbeat(client: redis.Redis, now: float, period: int = HEARTBEAT_PERIOD) -> None:
+    """Epoch seconds, expiring after three periods: a missing key means a dead worker."""
+    client.set(KEY_HEARTBEAT, repr(float(now)), ex=3 * period)
+
+
+def read_heartbeat(client: redis.Redis) -> float | None:
+    return _float(client.get(KEY_HEARTBEAT))
+
+
+# ---------------------------------------------------------------- config cache
+
+
+def read_config(client: redis.Redis, kind: str) -> Any | None:
+    """A cached config document (templates, profiles, inventory, device configs), or None."""
+    body = client.get(config_key(kind))
+    if body is None:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def write_configs(client: redis.Redis, documents: Mapping[str, Any]) -> None:
+    """Cache config documents for 7 days, all in one transaction."""
+    if not documents:
+        return
+    pipe = client.pipeline(transaction=True)
+    for kind, document in documents.items():
+        pipe.set(config_key(kind), encode_json(document), ex=CONFIG_TTL)
+    pipe.execute()
+
+
+# ---------------------------------------------------------------- the worker lease
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def acquire_lock(client: redis.Redis, owner: str, lease_seconds: float) -> bool:
+    """Take the lease that allows spending tokens, or renew it when we already hold it."""
+    lease_ms = int(lease_seconds * 1000)
+    if client.set(KEY_LOCK, owner, nx=True, px=lease_ms):
+        return True
+    return renew_lock(client, owner, lease_seconds)
+
+
+def renew_lock(client: redis.Redis, owner: str, lease_seconds: float) -> bool:
+    """Extend our lease only if it is still ours (compare-and-renew in Lua)."""
+    return bool(client.eval(_RENEW, 1, KEY_LOCK, owner, int(lease_seconds * 1000)))
+
+
+def release_lock(client: redis.Redis, owner: str) -> bool:
+    """Give the lease back if it is ours, so a standby worker takes over at once."""
+    return bool(client.eval(_RELEASE, 1, KEY_LOCK, owner))
+
+
+def lock_owner(client: redis.Redis) -> str | None:
+    owner = client.get(KEY_LOCK)
+    return None if owner is None else bytes(owner).decode()  # type: ignore[arg-type]
+
+
+def scan_keys(client: redis.Redis, pattern: str = "mist:*") -> Iterable[str]:
+    """Every key under our prefix by SCAN (never KEYS); for tests and diagnostics."""
+    for key in client.scan_iter(match=pattern, count=1000):
+        yield bytes(key).decode()

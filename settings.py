@@ -1,0 +1,250 @@
+"""Settings for the worker and the web app, read once at start from the environment and `.env`.
+
+Every value is validated up front so a typo stops the process with exit code 2 and a message
+that names the setting, instead of a stack trace minutes later. Tokens are wrapped in `Secret`
+so that no repr, log line or traceback can show them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn, TypeVar
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_MIST_HOST = "api.mist.com"
+DEFAULT_REDIS_URL = "redis://localhost:6379"
+DEFAULT_INTERVAL = 300
+DEFAULT_PORT = 5000
+# A DNS name or IPv4 address, optionally with :port — no scheme, no path (the SDK adds https://).
+_HOST_RE = re.compile(
+    r"^(?=.{1,253}(:|$))[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*"
+    r"(:(?P<port>[0-9]{1,5}))?$"
+)
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
+
+
+class Secret:
+    """A value that must never be printed: repr and str are '***'; `.reveal()` is explicit."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class SettingError(ValueError):
+    """A setting has a value we cannot run with; the message says what is allowed."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """What the web app needs: no Mist token."""
+
+    redis_url: str
+    port: int
+    log_level: str
+    worker_interval: int
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What the worker needs: tokens (as Secrets), the Mist host and how often to refresh."""
+
+    tokens: tuple[Secret, ...]
+    org_id: str | None
+    mist_host: str
+    ca_bundle: str | None
+    redis_url: str
+    worker_interval: int
+    port: int
+    log_level: str
+
+
+def read_environment(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+) -> dict[str, str]:
+    """`.env` values overlaid by the real environment (the environment wins).
+
+    We never write into `os.environ`: the mistapi SDK reads `MIST_HOST` from there by itself.
+    """
+    merged: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    return merged
+
+
+def _int_setting(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError(name, f"must be a whole number from {low} to {high}") from None
+    if not low <= value <= high:
+        raise SettingError(name, f"must be a whole number from {low} to {high}")
+    return value
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    level = env.get("LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in LOG_LEVELS:
+        raise SettingError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    url = env.get("REDIS_URL", "").strip() or DEFAULT_REDIS_URL
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise SettingError(
+            "REDIS_URL", "must look like redis://host:6379/0, rediss://… or unix:///path"
+        )
+    try:
+        _ = parts.port
+    except ValueError:
+        raise SettingError("REDIS_URL", "has a port that is not a number from 1 to 65535") from None
+    if parts.scheme != "unix" and not parts.hostname:
+        raise SettingError("REDIS_URL", "must name a host, e.g. redis://localhost:6379")
+    return url
+
+
+def _mist_host(env: Mapping[str, str]) -> str:
+    host = env.get("MIST_HOST", "").strip() or DEFAULT_MIST_HOST
+    match = _HOST_RE.match(host)
+    if match is None or (match.group("port") and not 0 < int(match.group("port")) < 65536):
+        raise SettingError(
+            "MIST_HOST",
+            "must be a host name or host:port without https:// or a path, e.g. api.mist.com, "
+            "api.eu.mist.com or 127.0.0.1:8443",
+        )
+    return host.lower()
+
+
+def _tokens(env: Mapping[str, str]) -> tuple[Secret, ...]:
+    raw = env.get("MIST_API_TOKEN", "")
+    tokens: list[Secret] = []
+    for part in raw.split(","):
+        token = part.strip()
+        if not token:
+            continue
+        if not _TOKEN_RE.match(token):
+            raise SettingError(
+                "MIST_API_TOKEN", "holds a character a Mist API token cannot contain"
+            )
+        if Secret(token) not in tokens:
+            tokens.append(Secret(token))
+    if not tokens:
+        raise SettingError(
+            "MIST_API_TOKEN",
+            "is required: one Mist API token, or several separated by commas",
+        )
+    return tuple(tokens)
+
+
+def _org_id(env: Mapping[str, str]) -> str | None:
+    raw = env.get("MIST_ORG_ID", "").strip()
+    if not raw:
+        return None
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise SettingError(
+            "MIST_ORG_ID", "must be an org id (a UUID) or empty to detect it from the token"
+        ) from None
+
+
+def _ca_bundle(env: Mapping[str, str]) -> str | None:
+    raw = env.get("MIST_CA_BUNDLE", "").strip()
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise SettingError("MIST_CA_BUNDLE", f"must be a readable PEM file; {raw} is not")
+    return str(path)
+
+
+def load_web_settings(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+) -> WebSettings:
+    """Settings for the web app; raises SettingError naming the first bad setting."""
+    env = read_environment(environ, env_file)
+    return WebSettings(
+        redis_url=_redis_url(env),
+        port=_int_setting(env, "PORT", DEFAULT_PORT, 1, 65535),
+        log_level=_log_level(env),
+        worker_interval=_int_setting(env, "WORKER_INTERVAL", DEFAULT_INTERVAL, 1, 86400),
+    )
+
+
+def load_worker_settings(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+) -> WorkerSettings:
+    """Settings for the worker; raises SettingError naming the first bad setting."""
+    env = read_environment(environ, env_file)
+    web = load_web_settings(env, None)
+    return WorkerSettings(
+        tokens=_tokens(env),
+        org_id=_org_id(env),
+        mist_host=_mist_host(env),
+        ca_bundle=_ca_bundle(env),
+        redis_url=web.redis_url,
+        worker_interval=web.worker_interval,
+        port=web.port,
+        log_level=web.log_level,
+    )
+
+
+T = TypeVar("T")
+
+
+def fail(setting: str, message: str) -> NoReturn:
+    """Stop the process the way a bad setting should: one line on stderr, exit code 2."""
+    print(f"error: setting {setting}: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def load_or_exit(loader: Callable[[], T]) -> T:
+    """Call a settings loader; on a bad value print it (named, no traceback) and exit 2."""
+    try:
+        return loader()
+    except SettingError as error:
+        fail(error.setting, str(error).split(": ", 1)[1])
+
+
+def configure_logging(level: str) -> None:
+    """One line per event on stderr; the mistapi SDK only speaks up for warnings."""
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    logging.getLogger("mistapi").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)

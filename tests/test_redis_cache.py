@@ -1,0 +1,173 @@
+"""redis_cache against a real redis-server with AOF: what the web reads is what the worker wrote,
+whole, atomically, with the TTLs of docs/DATA.md §2."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+
+import pytest
+
+import redis
+import redis_cache
+from redis_cache import Dataset
+
+
+def _publication(version: int, now: float | None = None) -> redis_cache.Publication:
+    gateway_id = "00000000-0000-0000-1000-4c96144f0a10"
+    return redis_cache.Publication(
+        org={"id": "org-1", "name": f"Org v{version} <b>&amp;</b> ünïcode"},
+        sites=[{"id": "site-1", "name": "Zürich", "gateway_count": 1, "v": version}],
+        gateways={"generated_at": version, "gateways": [{"id": gateway_id, "v": version}]},
+        vpn_peers_all={gateway_id: [{"port_id": "ge-0/0/0", "v": version}]},
+        insights_all={f"{gateway_id}:ge-0/0/0": {"rx_bps": version}},
+        peer_paths={(gateway_id, "4c96144f0a10"): [{"port_id": "ge-0/0/0", "v": version}]},
+        histories={},
+        now=now if now is not None else time.time(),
+    )
+
+
+@pytest.fixture
+def client(redis_server) -> redis.Redis:
+    return redis_cache.connect(redis_server.url)
+
+
+def test_absent_datasets_read_as_none(client):
+    for dataset in Dataset:
+        assert redis_cache.read_served(client, dataset, gzip_ok=True) is None
+        assert redis_cache.read_etag(client, dataset) is None
+    assert redis_cache.read_gateway_peer_paths(client, "00000000-0000-0000-1000-aa") is None
+    health = redis_cache.read_health(client)
+    assert health == {
+        "redis": "ok",
+        "last_update": None,
+        "worker_status": None,
+        "heartbeat": None,
+        "interval": None,
+    }
+
+
+def test_published_bodies_are_compact_json_with_gzip_twin_and_etag(client):
+    publication = _publication(1)
+    redis_cache.publish(client, publication, interval=60)
+    plain = redis_cache.read_served(client, Dataset.ORG, gzip_ok=False)
+    zipped = redis_cache.read_served(client, Dataset.ORG, gzip_ok=True)
+    assert plain is not None and zipped is not None
+    assert not plain.gzipped and zipped.gzipped
+    assert plain.body == json.dumps(
+        publication.org, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+    assert "<b>&amp;</b> ünïcode" in plain.body.decode("utf-8")  # stored verbatim
+    assert gzip.decompress(zipped.body) == plain.body
+    assert plain.etag == zipped.etag == redis_cache.read_etag(client, Dataset.ORG)
+    assert plain.etag.startswith('"') and plain.etag.endswith('"') and len(plain.etag) <= 34
+    for dataset in (Dataset.SITES, Dataset.GATEWAYS, Dataset.VPN_PEERS_ALL, Dataset.INSIGHTS_ALL):
+        served = redis_cache.read_served(client, dataset, gzip_ok=False)
+        assert served is not None and json.loads(served.body)
+    peer_paths = redis_cache.read_gateway_peer_paths(client, "00000000-0000-0000-1000-4c96144f0a10")
+    assert peer_paths is not None and json.loads(peer_paths) == [{"port_id": "ge-0/0/0", "v": 1}]
+
+
+def test_etag_changes_with_content_and_only_then(client):
+    redis_cache.publish(client, _publication(1), interval=60)
+    first = redis_cache.read_etag(client, Dataset.GATEWAYS)
+    redis_cache.publish(client, _publication(1), interval=60)
+    assert redis_cache.read_etag(client, Dataset.GATEWAYS) == first
+    redis_cache.publish(client, _publication(2), interval=60)
+    assert redis_cache.read_etag(client, Dataset.GATEWAYS) != first
+
+
+def test_snapshot_keys_expire_after_three_intervals_and_metadata_never(client):
+    now = time.time()
+    redis_cache.publish(client, _publication(1, now), interval=100)
+    for key in (
+        "mist:org",
+        "mist:org:gz",
+        "mist:sites",
+        "mist:gateways:gz",
+        "mist:vpn_peers:all",
+        "mist:insights:all",
+        "mist:metadata:etags",
+        "mist:vpn_peers:00000000-0000-0000-1000-4c96144f0a10-4c96144f0a10",
+    ):
+        assert 295 <= client.ttl(key) <= 300, key
+    assert client.ttl("mist:metadata:last_update") == -1
+    assert float(client.get("mist:metadata:last_update")) == pytest.approx(now)
+    redis_cache.write_status(client, {"status": "idle", "interval": 100})
+    assert client.ttl("mist:metadata:status") == -1
+    assert client.get("mist:metadata:worker_status") == b"idle"
+    redis_cache.write_heartbeat(client, now, period=10)
+    assert 25 <= client.ttl("mist:metadata:heartbeat") <= 30
+    redis_cache.write_configs(client, {"templates": [{"id": "t"}]})
+    assert client.ttl("mist:config:templates") > 6 * 86400
+    assert redis_cache.read_config(client, "templates") == [{"id": "t"}]
+
+
+def test_status_is_served_and_health_reads_it_cheaply(client):
+    redis_cache.write_status(client, {"status": "running", "phase": "ports", "interval": 60})
+    served = redis_cache.read_served(client, Dataset.STATUS, gzip_ok=True)
+    assert served is not None and json.loads(gzip.decompress(served.body))["phase"] == "ports"
+    redis_cache.write_heartbeat(client, 1234.5)
+    health = redis_cache.read_health(client)
+    assert health["worker_status"] == "running"
+    assert health["heartbeat"] == 1234.5
+    assert health["interval"] == 60
+    assert redis_cache.read_status(client)["phase"] == "ports"
+
+
+def test_readers_never_see_a_mix_of_two_refreshes(client, redis_server):
+    """A reader hammering body+ETag while the worker publishes sees whole snapshots only."""
+    redis_cache.publish(client, _publication(0), interval=60)
+    stop = threading.Event()
+    mismatches: list[str] = []
+
+    def reader() -> None:
+        own = redis_cache.connect(redis_server.url)
+        while not stop.is_set():
+            served = redis_cache.read_served(own, Dataset.GATEWAYS, gzip_ok=False)
+            assert served is not None
+            if redis_cache.etag_of(served.body) != served.etag:
+                mismatches.append(served.etag)
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for version in range(1, 60):
+        redis_cache.publish(client, _publication(version), interval=60)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert mismatches == []
+
+
+def test_lock_is_exclusive_renewable_and_released_only_by_its_owner(client):
+    assert redis_cache.acquire_lock(client, "worker-a", 5)
+    assert not redis_cache.acquire_lock(client, "worker-b", 5)
+    assert redis_cache.renew_lock(client, "worker-a", 5)
+    assert not redis_cache.renew_lock(client, "worker-b", 5)
+    assert not redis_cache.release_lock(client, "worker-b")
+    assert redis_cache.lock_owner(client) == "worker-a"
+    assert redis_cache.release_lock(client, "worker-a")
+    assert redis_cache.acquire_lock(client, "worker-b", 0.2)
+    time.sleep(0.4)  # the lease lapses when its owner stops renewing
+    assert redis_cache.acquire_lock(client, "worker-a", 5)
+
+
+def test_data_survives_a_redis_crash_with_aof(client, redis_server):
+    redis_cache.publish(client, _publication(7), interval=600)
+    etag = redis_cache.read_etag(client, Dataset.GATEWAYS)
+    redis_server.kill()
+    with pytest.raises(redis.RedisError):
+        redis_cache.read_served(client, Dataset.GATEWAYS, gzip_ok=True)
+    redis_server.start()
+    served = redis_cache.read_served(client, Dataset.GATEWAYS, gzip_ok=False)
+    assert served is not None and served.etag == etag
+    assert json.loads(served.body)["generated_at"] == 7
+
+
+def test_scan_keys_lists_our_keys_without_keys_command(client):
+    redis_cache.publish(client, _publication(1), interval=60)
+    keys = set(redis_cache.scan_keys(client))
+    assert {"mist:org", "mist:gateways", "mist:metadata:etags"} <= keys
