@@ -1,0 +1,649 @@
+"""Raw Mist objects in, gateways / WAN ports (circuits) / peer paths / summary out.
+
+Pure and stdlib-only so the worker can build a whole org snapshot without I/O and the
+tests need no server. Shapes follow docs/DATA.md §2 and §3.1-§3.3. Every optional Mist
+field may be missing or None: nothing here raises KeyError on partial data, and strings
+pass through verbatim (the page escapes them, we never do).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+THRESHOLDS: dict[str, list[float]] = {
+    "latency": [50, 100, 150],
+    "jitter": [10, 30, 50],
+    "loss": [0.1, 0.5, 1],
+    "mos": [4, 3.6],
+}
+"""Colour bands for the page; the middle value of each is the `degraded` line (DATA.md §3.1)."""
+
+ADDRESS_MODES = ("static", "dhcp", "pppoe")
+MAX_RANGE_PORTS = 256  # a port-key range longer than this is a typo, not a chassis
+_VAR = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
+_RANGE = re.compile(r"^(.*\D)(\d+)-(\d+)$")
+
+Json = dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------
+# Port configuration: template < device profile < device
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortConfig:
+    """One port's effective configuration after template/profile/device merging."""
+
+    name: str | None
+    description: str | None
+    wan_type: str | None
+    usage: str | None
+    address_mode: str | None
+    gateway_ip: str | None
+    vlan: int | None
+    disabled: bool
+    source: str
+    override: bool
+
+
+def expand_port_keys(key: str) -> list[str]:
+    """Expand a Mist port_config key into physical port ids.
+
+    Mist lets one entry cover ranges (`ge-0/0/1-3`) and lists (`ge-0/0/0,ge-7/0/0` for a
+    reth pair); `{{var}}` keys are returned untouched so the caller can substitute first.
+    """
+    ports: list[str] = []
+    for part in str(key).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        match = None if "{{" in part else _RANGE.match(part)
+        if match:
+            prefix, first, last = match.group(1), int(match.group(2)), int(match.group(3))
+            if first <= last and last - first < MAX_RANGE_PORTS:
+                ports.extend(f"{prefix}{n}" for n in range(first, last + 1))
+                continue
+        ports.append(part)
+    return ports
+
+
+def substitute_vars(value: Any, variables: Mapping[str, Any]) -> Any:
+    """Replace `{{name}}` in a string from `variables`; unknown names stay as written."""
+    if not isinstance(value, str) or "{{" not in value or not variables:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return str(variables[name]) if variables.get(name) is not None else match.group(0)
+
+    return _VAR.sub(replace, value)
+
+
+def _text(value: Any) -> str | None:
+    """A Mist string, or None when Mist gave nothing usable (missing, null, empty)."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _as_int(value: Any) -> int | None:
+    """An int from an int or a numeric string (Mist's `vlan_id` may be either)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _address_mode(value: Any) -> str | None:
+    """Normalise Mist's address mode spellings (`DHCP`, `Static`, `Unknown`) to ours."""
+    if not isinstance(value, str):
+        return None
+    mode = value.strip().lower()
+    return mode if mode in ADDRESS_MODES else None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _port_entries(layer: Mapping[str, Any] | None, variables: Mapping[str, Any]) -> dict[str, Json]:
+    """port_id -> raw port_config entry of one layer, keys substituted and expanded."""
+    entries: dict[str, Json] = {}
+    for key, entry in _mapping(_mapping(layer).get("port_config")).items():
+        if not isinstance(entry, Mapping):
+            continue
+        for port_id in expand_port_keys(substitute_vars(key, variables)):
+            entries[port_id] = dict(entry)
+    return entries
+
+
+def _port_config(
+    entry: Mapping[str, Any], variables: Mapping[str, Any], source: str, override: bool
+) -> PortConfig:
+    """Turn one raw port_config entry into a PortConfig, substituting `{{vars}}`."""
+
+    def field(name: str, within: Mapping[str, Any] = entry) -> str | None:
+        return _text(substitute_vars(within.get(name), variables))
+
+    usage = field("usage")
+    ip_config = _mapping(entry.get("ip_config"))
+    address_mode = _address_mode(field("type", ip_config))
+    if address_mode is None and usage == "wan" and not ip_config.get("type"):
+        address_mode = "dhcp"  # Mist's default for a WAN port without ip_config.type
+    return PortConfig(
+        name=field("name"),
+        description=field("description"),
+        wan_type=field("wan_type"),
+        usage=usage,
+        address_mode=address_mode,
+        gateway_ip=field("gateway", ip_config),
+        vlan=_as_int(substitute_vars(entry.get("vlan_id"), variables)),
+        disabled=entry.get("disabled") is True,
+        source=source,
+        override=override,
+    )
+
+
+def resolve_port_configs(
+    *,
+    site: Mapping[str, Any] | None,
+    template: Mapping[str, Any] | None,
+    profile: Mapping[str, Any] | None,
+    device: Mapping[str, Any] | None,
+) -> dict[str, PortConfig]:
+    """Effective port_config of one gateway: template < device profile < device, per port.
+
+    A more specific layer replaces the whole entry of a port (Mist's own rule). `override`
+    marks ports the device config sets differently from what its template/profile says.
+    Variables come from the device's `vars`, then the site's (`site["vars"]` if given).
+    """
+    variables: dict[str, Any] = dict(_mapping(_mapping(site).get("vars")))
+    variables.update(_mapping(_mapping(device).get("vars")))
+    inherited: dict[str, tuple[Json, str]] = {}
+    for source, layer in (("template", template), ("deviceprofile", profile)):
+        for port_id, entry in _port_entries(layer, variables).items():
+            inherited[port_id] = (entry, source)
+    own = _port_entries(device, variables)
+    resolved: dict[str, PortConfig] = {}
+    for port_id, (entry, source) in inherited.items():
+        if port_id not in own:
+            resolved[port_id] = _port_config(entry, variables, source, False)
+    for port_id, entry in own.items():
+        below = inherited.get(port_id)
+        resolved[port_id] = _port_config(
+            entry, variables, "device", below is None or below[0] != entry
+        )
+    return resolved
+
+
+def index_port_configs(
+    *,
+    sites: list[dict],
+    templates: list[dict],
+    profiles: list[dict],
+    inventory: list[dict],
+    device_configs: Mapping[str, dict],
+) -> dict[str, dict[str, PortConfig]]:
+    """gateway_id -> port_id -> PortConfig for every gateway we know a config piece of.
+
+    The site gives the gateway template, the device (or inventory) the device profile;
+    any missing piece simply contributes nothing.
+    """
+    sites_by_id = {site.get("id"): site for site in sites if isinstance(site, Mapping)}
+    templates_by_id = {t.get("id"): t for t in templates if isinstance(t, Mapping)}
+    profiles_by_id = {p.get("id"): p for p in profiles if isinstance(p, Mapping)}
+    inventory_by_id: dict[str, Mapping[str, Any]] = {
+        item["id"]: item
+        for item in inventory
+        if isinstance(item, Mapping) and isinstance(item.get("id"), str)
+    }
+    configs: dict[str, dict[str, PortConfig]] = {}
+    for gateway_id in list(inventory_by_id) + [
+        g for g in device_configs if g not in inventory_by_id
+    ]:
+        item = _mapping(inventory_by_id.get(gateway_id))
+        device = _mapping(device_configs.get(gateway_id))
+        site_id = device.get("site_id") or item.get("site_id")
+        site = _mapping(sites_by_id.get(site_id))
+        profile_id = device.get("deviceprofile_id") or item.get("deviceprofile_id")
+        configs[gateway_id] = resolve_port_configs(
+            site=site,
+            template=templates_by_id.get(site.get("gatewaytemplate_id")),
+            profile=profiles_by_id.get(profile_id),
+            device=device or None,
+        )
+    return configs
+
+
+# ---------------------------------------------------------------------------------------
+# Snapshot: gateways with their WAN ports and peer paths
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Circuit:
+    """One WAN port of one gateway, as the traffic history needs it."""
+
+    gateway_id: str
+    mac: str
+    site_id: str | None
+    port_id: str
+    rx_bytes: int | None
+    tx_bytes: int | None
+    rx_bps: float | None
+    tx_bps: float | None
+
+
+@dataclass
+class Snapshot:
+    """Everything one refresh produced, before the 24 h volumes are known."""
+
+    org: dict
+    sites: list[dict]
+    gateways: list[dict]
+    peer_paths: dict[tuple[str, str], list[dict]]
+    circuits: list[Circuit]
+    generated_at: float
+
+
+PEER_PATH_FIELDS = (
+    "port_id",
+    "peer_router_name",
+    "peer_port_id",
+    "peer_mac",
+    "peer_site_id",
+    "type",
+    "up",
+    "is_active",
+    "uptime",
+    "latency",
+    "jitter",
+    "loss",
+    "mos",
+    "mtu",
+    "last_seen",
+)
+QUALITY = ("latency", "jitter", "loss", "mos")
+
+
+def _number(value: Any) -> float | int | None:
+    """A JSON number, or None (bools and numeric-looking strings are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
+
+
+def _counter(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None and number >= 0 else None
+
+
+def _bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def gateway_id_from_mac(mac: str) -> str:
+    """Mist's device id for a gateway MAC (REFERENCE.md §1)."""
+    return f"00000000-0000-0000-1000-{mac}"
+
+
+def peer_path_record(raw: Mapping[str, Any]) -> dict:
+    """One DATA.md §3.3 peer path from a vpn_peers/search result."""
+    return {field: raw.get(field) for field in PEER_PATH_FIELDS}
+
+
+def _peer_path_sort_key(path: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    return (
+        str(path.get("port_id") or ""),
+        str(path.get("peer_router_name") or "").casefold(),
+        str(path.get("peer_port_id") or ""),
+        str(path.get("peer_mac") or ""),
+    )
+
+
+def is_degraded(path: Mapping[str, Any]) -> bool:
+    """An up peer path past any middle threshold (DATA.md §3.1)."""
+    if path.get("up") is not True:
+        return False
+    latency, jitter, loss, mos = (_number(path.get(k)) for k in QUALITY)
+    return (
+        (latency is not None and latency >= THRESHOLDS["latency"][1])
+        or (jitter is not None and jitter >= THRESHOLDS["jitter"][1])
+        or (loss is not None and loss >= THRESHOLDS["loss"][1])
+        or (mos is not None and mos < THRESHOLDS["mos"][1])
+    )
+
+
+def _average(values: Iterable[float | int | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def _wan_interfaces(
+    stat: Mapping[str, Any], configs: Mapping[str, PortConfig], ports_seen: set[str]
+) -> list[tuple[str, Json]]:
+    """(node, if_stat entry) of every WAN port of a gateway, one per physical port id.
+
+    WAN is `port_usage == "wan"` in if_stat/if2_stat or `usage: wan` in the port config.
+    A configured WAN port missing from if_stat still counts when the port search knows
+    it (e.g. an offline gateway), so its circuit shows as down rather than vanishing.
+    """
+    found: dict[str, tuple[str, Json]] = {}
+    for node, key in (("node0", "if_stat"), ("node1", "if2_stat")):
+        interfaces = _mapping(stat.get(key))
+        for name in sorted(interfaces, key=str):
+            entry = interfaces[name]
+            if not isinstance(entry, Mapping):
+                continue
+            port_id = _text(entry.get("port_id")) or str(name).split(".")[0]
+            config = configs.get(port_id)
+            wan = entry.get("port_usage") == "wan" or (config is not None and config.usage == "wan")
+            if not wan:
+                continue
+            current = found.get(port_id)
+            # Prefer the unit that actually carries the WAN (has addresses) on a shared port.
+            if current is None or (not current[1].get("ips") and entry.get("ips")):
+                found[port_id] = (node, dict(entry))
+    for port_id, config in configs.items():
+        if config.usage == "wan" and port_id not in found and port_id in ports_seen:
+            found[port_id] = ("node0", {"port_id": port_id})
+    return sorted(found.values(), key=lambda item: (item[0], _port_sort_key(item[1]["port_id"])))
+
+
+def _port_sort_key(port_id: str) -> list[Any]:
+    """Natural order so ge-0/0/10 follows ge-0/0/9."""
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", port_id)]
+
+
+def _wan_port(
+    node: str,
+    interface: Mapping[str, Any],
+    port: Mapping[str, Any],
+    config: PortConfig | None,
+    paths: list[dict],
+) -> dict:
+    """One DATA.md §3.1 WAN port record (without the 24 h volumes)."""
+    servp = _mapping(interface.get("servp_info"))
+    ips = interface.get("ips")
+    disabled = _bool(port.get("disabled"))
+    if disabled is None and config is not None:
+        disabled = config.disabled
+    up = _bool(port.get("up"))
+    if up is None:
+        up = _bool(interface.get("up"))
+    vlan = _as_int(interface.get("vlan"))
+    if vlan is None and config is not None:
+        vlan = config.vlan
+    address_mode = config.address_mode if config is not None else None
+    if address_mode is None:
+        address_mode = _address_mode(interface.get("address_mode"))
+    up_paths = [path for path in paths if path.get("up") is True]
+    return {
+        "port_id": interface["port_id"],
+        "node": node,
+        "wan_name": _text(interface.get("wan_name")) or (config.name if config else None),
+        "description": config.description if config else None,
+        "isp": _text(servp.get("org")),
+        "asn": _text(servp.get("asn")),
+        "wan_type": _text(interface.get("wan_type")) or (config.wan_type if config else None),
+        "enabled": None if disabled is None else not disabled,
+        "up": up,
+        "speed": _number(port.get("speed")),
+        "ip": _text(ips[0]) if isinstance(ips, list) and ips else None,
+        "gateway_ip": config.gateway_ip if config else None,
+        "vlan": vlan,
+        "address_mode": address_mode,
+        "override": config.override if config else False,
+        "peers_up": len(up_paths),
+        "peers_total": len(paths),
+        "latency": _average(_number(p.get("latency")) for p in up_paths),
+        "jitter": _average(_number(p.get("jitter")) for p in up_paths),
+        "loss": _average(_number(p.get("loss")) for p in up_paths),
+        "mos": _average(_number(p.get("mos")) for p in up_paths),
+        "degraded": any(is_degraded(p) for p in up_paths),
+        "rx_bps": _number(port.get("rx_bps")),
+        "tx_bps": _number(port.get("tx_bps")),
+        "rx_bytes_24h": None,
+        "tx_bytes_24h": None,
+        "last_flapped": _number(port.get("last_flapped")),
+    }
+
+
+def _site_record(site: Mapping[str, Any], gateway_count: int) -> dict:
+    return {
+        "id": site.get("id"),
+        "name": site.get("name"),
+        "country_code": site.get("country_code"),
+        "timezone": site.get("timezone"),
+        "address": site.get("address"),
+        "gateway_count": gateway_count,
+    }
+
+
+def _org_record(org: Mapping[str, Any]) -> dict:
+    record = {"id": org.get("id"), "name": org.get("name")}
+    if org.get("msp_name") is not None:
+        record["msp_name"] = org.get("msp_name")
+    return record
+
+
+def _name_key(value: Any) -> str:
+    return str(value).casefold() if value is not None else ""
+
+
+def build_snapshot(
+    *,
+    org: dict,
+    sites: list[dict],
+    gateway_stats: list[dict],
+    port_stats: list[dict],
+    peer_paths: list[dict],
+    port_configs: Mapping[str, Mapping[str, PortConfig]],
+    now: float,
+) -> Snapshot:
+    """Join one refresh's raw Mist lists into gateways, WAN ports and peer paths.
+
+    Every join is a dict lookup keyed by (mac, port_id) or (mac, wan_name), so 10,000
+    gateways with 4 WAN ports and 6 peer paths each build in a few seconds at most.
+    """
+    ports_by_key: dict[tuple[str, str], Mapping[str, Any]] = {}
+    ports_by_mac: dict[str, set[str]] = {}
+    for row in port_stats:
+        if not isinstance(row, Mapping):
+            continue
+        mac, port_id = row.get("mac"), row.get("port_id")
+        if isinstance(mac, str) and isinstance(port_id, str):
+            ports_by_key[(mac, port_id)] = row
+            ports_by_mac.setdefault(mac, set()).add(port_id)
+
+    paths_by_mac: dict[str, list[Json]] = {}
+    for raw in peer_paths:
+        if isinstance(raw, Mapping) and isinstance(raw.get("mac"), str):
+            paths_by_mac.setdefault(raw["mac"], []).append(peer_path_record(raw))
+
+    site_names = {s.get("id"): s.get("name") for s in sites if isinstance(s, Mapping)}
+    gateways: list[dict] = []
+    snapshot_paths: dict[tuple[str, str], list[dict]] = {}
+    circuits: list[Circuit] = []
+    seen: set[str] = set()
+    for stat in gateway_stats:
+        if not isinstance(stat, Mapping) or stat.get("type") not in (None, "gateway"):
+            continue
+        mac = _text(stat.get("mac"))
+        gateway_id = _text(stat.get("id")) or (gateway_id_from_mac(mac) if mac else None)
+        if gateway_id is None or gateway_id in seen:
+            continue
+        seen.add(gateway_id)
+        mac = mac or ""
+        configs = port_configs.get(gateway_id) or {}
+        paths = sorted(paths_by_mac.get(mac, []), key=_peer_path_sort_key)
+        interfaces = _wan_interfaces(stat, configs, ports_by_mac.get(mac, set()))
+
+        by_port: dict[str, list[dict]] = {i["port_id"]: [] for _, i in interfaces}
+        by_wan_name = {
+            str(
+                i.get("wan_name") or (configs[i["port_id"]].name if i["port_id"] in configs else "")
+            ): i["port_id"]
+            for _, i in interfaces
+        }
+        by_wan_name.pop("", None)
+        for path in paths:
+            path_port = str(path.get("port_id") or "")
+            candidates = (path_port, path_port.split(".")[0])
+            if path.get("type") == "svr":  # SSR reports the WAN name, not the interface
+                target = by_wan_name.get(path_port) or next(
+                    (c for c in candidates if c in by_port), None
+                )
+            else:
+                target = next((c for c in candidates if c in by_port), None) or by_wan_name.get(
+                    path_port
+                )
+            if target is not None:
+                by_port[target].append(path)
+
+        site_id = _text(stat.get("site_id"))
+        ports: list[dict] = []
+        for node, interface in interfaces:
+            port_id = interface["port_id"]
+            port: Mapping[str, Any] = ports_by_key.get((mac, port_id), {})
+            record = _wan_port(node, interface, port, configs.get(port_id), by_port[port_id])
+            ports.append(record)
+            rx_bytes = _counter(port.get("rx_bytes"))
+            tx_bytes = _counter(port.get("tx_bytes"))
+            if not port:
+                rx_bytes, tx_bytes = (
+                    _counter(interface.get("rx_bytes")),
+                    _counter(interface.get("tx_bytes")),
+                )
+            circuits.append(
+                Circuit(
+                    gateway_id,
+                    mac,
+                    site_id,
+                    port_id,
+                    rx_bytes,
+                    tx_bytes,
+                    record["rx_bps"],
+                    record["tx_bps"],
+                )
+            )
+        peers_up = sum(1 for path in paths if path.get("up") is True)
+        gateways.append(
+            {
+                "id": gateway_id,
+                "mac": mac or None,
+                "name": stat.get("name"),
+                "site_id": site_id,
+                "model": stat.get("model"),
+                "version": stat.get("version"),
+                "status": stat.get("status"),
+                "uptime": _number(stat.get("uptime")),
+                "last_seen": _number(stat.get("last_seen")),
+                "ip": stat.get("ip"),
+                "ext_ip": stat.get("ext_ip"),
+                "ha": stat.get("is_ha") is True or bool(stat.get("if2_stat")),
+                "ports_up": sum(1 for p in ports if p["up"] is True),
+                "ports_total": len(ports),
+                "peers_up": peers_up,
+                "peers_total": len(paths),
+                "degraded": any(p["degraded"] for p in ports),
+                "ports": ports,
+            }
+        )
+        snapshot_paths[(gateway_id, mac)] = paths
+
+    gateways.sort(
+        key=lambda g: (_name_key(site_names.get(g["site_id"])), _name_key(g["name"]), g["id"])
+    )
+    gateway_counts: dict[Any, int] = {}
+    for gateway in gateways:
+        gateway_counts[gateway["site_id"]] = gateway_counts.get(gateway["site_id"], 0) + 1
+    site_records = [
+        _site_record(site, gateway_counts.get(site.get("id"), 0))
+        for site in sites
+        if isinstance(site, Mapping)
+    ]
+    site_records.sort(key=lambda s: (_name_key(s["name"]), str(s["id"])))
+    return Snapshot(
+        org=_org_record(_mapping(org)),
+        sites=site_records,
+        gateways=gateways,
+        peer_paths=snapshot_paths,
+        circuits=circuits,
+        generated_at=now,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Payloads
+# ---------------------------------------------------------------------------------------
+
+
+def summarize(gateways: list[dict]) -> dict:
+    """The counts line of DATA.md §3.1: a circuit is up when its link is up."""
+    online = sum(1 for g in gateways if g.get("status") == "connected")
+    ports = [p for g in gateways for p in g["ports"]]
+    circuits_up = sum(1 for p in ports if p["up"] is True)
+    peer_paths = sum(g["peers_total"] for g in gateways)
+    peer_paths_up = sum(g["peers_up"] for g in gateways)
+    return {
+        "gateways": len(gateways),
+        "gateways_online": online,
+        "gateways_offline": len(gateways) - online,
+        "circuits": len(ports),
+        "circuits_up": circuits_up,
+        "circuits_down": len(ports) - circuits_up,
+        "circuits_degraded": sum(1 for p in ports if p["degraded"]),
+        "peer_paths": peer_paths,
+        "peer_paths_up": peer_paths_up,
+        "peer_paths_down": peer_paths - peer_paths_up,
+    }
+
+
+Volumes = Mapping[tuple[str, str], tuple[int | None, int | None]]
+
+
+def gateways_payload(snapshot: Snapshot, volumes: Volumes) -> dict:
+    """The full DATA.md §3.1 payload, 24 h volumes filled from (gateway_id, port_id)."""
+    gateways = []
+    for gateway in snapshot.gateways:
+        ports = []
+        for port in gateway["ports"]:
+            rx, tx = volumes.get((gateway["id"], port["port_id"]), (None, None))
+            ports.append({**port, "rx_bytes_24h": rx, "tx_bytes_24h": tx})
+        gateways.append({**gateway, "ports": ports})
+    return {
+        "generated_at": snapshot.generated_at,
+        "thresholds": {name: list(values) for name, values in THRESHOLDS.items()},
+        "summary": summarize(snapshot.gateways),
+        "gateways": gateways,
+    }
+
+
+def insights_summary(snapshot: Snapshot, volumes: Volumes) -> dict:
+    """`mist:insights:all`: current rates and 24 h volumes per `gateway_id:port_id`."""
+    insights: dict[str, dict] = {}
+    for circuit in snapshot.circuits:
+        rx, tx = volumes.get((circuit.gateway_id, circuit.port_id), (None, None))
+        insights[f"{circuit.gateway_id}:{circuit.port_id}"] = {
+            "rx_bps": circuit.rx_bps,
+            "tx_bps": circuit.tx_bps,
+            "rx_bytes_24h": rx,
+            "tx_bytes_24h": tx,
+            "ts": snapshot.generated_at,
+        }
+    return insights
+
+
+def peer_paths_all(snapshot: Snapshot) -> dict:
+    """{gateway_id: [peer path, ...]} for `/api/vpn-peers/all` (every gateway present)."""
+    return {gateway_id: paths for (gateway_id, _mac), paths in snapshot.peer_paths.items()}
