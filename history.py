@@ -1,0 +1,388 @@
+"""Per-WAN-port traffic history: counter deltas into samples, two resolution tiers, backfill.
+
+Pure and stdlib-only (DATA.md §3.5, §4). Mist only gives cumulative byte counters and a
+"last known" bps, so the worker turns each refresh's counters into a rate here. The
+`fine` tier keeps one sample per refresh for 24 h (1 h / 6 h / 24 h charts); the `coarse`
+tier keeps hourly averages for 7 days (7 d chart) and is where Mist's own insights
+backfill lands, only in hours we did not measure ourselves.
+
+A sample `(ts, rx_bps, tx_bps)` is the average rate over the refresh interval that ENDS
+at `ts`. Functions update the given PortHistory in place (and return it) because the
+worker runs them for tens of thousands of ports per refresh.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+RANGES: dict[str, int] = {"1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800}
+FINE_KEEP = 86400
+COARSE_KEEP = 7 * 86400
+COARSE_STEP = 3600
+
+FINE_MAX_SAMPLES = 1440
+"""Hard cap on the fine tier (one a minute for 24 h): a very short refresh interval then
+keeps less than 24 h of fine samples instead of growing the stored history without bound."""
+MAX_SAMPLE_SPAN = 3600
+"""A counter delta over a longer gap averages away everything that happened in it: no
+sample, the counters just become the new baseline."""
+MIN_STEP = 60
+MAX_POINTS = 400
+NICE_STEPS = (60, 120, 180, 300, 600, 900, 1200, 1800, 3600)
+HOLE_HOURS = 3
+"""Missing hours in a row that make a hole worth asking Mist to backfill (more than ~2 h)."""
+DEFAULT_INTERVAL = 300
+
+Sample = tuple[int, float | None, float | None]
+
+
+@dataclass
+class PortHistory:
+    """Last counters seen plus the fine (per refresh) and coarse (hourly) sample tiers."""
+
+    last_ts: float | None = None
+    last_rx_bytes: int | None = None
+    last_tx_bytes: int | None = None
+    fine: list[Sample] = field(default_factory=list)
+    coarse: list[Sample] = field(default_factory=list)
+
+
+def _hour(ts: float) -> int:
+    return int(ts // COARSE_STEP) * COARSE_STEP
+
+
+def _counter(value: int | None) -> int | None:
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if value >= 0 and math.isfinite(value) else None
+
+
+def _rate(before: int | None, after: int | None, seconds: float) -> float | None:
+    """bits/s between two counter readings; None across a reset (counter went backwards)."""
+    if before is None or after is None or after < before:
+        return None
+    return (after - before) * 8 / seconds
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def _set_coarse(history: PortHistory, bucket: Sample) -> None:
+    """Insert or replace the coarse bucket at bucket[0], keeping the tier sorted."""
+    hours = [sample[0] for sample in history.coarse]
+    index = bisect.bisect_left(hours, bucket[0])
+    if index < len(hours) and hours[index] == bucket[0]:
+        history.coarse[index] = bucket
+    else:
+        history.coarse.insert(index, bucket)
+
+
+def _refresh_hour(history: PortHistory, hour: int) -> None:
+    """Recompute one hour's coarse average from the fine samples measured in it."""
+    times = [sample[0] for sample in history.fine]
+    lo = bisect.bisect_left(times, hour)
+    hi = bisect.bisect_left(times, hour + COARSE_STEP)
+    in_hour = history.fine[lo:hi]
+    if in_hour:
+        rx = _mean(sample[1] for sample in in_hour)
+        tx = _mean(sample[2] for sample in in_hour)
+        _set_coarse(history, (hour, rx, tx))
+
+
+def prune(history: PortHistory, now: float) -> PortHistory:
+    """Drop fine samples older than 24 h (and beyond FINE_MAX_SAMPLES) and coarse buckets
+    older than 7 d, so a stored history stays bounded whatever happens."""
+    fine_from = bisect.bisect_right([s[0] for s in history.fine], now - FINE_KEEP)
+    fine_from = max(fine_from, len(history.fine) - FINE_MAX_SAMPLES)
+    if fine_from > 0:
+        del history.fine[:fine_from]
+    coarse_from = bisect.bisect_right([s[0] for s in history.coarse], now - COARSE_KEEP)
+    if coarse_from > 0:
+        del history.coarse[:coarse_from]
+    return history
+
+
+def add_counters(
+    history: PortHistory | None,
+    *,
+    ts: float,
+    rx_bytes: int | None,
+    tx_bytes: int | None,
+    max_span: float = MAX_SAMPLE_SPAN,
+) -> PortHistory:
+    """Feed one refresh's cumulative counters; append a rate sample when one is known.
+
+    No sample on the first reading, across a counter reset (that direction restarts its
+    baseline), after a gap longer than `max_span`, or when both counters are missing
+    (then the old baseline is kept, so the next delta still spans the right time). A
+    duplicate or older `ts` is ignored entirely.
+    """
+    history = history if history is not None else PortHistory()
+    rx_bytes, tx_bytes = _counter(rx_bytes), _counter(tx_bytes)
+    if rx_bytes is None and tx_bytes is None:
+        return prune(history, ts)
+    if history.last_ts is not None and ts <= history.last_ts:
+        return history
+    sample: Sample | None = None
+    if history.last_ts is not None and ts - history.last_ts <= max_span:
+        seconds = ts - history.last_ts
+        rx = _rate(history.last_rx_bytes, rx_bytes, seconds)
+        tx = _rate(history.last_tx_bytes, tx_bytes, seconds)
+        if rx is not None or tx is not None:
+            sample = (int(ts), rx, tx)
+    history.last_ts, history.last_rx_bytes, history.last_tx_bytes = ts, rx_bytes, tx_bytes
+    if sample is not None:
+        if history.fine and history.fine[-1][0] >= sample[0]:
+            history.fine[-1] = sample  # two readings within one second: keep the newer
+        else:
+            history.fine.append(sample)
+        _refresh_hour(history, _hour(sample[0]))
+    return prune(history, ts)
+
+
+def _measured_hours(history: PortHistory) -> set[int]:
+    return {_hour(sample[0]) for sample in history.fine}
+
+
+def merge_backfill(
+    history: PortHistory | None,
+    *,
+    points: Sequence[Sample],
+    step: int,
+    now: float,
+    window: tuple[int, int] | None = None,
+) -> PortHistory:
+    """Land Mist insights points (bps, `step` = 600 or 3600 s) in the hourly tier.
+
+    Only hours we have no value for are filled: an hour we measured ourselves (or one
+    that already holds a value) is never overwritten. Pass the `window` you asked Mist
+    for: complete hours in it that Mist had no data for are stored as known-empty
+    (None, None) so `backfill_window` does not ask for them again (without it, the span
+    of the returned points is used).
+    """
+    history = history if history is not None else PortHistory()
+    step = max(int(step), 1)
+    oldest, newest = now - COARSE_KEEP, _hour(now)
+    sums: dict[int, list[list[float]]] = {}
+    for point in points:
+        ts = point[0]
+        if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
+            continue
+        last = ts + step - 1 if step > COARSE_STEP else ts  # a daily point spans its hours
+        for hour in range(_hour(ts), _hour(last) + 1, COARSE_STEP):
+            if hour <= oldest or hour > newest:
+                continue
+            rx_tx = sums.setdefault(hour, [[], []])
+            for direction, value in ((0, point[1]), (1, point[2])):
+                if isinstance(value, int | float) and math.isfinite(value) and value >= 0:
+                    rx_tx[direction].append(float(value))
+    if window is None and points:
+        times = [p[0] for p in points if isinstance(p[0], int | float)]
+        window = (int(min(times)), int(max(times)) + step) if times else None
+    if window is not None:
+        first = -(-int(window[0]) // COARSE_STEP) * COARSE_STEP
+        for hour in range(
+            max(first, _hour(oldest) + COARSE_STEP), min(window[1], newest), COARSE_STEP
+        ):
+            if hour + COARSE_STEP <= window[1]:
+                sums.setdefault(hour, [[], []])
+    measured = _measured_hours(history)
+    known = {
+        sample[0] for sample in history.coarse if sample[1] is not None or sample[2] is not None
+    }
+    for hour in sorted(sums):
+        if hour in measured or hour in known:
+            continue
+        rx_values, tx_values = sums[hour]
+        _set_coarse(history, (hour, _mean(rx_values), _mean(tx_values)))
+    return prune(history, now)
+
+
+def backfill_window(history: PortHistory | None, *, now: float) -> tuple[int, int] | None:
+    """The (start, end) epoch seconds worth asking Mist for, or None when nothing is.
+
+    A port with no history wants the whole 7 days; otherwise the span covering every run
+    of HOLE_HOURS or more complete hours in the last 7 days that have neither a measured
+    sample nor a coarse bucket (known-empty buckets count as known).
+    """
+    start, end = int(now) - COARSE_KEEP, int(now)
+    if history is None or (not history.fine and not history.coarse):
+        return (start, end)
+    known = _measured_hours(history) | {sample[0] for sample in history.coarse}
+    current = _hour(now)
+    holes: list[tuple[int, int]] = []
+    run_start: int | None = None
+    for hour in range(
+        current - (COARSE_KEEP // COARSE_STEP - 1) * COARSE_STEP, current + 1, COARSE_STEP
+    ):
+        missing = hour not in known and hour < current
+        if missing and run_start is None:
+            run_start = hour
+        elif not missing and run_start is not None:
+            if hour - run_start >= HOLE_HOURS * COARSE_STEP:
+                holes.append((run_start, hour))
+            run_start = None
+    if not holes:
+        return None
+    return (max(holes[0][0], start), min(holes[-1][1], end))
+
+
+def _nominal_interval(fine: Sequence[Sample], interval: float | None) -> float:
+    """The refresh interval the samples were taken at (given, else their median spacing)."""
+    if interval:
+        return float(interval)
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(fine) if 0 < b[0] - a[0] <= MAX_SAMPLE_SPAN]
+    return float(statistics.median(gaps)) if gaps else float(DEFAULT_INTERVAL)
+
+
+Coverage = tuple[float, float, float | None, float | None]
+
+
+def _coverage(fine: Sequence[Sample], nominal: float, cap: float) -> list[Coverage]:
+    """(start, end, rx, tx) time spans the fine samples stand for, ascending and disjoint.
+
+    A sample covers back to the previous sample when that is at most `cap` seconds
+    earlier, else (first sample, after a gap or reset) one nominal interval.
+    """
+    spans: list[Coverage] = []
+    previous: float | None = None
+    for ts, rx, tx in fine:
+        if previous is not None and ts - previous <= cap:
+            start = previous
+        else:
+            start = ts - nominal if previous is None else max(previous, ts - nominal)
+        spans.append((start, float(ts), rx, tx))
+        previous = ts
+    return spans
+
+
+def volume(
+    history: PortHistory | None,
+    *,
+    now: float,
+    seconds: int = 86400,
+    interval: float | None = None,
+) -> tuple[int | None, int | None]:
+    """Bytes (rx, tx) transferred in the last `seconds`, integrated from the samples.
+
+    Fine samples count for the time they cover; an hour with no fine sample at all (older
+    than the fine tier, or backfilled) counts with its coarse average for the part of it
+    no fine sample covers. A direction with no data in the window is None.
+    """
+    if history is None:
+        return (None, None)
+    lo = now - seconds
+    totals: list[float] = [0.0, 0.0]
+    known = [False, False]
+
+    def add(start: float, end: float, rx: float | None, tx: float | None) -> None:
+        overlap = min(end, now) - max(start, lo)
+        if overlap <= 0:
+            return
+        for direction, rate in ((0, rx), (1, tx)):
+            if rate is not None:
+                totals[direction] += rate * overlap / 8
+                known[direction] = True
+
+    spans = _coverage(history.fine, _nominal_interval(history.fine, interval), MAX_SAMPLE_SPAN)
+    for start, end, rx, tx in spans:
+        add(start, end, rx, tx)
+    measured = _measured_hours(history)
+    for hour, rx, tx in history.coarse:
+        if hour in measured or hour + COARSE_STEP <= lo or hour >= now:
+            continue
+        cursor = float(hour)
+        for start, end, _rx, _tx in spans:  # only the parts of the hour fine did not cover
+            if end <= hour or start >= hour + COARSE_STEP:
+                continue
+            add(cursor, max(cursor, start), rx, tx)
+            cursor = max(cursor, end)
+        add(cursor, hour + COARSE_STEP, rx, tx)
+    return tuple(round(t) if k else None for t, k in zip(totals, known, strict=True))  # type: ignore[return-value]
+
+
+def series_step(range_name: str, interval: float) -> int:
+    """Chart step for a range: the refresh interval (at least 60 s), coarser when the
+    range would need more than MAX_POINTS points; always 3600 for 7 d."""
+    if range_name not in RANGES:
+        raise ValueError(f"unknown range {range_name!r}; expected one of {', '.join(RANGES)}")
+    if range_name == "7d":
+        return COARSE_STEP
+    step = max(math.ceil(interval) if interval and interval > 0 else MIN_STEP, MIN_STEP)
+    span = RANGES[range_name]
+    if span / step > MAX_POINTS:
+        step = next((s for s in NICE_STEPS if s >= step and span / s <= MAX_POINTS), COARSE_STEP)
+    return step
+
+
+def series(history: PortHistory | None, *, range_name: str, now: float, interval: int) -> dict:
+    """A regular time grid covering the range, with None wherever nothing is known.
+
+    1 h / 6 h / 24 h come from the fine tier (a cell is the time-weighted average of the
+    samples covering it; a missed refresh is bridged, a longer outage is a gap), falling
+    back to the hourly value for hours we never measured (e.g. backfilled); 7 d comes
+    from the coarse tier. Raises ValueError on an unknown range name.
+    """
+    step = series_step(range_name, interval)
+    count = -(-RANGES[range_name] // step)
+    last = int(now // step) * step
+    grid = [last - (count - 1 - k) * step for k in range(count)]
+    rx_out: list[float | None] = [None] * count
+    tx_out: list[float | None] = [None] * count
+    if history is not None and range_name == "7d":
+        coarse = {hour: (rx, tx) for hour, rx, tx in history.coarse}
+        for k, t in enumerate(grid):
+            rx_out[k], tx_out[k] = coarse.get(t, (None, None))
+    elif history is not None:
+        _fill_fine(history, grid, step, float(interval or DEFAULT_INTERVAL), rx_out, tx_out)
+    return {
+        "range": range_name,
+        "step": step,
+        "t": grid,
+        "rx_bps": [None if v is None else round(v) for v in rx_out],
+        "tx_bps": [None if v is None else round(v) for v in tx_out],
+    }
+
+
+def _fill_fine(
+    history: PortHistory,
+    grid: list[int],
+    step: int,
+    interval: float,
+    rx_out: list[float | None],
+    tx_out: list[float | None],
+) -> None:
+    """Time-weighted average of the covering samples per cell [t, t + step), one sweep."""
+    nominal = max(interval, 1.0)
+    spans = _coverage(history.fine, nominal, 2 * nominal)
+    measured = _measured_hours(history)
+    coarse = {hour: (rx, tx) for hour, rx, tx in history.coarse}
+    first = 0
+    for k, t in enumerate(grid):
+        end = t + step
+        while first < len(spans) and spans[first][1] <= t:
+            first += 1
+        weights = [0.0, 0.0]
+        sums = [0.0, 0.0]
+        index = first
+        while index < len(spans) and spans[index][0] < end:
+            start, stop, rx, tx = spans[index]
+            overlap = min(stop, end) - max(start, t)
+            if overlap > 0:
+                for direction, rate in ((0, rx), (1, tx)):
+                    if rate is not None:
+                        sums[direction] += rate * overlap
+                        weights[direction] += overlap
+            index += 1
+        if weights[0] or weights[1]:
+            rx_out[k] = sums[0] / weights[0] if weights[0] else None
+            tx_out[k] = sums[1] / weights[1] if weights[1] else None
+        elif _hour(t) not in measured and _hour(t) in coarse:
+            rx_out[k], tx_out[k] = coarse[_hour(t)]
