@@ -1,0 +1,302 @@
+"""`make bench`: measure token thrift, speed and memory side by side; write docs/BENCHMARKS.md.
+
+python -m bench            # 100 / 1,000 / 10,000 gateways (about 10-15 min on 2 cores)
+python -m bench --quick    # 100 / 1,000 gateways, shorter load runs (a smoke test)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import redis
+from bench import report
+from bench.memory import measure_history_memory, stored_history_bytes
+from bench.page import PageLoad, measure_page
+from bench.procs import Gunicorn
+from bench.report import Section, verdict
+from bench.scale import ScaleFigures, ScaleRun, wan_ports
+from bench.web import WebFigures, measure_web
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller, shorter run")
+    parser.add_argument("--sizes", help="comma list of gateway counts (overrides the default)")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    sizes = [100, 1000] if args.quick else [100, 1000, 10000]
+    if args.sizes:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    load_seconds, rounds = (2.0, 1) if args.quick else (4.0, 2)
+    started = time.monotonic()
+
+    scale: list[ScaleFigures] = []
+    web: list[WebFigures] = []
+    pages: list[tuple[int, PageLoad]] = []
+    problems: list[str] = []
+    memory_rows: list[list[object]] = []
+    with tempfile.TemporaryDirectory(prefix="mcs-bench-") as tmp:
+        workdir = Path(tmp)
+        for size in sizes:
+            print(f"-- {size} gateways: mistsim, worker first run and steady state", flush=True)
+            try:
+                with ScaleRun(size, workdir) as run:
+                    figures = run.measure(steady_runs=1 if size < 10000 else 2)
+                    scale.append(figures)
+                    for r in (figures.first, figures.steady):
+                        if not r.ok:
+                            problems.append(f"worker --once failed at {size}: {r.error}")
+                    if size >= 1000:
+                        print(f"-- {size} gateways: web throughput and latency", flush=True)
+                        web.append(
+                            measure_web(
+                                run.redis.url,
+                                run.workdir,
+                                size,
+                                seconds=load_seconds,
+                                rounds=rounds,
+                            )
+                        )
+                        print(f"-- {size} gateways: page load in Chromium", flush=True)
+                        server = Gunicorn(
+                            "app:create_app()", run.redis.url, run.workdir / "web-page.log"
+                        ).start()
+                        try:
+                            pages.append(
+                                (size, measure_page(server.url + "/", runs=1 if args.quick else 3))
+                            )
+                        finally:
+                            server.stop()
+                    if size == 1000 or (size == sizes[-1] and not memory_rows):
+                        client = redis.Redis.from_url(run.redis.url)
+                        keys, median = stored_history_bytes(client)
+                        memory_rows.append(
+                            ["as stored by the worker (first + steady run)", keys, "—", median]
+                        )
+                        ports = wan_ports(run.redis.url)
+                        for interval in (300, 60):
+                            m = measure_history_memory(client, ports, interval)
+                            memory_rows.append(
+                                [
+                                    f"7 days, refresh every {interval} s "
+                                    f"({m.fine_samples} fine + {m.coarse_samples} hourly)",
+                                    m.ports,
+                                    m.max_bytes,
+                                    m.median_bytes,
+                                ]
+                            )
+            except Exception as error:
+                problems.append(f"{size} gateways: {error!r}")
+                traceback.print_exc()
+
+    sections = build_sections(scale, web, pages, memory_rows)
+    sections += mistsim_sections(problems)
+    minutes = (time.monotonic() - started) / 60
+    lines = [
+        *report.machine(),
+        f"Run: `python -m bench{' --quick' if args.quick else ''}`, {minutes:.1f} min",
+    ]
+    body = "## Performance (`make bench`)\n\n" + "\n".join(f"- {line}" for line in lines) + "\n\n"
+    body += "\n".join(section.markdown() for section in sections)
+    if problems:
+        body += "\n### Problems during the run\n\n" + "\n".join(f"- {p}" for p in problems) + "\n"
+    for section in sections:
+        print(section.text())
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    if not args.no_write:
+        path = report.write_block(report.BENCH_BEGIN, report.BENCH_END, body)
+        print(f"wrote {path}")
+    return 1 if problems else 0
+
+
+def build_sections(
+    scale: list[ScaleFigures],
+    web: list[WebFigures],
+    pages: list[tuple[int, PageLoad]],
+    memory_rows: list[list[object]],
+) -> list[Section]:
+    calls = Section(
+        "Mist calls per refresh",
+        [
+            "gateways",
+            "WAN ports",
+            "peer paths",
+            "first run",
+            "steady state",
+            "per-gateway-per-port way",
+            "saving",
+            "target (≤ 25 steady at 1,000)",
+        ],
+    )
+    wall = Section(
+        "Refresh wall time with 150 ms per Mist call",
+        [
+            "gateways",
+            "first run (s)",
+            "steady refresh (s)",
+            "worker process (s)",
+            "worker peak RSS (MB)",
+            "target",
+        ],
+    )
+    for f in scale:
+        calls.rows.append(
+            [
+                f.gateways,
+                f.circuits,
+                f.peer_paths,
+                f.first.calls,
+                f.steady.calls,
+                f.per_gateway_per_port,
+                f"{f.per_gateway_per_port / max(1, f.steady.calls):.0f}×",
+                verdict(f.steady.calls <= 25) if f.gateways == 1000 else "",
+            ]
+        )
+        steady = f.steady.refresh_seconds
+        target = ""
+        if f.gateways == 10000:
+            target = f"< 60 s: {verdict((steady or f.steady.seconds) < 60)}; "
+            target += (
+                f"RSS < 300 MB: {verdict(max(f.first.peak_rss_mb, f.steady.peak_rss_mb) < 300)}"
+            )
+        wall.rows.append(
+            [
+                f.gateways,
+                f.first.refresh_seconds,
+                steady,
+                f.steady.seconds,
+                max(f.first.peak_rss_mb, f.steady.peak_rss_mb),
+                target,
+            ]
+        )
+    if scale:
+        biggest = scale[-1]
+        kinds = sorted(set(biggest.first.by_kind) | set(biggest.steady.by_kind))
+        calls.notes.append(
+            f"By kind at {biggest.gateways:,} gateways (first / steady): "
+            + "; ".join(
+                f"`{k}` {biggest.first.by_kind.get(k, 0)}/{biggest.steady.by_kind.get(k, 0)}"
+                for k in kinds
+            )
+        )
+    calls.notes += [
+        "Counted by mistsim (what Mist bills against the tokens), `/api/v1/self` excluded: "
+        "a long-running worker calls it once at start, not per refresh.",
+        "Per-gateway-per-port way: list org, sites and gateways, then one peer-path call per "
+        "gateway and one insights call per WAN port, every refresh (same org).",
+    ]
+    wall.notes += [
+        "first run / steady refresh: the worker's own `refresh_seconds` (fetch → build → "
+        "publish); worker process: `worker.py --once` wall time including interpreter start.",
+        "Peak RSS from `wait4()` of the worker process itself (max of first and steady run).",
+    ]
+    throughput = Section(
+        "Web throughput at 32 concurrent clients (gzip accepted, requests/s, medians)",
+        [
+            "gateways",
+            "endpoint",
+            "app.py",
+            "reference (decode+encode)",
+            "ceiling (constant)",
+            "× reference (≥ 5)",
+            "× ceiling (≥ 0.7)",
+            "p99 (ms)",
+            "errors",
+        ],
+    )
+    latency = Section(
+        "Web latency (app.py, gzip accepted, medians of runs)",
+        ["gateways", "endpoint", "clients", "p50 (ms)", "p99 (ms)", "target p99", "req/s"],
+    )
+    size = Section(
+        "Payload size of /api/gateways",
+        ["gateways", "JSON bytes", "gzip bytes", "gzip bytes per gateway"],
+    )
+    for w in web:
+        for t in w.throughput:
+            throughput.rows.append(
+                [
+                    w.gateways,
+                    t.endpoint,
+                    t.product_rps,
+                    t.reference_rps,
+                    t.ceiling_rps,
+                    f"{t.vs_reference:.1f}× {verdict(t.vs_reference >= 5)}",
+                    f"{t.vs_ceiling:.2f}× {verdict(t.vs_ceiling >= 0.7)}",
+                    t.product_p99_ms,
+                    t.errors,
+                ]
+            )
+        for lat in w.latency:
+            latency.rows.append(
+                [
+                    w.gateways,
+                    lat.endpoint,
+                    lat.connections,
+                    lat.p50_ms,
+                    lat.p99_ms,
+                    f"< {lat.target_ms:g} ms {verdict(lat.p99_ms < lat.target_ms)}",
+                    lat.rps,
+                ]
+            )
+        size.rows.append([w.gateways, w.body_bytes, w.gzip_bytes, w.gzip_bytes_per_gateway])
+    throughput.notes += [
+        "Same gunicorn settings (`gunicorn.conf.py`) for all three; rounds interleaved "
+        "(app, reference, ceiling, …) so noise hits all alike. wrk runs on the same 2 cores.",
+        "reference = `bench/refapps.py`: GET the same key from Redis, json.loads, json.dumps, "
+        "gzip per request; ceiling = constant bytes of the exact size app.py served.",
+    ]
+    page = Section(
+        "Page load in Chromium (1180×820, 4× CPU slowdown, cold cache, median of runs)",
+        ["gateways", "table + summary visible (ms)", "bytes transferred", "requests", "target"],
+    )
+    for gateways, load in pages:
+        ms, transferred = load.ms, load.bytes
+        target = ""
+        if gateways == 10000:
+            target = f"< 1.5 s and 1.5 MB: {verdict(ms < 1500 and transferred < 1.5e6)}"
+        page.rows.append([gateways, ms, transferred, load.requests, target])
+    memory = Section(
+        "Redis memory per WAN port (`MEMORY USAGE` of `mist:insights:{gateway}:{port}`)",
+        ["history", "ports", "max bytes", "median bytes"],
+        rows=list[Sequence[object]](memory_rows),
+        notes=[
+            "Target: under 10 KB per WAN port with 7 days of history. Histories built with "
+            "`history.add_counters` once per refresh for 7 days (one counter reset) and "
+            "stored with `redis_cache.encode_history`."
+        ],
+    )
+    return [calls, wall, throughput, latency, size, page, memory]
+
+
+def mistsim_sections(problems: list[str]) -> list[Section]:
+    """The simulator's own benchmark rows, when bench/bench_mistsim.py exists."""
+    try:
+        from bench.bench_mistsim import run  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return []
+    try:
+        rows = run()
+    except Exception as error:
+        problems.append(f"bench_mistsim.run() failed: {error!r}")
+        return []
+    section = Section("Mist simulator (bench/bench_mistsim.py)", ["measure"])
+    if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+        section.header = list(rows[0])
+        section.rows = [[row.get(k) for k in section.header] for row in rows]
+    elif isinstance(rows, list):
+        section.rows = [row if isinstance(row, list | tuple) else [row] for row in rows]
+    else:
+        section.rows = [[str(rows)]]
+    return [section]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""Start and stop the real pieces (redis-server, mistsim, worker.py, gunicorn) on loopback.
+
+The bench and the drill drive the product exactly as a user runs it: separate processes,
+configured only through the environment, on free loopback ports.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.fixtures.ports import free_port, port_open, wait_until
+from tests.fixtures.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+__all__ = [
+    "ROOT",
+    "Gunicorn",
+    "Mistsim",
+    "RedisServer",
+    "WorkerRun",
+    "ensure_wrk",
+    "free_port",
+    "port_open",
+    "run_worker_once",
+    "start_worker",
+    "wait_until",
+]
+
+READY = re.compile(r"mistsim ready host=(?P<host>\S+) org_id=(?P<org>\S+) ca=(?P<ca>\S+)")
+
+
+def ensure_wrk() -> str:
+    """Path to wrk; installs Debian's package when missing and running as root."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        found = shutil.which("wrk")
+    if not found:
+        raise RuntimeError("wrk is not installed: `sudo apt-get install wrk`")
+    return found
+
+
+@dataclass
+class Mistsim:
+    """A `python -m mistsim` process; `host` is `127.0.0.1:PORT` for MIST_HOST."""
+
+    gateways: int
+    sites: int
+    tokens: list[str]
+    workdir: Path
+    latency_ms: int = 0
+    extra: list[str] = field(default_factory=list)
+    host: str = ""
+    org_id: str = ""
+    ca: str = ""
+    process: subprocess.Popen[str] | None = None
+    output: list[str] = field(default_factory=list)
+
+    def start(self, timeout: float = 180.0) -> Mistsim:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        ca_file = self.workdir / "mistsim-ca.pem"
+        argv = [
+            PYTHON,
+            "-m",
+            "mistsim",
+            "--port",
+            "0",
+            "--gateways",
+            str(self.gateways),
+            "--sites",
+            str(self.sites),
+            "--tokens",
+            ",".join(self.tokens),
+            "--ca-file",
+            str(ca_file),
+            "--latency-ms",
+            str(self.latency_ms),
+            "--wan-ports-min",
+            "4",
+            "--wan-ports-max",
+            "4",
+            "--peer-paths",
+            "6",
+            *self.extra,
+        ]
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        ready = threading.Event()
+
+        def pump() -> None:
+            assert self.process is not None and self.process.stdout is not None
+            for line in self.process.stdout:
+                self.output.append(line.rstrip("\n"))
+                match = READY.search(line)
+                if match and not ready.is_set():
+                    self.host, self.org_id, self.ca = match["host"], match["org"], match["ca"]
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not ready.wait(0.1):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                tail = "\n".join(self.output[-20:])
+                self.stop()
+                raise RuntimeError(f"mistsim did not start ({self.gateways} gateways):\n{tail}")
+        return self
+
+    @property
+    def base(self) -> str:
+        return f"https://{self.host}"
+
+    def admin(self, path: str, body: Any = None, method: str | None = None) -> Any:
+        """Call `/__mistsim/<path>`; JSON in, JSON out."""
+        import json
+        import ssl
+
+        context = ssl.create_default_context(cafile=self.ca)
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.base}/__mistsim/{path}",
+            data=data,
+            method=method or ("GET" if data is None else "POST"),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
+
+def worker_env(mist: Mistsim, redis_url: str, interval: float, tokens: list[str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "REDIS_"))}
+    env.update(
+        MIST_HOST=mist.host,
+        MIST_CA_BUNDLE=mist.ca,
+        MIST_API_TOKEN=",".join(tokens),
+        MIST_ORG_ID=mist.org_id,
+        REDIS_URL=redis_url,
+        WORKER_INTERVAL=str(max(1, round(interval))),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@dataclass
+class WorkerRun:
+    """How one `worker.py --once` went: exit code, wall time, peak RSS, output."""
+
+    returncode: int
+    seconds: float
+    peak_rss_mb: float
+    output: str
+
+
+def run_worker_once(
+    mist: Mistsim, redis_url: str, tokens: list[str], timeout: float = 600.0
+) -> WorkerRun:
+    """Run `worker.py --once` and take its own peak RSS from wait4 (not the bench's)."""
+    log = (mist.workdir / f"worker-once-{time.monotonic_ns()}.log").open("w+")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [PYTHON, "worker.py", "--once"],
+        cwd=ROOT,
+        env=worker_env(mist, redis_url, 60, tokens),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    finally:
+        timer.cancel()
+    seconds = time.monotonic() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    log.seek(0)
+    output = log.read()
+    log.close()
+    # ru_maxrss is in KiB on Linux.
+    return WorkerRun(process.returncode, seconds, usage.ru_maxrss / 1024, output)
+
+
+def start_worker(
+    mist: Mistsim, redis_url: str, tokens: list[str], interval: float, log: Path
+) -> subprocess.Popen[bytes]:
+    """A long-running worker (the drill's), writing its output to `log`."""
+    handle = log.open("ab")
+    return subprocess.Popen(
+        [PYTHON, "worker.py"],
+        cwd=ROOT,
+        env=worker_env(mist, redis_url, interval, tokens),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def kill(process: subprocess.Popen[Any] | None, sig: int = signal.SIGTERM) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@dataclass
+class Gunicorn:
+    """gunicorn with the Docker image's settings (`gunicorn.conf.py`), bound to loopback."""
+
+    app: str
+    redis_url: str
+    log: Path
+    port: int = 0
+    env_extra: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> Gunicorn:
+        self.port = self.port or free_port()
+        argv = [PYTHON, "-m", "gunicorn"]
+        config = ROOT / "gunicorn.conf.py"
+        if config.exists():
+            argv += ["-c", str(config)]
+        # Command-line settings win over the config file: loopback only, our port.
+        argv += ["--bind", f"127.0.0.1:{self.port}", "--no-control-socket", self.app]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "REDIS_"))}
+        env.update(REDIS_URL=self.redis_url, PYTHONUNBUFFERED="1", **self.env_extra)
+        env.pop("GUNICORN_CMD_ARGS", None)
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_until(
+                lambda: (
+                    self.process is not None
+                    and self.process.poll() is None
+                    and port_open(self.port)
+                ),
+                timeout=timeout,
+                what=f"gunicorn {self.app}",
+            )
+        except TimeoutError as error:
+            self.stop()
+            tail = self.log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"gunicorn {self.app} did not start:\n{tail}") from error
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        kill(self.process)
+        self.process = None
+
+
+def children_peak_rss_mb() -> float:
+    """Peak RSS of any waited-for child so far (RUSAGE_CHILDREN), in MiB."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
