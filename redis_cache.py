@@ -148,7 +148,7 @@ def decode_history(blob: bytes) -> history.PortHistory:
     samples = []
     for offset in range(_HISTORY_HEADER.size, expected, _HISTORY_SAMPLE.size):
         ts, rx_bps, tx_bps = _HISTORY_SAMPLE.unpack_from(blob, offset)
-        samples.append((float(ts), _nan_to_none(rx_bps), _nan_to_none(tx_bps)))
+        samples.append((int(ts), _nan_to_none(rx_bps), _nan_to_none(tx_bps)))
     last_rx_bytes = _nan_to_none(last_rx)
     last_tx_bytes = _nan_to_none(last_tx)
     return history.PortHistory(
@@ -323,7 +323,7 @@ def publish(client: redis.Redis, publication: Publication, *, interval: int) -> 
 
 def _history_expiry(port_history: history.PortHistory, now: float) -> int | None:
     """Seven days after the newest sample (or now, when a new port has only counters)."""
-    newest = [ts for ts, _, _ in (*port_history.fine, *port_history.coarse)]
+    newest: list[float] = [ts for ts, _, _ in (*port_history.fine, *port_history.coarse)]
     if port_history.last_ts is not None:
         newest.append(port_history.last_ts)
     last = max(newest) if newest else now

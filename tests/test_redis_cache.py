@@ -171,3 +171,33 @@ def test_scan_keys_lists_our_keys_without_keys_command(client):
     redis_cache.publish(client, _publication(1), interval=60)
     keys = set(redis_cache.scan_keys(client))
     assert {"mist:org", "mist:gateways", "mist:metadata:etags"} <= keys
+
+
+def test_port_history_round_trips_in_binary_and_expires_7_days_after_last_sample(client):
+    import history
+
+    now = time.time()
+    port_history = history.PortHistory(
+        last_ts=now,
+        last_rx_bytes=12_345_678_901,
+        last_tx_bytes=None,
+        fine=[(int(now) - 300 * i, 1.5e6, None) for i in range(288, 0, -1)],
+        coarse=[(int(now) // 3600 * 3600 - 3600 * i, 2.0e6, 3.0e5) for i in range(168, 0, -1)],
+    )
+    publication = _publication(1, now)
+    publication.histories = {("gw-1", "ge-0/0/0"): port_history}
+    redis_cache.publish(client, publication, interval=60)
+    blob = client.get("mist:insights:gw-1:ge-0/0/0")
+    assert len(blob) < 10_000  # a day of 5-minute samples and a week of hours
+    read = redis_cache.read_port_history(client, "gw-1", "ge-0/0/0")
+    assert read is not None
+    assert read.last_rx_bytes == 12_345_678_901 and read.last_tx_bytes is None
+    assert read.last_ts == pytest.approx(now)
+    assert [s[0] for s in read.fine] == [s[0] for s in port_history.fine]
+    assert read.fine[0][1] == pytest.approx(1.5e6) and read.fine[0][2] is None
+    expected = [(ts, pytest.approx(rx), pytest.approx(tx)) for ts, rx, tx in port_history.coarse]
+    assert read.coarse == expected
+    assert 7 * 86400 - 60 <= client.ttl("mist:insights:gw-1:ge-0/0/0") <= 7 * 86400
+    assert redis_cache.read_port_history(client, "gw-1", "ge-0/0/9") is None
+    many = redis_cache.read_port_histories(client, [("gw-1", "ge-0/0/0"), ("gw-2", "x")])
+    assert list(many) == [("gw-1", "ge-0/0/0")]

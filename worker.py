@@ -1,0 +1,749 @@
+"""The refresh loop: fetch from Mist → build circuits and history → publish to Redis.
+
+The only process that spends Mist API tokens. One worker at a time holds a lease in Redis
+(`mist:lock:worker`); a second one waits and takes over when the lease lapses. A failed refresh
+publishes nothing, so the web keeps serving the last good snapshot.
+
+    python worker.py               run forever (every WORKER_INTERVAL seconds)
+    python worker.py --once        one refresh; exit 0 on success, 1 on failure
+    python worker.py --healthcheck exit 0 when this worker's heartbeat is fresh, else 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import schedule
+
+import circuits
+import history
+import redis
+import redis_cache
+from mist_connection import (
+    CallCounter,
+    Fetched,
+    MistConnection,
+    MistError,
+    OrgChoiceError,
+)
+from settings import (
+    Secret,
+    WorkerSettings,
+    configure_logging,
+    fail,
+    load_or_exit,
+    load_web_settings,
+    load_worker_settings,
+)
+
+log = logging.getLogger("worker")
+
+CONFIG_MAX_AGE = 3600  # templates, profiles and inventory: at most hourly
+SECRET_WORDS = ("password", "secret", "psk", "passphrase", "token", "key")
+STREAMS = ("org", "sites", "gateways", "ports", "peer_paths")
+CONFIG_STREAMS = ("templates", "profiles", "inventory")
+
+
+class RefreshAborted(Exception):
+    """The refresh stopped on purpose (SIGTERM, or the lease went to another worker)."""
+
+
+def backfill_cap(interval: int) -> int:
+    """Backfill calls per token per refresh: at most a tenth of a token's hourly budget."""
+    return max(1, 500 * interval // 3600)
+
+
+def device_config_cap(interval: int) -> int:
+    """Device configs per refresh: a fifth of a token's hourly budget, spread over refreshes."""
+    return max(10, 1000 * interval // 3600)
+
+
+def scrub_config(document: Any) -> Any:
+    """Drop secrets (PPPoE/LTE passwords, PSKs, …) before a config object is cached in Redis."""
+    if isinstance(document, dict):
+        return {
+            key: scrub_config(value)
+            for key, value in document.items()
+            if not any(word in str(key).lower() for word in SECRET_WORDS)
+        }
+    if isinstance(document, list):
+        return [scrub_config(value) for value in document]
+    return document
+
+
+def _config_subset(document: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
+    return scrub_config({name: document.get(name) for name in fields if name in document})
+
+
+TEMPLATE_FIELDS = ("id", "name", "type", "port_config", "vars", "modified_time")
+DEVICE_FIELDS = (
+    "id", "name", "site_id", "deviceprofile_id", "port_config", "vars", "modified_time",
+)  # fmt: skip
+INVENTORY_FIELDS = ("id", "mac", "name", "site_id", "deviceprofile_id", "modified_time", "type")
+
+
+class TokenRedactor(logging.Filter):
+    """Last line of defence: a token that somehow reaches a log record is replaced by ***."""
+
+    def __init__(self, tokens: Sequence[Secret]) -> None:
+        super().__init__()
+        self._tokens = [token.reveal() for token in tokens if token.reveal()]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(token in message for token in self._tokens):
+            for token in self._tokens:
+                message = message.replace(token, "***")
+            record.msg, record.args = message, None
+        return True
+
+
+@dataclass
+class RefreshStatus:
+    """The status JSON of DATA.md §3.4, rewritten to Redis at every phase."""
+
+    interval: int
+    status: str = "idle"
+    phase: str | None = None
+    done: int = 0
+    total: int = 0
+    last_update: float | None = None
+    last_attempt: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    calls_last_refresh: int | None = None
+    refresh_seconds: float | None = None
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+    rate_limited: bool = False
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "phase": self.phase,
+            "progress": {"done": self.done, "total": self.total},
+            "last_update": self.last_update,
+            "last_attempt": self.last_attempt,
+            "interval": self.interval,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+            "calls_last_refresh": self.calls_last_refresh,
+            "refresh_seconds": self.refresh_seconds,
+            "datasets": self.datasets,
+            "tokens": self.tokens,
+            "rate_limited": self.rate_limited,
+        }
+
+    @classmethod
+    def resume(cls, interval: int, stored: Mapping[str, Any] | None) -> RefreshStatus:
+        """Continue from what a previous worker left (last success, last error)."""
+        status = cls(interval=interval)
+        if stored:
+            for name in ("last_update", "last_attempt", "last_error", "last_error_at"):
+                value = stored.get(name)
+                if value is None or isinstance(value, str | int | float):
+                    setattr(status, name, value)
+            if stored.get("status") == "error":
+                status.status = "error"
+        return status
+
+
+class Worker:
+    """One worker process: owns a Mist connection, a Redis client and (maybe) the lease."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        *,
+        client: redis.Redis | None = None,
+        connection: MistConnection | None = None,
+        lease_seconds: float = 60.0,
+        worker_id: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.interval = settings.worker_interval
+        self.client = client or redis_cache.connect(settings.redis_url, timeout=30.0)
+        self.mist = connection or MistConnection.from_settings(settings)
+        self.lease_seconds = lease_seconds
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.clock = clock
+        self.org_id: str | None = settings.org_id
+        self.stop_requested = threading.Event()
+        self.holds_lease = False
+        self.lease_lost = threading.Event()
+        self._redis_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="refresh")
+        self.status = RefreshStatus.resume(self.interval, self._safe(redis_cache.read_status))
+
+    # ------------------------------------------------------------ small helpers
+
+    def _safe(self, read: Callable[[redis.Redis], Any]) -> Any:
+        try:
+            return read(self.client)
+        except redis.RedisError:
+            return None
+
+    def _write_status(self) -> None:
+        self.status.tokens = self.mist.token_status()
+        self.status.rate_limited = self.mist.rate_limited
+        try:
+            with self._redis_lock:
+                redis_cache.write_status(self.client, self.status.document())
+        except redis.RedisError as error:
+            log.warning("could not write status to Redis: %s", error)
+
+    def _phase(self, phase: str, done: int, total: int) -> None:
+        if self.stop_requested.is_set():
+            raise RefreshAborted("stop requested (SIGTERM)")
+        if self.lease_lost.is_set():
+            raise RefreshAborted("the lease went to another worker")
+        self.status.phase, self.status.done, self.status.total = phase, done, total
+        self._write_status()
+
+    def heartbeat(self) -> None:
+        """Prove liveness and keep our lease while we hold it (runs on its own thread)."""
+        try:
+            with self._redis_lock:
+                redis_cache.write_heartbeat(self.client, self.clock())
+                if self.holds_lease and not redis_cache.renew_lock(
+                    self.client, self.worker_id, self.lease_seconds
+                ):
+                    log.warning("lost the worker lease to another worker")
+                    self.holds_lease = False
+                    self.lease_lost.set()
+        except redis.RedisError as error:
+            log.warning("heartbeat failed: %s", error)
+
+    def acquire_lease(self) -> bool:
+        try:
+            with self._redis_lock:
+                ours = redis_cache.acquire_lock(self.client, self.worker_id, self.lease_seconds)
+        except redis.RedisError as error:
+            log.warning("could not reach Redis for the lease: %s", error)
+            return False
+        if ours and not self.holds_lease:
+            log.info("holding the worker lease (%s)", self.worker_id)
+            self.lease_lost.clear()
+        self.holds_lease = ours
+        return ours
+
+    def release_lease(self) -> None:
+        if not self.holds_lease:
+            return
+        try:
+            with self._redis_lock:
+                redis_cache.release_lock(self.client, self.worker_id)
+            log.info("released the worker lease")
+        except redis.RedisError as error:
+            log.warning("could not release the lease: %s", error)
+        self.holds_lease = False
+
+    def ensure_org(self) -> str:
+        if self.org_id is None:
+            self.org_id = self.mist.detect_org(None)
+            log.info("org detected from the token's privileges: %s", self.org_id)
+        return self.org_id
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.mist.close()
+
+    # ------------------------------------------------------------ one refresh
+
+    def refresh(self) -> bool:
+        """Fetch, build and publish one snapshot; on failure keep the old one and say why."""
+        started = self.clock()
+        clock_start = time.monotonic()
+        self.mist.begin_refresh()
+        self.status.status = "running"
+        self.status.last_attempt = started
+        self.status.datasets = {}
+        try:
+            org_id = self.ensure_org()
+            published = self._refresh(org_id, started)
+        except RefreshAborted as reason:
+            log.warning("refresh abandoned: %s; the previous snapshot stays", reason)
+            self.status.status = "idle" if self.status.last_update else "error"
+            self.status.phase = None
+            self._write_status()
+            return False
+        except (MistError, redis.RedisError) as error:
+            self._record_failure(error, started, clock_start)
+            return False
+        except Exception as error:  # a bug or a payload we did not foresee: keep the old data
+            log.exception("refresh failed unexpectedly")
+            self._record_failure(error, started, clock_start)
+            return False
+        seconds = time.monotonic() - clock_start
+        self.status.status = "idle"
+        self.status.phase = None
+        self.status.last_update = started
+        self.status.calls_last_refresh = self.mist.calls_this_refresh
+        self.status.refresh_seconds = round(seconds, 3)
+        self._write_status()
+        log.info(
+            "refresh published: %d keys, %d Mist calls, %.2f s",
+            published,
+            self.mist.calls_this_refresh,
+            seconds,
+        )
+        return True
+
+    def _record_failure(self, error: Exception, started: float, clock_start: float) -> None:
+        message = str(error) or type(error).__name__
+        if isinstance(error, redis.RedisError):
+            message = f"Redis: {message}"
+        log.error("refresh failed after %.2f s: %s", time.monotonic() - clock_start, message)
+        self.status.status = "error"
+        self.status.last_error = message
+        self.status.last_error_at = started
+        self.status.calls_last_refresh = self.mist.calls_this_refresh
+        self.status.refresh_seconds = round(time.monotonic() - clock_start, 3)
+        self._write_status()
+
+    def _record(self, name: str, fetched: Fetched | None, error: str | None = None) -> None:
+        entry = {
+            "items": len(fetched.items) if fetched else 0,
+            "calls": fetched.calls if fetched else 0,
+            "seconds": round(fetched.seconds, 3) if fetched else 0.0,
+            "error": error,
+        }
+        self.status.datasets[name] = entry
+        if error:
+            log.warning("%s: failed: %s", name, error)
+        else:
+            log.info(
+                "%s: %d items, %d calls, %.2f s",
+                name,
+                entry["items"],
+                entry["calls"],
+                entry["seconds"],
+            )
+
+    def _refresh(self, org_id: str, now: float) -> int:
+        config_due = self._config_due(now)
+        jobs: dict[str, Callable[[str], Fetched]] = {
+            "org": self.mist.org,
+            "sites": self.mist.sites,
+            "gateways": self.mist.gateway_stats,
+            "ports": self.mist.port_stats,
+            "peer_paths": self.mist.peer_paths,
+        }
+        if config_due:
+            jobs.update(
+                templates=self.mist.gateway_templates,
+                profiles=self.mist.device_profiles,
+                inventory=self.mist.inventory,
+            )
+        total_phases = len(jobs) + 3
+        self._phase("fetch", 0, total_phases)
+        futures: dict[str, Future[Fetched]] = {
+            name: self._pool.submit(job, org_id) for name, job in jobs.items()
+        }
+        fetched: dict[str, Fetched] = {}
+        first_error: MistError | None = None
+        pending = dict(futures)
+        done = 0
+        while pending:
+            for name, future in list(pending.items()):
+                if not future.done():
+                    continue
+                del pending[name]
+                done += 1
+                try:
+                    fetched[name] = future.result()
+                    self._record(name, fetched[name])
+                except MistError as error:
+                    self._record(name, None, str(error))
+                    if name in STREAMS and first_error is None:
+                        first_error = error
+                self._phase(f"fetch:{name}", done, total_phases)
+            if pending:
+                time.sleep(0.02)
+        if first_error is not None:
+            raise first_error
+
+        configs = self._configs(org_id, fetched, now)
+        self._phase("device_configs", done, total_phases)
+        device_configs = self._device_configs(configs)
+        done += 1
+        self._phase("build", done, total_phases)
+        built = time.monotonic()
+        port_configs = circuits.index_port_configs(
+            sites=fetched["sites"].items,
+            templates=configs.get("templates") or [],
+            profiles=configs.get("profiles") or [],
+            inventory=configs.get("inventory") or [],
+            device_configs={
+                gateway_id: entry.get("config") or {}
+                for gateway_id, entry in device_configs.items()
+            },
+        )
+        snapshot = circuits.build_snapshot(
+            org=fetched["org"].items[0],
+            sites=fetched["sites"].items,
+            gateway_stats=fetched["gateways"].items,
+            port_stats=fetched["ports"].items,
+            peer_paths=fetched["peer_paths"].items,
+            port_configs=port_configs,
+            now=now,
+        )
+        log.info(
+            "build: %d gateways, %d circuits, %d peer path groups, %.2f s",
+            len(snapshot.gateways),
+            len(snapshot.circuits),
+            len(snapshot.peer_paths),
+            time.monotonic() - built,
+        )
+        done += 1
+        self._phase("history", done, total_phases)
+        histories = self._histories(snapshot, now)
+        volumes = {
+            port: _volume(port_history, now, self.interval)
+            for port, port_history in histories.items()
+        }
+        publication = redis_cache.Publication(
+            org=snapshot.org,
+            sites=snapshot.sites,
+            gateways=circuits.gateways_payload(snapshot, volumes),
+            vpn_peers_all=circuits.peer_paths_all(snapshot),
+            insights_all=circuits.insights_summary(snapshot, volumes),
+            peer_paths=snapshot.peer_paths,
+            histories=histories,
+            now=now,
+        )
+        done += 1
+        self._phase("publish", done, total_phases)
+        if not self.holds_lease or not self.acquire_lease():
+            raise RefreshAborted("the lease went to another worker")
+        with self._redis_lock:
+            return redis_cache.publish(self.client, publication, interval=self.interval)
+
+    # ------------------------------------------------------------ config (hourly, cached)
+
+    def _cached_config(self, kind: str) -> Any:
+        try:
+            return redis_cache.read_config(self.client, kind)
+        except redis.RedisError:
+            return None
+
+    def _config_due(self, now: float) -> bool:
+        fetched_at = self._cached_config("fetched_at")
+        cached = self._cached_config("inventory")
+        return (
+            not isinstance(fetched_at, int | float)
+            or cached is None
+            or (now - fetched_at >= CONFIG_MAX_AGE)
+        )
+
+    def _configs(self, org_id: str, fetched: dict[str, Fetched], now: float) -> dict[str, Any]:
+        """Fresh config when it was due and fetched, else the cached copy (rare changes)."""
+        configs: dict[str, Any] = {}
+        fresh: dict[str, Any] = {}
+        shapes = {
+            "templates": TEMPLATE_FIELDS,
+            "profiles": TEMPLATE_FIELDS,
+            "inventory": INVENTORY_FIELDS,
+        }
+        for kind in CONFIG_STREAMS:
+            if kind in fetched:
+                items = [
+                    _config_subset(item, shapes[kind])
+                    for item in fetched[kind].items
+                    if isinstance(item, dict)
+                ]
+                configs[kind] = fresh[kind] = items
+            else:
+                configs[kind] = self._cached_config(kind) or []
+        if len(fresh) == len(CONFIG_STREAMS):
+            fresh["fetched_at"] = now
+        if fresh:
+            with self._redis_lock:
+                redis_cache.write_configs(self.client, fresh)
+        return configs | {"org_id": org_id}
+
+    def _device_configs(self, configs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        """Cached device configs, refreshed for gateways whose inventory entry moved (capped)."""
+        cached = self._cached_config("devices")
+        devices: dict[str, dict[str, Any]] = cached if isinstance(cached, dict) else {}
+        inventory = [item for item in configs.get("inventory") or [] if item.get("site_id")]
+        known = {item.get("id") for item in inventory}
+        stale = [
+            item
+            for item in inventory
+            if item.get("id") not in devices
+            or devices[item["id"]].get("modified_time") != item.get("modified_time")
+        ]
+        cap = device_config_cap(self.interval)
+        counter = CallCounter()
+        started = time.monotonic()
+        futures = {
+            item["id"]: self._pool.submit(
+                self.mist.device_config, item["site_id"], item["id"], counter
+            )
+            for item in stale[:cap]
+        }
+        errors = 0
+        last_error = ""
+        for gateway_id, future in futures.items():
+            try:
+                config = future.result()
+            except MistError as error:
+                errors += 1
+                last_error = str(error)
+                continue
+            devices[gateway_id] = {
+                "modified_time": next(
+                    (i.get("modified_time") for i in stale if i["id"] == gateway_id), None
+                ),
+                "config": _config_subset(config, DEVICE_FIELDS),
+            }
+        devices = {
+            gateway_id: entry for gateway_id, entry in devices.items() if gateway_id in known
+        }
+        if futures:
+            with self._redis_lock:
+                redis_cache.write_configs(self.client, {"devices": devices})
+        self._record(
+            "device_configs",
+            Fetched(list(futures), counter.calls, time.monotonic() - started),
+            f"{errors} failed, last: {last_error}" if errors else None,
+        )
+        if len(stale) > cap:
+            log.info("device_configs: %d more to fetch in later refreshes", len(stale) - cap)
+        return devices
+
+    # ------------------------------------------------------------ traffic history
+
+    def _histories(
+        self, snapshot: circuits.Snapshot, now: float
+    ) -> dict[tuple[str, str], history.PortHistory]:
+        started = time.monotonic()
+        ports = [(c.gateway_id, c.port_id) for c in snapshot.circuits]
+        with self._redis_lock:
+            stored = redis_cache.read_port_histories(self.client, ports)
+        histories: dict[tuple[str, str], history.PortHistory] = {}
+        for circuit in snapshot.circuits:
+            port = (circuit.gateway_id, circuit.port_id)
+            histories[port] = history.add_counters(
+                stored.get(port), ts=now, rx_bytes=circuit.rx_bytes, tx_bytes=circuit.tx_bytes
+            )
+        log.info(
+            "history: %d ports (%d new), %.2f s",
+            len(ports),
+            len(ports) - len(stored),
+            time.monotonic() - started,
+        )
+        self._phase("backfill", self.status.done, self.status.total)
+        self._backfill(snapshot, histories, now)
+        for port, port_history in histories.items():
+            histories[port] = history.prune(port_history, now)
+        return histories
+
+    def _backfill(
+        self,
+        snapshot: circuits.Snapshot,
+        histories: dict[tuple[str, str], history.PortHistory],
+        now: float,
+    ) -> None:
+        """Fill holes from Mist insights, within a tenth of each token's hourly budget."""
+        cap = backfill_cap(self.interval) * max(1, self.mist.tokens_available())
+        wanted = []
+        for circuit in snapshot.circuits:
+            if circuit.site_id is None:
+                continue
+            port = (circuit.gateway_id, circuit.port_id)
+            window = history.backfill_window(histories[port], now=now)
+            if window is not None:
+                wanted.append((circuit, window))
+        counter = CallCounter()
+        started = time.monotonic()
+        budget_calls = cap if self.mist.insights_keyed else cap // 2
+        chosen = wanted[: max(1, budget_calls)] if budget_calls else []
+        futures = [
+            (
+                circuit,
+                window,
+                self._pool.submit(
+                    self.mist.port_insights,
+                    circuit.site_id or "",
+                    circuit.gateway_id,
+                    circuit.port_id,
+                    start=window[0],
+                    end=window[1],
+                    counter=counter,
+                ),
+            )
+            for circuit, window in chosen
+        ]
+        errors: list[str] = []
+        for circuit, window, future in futures:
+            try:
+                points, step = future.result()
+            except MistError as error:
+                errors.append(str(error))
+                continue
+            port = (circuit.gateway_id, circuit.port_id)
+            histories[port] = history.merge_backfill(
+                histories[port], points=points, step=step, now=now, window=window
+            )
+        self._record(
+            "backfill",
+            Fetched(chosen, counter.calls, time.monotonic() - started),
+            f"{len(errors)} failed, last: {errors[-1]}" if errors else None,
+        )
+        if len(wanted) > len(chosen):
+            log.info("backfill: %d ports left for later refreshes", len(wanted) - len(chosen))
+
+    # ------------------------------------------------------------ running
+
+    def tick(self) -> None:
+        """Every second: take (or keep) the lease and refresh when the interval has passed."""
+        if self.stop_requested.is_set() or not self.acquire_lease():
+            return
+        last = self.status.last_attempt
+        stored = self._safe(redis_cache.read_status)
+        if stored and isinstance(stored.get("last_attempt"), int | float):
+            last = max(last or 0.0, float(stored["last_attempt"]))
+        if last is None or self.clock() - last >= self.interval:
+            self.refresh()
+
+
+def _volume(
+    port_history: history.PortHistory, now: float, interval: int
+) -> tuple[int | None, int | None]:
+    return history.volume(port_history, now=now, interval=interval)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _heartbeat_loop(worker: Worker, stop: threading.Event) -> None:
+    period = min(redis_cache.HEARTBEAT_PERIOD, max(0.5, worker.lease_seconds / 3))
+    while not stop.wait(period):
+        worker.heartbeat()
+
+
+def _install_signals(worker: Worker) -> None:
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("signal %d: stopping after the current phase", signum)
+        worker.stop_requested.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def _start(worker: Worker) -> None:
+    """Org detection; a token Mist refuses, or an org we cannot choose, is a setting error."""
+    try:
+        worker.ensure_org()
+    except OrgChoiceError as error:
+        fail("MIST_ORG_ID", str(error))
+    except MistError as error:
+        if error.status in (401, 403):
+            fail("MIST_API_TOKEN", f"Mist refused the token(s): {error}")
+        raise
+
+
+def run_once(worker: Worker) -> int:
+    if not worker.acquire_lease():
+        log.error("another worker holds the lease (%s); not refreshing", worker.worker_id)
+        return 1
+    beat_stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat_loop, args=(worker, beat_stop), daemon=True)
+    beat.start()
+    try:
+        worker.heartbeat()
+        _start(worker)
+        return 0 if worker.refresh() else 1
+    except MistError as error:
+        log.error("could not start: %s", error)
+        return 1
+    finally:
+        beat_stop.set()
+        worker.release_lease()
+
+
+def run_forever(worker: Worker) -> int:
+    beat_stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat_loop, args=(worker, beat_stop), daemon=True)
+    beat.start()
+    worker.heartbeat()
+    schedule.clear()
+    schedule.every(1).seconds.do(worker.tick)
+    log.info("worker %s running every %d s", worker.worker_id, worker.interval)
+    started = False
+    try:
+        while not worker.stop_requested.is_set():
+            if not started and worker.acquire_lease():
+                try:
+                    _start(worker)
+                    started = True
+                except MistError as error:
+                    log.error("org detection failed, will retry: %s", error)
+                    worker.stop_requested.wait(min(30, worker.interval))
+                    continue
+            if started:
+                schedule.run_pending()
+            worker.stop_requested.wait(0.5)
+    finally:
+        beat_stop.set()
+        worker.release_lease()
+        schedule.clear()
+    log.info("worker stopped")
+    return 0
+
+
+def healthcheck() -> int:
+    """Exit 0 when the heartbeat in Redis is fresh (≤ 3 heartbeat periods), else 1."""
+    web = load_or_exit(load_web_settings)
+    try:
+        client = redis_cache.connect(web.redis_url)
+        beat = redis_cache.read_heartbeat(client)
+    except redis.RedisError as error:
+        print(f"unhealthy: Redis: {error}", file=sys.stderr)
+        return 1
+    if beat is None or time.time() - beat > 3 * redis_cache.HEARTBEAT_PERIOD:
+        print("unhealthy: no fresh worker heartbeat", file=sys.stderr)
+        return 1
+    print("healthy")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="MistCircuitStats worker")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="one refresh, then exit")
+    mode.add_argument("--healthcheck", action="store_true", help="exit 0 if heartbeat fresh")
+    parser.add_argument("--lease-seconds", type=float, default=60.0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.healthcheck:
+        return healthcheck()
+    settings = load_or_exit(load_worker_settings)
+    configure_logging(settings.log_level)
+    redactor = TokenRedactor(settings.tokens)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
+    worker = Worker(settings, lease_seconds=args.lease_seconds)
+    _install_signals(worker)
+    try:
+        return run_once(worker) if args.once else run_forever(worker)
+    finally:
+        worker.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
