@@ -188,6 +188,16 @@ def test_images_copy_only_what_each_tier_needs() -> None:
     assert not {"worker.py", "mist_connection.py"} & shipped_files(ROOT / "Dockerfile.web")
 
 
+def test_everything_an_image_copies_is_in_the_repository() -> None:
+    missing = sorted(
+        name
+        for dockerfile in ("Dockerfile.web", "Dockerfile.worker")
+        for name in shipped_files(ROOT / dockerfile) | {"requirements.txt"}
+        if not (ROOT / name).exists()
+    )
+    assert missing == [], f"docker build would fail: {missing} missing"
+
+
 def test_healthchecks_need_no_curl() -> None:
     web = dockerfile_exec_form(ROOT / "Dockerfile.web", "HEALTHCHECK")
     assert web[:2] == ["python", "-c"]
