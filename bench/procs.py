@@ -18,7 +18,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tests.fixtures.ports import free_port, port_open, wait_until
 from tests.fixtures.redis_server import RedisServer
@@ -61,6 +61,17 @@ def ensure_wrk() -> str:
     if not found:
         raise RuntimeError("wrk is not installed: `sudo apt-get install wrk`")
     return found
+
+
+class MistEndpoint(Protocol):
+    """Where a worker finds Mist: the simulator's host, CA file and org."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def ca(self) -> str: ...
+    @property
+    def org_id(self) -> str: ...
 
 
 @dataclass
@@ -165,7 +176,9 @@ class Mistsim:
         self.process = None
 
 
-def worker_env(mist: Mistsim, redis_url: str, interval: float, tokens: list[str]) -> dict[str, str]:
+def worker_env(
+    mist: MistEndpoint, redis_url: str, interval: float, tokens: list[str]
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "REDIS_"))}
     env.update(
         MIST_HOST=mist.host,
@@ -218,7 +231,7 @@ def run_worker_once(
 
 
 def start_worker(
-    mist: Mistsim, redis_url: str, tokens: list[str], interval: float, log: Path
+    mist: MistEndpoint, redis_url: str, tokens: list[str], interval: float, log: Path
 ) -> subprocess.Popen[bytes]:
     """A long-running worker (the drill's), writing its output to `log`."""
     handle = log.open("ab")

@@ -59,36 +59,22 @@ def kind_of(path: str) -> str:
 
 
 def mist_calls(mist: Mistsim) -> dict[str, int]:
-    """Calls mistsim answered since its last reset, by kind of call (self excluded)."""
+    """Calls mistsim answered so far, by kind of call (its `/__mistsim/calls` counters)."""
     raw: Any = mist.admin("calls")
     counts: dict[str, int] = {}
-    entries: list[Any] = []
-    if isinstance(raw, dict):
-        for name in ("calls", "log", "by_path", "paths", "requests"):
-            if name in raw:
-                entries = raw[name] if isinstance(raw[name], list) else [raw[name]]
-                break
-        else:
-            entries = [raw]
-    elif isinstance(raw, list):
-        entries = raw
-    for entry in entries:
-        if isinstance(entry, str):
-            counts[kind_of(entry)] = counts.get(kind_of(entry), 0) + 1
-        elif isinstance(entry, dict) and "path" in entry:
-            n = int(entry.get("count", 1))
-            counts[kind_of(entry["path"])] = counts.get(kind_of(entry["path"]), 0) + n
-        elif isinstance(entry, dict):
-            for path, n in entry.items():
-                if isinstance(n, int) and str(path).startswith("/api/"):
-                    counts[kind_of(path)] = counts.get(kind_of(path), 0) + n
+    for endpoint, n in (raw.get("by_endpoint") or {}).items():
+        counts[kind_of(str(endpoint))] = counts.get(kind_of(str(endpoint)), 0) + int(n)
     return counts
 
 
+def calls_since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0) > 0}
+
+
 def _refresh_run(mist: Mistsim, redis_url: str) -> RunFigures:
-    mist.admin("reset", {})
+    before = mist_calls(mist)
     run: WorkerRun = run_worker_once(mist, redis_url, TOKENS)
-    by_kind = mist_calls(mist)
+    by_kind = calls_since(before, mist_calls(mist))
     spent = {k: v for k, v in by_kind.items() if not k.startswith("/api/v1/self")}
     status = _status(redis_url)
     return RunFigures(

@@ -38,6 +38,17 @@ if count_status then
   function response(status, headers, body)
     local key = tostring(status)
     statuses[key] = (statuses[key] or 0) + 1
+    if status >= 400 then
+      local json = false
+      for name, value in pairs(headers) do
+        if string.lower(name) == "content-type" and string.find(value, "json", 1, true) then
+          json = true
+        end
+      end
+      if not json then
+        statuses["nonjson"] = (statuses["nonjson"] or 0) + 1
+      end
+    end
   end
 end
 
