@@ -8,8 +8,10 @@ pass through verbatim (the page escapes them, we never do).
 
 from __future__ import annotations
 
+import functools
+import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,7 @@ THRESHOLDS: dict[str, list[float]] = {
 ADDRESS_MODES = ("static", "dhcp", "pppoe")
 MAX_RANGE_PORTS = 256  # a port-key range longer than this is a typo, not a chassis
 _VAR = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
-_RANGE = re.compile(r"^(.*\D)(\d+)-(\d+)$")
+_RANGE = re.compile(r"^(.*/)(\d+)-(\d+)$")  # Junos style: ge-0/0/1-3; SSR ge-0-1 is a name
 
 Json = dict[str, Any]
 
@@ -276,10 +278,13 @@ QUALITY = ("latency", "jitter", "loss", "mos")
 
 
 def _number(value: Any) -> float | int | None:
-    """A JSON number, or None (bools and numeric-looking strings are not numbers here)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value
+    """A finite JSON number, or None (bools and numeric-looking strings are not numbers)."""
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is float and math.isfinite(value):
+        return value
+    return None
 
 
 def _counter(value: Any) -> int | None:
@@ -297,8 +302,11 @@ def gateway_id_from_mac(mac: str) -> str:
 
 
 def peer_path_record(raw: Mapping[str, Any]) -> dict:
-    """One DATA.md §3.3 peer path from a vpn_peers/search result."""
-    return {field: raw.get(field) for field in PEER_PATH_FIELDS}
+    """One DATA.md §3.3 peer path from a vpn_peers/search result (quality as numbers)."""
+    record = {field: raw.get(field) for field in PEER_PATH_FIELDS}
+    for field in QUALITY:
+        record[field] = _number(record[field])
+    return record
 
 
 def _peer_path_sort_key(path: Mapping[str, Any]) -> tuple[str, str, str, str]:
@@ -323,9 +331,37 @@ def is_degraded(path: Mapping[str, Any]) -> bool:
     )
 
 
-def _average(values: Iterable[float | int | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return sum(known) / len(known) if known else None
+def _quality(up_paths: list[dict]) -> dict[str, Any]:
+    """Average latency/jitter/loss/MOS over a port's up peer paths (records from
+    peer_path_record, so values are numbers or None), and whether any is degraded."""
+    latency_limit, jitter_limit = THRESHOLDS["latency"][1], THRESHOLDS["jitter"][1]
+    loss_limit, mos_limit = THRESHOLDS["loss"][1], THRESHOLDS["mos"][1]
+    sums = [0.0, 0.0, 0.0, 0.0]
+    counts = [0, 0, 0, 0]
+    degraded = False
+    for path in up_paths:
+        latency, jitter, loss, mos = path["latency"], path["jitter"], path["loss"], path["mos"]
+        if latency is not None:
+            sums[0] += latency
+            counts[0] += 1
+            degraded = degraded or latency >= latency_limit
+        if jitter is not None:
+            sums[1] += jitter
+            counts[1] += 1
+            degraded = degraded or jitter >= jitter_limit
+        if loss is not None:
+            sums[2] += loss
+            counts[2] += 1
+            degraded = degraded or loss >= loss_limit
+        if mos is not None:
+            sums[3] += mos
+            counts[3] += 1
+            degraded = degraded or mos < mos_limit
+    quality: dict[str, Any] = {
+        field: sums[i] / counts[i] if counts[i] else None for i, field in enumerate(QUALITY)
+    }
+    quality["degraded"] = degraded
+    return quality
 
 
 def _wan_interfaces(
@@ -352,16 +388,17 @@ def _wan_interfaces(
             current = found.get(port_id)
             # Prefer the unit that actually carries the WAN (has addresses) on a shared port.
             if current is None or (not current[1].get("ips") and entry.get("ips")):
-                found[port_id] = (node, dict(entry))
+                found[port_id] = (node, {**entry, "port_id": port_id})
     for port_id, config in configs.items():
         if config.usage == "wan" and port_id not in found and port_id in ports_seen:
             found[port_id] = ("node0", {"port_id": port_id})
     return sorted(found.values(), key=lambda item: (item[0], _port_sort_key(item[1]["port_id"])))
 
 
-def _port_sort_key(port_id: str) -> list[Any]:
-    """Natural order so ge-0/0/10 follows ge-0/0/9."""
-    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", port_id)]
+@functools.lru_cache(maxsize=4096)
+def _port_sort_key(port_id: str) -> tuple[tuple[int, int | str], ...]:
+    """Natural order so ge-0/0/10 follows ge-0/0/9 (cached: port names repeat a lot)."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", port_id))
 
 
 def _wan_port(
@@ -405,11 +442,7 @@ def _wan_port(
         "override": config.override if config else False,
         "peers_up": len(up_paths),
         "peers_total": len(paths),
-        "latency": _average(_number(p.get("latency")) for p in up_paths),
-        "jitter": _average(_number(p.get("jitter")) for p in up_paths),
-        "loss": _average(_number(p.get("loss")) for p in up_paths),
-        "mos": _average(_number(p.get("mos")) for p in up_paths),
-        "degraded": any(is_degraded(p) for p in up_paths),
+        **_quality(up_paths),
         "rx_bps": _number(port.get("rx_bps")),
         "tx_bps": _number(port.get("tx_bps")),
         "rx_bytes_24h": None,
