@@ -10,6 +10,7 @@ import pytest
 
 pytest_plugins = [
     "tests.fixtures.redis_server",
+    "tests.fixtures.mistsim_server",
 ]
 
 

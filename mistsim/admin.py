@@ -1,0 +1,139 @@
+"""`/__mistsim/*`: the test-only control panel (no auth, never counted, never faulted)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request, Response
+
+from mistsim.generator import _template_wan_entry, _wan_slot
+from mistsim.runtime import FaultError
+
+if TYPE_CHECKING:
+    from mistsim.api import MistApi
+
+
+def _reply(status: int, body: Any) -> Response:
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(data, status=status, content_type="application/json")
+
+
+class Admin:
+    """Reads and changes the simulator's run-time state for tests and benchmarks."""
+
+    def __init__(self, api: MistApi) -> None:
+        self.api = api
+
+    def handle(self, request: Request) -> Response:
+        name = request.path[len("/__mistsim/") :].strip("/")
+        routes = {
+            ("GET", "calls"): self.calls,
+            ("POST", "reset"): self.reset,
+            ("GET", "faults"): self.get_faults,
+            ("POST", "faults"): self.set_faults,
+            ("GET", "org"): self.org_summary,
+            ("POST", "clock"): self.clock,
+            ("GET", "clock"): self.get_clock,
+            ("POST", "reboot"): self.reboot,
+            ("POST", "config"): self.config,
+        }
+        handler = routes.get((request.method, name))
+        if handler is None:
+            return _reply(404, {"detail": f"no admin endpoint {request.method} /__mistsim/{name}"})
+        body: Any = {}
+        if request.method == "POST" and request.get_data():
+            try:
+                body = json.loads(request.get_data())
+            except ValueError:
+                return _reply(400, {"detail": "body must be JSON"})
+            if not isinstance(body, dict):
+                return _reply(400, {"detail": "body must be a JSON object"})
+        try:
+            return _reply(200, handler(body))
+        except (FaultError, ValueError, KeyError) as error:
+            return _reply(400, {"detail": str(error)})
+
+    def calls(self, body: dict[str, Any]) -> Any:
+        return self.api.runtime.calls()
+
+    def reset(self, body: dict[str, Any]) -> Any:
+        self.api.runtime.reset()
+        return {"reset": True}
+
+    def get_faults(self, body: dict[str, Any]) -> Any:
+        return self.api.runtime.get_faults()
+
+    def set_faults(self, body: dict[str, Any]) -> Any:
+        return self.api.runtime.set_faults(body)
+
+    def org_summary(self, body: dict[str, Any]) -> Any:
+        org = self.api.org
+        wan_ports = sum(len(gateway.wan_ports) for gateway in org.gateways)
+        return {
+            "org_id": org.id,
+            "org_ids": [org.id, *org.other_org_ids],
+            "sites": len(org.sites),
+            "gateways": len(org.gateways),
+            "wan_ports": wan_ports,
+            "ports": len(org.ports),
+            "peer_paths": len(org.peer_paths),
+            "hubs": sum(1 for gateway in org.gateways if gateway.is_hub),
+            "templates": len(org.templates),
+            "deviceprofiles": sum(1 for p in org.profiles if p.type == "gateway"),
+            "gateway_ids": [gateway.id for gateway in org.gateways],
+        }
+
+    def get_clock(self, body: dict[str, Any]) -> Any:
+        return {"now": self.api.runtime.now(), "offset": self.api.runtime.clock_offset}
+
+    def clock(self, body: dict[str, Any]) -> Any:
+        seconds = body.get("advance")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ValueError("advance must be a non-negative number of seconds")
+        now = self.api.runtime.advance(float(seconds))
+        return {"now": now, "offset": self.api.runtime.clock_offset}
+
+    def _gateway(self, body: dict[str, Any]) -> Any:
+        mac = str(body.get("mac", "")).lower().replace(":", "")
+        gateway = self.api.org.gateway_by_mac.get(mac)
+        if gateway is None:
+            raise ValueError(f"no gateway with mac {mac!r}")
+        return gateway
+
+    def reboot(self, body: dict[str, Any]) -> Any:
+        gateway = self._gateway(body)
+        runtime = self.api.runtime
+        with runtime.lock:
+            now = runtime.now()
+            runtime.reboots[gateway.mac] = now
+        return {"mac": gateway.mac, "booted_at": now}
+
+    def config(self, body: dict[str, Any]) -> Any:
+        """Change a WAN port's description in the device's own config and bump modified_time."""
+        gateway = self._gateway(body)
+        description = body.get("description")
+        if not isinstance(description, str):
+            raise ValueError("description must be a string")
+        wan_ports = gateway.wan_ports
+        if not wan_ports:
+            raise ValueError("this gateway has no WAN port")
+        port_id = body.get("port_id") or wan_ports[0].port_id
+        port = next((p for p in wan_ports if p.port_id == port_id), None)
+        if port is None:
+            raise ValueError(f"{port_id!r} is not a WAN port of this gateway")
+        runtime = self.api.runtime
+        with runtime.lock:
+            entry = gateway.own_port_config.get(port.port_id)
+            if entry is None or entry.get("usage") != "wan":
+                slot = _wan_slot(0)
+                mode = {"Static": "static", "PPPoE": "pppoe"}.get(port.address_mode, "dhcp")
+                entry = _template_wan_entry(
+                    (port.port_id, port.wan_name, port.wan_type, mode, slot[4]), port.vlan
+                )
+            entry = {**entry, "description": description}
+            gateway.own_port_config = {**gateway.own_port_config, port.port_id: entry}
+            port.description = description
+            port.override = True
+            gateway.modified_time = round(max(runtime.now(), gateway.modified_time + 1), 3)
+        return {"mac": gateway.mac, "port_id": port.port_id, "modified_time": gateway.modified_time}

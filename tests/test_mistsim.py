@@ -1,0 +1,93 @@
+"""mistsim through the real `mistapi` SDK: every endpoint, both pagination styles, the whole
+org back exactly once — what the worker will rely on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mistapi
+from mistapi.api.v1.orgs import deviceprofiles, gatewaytemplates, inventory, orgs, sites, stats
+from mistapi.api.v1.self import self as self_api
+from mistapi.api.v1.self import usage
+from mistapi.api.v1.sites import devices
+from mistapi.api.v1.sites import insights as site_insights
+from mistapi.api.v1.sites import stats as site_stats
+
+from tests.fixtures.mistsim_server import MistSim, sdk_session
+
+
+def _walk(session: Any, first: Any) -> list[dict[str, Any]]:
+    assert first.status_code == 200, first.data
+    return list(mistapi.get_all(session, first))
+
+
+def test_sdk_walks_every_list_endpoint_and_gets_the_org_exactly_once(mistsim_factory) -> None:
+    sim: MistSim = mistsim_factory(gateways=30, sites=12, peer_paths=6)
+    session = sdk_session(sim)
+    summary = sim.org_summary()
+    org_id = sim.org_id
+
+    me = self_api.getSelf(session)
+    assert me.status_code == 200
+    assert [p["org_id"] for p in me.data["privileges"] if p["scope"] == "org"] == [org_id]
+    assert orgs.getOrg(session, org_id).data["id"] == org_id
+
+    all_sites = _walk(session, sites.listOrgSites(session, org_id, limit=5))
+    assert len(all_sites) == summary["sites"] == 12
+    assert len({s["id"] for s in all_sites}) == 12
+
+    gateways = _walk(session, stats.listOrgDevicesStats(session, org_id, type="gateway", limit=7))
+    assert sorted(g["id"] for g in gateways) == sorted(summary["gateway_ids"])
+    assert all("ports" not in g and "vpn_peers" not in g for g in gateways)
+    assert all("if_stat" in g for g in gateways)
+
+    ports = _walk(
+        session, stats.searchOrgSwOrGwPorts(session, org_id, device_type="gateway", limit=9)
+    )
+    keys = [(p["mac"], p["port_id"]) for p in ports]
+    assert len(keys) == len(set(keys)) == summary["ports"]
+    assert sum(1 for p in ports if p["port_usage"] == "wan") == summary["wan_ports"]
+
+    peers = _walk(session, stats.searchOrgPeerPathStats(session, org_id, limit=11))
+    peer_keys = [(p["mac"], p["port_id"], p["peer_mac"], p["peer_port_id"]) for p in peers]
+    assert len(peer_keys) == len(set(peer_keys)) == summary["peer_paths"]
+
+    count = stats.countOrgPeerPathStats(session, org_id, distinct="mac")
+    assert count.status_code == 200
+    assert sum(bucket["count"] for bucket in count.data["results"]) == summary["peer_paths"]
+
+    items = _walk(session, inventory.getOrgInventory(session, org_id, type="gateway", limit=8))
+    assert sorted(i["id"] for i in items) == sorted(summary["gateway_ids"])
+
+    templates = _walk(session, gatewaytemplates.listOrgGatewayTemplates(session, org_id, limit=3))
+    assert templates and all("port_config" in t for t in templates)
+    one = gatewaytemplates.getOrgGatewayTemplate(session, org_id, templates[0]["id"])
+    assert one.data == templates[0]
+
+    profiles = _walk(
+        session, deviceprofiles.listOrgDeviceProfiles(session, org_id, type="gateway", limit=1)
+    )
+    assert profiles and all(p["type"] == "gateway" and "port_config" in p for p in profiles)
+    profile = deviceprofiles.getOrgDeviceProfile(session, org_id, profiles[0]["id"])
+    assert profile.data == profiles[0]
+
+    gateway = next(g for g in gateways if g["if_stat"])
+    device = devices.getSiteDevice(session, gateway["site_id"], gateway["id"])
+    assert device.status_code == 200 and device.data["mac"] == gateway["mac"]
+    assert "port_config" in device.data and "vars" in device.data
+
+    site_id = gateway["site_id"]
+    site_ports = _walk(
+        session,
+        site_stats.searchSiteSwOrGwPorts(session, site_id, device_type="gateway", limit=2),
+    )
+    assert {p["site_id"] for p in site_ports} == {site_id}
+    assert len(site_ports) == sum(1 for p in ports if p["site_id"] == site_id)
+
+    series = site_insights.getSiteInsightMetricsForGateway(
+        session, site_id, gateway["id"], metrics="rx_bps", interval="1h", duration="1d"
+    )
+    assert series.status_code == 200 and len(series.data["results"]) == len(series.data["rt"])
+
+    used = usage.getSelfApiUsage(session)
+    assert used.status_code == 200 and used.data["requests"] == sim.calls()["total"]
