@@ -1,0 +1,528 @@
+"""The web app: a read-only Flask factory that serves the dashboard and its JSON API from Redis.
+
+It holds no Mist token and never calls Mist: every byte it serves was written by the worker
+through `redis_cache.py`. The big payloads are sent as the worker stored them (already gzipped
+when the client accepts it), so a request costs one Redis round trip and no JSON decoding.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, current_app, render_template, request
+from werkzeug.exceptions import HTTPException
+
+import history
+import redis
+import redis_cache
+import settings
+from redis_cache import Dataset
+
+ROOT = Path(__file__).resolve().parent
+STATIC_DIR = ROOT / "static"
+LOG = logging.getLogger("mistcircuitstats.web")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+JSON_MIMETYPE = "application/json"
+# Mist ids are UUIDs; port ids look like ge-0/0/0, reth0.100, lte0/0/0 or ge-0/0/1.0.
+GATEWAY_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+PORT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/._:-]{0,63}$")
+TRAFFIC_RANGES = ("1h", "6h", "24h", "7d")
+SERVED_ROUTES = {
+    "/api/organization": Dataset.ORG,
+    "/api/sites": Dataset.SITES,
+    "/api/gateways": Dataset.GATEWAYS,
+    "/api/vpn-peers/all": Dataset.VPN_PEERS_ALL,
+    "/api/insights/all": Dataset.INSIGHTS_ALL,
+}
+# Static files the page may load; anything else under static/ (e.g. the icon script) is not served.
+STATIC_SUFFIXES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".woff2": "font/woff2",
+    ".woff": "font/woff",
+    ".webmanifest": "application/manifest+json",
+}
+IMMUTABLE = "public, max-age=31536000, immutable"
+# Relative module specifiers in our own JS ('./api.js', '../vendor/uplot/uPlot.esm.js').
+_JS_IMPORT_RE = re.compile(r"""(["'])(\.\.?/[^"'?#\s]+\.(?:js|css))\1""")
+
+# The CSV columns, shared with static/js/csv.js: one row per WAN port.
+CSV_COLUMNS = (
+    "site",
+    "gateway",
+    "gateway_id",
+    "model",
+    "gateway_status",
+    "port",
+    "wan_name",
+    "description",
+    "isp",
+    "asn",
+    "wan_type",
+    "enabled",
+    "link",
+    "speed_mbps",
+    "wan_ip",
+    "gateway_ip",
+    "vlan",
+    "address_mode",
+    "override",
+    "peer_paths_up",
+    "peer_paths_total",
+    "latency_ms",
+    "jitter_ms",
+    "loss_pct",
+    "mos",
+    "degraded",
+    "rx_bps",
+    "tx_bps",
+    "rx_bytes_24h",
+    "tx_bytes_24h",
+)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class StaticAsset:
+    """One static file, read and gzipped once at start-up."""
+
+    body: bytes
+    gzipped: bytes | None
+    etag: str
+    version: str
+    mimetype: str
+
+
+def excel_safe(value: object) -> str:
+    """A CSV cell that Excel cannot run as a formula (leading = + - @ tab CR get a quote)."""
+    if value is None:
+        return ""
+    text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def circuit_rows(gateways_payload: Mapping[str, Any], site_names: Mapping[str, str]) -> list[list]:
+    """One CSV row per WAN port (a gateway without WAN ports still gets one row)."""
+    rows: list[list] = []
+    for gateway in gateways_payload.get("gateways") or []:
+        base = [
+            site_names.get(gateway.get("site_id") or "", ""),
+            gateway.get("name"),
+            gateway.get("id"),
+            gateway.get("model"),
+            gateway.get("status"),
+        ]
+        for port in gateway.get("ports") or [None]:
+            port = port or {}
+            up = port.get("up")
+            rows.append(
+                [
+                    *base,
+                    port.get("port_id"),
+                    port.get("wan_name"),
+                    port.get("description"),
+                    port.get("isp"),
+                    port.get("asn"),
+                    port.get("wan_type"),
+                    port.get("enabled"),
+                    None if up is None else ("up" if up else "down"),
+                    port.get("speed"),
+                    port.get("ip"),
+                    port.get("gateway_ip"),
+                    port.get("vlan"),
+                    port.get("address_mode"),
+                    port.get("override"),
+                    port.get("peers_up"),
+                    port.get("peers_total"),
+                    port.get("latency"),
+                    port.get("jitter"),
+                    port.get("loss"),
+                    port.get("mos"),
+                    port.get("degraded"),
+                    port.get("rx_bps"),
+                    port.get("tx_bps"),
+                    port.get("rx_bytes_24h"),
+                    port.get("tx_bytes_24h"),
+                ]
+            )
+    return rows
+
+
+def render_csv(rows: Iterable[list]) -> bytes:
+    """UTF-8 with a BOM (so Excel reads the accents right), every cell made Excel-safe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([excel_safe(cell) for cell in row])
+    return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+
+
+def _json_response(payload: object, status: int = 200) -> Response:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    response = Response(body, status=status, mimetype=JSON_MIMETYPE)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def json_error(status: int, message: str) -> Response:
+    """A 4xx/5xx a person can act on; the message is ours, never the request echoed back."""
+    return _json_response({"error": message, "status": status}, status)
+
+
+def _accepts_gzip() -> bool:
+    return "gzip" in request.headers.get("Accept-Encoding", "").lower()
+
+
+def _not_modified(etag: str) -> bool:
+    return bool(request.if_none_match) and request.if_none_match.contains(etag)
+
+
+def _variant_etag(etag: str, gzipped: bool) -> str:
+    """The bare (unquoted) ETag of one encoding: the gzip representation gets its own."""
+    bare = etag.removeprefix("W/").strip('"')
+    return f"{bare}-gz" if gzipped else bare
+
+
+def _client() -> redis.Redis:
+    return current_app.extensions["redis_client"]
+
+
+def _build_static(static_dir: Path) -> dict[str, StaticAsset]:
+    """Read every servable file once; our JS imports get ?v= so modules cache forever too."""
+    raw: dict[str, bytes] = {}
+    for path in sorted(static_dir.rglob("*")):
+        if path.is_file() and path.suffix in STATIC_SUFFIXES:
+            raw[path.relative_to(static_dir).as_posix()] = path.read_bytes()
+    versions = {name: hashlib.sha256(body).hexdigest()[:12] for name, body in raw.items()}
+    # A module's bytes include its imports' URLs, so all of js/ shares one version.
+    modules = hashlib.sha256()
+    for name in sorted(raw):
+        if name.startswith("js/"):
+            modules.update(name.encode() + b"\0" + raw[name])
+    module_version = modules.hexdigest()[:12]
+    for name in raw:
+        if name.startswith("js/"):
+            versions[name] = module_version
+
+    def rewrite(name: str, source: str) -> str:
+        def add_version(match: re.Match[str]) -> str:
+            target = os.path.normpath(os.path.join(os.path.dirname(name), match.group(2)))
+            version = versions.get(Path(target).as_posix())
+            if version is None:
+                return match.group(0)
+            return f"{match.group(1)}{match.group(2)}?v={version}{match.group(1)}"
+
+        return _JS_IMPORT_RE.sub(add_version, source)
+
+    assets: dict[str, StaticAsset] = {}
+    for name, body in raw.items():
+        if name.startswith("js/"):
+            body = rewrite(name, body.decode("utf-8")).encode("utf-8")
+        suffix = Path(name).suffix
+        compressed: bytes | None = None
+        if suffix not in (".png", ".woff2", ".woff"):
+            compressed = gzip.compress(body, compresslevel=9, mtime=0)
+            if len(compressed) >= len(body):
+                compressed = None
+        assets[name] = StaticAsset(
+            body=body,
+            gzipped=compressed,
+            etag=hashlib.sha256(body).hexdigest()[:16],
+            version=versions[name],
+            mimetype=STATIC_SUFFIXES[suffix],
+        )
+    return assets
+
+
+class CsvCache:
+    """The last server-side export, kept until the gateways ETag moves (one decode per refresh)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._etag: str | None = None
+        self._body = b""
+
+    def get(self, etag: str) -> bytes | None:
+        with self._lock:
+            return self._body if etag == self._etag else None
+
+    def put(self, etag: str, body: bytes) -> None:
+        with self._lock:
+            self._etag, self._body = etag, body
+
+
+def _now_age(last_update: object) -> float | None:
+    if isinstance(last_update, int | float) and last_update > 0:
+        return round(max(0.0, time.time() - float(last_update)), 1)
+    return None
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. `config` overrides settings (e.g. {"REDIS_URL": ...} in tests)."""
+    overrides = dict(config or {})
+    web = settings.load_or_exit(settings.load_web_settings)
+    app = Flask(__name__, static_folder=None, template_folder=str(ROOT / "templates"))
+    app.config.update(
+        REDIS_URL=web.redis_url,
+        LOG_LEVEL=web.log_level,
+        PORT=web.port,
+        WORKER_INTERVAL=web.worker_interval,
+        DEBUG=False,
+        PROPAGATE_EXCEPTIONS=False,
+        TRAP_HTTP_EXCEPTIONS=False,
+        JSON_AS_ASCII=False,
+        MAX_CONTENT_LENGTH=1024,
+    )
+    app.config.update(overrides)
+    app.debug = False  # never the debugger, whatever LOG_LEVEL says
+    LOG.setLevel(app.config["LOG_LEVEL"])
+    client = app.config.get("REDIS_CLIENT") or redis_cache.connect(app.config["REDIS_URL"])
+    app.extensions["redis_client"] = client
+    assets = _build_static(Path(app.config.get("STATIC_DIR", STATIC_DIR)))
+    app.extensions["static_assets"] = assets
+    csv_cache = CsvCache()
+    interval_default = int(app.config["WORKER_INTERVAL"])
+
+    def asset_url(name: str) -> str:
+        asset = assets[name]
+        return f"/static/{name}?v={asset.version}"
+
+    app.jinja_env.globals["asset_url"] = asset_url
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        messages = {
+            404: "not found",
+            405: "method not allowed",
+            413: "request too large",
+        }
+        return json_error(status, messages.get(status, error.name.lower()))
+
+    @app.errorhandler(redis.RedisError)
+    def redis_error(error: redis.RedisError) -> Response:
+        LOG.warning("redis unavailable: %s", type(error).__name__)
+        return json_error(503, "the data store (Redis) is unreachable; try again shortly")
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        LOG.exception("unexpected error on %s", request.path)
+        return json_error(500, "internal error; the log has the details")
+
+    poll_ms = int(app.config.get("STATUS_POLL_MS", 10000))
+
+    @app.get("/")
+    def dashboard() -> Response:
+        page = render_template("index.html", poll_ms=poll_ms)
+        response = Response(page, mimetype="text/html")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.get("/static/<path:name>")
+    def static_file(name: str) -> Response:
+        asset = assets.get(name)
+        if asset is None:
+            return json_error(404, "not found")
+        gzipped = asset.gzipped is not None and _accepts_gzip()
+        etag = _variant_etag(asset.etag, gzipped)
+        cache = IMMUTABLE if request.query_string else "no-cache"
+        if _not_modified(etag):
+            response = Response(status=304)
+        else:
+            response = Response(asset.gzipped if gzipped else asset.body, mimetype=None)
+            response.headers["Content-Type"] = asset.mimetype
+            if gzipped:
+                response.headers["Content-Encoding"] = "gzip"
+        response.set_etag(etag)
+        response.headers["Cache-Control"] = cache
+        if asset.gzipped is not None:
+            response.headers["Vary"] = "Accept-Encoding"
+        return response
+
+    @app.get("/manifest.webmanifest")
+    def manifest() -> Response:
+        response = static_file("manifest.webmanifest")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return static_file("icons/icon-192.png")
+
+    @app.get("/health")
+    def health() -> Response:
+        try:
+            state = redis_cache.read_health(_client())
+        except redis.RedisError:
+            return json_error(503, "redis unreachable")
+        if not state.get("redis"):
+            return json_error(503, "redis unreachable")
+        interval = state.get("interval") or interval_default
+        age = _now_age(state.get("last_update"))
+        return _json_response(
+            {
+                "status": "ok",
+                "redis": True,
+                "last_update": state.get("last_update"),
+                "age": age,
+                "stale": age is not None and age > 2 * interval,
+                "worker_status": state.get("worker_status"),
+                "heartbeat": state.get("heartbeat"),
+                "interval": interval,
+            }
+        )
+
+    @app.get("/api/status")
+    def status() -> Response:
+        served = redis_cache.read_served(_client(), Dataset.STATUS, gzip_ok=False)
+        worker: dict[str, Any] = {}
+        if served is not None:
+            try:
+                decoded = json.loads(served.body)
+            except ValueError:
+                decoded = None
+            if isinstance(decoded, dict):
+                worker = decoded
+        if not worker:
+            worker = {"status": "starting", "phase": None, "progress": None, "last_update": None}
+        interval = worker.get("interval") or interval_default
+        worker["interval"] = interval
+        age = _now_age(worker.get("last_update"))
+        worker["age"] = age
+        worker["stale"] = age is not None and age > 2 * interval
+        return _json_response(worker)
+
+    def serve_dataset(dataset: Dataset) -> Response:
+        client = _client()
+        gzip_ok = _accepts_gzip()
+        if request.if_none_match:
+            current = redis_cache.read_etag(client, dataset)
+            if current is not None and _not_modified(_variant_etag(current, gzip_ok)):
+                response = Response(status=304)
+                response.set_etag(_variant_etag(current, gzip_ok))
+                response.headers["Vary"] = "Accept-Encoding"
+                response.headers["Cache-Control"] = "no-cache"
+                return response
+        served = redis_cache.read_served(client, dataset, gzip_ok=gzip_ok)
+        if served is None:
+            return json_error(503, "no data yet: the worker has not finished a refresh")
+        response = Response(served.body, mimetype=JSON_MIMETYPE)
+        if served.gzipped:
+            response.headers["Content-Encoding"] = "gzip"
+        response.set_etag(_variant_etag(served.etag, served.gzipped))
+        response.headers["Vary"] = "Accept-Encoding"
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    def dataset_view(dataset: Dataset) -> Callable[[], Response]:
+        def view() -> Response:
+            return serve_dataset(dataset)
+
+        return view
+
+    for path, dataset in SERVED_ROUTES.items():
+        app.add_url_rule(path, "dataset_" + dataset.value, dataset_view(dataset), methods=["GET"])
+
+    @app.get("/api/gateway/<gateway_id>/vpn-peers")
+    def gateway_peer_paths(gateway_id: str) -> Response:
+        if not GATEWAY_ID_RE.match(gateway_id):
+            return json_error(400, "gateway id must be a Mist device id")
+        body = redis_cache.read_gateway_peer_paths(_client(), gateway_id)
+        if body is None:
+            return json_error(404, "no peer paths known for this gateway")
+        response = Response(body, mimetype=JSON_MIMETYPE)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.get("/api/gateway/<gateway_id>/port/<path:port_id>/traffic")
+    def port_traffic(gateway_id: str, port_id: str) -> Response:
+        if not GATEWAY_ID_RE.match(gateway_id):
+            return json_error(400, "gateway id must be a Mist device id")
+        if not PORT_ID_RE.match(port_id):
+            return json_error(400, "port id must look like ge-0/0/0")
+        range_name = request.args.get("range", "24h")
+        if range_name not in TRAFFIC_RANGES:
+            return json_error(400, "range must be one of 1h, 6h, 24h, 7d")
+        port_history = redis_cache.read_port_history(_client(), gateway_id, port_id)
+        if port_history is None:
+            return json_error(404, "no traffic history for this gateway port")
+        try:
+            series = history.series(
+                port_history, range_name=range_name, now=time.time(), interval=interval_default
+            )
+        except ValueError:
+            return json_error(400, "range must be one of 1h, 6h, 24h, 7d")
+        return _json_response({"gateway_id": gateway_id, "port_id": port_id, **series})
+
+    @app.get("/api/export.csv")
+    def export_csv() -> Response:
+        client = _client()
+        served = redis_cache.read_served(client, Dataset.GATEWAYS, gzip_ok=False)
+        if served is None:
+            return json_error(503, "no data yet: the worker has not finished a refresh")
+        body = csv_cache.get(served.etag)
+        if body is None:
+            sites = redis_cache.read_served(client, Dataset.SITES, gzip_ok=False)
+            site_names: dict[str, str] = {}
+            if sites is not None:
+                for site in json.loads(sites.body) or []:
+                    site_names[str(site.get("id"))] = str(site.get("name") or "")
+            body = render_csv(circuit_rows(json.loads(served.body), site_names))
+            csv_cache.put(served.etag, body)
+        stamp = time.strftime("%Y%m%d-%H%M", time.gmtime())
+        response = Response(body, mimetype="text/csv")
+        response.headers["Content-Type"] = "text/csv; charset=utf-8"
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="mist-circuits-{stamp}.csv"'
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return app
+
+
+def main() -> None:
+    """`python app.py`: the development server on PORT (gunicorn serves production)."""
+    web = settings.load_or_exit(settings.load_web_settings)
+    settings.configure_logging(web.log_level)
+    app = create_app()
+    host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - in a container the port is published
+    app.run(host=host, port=web.port, debug=False, use_reloader=False, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

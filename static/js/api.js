@@ -1,0 +1,53 @@
+// The JSON API, and nothing else: the page never talks to Redis or Mist.
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * GET a JSON resource. With `etag`, a 304 resolves to {notModified: true} so an unchanged
+ * org is never downloaded or parsed twice.
+ */
+export async function getJSON(url, { etag = null, signal = undefined } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (etag) headers['If-None-Match'] = etag;
+  let response;
+  try {
+    response = await fetch(url, { headers, signal, cache: 'no-store', credentials: 'same-origin' });
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    throw new ApiError(0, 'the dashboard server cannot be reached');
+  }
+  if (response.status === 304) return { notModified: true, etag };
+  if (!response.ok) {
+    let message = `HTTP ${response.status}`;
+    try {
+      const body = await response.json();
+      if (body && typeof body.error === 'string') message = body.error;
+    } catch {
+      // not JSON: keep the status line
+    }
+    throw new ApiError(response.status, message);
+  }
+  return { notModified: false, etag: response.headers.get('ETag'), data: await response.json() };
+}
+
+export const getStatus = () => getJSON('/api/status');
+export const getOrganization = (etag) => getJSON('/api/organization', { etag });
+export const getSites = (etag) => getJSON('/api/sites', { etag });
+export const getGateways = (etag) => getJSON('/api/gateways', { etag });
+
+export function getPeerPaths(gatewayId) {
+  return getJSON(`/api/gateway/${encodeURIComponent(gatewayId)}/vpn-peers`);
+}
+
+/** Port ids contain slashes (ge-0/0/0): they travel URL-encoded. */
+export function getTraffic(gatewayId, portId, range, signal) {
+  const url =
+    `/api/gateway/${encodeURIComponent(gatewayId)}/port/${encodeURIComponent(portId)}` +
+    `/traffic?range=${encodeURIComponent(range)}`;
+  return getJSON(url, { signal });
+}

@@ -1,0 +1,131 @@
+// Formatting and DOM helpers. Every value from Mist reaches the page through `el` as text:
+// nothing here (or anywhere in the page) assigns innerHTML.
+
+const DEFAULT_THRESHOLDS = {
+  latency: [50, 100, 150],
+  jitter: [10, 30, 50],
+  loss: [0.1, 0.5, 1],
+  mos: [4, 3.6],
+};
+
+/** Create an element: `attrs.class` → className, `attrs.text` → textContent, others attributes. */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = String(value);
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+/** Text for a value Mist may leave out. */
+export function text(value, fallback = '—') {
+  return value === null || value === undefined || value === '' ? fallback : String(value);
+}
+
+function scaled(value, units, base) {
+  if (value === null || value === undefined || Number.isNaN(value)) return '—';
+  let index = 0;
+  let number = Math.abs(value);
+  while (number >= base && index < units.length - 1) {
+    number /= base;
+    index += 1;
+  }
+  const digits = number >= 100 || index === 0 ? 0 : number >= 10 ? 1 : 2;
+  return `${value < 0 ? '-' : ''}${number.toFixed(digits)} ${units[index]}`;
+}
+
+/** A rate in bits per second (what the API gives): 48.2 Mbit/s. */
+export function formatBits(bitsPerSecond) {
+  return scaled(bitsPerSecond, ['bit/s', 'kbit/s', 'Mbit/s', 'Gbit/s', 'Tbit/s'], 1000);
+}
+
+/** A volume in bytes: 1.23 GB (decimal units, as ISPs bill). */
+export function formatBytes(bytes) {
+  return scaled(bytes, ['B', 'kB', 'MB', 'GB', 'TB', 'PB'], 1000);
+}
+
+/** Link speed in Mbit/s as Mist reports it: 1 Gbit/s, 100 Mbit/s. */
+export function formatSpeed(mbps) {
+  if (!mbps) return '—';
+  return mbps >= 1000 ? `${mbps / 1000} Gbit/s` : `${mbps} Mbit/s`;
+}
+
+/** A duration in seconds, two units at most: 3 d 4 h, 5 h 12 min, 45 s. */
+export function formatDuration(seconds) {
+  if (seconds === null || seconds === undefined || seconds < 0) return '—';
+  const s = Math.floor(seconds);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d > 0) return h ? `${d} d ${h} h` : `${d} d`;
+  if (h > 0) return m ? `${h} h ${m} min` : `${h} h`;
+  if (m > 0) return `${m} min`;
+  return `${s} s`;
+}
+
+/** How old something is, in words a NOC engineer reads at a glance. */
+export function formatAge(seconds) {
+  if (seconds === null || seconds === undefined) return '—';
+  if (seconds < 10) return 'just now';
+  return `${formatDuration(seconds)} ago`;
+}
+
+const DATE_TIME = new Intl.DateTimeFormat(undefined, {
+  weekday: 'short',
+  year: 'numeric',
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
+
+/** Epoch seconds as a local date and time (never just a clock). */
+export function formatDateTime(epochSeconds) {
+  if (!epochSeconds) return '—';
+  return DATE_TIME.format(new Date(epochSeconds * 1000));
+}
+
+export function formatNumber(value) {
+  return value === null || value === undefined ? '—' : Number(value).toLocaleString();
+}
+
+export function thresholdsOf(payload) {
+  return { ...DEFAULT_THRESHOLDS, ...(payload && payload.thresholds ? payload.thresholds : {}) };
+}
+
+/** good / fair / warn / bad for a peer-path metric against the colour thresholds. */
+export function metricLevel(metric, value, thresholds) {
+  if (value === null || value === undefined) return '';
+  const bands = thresholds[metric] || DEFAULT_THRESHOLDS[metric];
+  if (!bands) return '';
+  if (metric === 'mos') {
+    if (value >= bands[0]) return 'good';
+    return value >= bands[1] ? 'warn' : 'bad';
+  }
+  if (value < bands[0]) return 'good';
+  if (value < bands[1]) return 'fair';
+  return value < bands[2] ? 'warn' : 'bad';
+}
+
+export function formatMetric(metric, value) {
+  if (value === null || value === undefined) return '—';
+  if (metric === 'latency' || metric === 'jitter') return `${Number(value).toFixed(1)} ms`;
+  if (metric === 'loss') return `${Number(value).toFixed(2)} %`;
+  if (metric === 'mos') return Number(value).toFixed(2);
+  return String(value);
+}
+
+/** A cell or span that shows a metric with its colour band. */
+export function metricNode(tag, metric, value, thresholds) {
+  const level = metricLevel(metric, value, thresholds);
+  return el(tag, { class: level ? `metric metric-${level}` : 'metric', text: formatMetric(metric, value) });
+}

@@ -1,0 +1,132 @@
+// Freshness: poll /api/status, show the data age, the worker's phase and progress, and the
+// stale / rate-limit / error banners. Tells main.js when a new refresh has been published.
+
+import { getStatus } from './api.js';
+import { el, formatAge, formatDateTime, formatDuration, text } from './format.js';
+import { renderAge } from './summary.js';
+
+const PHASES = {
+  starting: 'Starting', org: 'Organisation', sites: 'Sites', devices: 'Gateways', gateways: 'Gateways',
+  ports: 'WAN ports', vpn_peers: 'Peer paths', peers: 'Peer paths', configs: 'Configuration',
+  insights: 'Traffic', backfill: 'Traffic history', publish: 'Publishing',
+};
+
+function show(id, message) {
+  const banner = document.getElementById(id);
+  banner.hidden = !message;
+  if (message) banner.querySelector('span').textContent = message;
+}
+
+export class Freshness {
+  constructor({ pollMs, onStatus }) {
+    this.pollMs = pollMs;
+    this.onStatus = onStatus;
+    this.status = null;
+    this.receivedAt = 0;
+    this.failures = 0;
+    this.timer = null;
+  }
+
+  start() {
+    this.poll();
+    setInterval(() => this.renderAge(), 1000);
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') this.poll();
+    });
+  }
+
+  async poll() {
+    clearTimeout(this.timer);
+    try {
+      const { data } = await getStatus();
+      this.status = data;
+      this.receivedAt = performance.now();
+      this.failures = 0;
+      show('error-banner', null);
+      this.render();
+      this.onStatus(data);
+    } catch (error) {
+      this.failures += 1;
+      if (this.failures >= 2 || error.status === 503) {
+        show('error-banner', `Cannot read the latest status (${error.message}); retrying. The figures shown may be out of date.`);
+      }
+    }
+    const delay = this.status && this.status.status === 'running' ? Math.min(this.pollMs, 3000) : this.pollMs;
+    this.timer = setTimeout(() => this.poll(), delay);
+  }
+
+  /** Age now, from the server's age plus the time since we asked (no client clock skew). */
+  age() {
+    if (!this.status || this.status.age === null || this.status.age === undefined) return null;
+    return this.status.age + (performance.now() - this.receivedAt) / 1000;
+  }
+
+  stale() {
+    const age = this.age();
+    const interval = (this.status && this.status.interval) || 300;
+    return age !== null && age > 2 * interval;
+  }
+
+  renderAge() {
+    if (!this.status) return;
+    const lastUpdate = this.status.last_update;
+    const age = this.age();
+    renderAge(age, lastUpdate, this.stale());
+    const interval = this.status.interval || 300;
+    if (!lastUpdate) {
+      show('stale-banner', 'No data yet: waiting for the worker to finish its first refresh.');
+    } else if (this.stale()) {
+      show('stale-banner',
+        `Data is stale: last updated ${formatDateTime(lastUpdate)} (${formatAge(age)}). ` +
+        `The worker should refresh every ${formatDuration(interval)}.`);
+    } else {
+      show('stale-banner', null);
+    }
+  }
+
+  render() {
+    const status = this.status;
+    this.renderAge();
+    const phase = document.getElementById('worker-phase');
+    const running = status.status === 'running';
+    phase.hidden = !running;
+    if (running) {
+      const progress = status.progress || {};
+      const label = PHASES[status.phase] || text(status.phase, 'Refreshing');
+      const counts = progress.total ? ` ${progress.done ?? 0}/${progress.total}` : '';
+      document.getElementById('worker-phase-text').textContent = `Refreshing: ${label}${counts}`;
+      const bar = document.getElementById('worker-progress');
+      bar.max = progress.total || 1;
+      bar.value = progress.total ? progress.done ?? 0 : 0;
+    }
+    const tokens = status.tokens || [];
+    const exhausted = tokens.length > 0 && tokens.every((token) => token.exhausted);
+    show('ratelimit-banner', status.rate_limited || exhausted
+      ? 'Mist API rate limit reached: every API token has used its hourly budget. ' +
+        'The dashboard shows the last good data and resumes when the budget resets.'
+      : null);
+    const errorText = status.status === 'error' && status.last_error
+      ? `The last refresh failed${status.last_error_at ? ` at ${formatDateTime(status.last_error_at)}` : ''}: ${status.last_error}`
+      : null;
+    if (errorText) show('error-banner', errorText);
+    this.renderFacts(status, tokens);
+  }
+
+  renderFacts(status, tokens) {
+    const facts = [
+      ['Worker', text(status.status)],
+      ['Last update', formatDateTime(status.last_update)],
+      ['Last attempt', formatDateTime(status.last_attempt)],
+      ['Refresh interval', formatDuration(status.interval)],
+      ['API calls, last refresh', text(status.calls_last_refresh)],
+      ['Refresh took', status.refresh_seconds ? `${status.refresh_seconds} s` : '—'],
+      ...tokens.map((token) => [
+        text(token.label, 'token'),
+        `${text(token.calls_this_hour, 0)} of ${text(token.limit, '?')} calls this hour${token.exhausted ? ' (exhausted)' : ''}`,
+      ]),
+    ];
+    const nodes = [];
+    for (const [label, value] of facts) nodes.push(el('dt', { text: label }), el('dd', { text: value }));
+    document.getElementById('worker-facts').replaceChildren(...nodes);
+  }
+}

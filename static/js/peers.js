@@ -1,0 +1,81 @@
+// The peer-path dialog of one WAN port: every overlay path to the hubs with its quality.
+
+import { getPeerPaths } from './api.js';
+import { el, formatDuration, formatMetric, metricNode, text } from './format.js';
+import { setUpDialog } from './dialogs.js';
+
+const METRICS = ['latency', 'jitter', 'loss', 'mos'];
+
+function average(paths, metric) {
+  const values = paths.map((path) => path[metric]).filter((value) => typeof value === 'number');
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+}
+
+export class PeerPathDialog {
+  constructor(dialog) {
+    this.dialog = dialog;
+    this.controls = setUpDialog(dialog, () => { this.request = null; });
+    this.title = dialog.querySelector('#peer-title');
+    this.subtitle = dialog.querySelector('#peer-subtitle');
+    this.rows = dialog.querySelector('#peer-rows');
+    this.averages = dialog.querySelector('#peer-averages');
+    this.legend = dialog.querySelector('#peer-legend');
+    this.request = null;
+  }
+
+  async open(gateway, port, thresholds, opener) {
+    this.title.textContent = `Peer paths: ${text(gateway.name)} · ${text(port.port_id)}${port.wan_name ? ` (${port.wan_name})` : ''}`;
+    this.subtitle.textContent = 'Loading…';
+    this.rows.replaceChildren();
+    this.averages.replaceChildren();
+    this.legend.textContent =
+      `Colours: latency ${thresholds.latency.join('/')} ms, jitter ${thresholds.jitter.join('/')} ms, ` +
+      `loss ${thresholds.loss.join('/')} %, MOS ${thresholds.mos.join('/')}.`;
+    this.controls.open(opener);
+    const request = getPeerPaths(gateway.id);
+    this.request = request;
+    let paths;
+    try {
+      const response = await request;
+      paths = (response.data || []).filter((path) => path.port_id === port.port_id);
+    } catch (error) {
+      if (this.request !== request) return;
+      this.subtitle.textContent =
+        error.status === 404 ? 'No peer paths are known for this gateway.' : `Could not load peer paths: ${error.message}`;
+      return;
+    }
+    if (this.request !== request) return;
+    this.render(paths, thresholds);
+  }
+
+  render(paths, thresholds) {
+    const up = paths.filter((path) => path.up);
+    this.subtitle.textContent = paths.length
+      ? `${up.length} of ${paths.length} peer paths up`
+      : 'This WAN port has no peer paths.';
+    const fragment = document.createDocumentFragment();
+    for (const path of paths) {
+      fragment.append(el('tr', { class: path.up ? 'path-up' : 'path-down' },
+        el('td', { text: text(path.peer_router_name) }),
+        el('td', { text: text(path.peer_port_id) }),
+        el('td', { text: text(path.type) }),
+        el('td', {}, el('span', { class: `status-badge ${path.up ? 'status-up' : 'status-down'}`, text: path.up ? 'up' : 'down' })),
+        el('td', { text: path.is_active ? 'active' : path.is_active === false ? 'standby' : '—' }),
+        ...METRICS.map((metric) => metricNode('td', metric, path.up ? path[metric] : null, thresholds)),
+        el('td', { text: text(path.mtu) }),
+        el('td', { text: path.up ? formatDuration(path.uptime) : '—' })));
+    }
+    this.rows.replaceChildren(fragment);
+    if (up.length) {
+      this.averages.replaceChildren(el('tr', { class: 'averages' },
+        el('th', { scope: 'row', colspan: 5, text: `Average of ${up.length} up path${up.length === 1 ? '' : 's'}` }),
+        ...METRICS.map((metric) => {
+          const value = average(up, metric);
+          const cell = metricNode('td', metric, value, thresholds);
+          cell.title = formatMetric(metric, value);
+          return cell;
+        }),
+        el('td', {}), el('td', {})));
+    }
+  }
+}

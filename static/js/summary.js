@@ -1,0 +1,28 @@
+// The summary cards: gateways, WAN circuits, peer paths, degraded circuits, data age.
+
+import { formatAge, formatDateTime, formatNumber } from './format.js';
+
+function set(id, value) {
+  const node = document.getElementById(id);
+  if (node) node.textContent = formatNumber(value);
+}
+
+export function renderSummary(summary) {
+  const s = summary || {};
+  set('sum-gateways-online', s.gateways_online);
+  set('sum-gateways-offline', s.gateways_offline);
+  set('sum-circuits-up', s.circuits_up);
+  set('sum-circuits-down', s.circuits_down);
+  set('sum-peers-up', s.peer_paths_up);
+  set('sum-peers-down', s.peer_paths_down);
+  set('sum-degraded', s.circuits_degraded);
+}
+
+export function renderAge(ageSeconds, lastUpdate, stale) {
+  const age = document.getElementById('sum-age');
+  age.textContent = lastUpdate ? formatAge(ageSeconds) : 'no data yet';
+  age.classList.toggle('warn', Boolean(stale));
+  document.getElementById('sum-updated').textContent = lastUpdate
+    ? `updated ${formatDateTime(lastUpdate)}`
+    : 'waiting for the first refresh';
+}
