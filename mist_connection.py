@@ -189,6 +189,8 @@ class MistConnection:
 
         def timed(method: str, url: str, **kwargs: Any) -> requests.Response:
             kwargs.setdefault("timeout", self.timeout)
+            if self.ca_bundle:  # a request-level verify beats REQUESTS_CA_BUNDLE in the env
+                kwargs.setdefault("verify", self.ca_bundle)
             local.response = None
             local.error = None
             try:
@@ -304,7 +306,7 @@ class MistConnection:
             response: requests.Response | None = self._local.response
             problem: str
             if response is None:
-                problem = f"no answer from {self.host}: {type(self._local.error).__name__}"
+                problem = f"no answer from {self.host}: {_describe(self._local.error)}"
             elif response.status_code == 429:
                 self._exhaust(index, response.headers.get("Retry-After"))
                 continue  # another token (or RateLimited), no sleep
@@ -535,6 +537,14 @@ def _zip_series(
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _describe(error: BaseException | None) -> str:
+    """Exception name plus the last part of its text (urllib3 nests the useful bit)."""
+    if error is None:
+        return "unknown error"
+    text = str(error).replace(str(error.__class__.__name__), "").strip(" :()")
+    return f"{type(error).__name__}: {text[-160:]}" if text else type(error).__name__
 
 
 def _follow(path: str) -> Callable[[mistapi.APISession], Any]:

@@ -11,6 +11,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.redis_server",
     "tests.fixtures.mistsim_server",
+    "tests.fixtures.worker_proc",
 ]
 
 

@@ -1,0 +1,223 @@
+"""One refresh end to end, in process: real mistapi SDK → mistsim over HTTPS → real Redis (AOF).
+What a user of the dashboard would notice: every dataset present, fresh, within the call budget,
+and the last good data still served when Mist misbehaves."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+
+import pytest
+
+import redis_cache
+import worker as worker_module
+from mist_connection import MistConnection
+from redis_cache import Dataset
+from settings import load_worker_settings
+from tests.fixtures.worker_proc import worker_env
+
+EVERY_REFRESH = (
+    "GET /api/v1/orgs/{org_id}",
+    "GET /api/v1/orgs/{org_id}/sites",
+    "GET /api/v1/orgs/{org_id}/stats/devices",
+    "GET /api/v1/orgs/{org_id}/stats/ports/search",
+    "GET /api/v1/orgs/{org_id}/stats/vpn_peers/search",
+)
+
+
+def make_worker(sim, redis_server, *, interval=60, **env) -> worker_module.Worker:
+    environ = worker_env(sim, redis_server.url, WORKER_INTERVAL=str(interval), **env)
+    settings = load_worker_settings(environ, env_file=None)
+    connection = MistConnection.from_settings(settings, timeout=5.0, backoff=0.01)
+    instance = worker_module.Worker(settings, connection=connection, lease_seconds=30)
+    assert instance.acquire_lease()
+    return instance
+
+
+def calls_by_kind(sim) -> dict[str, int]:
+    by_endpoint = sim.calls()["by_endpoint"]
+    kinds = {"every": 0, "config": 0, "device": 0, "insights": 0, "other": 0}
+    for endpoint, count in by_endpoint.items():
+        if endpoint in EVERY_REFRESH:
+            kinds["every"] += count
+        elif "insights" in endpoint:
+            kinds["insights"] += count
+        elif endpoint.startswith("GET /api/v1/sites/") and "/devices/" in endpoint:
+            kinds["device"] += count
+        elif any(word in endpoint for word in ("gatewaytemplates", "deviceprofiles", "inventory")):
+            kinds["config"] += count
+        else:
+            kinds["other"] += count
+    return kinds
+
+
+def served_json(client, dataset):
+    served = redis_cache.read_served(client, dataset, gzip_ok=True)
+    assert served is not None, dataset
+    return json.loads(gzip.decompress(served.body))
+
+
+def test_a_refresh_publishes_every_key_with_its_ttl(mistsim, redis_server):
+    instance = make_worker(mistsim, redis_server, interval=60)
+    assert instance.refresh()
+    client = redis_server.client()
+    summary = mistsim.org_summary()
+    gateways = served_json(client, Dataset.GATEWAYS)
+    assert gateways["summary"]["gateways"] == summary["gateways"] == len(gateways["gateways"])
+    assert gateways["summary"]["circuits"] == summary["wan_ports"]
+    assert served_json(client, Dataset.ORG)["id"] == mistsim.org_id
+    assert len(served_json(client, Dataset.SITES)) == summary["sites"]
+    peers_all = served_json(client, Dataset.VPN_PEERS_ALL)
+    assert sum(len(paths) for paths in peers_all.values()) == summary["peer_paths"]
+    insights = served_json(client, Dataset.INSIGHTS_ALL)
+    assert len(insights) == summary["wan_ports"]
+
+    keys = set(redis_cache.scan_keys(client))
+    for key in (
+        "mist:org",
+        "mist:org:gz",
+        "mist:sites",
+        "mist:sites:gz",
+        "mist:gateways",
+        "mist:gateways:gz",
+        "mist:vpn_peers:all",
+        "mist:vpn_peers:all:gz",
+        "mist:insights:all",
+        "mist:insights:all:gz",
+        "mist:metadata:etags",
+    ):
+        assert key in keys
+        assert 170 <= client.ttl(key) <= 180, key  # 3 × WORKER_INTERVAL
+    for key in ("mist:metadata:last_update", "mist:metadata:worker_status", "mist:metadata:status"):
+        assert client.ttl(key) == -1, key
+    assert client.get("mist:metadata:worker_status") == b"idle"
+    for gateway in gateways["gateways"]:
+        body = redis_cache.read_gateway_peer_paths(client, gateway["id"])
+        assert body is not None and json.loads(body) == peers_all.get(gateway["id"], [])
+        assert 170 <= client.ttl(f"mist:vpn_peers:{gateway['id']}-{gateway['mac']}") <= 180
+        for port in gateway["ports"]:
+            key = f"mist:insights:{gateway['id']}:{port['port_id']}"
+            assert key in keys
+            assert 7 * 86400 - 120 <= client.ttl(key) <= 7 * 86400
+    for kind in ("templates", "profiles", "inventory", "devices", "fetched_at"):
+        assert client.ttl(f"mist:config:{kind}") > 6 * 86400
+    status = served_json(client, Dataset.STATUS)
+    assert status["status"] == "idle" and status["last_error"] is None
+    assert status["calls_last_refresh"] == mistsim.calls()["total"]
+    assert status["datasets"]["gateways"]["items"] == summary["gateways"]
+    assert status["tokens"] == [
+        {"label": "token 1", "calls_this_hour": mistsim.calls()["total"], "limit": 5000,
+         "exhausted": False}
+    ]  # fmt: skip
+    assert redis_cache.read_health(client)["interval"] == 60
+    assert not [key for key in keys if not key.startswith("mist:")]
+
+
+def test_small_org_reaches_a_steady_five_call_refresh(mistsim, redis_server):
+    instance = make_worker(mistsim, redis_server, interval=300)
+    totals = []
+    for _ in range(4):
+        mistsim.reset()
+        assert instance.refresh()
+        totals.append(mistsim.calls()["total"])
+    first = totals[0]
+    assert first <= 5 + 3 + 20 + 41  # streams + config + device configs + backfill cap
+    assert totals[-1] == 5  # config cached, devices unchanged, history complete
+    assert calls_by_kind(mistsim)["every"] == 5
+
+
+def test_1000_gateway_org_stays_within_25_calls(mistsim_factory, redis_server):
+    """1,000 gateways × 4 WAN ports × 6 peer paths in 500 sites (the issue's budget)."""
+    sim = mistsim_factory(gateways=1000, sites=500, wan_ports_min=4, wan_ports_max=4, peer_paths=6)
+    summary = sim.org_summary()
+    instance = make_worker(sim, redis_server, interval=300)
+    assert instance.refresh()
+    first = calls_by_kind(sim)
+    assert first["config"] == 3  # templates, profiles, inventory: one page each
+    assert first["device"] == worker_module.device_config_cap(300)
+    assert first["insights"] <= worker_module.backfill_cap(300)
+    sim.reset()
+    assert instance.refresh()
+    second = calls_by_kind(sim)
+    assert second["config"] == 0  # hourly, cached in Redis
+    assert second["other"] == 0
+    pages = [summary["sites"], summary["gateways"], summary["ports"], summary["peer_paths"]]
+    assert second["every"] == 1 + sum(-(-items // 1000) for items in pages)
+    steady = second["every"] + second["config"]
+    assert steady <= 25, second
+    # device configs and backfill shrink to zero as their caches fill; each is capped
+    assert second["device"] <= worker_module.device_config_cap(300)
+    assert second["insights"] <= worker_module.backfill_cap(300)
+    gateways = served_json(redis_server.client(), Dataset.GATEWAYS)
+    assert gateways["summary"]["circuits"] == summary["wan_ports"]
+    assert gateways["summary"]["gateways"] == 1000
+
+
+def test_mist_outage_and_malformed_payloads_leave_the_last_good_data(mistsim, redis_server):
+    instance = make_worker(mistsim, redis_server, interval=60)
+    assert instance.refresh()
+    client = redis_server.client()
+    before = {d: redis_cache.read_served(client, d, gzip_ok=False) for d in Dataset}
+    last_update = client.get("mist:metadata:last_update")
+    for fault in ({"outage": True}, {"malformed": True}, {"hang": True}):
+        mistsim.set_faults(**fault)
+        instance.mist.timeout = 0.5
+        started = time.monotonic()
+        assert not instance.refresh()
+        assert time.monotonic() - started < 15
+        mistsim.clear_faults()
+        for dataset in Dataset:
+            if dataset is Dataset.STATUS:
+                continue
+            assert redis_cache.read_served(client, dataset, gzip_ok=False) == before[dataset]
+        assert client.get("mist:metadata:last_update") == last_update
+        assert client.get("mist:metadata:worker_status") == b"error"
+        status = served_json(client, Dataset.STATUS)
+        assert status["status"] == "error"
+        assert status["last_error"] and status["last_error_at"] >= status["last_update"]
+    assert instance.refresh()  # Mist is back: the next refresh recovers
+    status = served_json(client, Dataset.STATUS)
+    assert status["status"] == "idle"
+    assert float(client.get("mist:metadata:last_update")) > float(last_update)
+
+
+def test_edge_case_org_is_stored_intact(mistsim_factory, redis_server):
+    sim = mistsim_factory(edge_cases=True)
+    instance = make_worker(sim, redis_server)
+    assert instance.refresh()
+    client = redis_server.client()
+    names = {g["name"] for g in served_json(client, Dataset.GATEWAYS)["gateways"]}
+    site_names = {s["name"] for s in served_json(client, Dataset.SITES)}
+    assert "<script>window.__pwned=1</script>" in names
+    assert "ゲートウェイ-東京-01" in names
+    assert "G" * 200 in names
+    assert "Café 🚀 Branch 🛰️" in site_names
+    assert '"quoted" & <b>bold</b> \' single' in site_names
+    raw = client.get("mist:sites")
+    assert "東京本社 データセンター".encode() in raw  # UTF-8, not \\u escapes
+
+
+def test_traffic_history_grows_per_refresh_and_backfill_is_capped(mistsim, redis_server):
+    instance = make_worker(mistsim, redis_server, interval=60)  # backfill cap: 8 per token
+    assert instance.refresh()
+    client = redis_server.client()
+    status = served_json(client, Dataset.STATUS)
+    assert status["datasets"]["backfill"]["calls"] <= worker_module.backfill_cap(60) == 8
+    gateway = served_json(client, Dataset.GATEWAYS)["gateways"][0]
+    port_id = gateway["ports"][0]["port_id"]
+    first = redis_cache.read_port_history(client, gateway["id"], port_id)
+    assert first is not None and first.last_rx_bytes is not None
+    time.sleep(1.1)
+    assert instance.refresh()
+    second = redis_cache.read_port_history(client, gateway["id"], port_id)
+    assert second is not None and second.last_ts > first.last_ts
+    assert len(second.fine) == len(first.fine) + 1
+
+
+@pytest.mark.parametrize("flag", ["bad-token"])
+def test_a_rejected_token_is_an_error_in_status(mistsim, redis_server, flag):
+    instance = make_worker(mistsim, redis_server, MIST_API_TOKEN=flag)
+    assert not instance.refresh()
+    status = served_json(redis_server.client(), Dataset.STATUS)
+    assert "401" in status["last_error"] and flag not in json.dumps(status)
