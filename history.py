@@ -56,6 +56,12 @@ def _hour(ts: float) -> int:
     return int(ts // COARSE_STEP) * COARSE_STEP
 
 
+def _sample_hour(ts: float) -> int:
+    """The hour a fine sample measured: it ends at `ts`, so one ending on the hour
+    belongs to the hour before (intervals are (start, ts])."""
+    return _hour(ts - 1)
+
+
 def _counter(value: int | None) -> int | None:
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -87,8 +93,8 @@ def _set_coarse(history: PortHistory, bucket: Sample) -> None:
 def _refresh_hour(history: PortHistory, hour: int) -> None:
     """Recompute one hour's coarse average from the fine samples measured in it."""
     times = [sample[0] for sample in history.fine]
-    lo = bisect.bisect_left(times, hour)
-    hi = bisect.bisect_left(times, hour + COARSE_STEP)
+    lo = bisect.bisect_right(times, hour)
+    hi = bisect.bisect_right(times, hour + COARSE_STEP)
     in_hour = history.fine[lo:hi]
     if in_hour:
         rx = _mean(sample[1] for sample in in_hour)
@@ -143,12 +149,12 @@ def add_counters(
             history.fine[-1] = sample  # two readings within one second: keep the newer
         else:
             history.fine.append(sample)
-        _refresh_hour(history, _hour(sample[0]))
+        _refresh_hour(history, _sample_hour(sample[0]))
     return prune(history, ts)
 
 
 def _measured_hours(history: PortHistory) -> set[int]:
-    return {_hour(sample[0]) for sample in history.fine}
+    return {_sample_hour(sample[0]) for sample in history.fine}
 
 
 def merge_backfill(

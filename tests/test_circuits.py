@@ -734,7 +734,7 @@ def test_stripped_down_and_null_objects_never_raise():
             },
         ],
         peer_paths=[None, {"mac": "c0ffee", "port_id": None, "up": None}],
-        sites=[None, {"id": None}],  # type: ignore[list-item]
+        sites=[None, {"id": None}],
     )
     ids = [g["id"] for g in snapshot.gateways]
     assert set(ids) == {"only-id", "00000000-0000-0000-1000-only-mac", "g-null"}
