@@ -312,8 +312,10 @@ def template_object(obj: ConfigObject, org_id: str) -> dict[str, Any]:
 
 
 def device_object(org: Org, gateway: Gateway) -> dict[str, Any]:
-    """The device's own config (`/sites/{site_id}/devices/{device_id}`), with overrides and vars."""
-    return {
+    """The device's own config (`/sites/{site_id}/devices/{device_id}`), with overrides and vars.
+
+    `deviceprofile_id` is left out when unset: the device schema does not allow null here."""
+    result: dict[str, Any] = {
         "id": gateway.id,
         "mac": gateway.mac,
         "serial": gateway.serial,
@@ -330,3 +332,6 @@ def device_object(org: Org, gateway: Gateway) -> dict[str, Any]:
         "vars": dict(gateway.vars),
         "port_config": gateway.own_port_config,
     }
+    if gateway.deviceprofile_id is None:
+        del result["deviceprofile_id"]
+    return result
