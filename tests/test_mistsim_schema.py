@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from tests.fixtures.mistsim_server import MistSim, json_of

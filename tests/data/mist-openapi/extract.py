@@ -33,7 +33,9 @@ OPERATIONS = {
     "getOrgDeviceProfile": "/api/v1/orgs/{org_id}/deviceprofiles/{deviceprofile_id}",
     "getSiteDevice": "/api/v1/sites/{site_id}/devices/{device_id}",
     # not in spec 2509; the gateway insights answer uses this same schema in 2604
-    "getSiteInsightMetricsForDevice": "/api/v1/sites/{site_id}/insights/device/{device_mac}/{metric}",
+    "getSiteInsightMetricsForDevice": (
+        "/api/v1/sites/{site_id}/insights/device/{device_mac}/{metric}"
+    ),
 }
 ERRORS = ["HTTP400", "HTTP401", "HTTP403", "HTTP404", "HTTP429"]
 
