@@ -1,0 +1,418 @@
+"""The web app through Flask's test client: every route, header and error a user would notice.
+
+Pure unit tests on fakeredis filled through redis_cache.publish (tests/fixtures/sample_data.py);
+tests/test_app_redis.py repeats the important paths against a real redis-server filled by the
+worker from mistsim.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import gzip
+import io
+import json
+import re
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import fakeredis
+import pytest
+from flask.testing import FlaskClient
+
+import app as web
+import redis_cache
+from tests.fixtures.ports import free_port
+from tests.fixtures.sample_data import publish_sample, status_document
+
+ROOT = Path(__file__).resolve().parents[1]
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+GZIP = {"Accept-Encoding": "gzip, deflate, br"}
+
+
+@pytest.fixture
+def store() -> fakeredis.FakeRedis:
+    return fakeredis.FakeRedis()
+
+
+@pytest.fixture
+def org(store):
+    return publish_sample(store, 12, edge_cases=True)
+
+
+@pytest.fixture
+def client(store) -> FlaskClient:
+    return web.create_app({"REDIS_CLIENT": store}).test_client()
+
+
+def first_port(org) -> tuple[str, str]:
+    for gateway in org.gateways["gateways"]:
+        for port in gateway["ports"]:
+            if (gateway["id"], port["port_id"]) in org.histories:
+                return gateway["id"], port["port_id"]
+    raise AssertionError("the sample org has no port with history")
+
+
+# ------------------------------------------------------------------ page, headers, static
+
+
+def test_every_response_carries_the_security_headers(client, org):
+    for path in ("/", "/health", "/api/gateways", "/api/nope", "/static/css/dashboard.css"):
+        response = client.get(path)
+        assert response.headers["Content-Security-Policy"] == CSP, path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["Referrer-Policy"] == "no-referrer", path
+
+
+def test_page_is_no_cache_has_no_inline_script_and_versioned_assets(client, org):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-cache"
+    page = response.get_data(as_text=True)
+    assert 'data-bs-theme="dark"' in page
+    scripts = re.findall(r"<script\b[^>]*>", page)
+    assert scripts and all('src="/static/' in tag for tag in scripts)
+    assert not re.search(r"<script\b[^>]*>(?!</script>)", page), "inline script"
+    assert " style=" not in page and "<style" not in page, "inline styles break the CSP"
+    assert re.search(r'/static/js/main\.js\?v=[0-9a-f]{12}"', page)
+    assert re.search(r'/static/vendor/bootstrap/bootstrap\.min\.css\?v=[0-9a-f]{12}"', page)
+    assert 'rel="manifest"' in page and 'rel="apple-touch-icon"' in page
+    assert "cdn" not in page.lower()
+
+
+def test_versioned_static_is_cached_forever_gzipped_and_revalidates(client):
+    page = client.get("/").get_data(as_text=True)
+    url = re.search(r'href="(/static/vendor/bootstrap/bootstrap\.min\.css\?v=[0-9a-f]+)"', page)
+    assert url
+    response = client.get(url.group(1), headers=GZIP)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.headers["Content-Type"].startswith("text/css")
+    plain = (ROOT / "static/vendor/bootstrap/bootstrap.min.css").read_bytes()
+    assert gzip.decompress(response.data) == plain
+    again = client.get(url.group(1), headers={**GZIP, "If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    unversioned = client.get("/static/vendor/bootstrap/bootstrap.min.css")
+    assert unversioned.headers["Cache-Control"] == "no-cache"
+    assert unversioned.data == plain
+
+
+def test_module_imports_carry_the_version_so_modules_cache_too(client):
+    page = client.get("/").get_data(as_text=True)
+    main_url = re.search(r'src="(/static/js/main\.js\?v=([0-9a-f]+))"', page)
+    assert main_url
+    source = client.get(main_url.group(1)).get_data(as_text=True)
+    imports = re.findall(r"from '(\./[a-z]+\.js[^']*)'", source)
+    assert imports and all(f"?v={main_url.group(2)}" in spec for spec in imports)
+    chart = client.get("/static/js/chart.js").get_data(as_text=True)
+    assert re.search(r"vendor/uplot/uPlot\.esm\.js\?v=[0-9a-f]{12}", chart)
+
+
+def test_only_page_assets_are_served_from_static(client):
+    assert client.get("/static/icons/make_icons.py").status_code == 404
+    assert client.get("/static/../app.py").status_code == 404
+    assert client.get("/static/vendor/VERSIONS.md").status_code == 404
+
+
+def test_manifest_and_icons_make_an_installable_app(client):
+    response = client.get("/manifest.webmanifest")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/manifest+json")
+    manifest = json.loads(response.get_data(as_text=True))
+    assert manifest["display"] == "standalone" and manifest["start_url"] == "/"
+    sizes = {}
+    for icon in manifest["icons"]:
+        png = client.get(icon["src"])
+        assert png.status_code == 200 and png.headers["Content-Type"] == "image/png"
+        width, height = struct.unpack(">II", png.data[16:24])
+        sizes[icon["sizes"]] = (width, height)
+    assert sizes == {"192x192": (192, 192), "512x512": (512, 512)}
+    touch = client.get("/static/icons/apple-touch-icon.png")
+    assert struct.unpack(">II", touch.data[16:24]) == (180, 180)
+
+
+# ------------------------------------------------------------------ served datasets
+
+
+def test_gateways_are_the_stored_bytes_gzipped_with_etag_and_vary(client, store, org):
+    plain = client.get("/api/gateways")
+    assert plain.status_code == 200
+    assert plain.headers["Content-Type"] == "application/json"
+    assert plain.data == store.get(redis_cache.KEY_GATEWAYS)
+    assert "Content-Encoding" not in plain.headers
+    zipped = client.get("/api/gateways", headers=GZIP)
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert zipped.headers["Vary"] == "Accept-Encoding"
+    assert zipped.data == store.get(redis_cache.KEY_GATEWAYS + ":gz")
+    assert gzip.decompress(zipped.data) == plain.data
+    assert plain.headers["ETag"] != zipped.headers["ETag"], "two encodings, two ETags"
+    assert json.loads(plain.data)["summary"]["gateways"] == 12
+
+
+def test_if_none_match_answers_304_from_the_cheap_read(client, org, monkeypatch):
+    etag = client.get("/api/gateways", headers=GZIP).headers["ETag"]
+
+    def no_body(*args, **kwargs):
+        raise AssertionError("the body must not be loaded for a matching ETag")
+
+    monkeypatch.setattr(redis_cache, "read_served", no_body)
+    response = client.get("/api/gateways", headers={**GZIP, "If-None-Match": etag})
+    assert response.status_code == 304 and response.data == b""
+    assert response.headers["ETag"] == etag
+
+
+def test_a_new_refresh_changes_the_etag(client, store, org):
+    etag = client.get("/api/gateways").headers["ETag"]
+    publish_sample(store, 13)
+    response = client.get("/api/gateways", headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert response.headers["ETag"] != etag
+    assert json.loads(response.data)["summary"]["gateways"] == 13
+
+
+@pytest.mark.parametrize(
+    ("path", "check"),
+    [
+        ("/api/organization", lambda doc: "name" in doc),
+        ("/api/sites", lambda doc: isinstance(doc, list) and "gateway_count" in doc[0]),
+        ("/api/vpn-peers/all", lambda doc: isinstance(doc, dict) and len(doc) == 12),
+        ("/api/insights/all", lambda doc: all("rx_bps" in v for v in doc.values())),
+    ],
+)
+def test_every_dataset_route_serves_its_document(client, org, path, check):
+    response = client.get(path, headers=GZIP)
+    assert response.status_code == 200
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert check(json.loads(gzip.decompress(response.data)))
+
+
+def test_before_the_first_refresh_the_api_says_so(client):
+    response = client.get("/api/gateways")
+    assert response.status_code == 503
+    assert "no data yet" in response.get_json()["error"]
+
+
+# ------------------------------------------------------------------ status and health
+
+
+def test_status_adds_age_and_stale(client, store, org):
+    now = time.time()
+    redis_cache.write_status(store, status_document(now, last_update=now - 1000, interval=300))
+    status = client.get("/api/status").get_json()
+    assert 999 <= status["age"] <= 1010
+    assert status["stale"] is True
+    assert status["tokens"][0]["label"] == "token 1"
+    redis_cache.write_status(store, status_document(now, last_update=now - 30, interval=300))
+    assert client.get("/api/status").get_json()["stale"] is False
+
+
+def test_status_before_the_worker_ever_ran(client):
+    status = client.get("/api/status").get_json()
+    assert status["status"] == "starting"
+    assert status["age"] is None and status["stale"] is False
+
+
+def test_health_reports_redis_age_and_worker(client, org):
+    response = client.get("/health")
+    assert response.status_code == 200
+    health = response.get_json()
+    assert health["redis"] is True and health["worker_status"] == "idle"
+    assert 0 <= health["age"] < 60
+
+
+def test_health_never_loads_the_org(client, org, monkeypatch):
+    def no_body(*args, **kwargs):
+        raise AssertionError("/health must stay cheap")
+
+    monkeypatch.setattr(redis_cache, "read_served", no_body)
+    assert client.get("/health").status_code == 200
+
+
+def test_redis_down_is_a_503_with_a_reason_not_a_trace():
+    dead = web.create_app({"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}).test_client()
+    for path in ("/health", "/api/status", "/api/gateways", "/api/export.csv"):
+        response = dead.get(path)
+        assert response.status_code == 503, path
+        body = response.get_json()
+        assert "redis" in body["error"].lower(), path
+        assert "Traceback" not in response.get_data(as_text=True)
+    assert dead.get("/").status_code == 200, "the page itself does not need Redis"
+
+
+# ------------------------------------------------------------------ per-gateway routes
+
+
+def test_one_gateways_peer_paths(client, org):
+    gateway = org.gateways["gateways"][0]
+    response = client.get(f"/api/gateway/{gateway['id']}/vpn-peers")
+    assert response.status_code == 200
+    paths = response.get_json()
+    assert paths == org.peer_paths[(gateway["id"], gateway["mac"])]
+
+
+def test_traffic_of_a_port_with_a_slash_in_its_id(client, org):
+    gateway_id, port_id = first_port(org)
+    url = f"/api/gateway/{gateway_id}/port/{port_id.replace('/', '%2F')}/traffic?range=6h"
+    response = client.get(url)
+    assert response.status_code == 200
+    series = response.get_json()
+    assert series["gateway_id"] == gateway_id and series["port_id"] == port_id
+    assert series["range"] == "6h" and series["step"] == 300
+    assert len(series["t"]) == len(series["rx_bps"]) == len(series["tx_bps"]) == 72
+    assert None in series["rx_bps"], "the sample history has a hole: it must stay a gap"
+    assert any(isinstance(value, int | float) for value in series["rx_bps"])
+    assert all(b - a == 300 for a, b in zip(series["t"], series["t"][1:], strict=False))
+    week = client.get(f"/api/gateway/{gateway_id}/port/{port_id}/traffic?range=7d").get_json()
+    assert week["step"] == 3600 and len(week["t"]) == 168
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/api/gateway/00000000-0000-0000-1000-ffffffffffff/vpn-peers", 404),
+        ("/api/gateway/<script>alert(1)/vpn-peers", 400),
+        ("/api/gateway/<script>alert(1)<%2Fscript>/vpn-peers", 404),
+        ("/api/gateway/{gw}/port/ge-0%2F0%2F0/traffic?range=2y", 400),
+        ("/api/gateway/{gw}/port/ge-0%2F0%2F0/traffic?range=<b>x</b>", 400),
+        ("/api/gateway/{gw}/port/" + "x/" * 300 + "/traffic?range=1h", 400),
+        ("/api/gateway/{gw}/port/<img src=x>/traffic?range=1h", 400),
+        ("/api/gateway/{gw}/port/ge-9%2F9%2F9/traffic?range=1h", 404),
+        ("/api/gateway/00000000-0000-0000-1000-ffffffffffff/port/ge-0%2F0%2F0/traffic", 404),
+        ("/api/nope", 404),
+        ("/api/gateways/<script>", 404),
+    ],
+)
+def test_bad_requests_get_a_json_4xx_that_echoes_no_markup(client, org, url, status):
+    url = url.replace("{gw}", org.gateways["gateways"][0]["id"])
+    response = client.get(url)
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.get_data(as_text=True)
+    assert "<" not in body and ">" not in body
+    assert isinstance(response.get_json()["error"], str)
+
+
+def test_wrong_method_is_a_json_405(client, org):
+    response = client.post("/api/gateways", data="x")
+    assert response.status_code == 405
+    assert response.get_json()["error"] == "method not allowed"
+
+
+def test_an_unexpected_error_is_a_json_500_without_details(client, org, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(redis_cache, "read_served", broken)
+    response = client.get("/api/gateways")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "secret internal detail" not in body and "Traceback" not in body
+    assert response.get_json()["error"].startswith("internal error")
+
+
+def test_no_debugger_whatever_the_log_level(store):
+    flask_app = web.create_app({"REDIS_CLIENT": store, "LOG_LEVEL": "DEBUG"})
+    assert flask_app.debug is False
+    assert flask_app.test_client().get("/console").status_code == 404
+
+
+# ------------------------------------------------------------------ CSV export
+
+
+def test_server_csv_has_one_row_per_wan_port_and_is_excel_safe(client, org):
+    response = client.get("/api/export.csv")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert tuple(rows[0]) == web.CSV_COLUMNS
+    ports = sum(max(1, len(g["ports"])) for g in org.gateways["gateways"])
+    assert len(rows) - 1 == ports
+    for row in rows[1:]:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    sites = {row[0] for row in rows[1:]}
+    assert '\'=HYPERLINK("http://evil")' in sites
+    assert "<img src=x onerror=alert(1)>" in sites, "text stays verbatim, it is not HTML"
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+49 30", "'+49 30"),
+        ("-cmd", "'-cmd"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain", "plain"),
+        (None, ""),
+        (True, "yes"),
+        (False, "no"),
+        (12.5, "12.5"),
+    ],
+)
+def test_excel_safe_cells(value, cell):
+    assert web.excel_safe(value) == cell
+
+
+# ------------------------------------------------------------------ settings, process, imports
+
+
+def test_a_bad_setting_exits_2_naming_it(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=tmp_path,
+        env={"PORT": "not-a-port", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_web_app_never_imports_mist_code():
+    """Walk the import graph of app.py through the repo's own modules."""
+    seen: set[str] = set()
+    reached: set[str] = set()
+    todo = ["app"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = ROOT / f"{name}.py"
+        if not path.exists():
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for imported in names:
+                top = imported.split(".")[0]
+                reached.add(top)
+                todo.append(top)
+    assert "redis_cache" in reached
+    assert "mistapi" not in reached
+    assert "mist_connection" not in reached
+    assert "mistsim" not in reached
+
+
+def test_the_web_app_holds_no_token(store, monkeypatch):
+    monkeypatch.setenv("MIST_API_TOKEN", "tok-should-never-show")
+    flask_app = web.create_app({"REDIS_CLIENT": store})
+    assert "tok-should-never-show" not in repr(dict(flask_app.config))
+    assert "tok-should-never-show" not in flask_app.test_client().get("/").get_data(as_text=True)
