@@ -866,3 +866,70 @@ def test_ten_thousand_gateways_build_well_under_five_seconds():
     assert payload["summary"]["peer_paths"] == 240_000
     assert payload["summary"]["circuits_up"] == 30_000
     assert seconds < 5.0
+
+
+def test_simulated_org_matches_its_ground_truth():
+    """The simulator's own model knows every circuit's truth; what circuits.py reads back
+    from the rendered Mist objects (stats, port search, peer paths, config) must agree."""
+    from mistsim import dynamics, generator, render
+
+    now = 1_764_000_000.0
+    org = generator.generate(
+        generator.OrgOptions(sites=40, gateways=120, seed=3, edge_cases=True), now
+    )
+    reboots: dict[str, float] = {}
+
+    def boot(gw: Any) -> float:
+        return dynamics.boot_time(gw, dynamics.effective_time(gw, now), reboots)
+
+    sites = [render.site_object(site, org.id) for site in org.sites]
+    configs = index_port_configs(
+        sites=sites,
+        templates=[render.template_object(t, org.id) for t in org.templates],
+        profiles=[render.config_object(p, org.id) for p in org.profiles],
+        inventory=[render.inventory_item(org, g) for g in org.gateways],
+        device_configs={g.id: render.device_object(org, g) for g in org.gateways},
+    )
+    snapshot = build_snapshot(
+        org=render.org_object(org, org.id),
+        sites=sites,
+        gateway_stats=[render.device_stats(org, g, now, reboots, set()) for g in org.gateways],
+        port_stats=[render.port_stat(org, g, p, now, boot(g)) for g, p in org.ports],
+        peer_paths=[
+            render.peer_stat(org, p, now, boot(p.gateway), boot(p.hub)) for p in org.peer_paths
+        ],
+        port_configs=configs,
+        now=now,
+    )
+    records = {g["id"]: g for g in snapshot.gateways}
+    mismatches = []
+    for truth in org.gateways:
+        ports = {p["port_id"]: p for p in records[truth.id]["ports"]}
+        assert set(ports) == {p.port_id for p in truth.wan_ports}, truth.name
+        for wan_port in truth.wan_ports:
+            seen = ports[wan_port.port_id]
+            expected = {
+                "node": wan_port.node,
+                "wan_name": wan_port.wan_name,
+                "description": wan_port.description or None,
+                "address_mode": wan_port.address_mode.lower() or None,
+                "vlan": wan_port.vlan,
+                "override": wan_port.override,
+                "peers_total": sum(1 for path in truth.peer_paths if path.port is wan_port),
+            }
+            if not truth.sparse:  # the edge case that leaves optional fields out
+                expected.update(
+                    isp=wan_port.isp.name if wan_port.isp else None, wan_type=wan_port.wan_type
+                )
+            if wan_port.address_mode == "Static" and not truth.is_hub:  # only config knows it
+                expected["gateway_ip"] = wan_port.gateway_ip
+            mismatches += [
+                (truth.name, wan_port.port_id, key, want, seen[key])
+                for key, want in expected.items()
+                if seen[key] != want
+            ]
+    assert mismatches == []
+    assert {g.is_ha for g in org.gateways} == {True, False}
+    assert {g.family for g in org.gateways} == {"srx", "ssr"}
+    assert any(g.sparse for g in org.gateways)
+    json.dumps(gateways_payload(snapshot, {}), allow_nan=False)
