@@ -12,6 +12,8 @@ pytest_plugins = [
     "tests.fixtures.redis_server",
     "tests.fixtures.mistsim_server",
     "tests.fixtures.worker_proc",
+    "tests.fixtures.web_server",
+    "tests.fixtures.browser",
 ]
 
 
