@@ -647,7 +647,10 @@ def _install_signals(worker: Worker) -> None:
 
 
 def _start(worker: Worker) -> None:
-    """Org detection; a token Mist refuses, or an org we cannot choose, is a setting error."""
+    """Org detection; a token Mist refuses, or an org we cannot choose, is a setting error.
+
+    Anything else (Mist unreachable) is left to the refresh, which records it in the status.
+    """
     try:
         worker.ensure_org()
     except OrgChoiceError as error:
@@ -655,7 +658,7 @@ def _start(worker: Worker) -> None:
     except MistError as error:
         if error.status in (401, 403):
             fail("MIST_API_TOKEN", f"Mist refused the token(s): {error}")
-        raise
+        log.warning("org detection failed, the refresh will retry: %s", error)
 
 
 def run_once(worker: Worker) -> int:
@@ -669,9 +672,6 @@ def run_once(worker: Worker) -> int:
         worker.heartbeat()
         _start(worker)
         return 0 if worker.refresh() else 1
-    except MistError as error:
-        log.error("could not start: %s", error)
-        return 1
     finally:
         beat_stop.set()
         worker.release_lease()
@@ -689,13 +689,8 @@ def run_forever(worker: Worker) -> int:
     try:
         while not worker.stop_requested.is_set():
             if not started and worker.acquire_lease():
-                try:
-                    _start(worker)
-                    started = True
-                except MistError as error:
-                    log.error("org detection failed, will retry: %s", error)
-                    worker.stop_requested.wait(min(30, worker.interval))
-                    continue
+                _start(worker)
+                started = True
             if started:
                 schedule.run_pending()
             worker.stop_requested.wait(0.5)

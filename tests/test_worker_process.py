@@ -1,0 +1,183 @@
+"""`python worker.py` as the containers run it (stdin closed, so any prompt would fail):
+--once and --healthcheck exit codes, SIGTERM and SIGKILL mid-refresh, two workers sharing one
+Redis, Redis restarting under a running worker, and a token that never leaks."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import redis_cache
+from redis_cache import Dataset
+from tests.fixtures.ports import wait_until
+from tests.fixtures.worker_proc import ROOT, worker_env
+
+
+def last_update(client) -> float:
+    raw = client.get("mist:metadata:last_update")
+    return float(raw) if raw is not None else 0.0
+
+
+def assert_consistent(client) -> None:
+    """Every served body matches its ETag: a reader never sees half of two refreshes."""
+    for dataset in Dataset:
+        if dataset is Dataset.STATUS:
+            continue
+        served = redis_cache.read_served(client, dataset, gzip_ok=False)
+        assert served is not None, dataset
+        assert redis_cache.etag_of(served.body) == served.etag, dataset
+        zipped = redis_cache.read_served(client, dataset, gzip_ok=True)
+        assert zipped is not None and gzip.decompress(zipped.body) == served.body
+    pipe = client.pipeline(transaction=True)  # both in one snapshot read
+    pipe.get("mist:gateways")
+    pipe.get("mist:insights:all")
+    gateways_body, insights_body = pipe.execute()
+    gateways, insights = json.loads(gateways_body), json.loads(insights_body)
+    assert {ts["ts"] for ts in insights.values()} == {gateways["generated_at"]}
+
+
+def healthcheck(redis_url: str) -> int:
+    env = {"REDIS_URL": redis_url, "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "worker.py"), "--healthcheck"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=30,
+    ).returncode
+
+
+def test_once_exits_0_on_success_1_on_failure_and_healthcheck_follows(
+    mistsim, redis_server, worker_proc
+):
+    assert healthcheck(redis_server.url) == 1  # no heartbeat yet
+    env = worker_env(mistsim, redis_server.url, MIST_ORG_ID="")
+    once = worker_proc(["--once"], env)
+    assert once.wait(60) == 0, once.output()
+    assert "refresh published" in once.output()
+    assert healthcheck(redis_server.url) == 0
+    client = redis_server.client()
+    assert client.get("mist:lock:worker") is None  # the lease is given back
+    mistsim.set_faults(outage=True)
+    failing = worker_proc(["--once"], env)
+    assert failing.wait(60) == 1, failing.output()
+    assert "Traceback" not in failing.output()
+    assert client.get("mist:metadata:worker_status") == b"error"
+
+
+def test_several_orgs_without_a_choice_exit_2_listing_them(
+    mistsim_factory, redis_server, worker_proc
+):
+    sim = mistsim_factory(orgs=2)
+    process = worker_proc(["--once"], worker_env(sim, redis_server.url, MIST_ORG_ID=""))
+    assert process.wait(60) == 2
+    output = process.output()
+    assert "MIST_ORG_ID" in output and sim.org_id in output and "Traceback" not in output
+
+
+def test_token_canary_never_reaches_logs_or_redis(mistsim_factory, redis_server, worker_proc):
+    canary = "CANARY-tok-7f3a9c1e5b2d4f60"
+    sim = mistsim_factory(tokens=["exhausted-9d8c7b6a5f4e3d2c", canary], edge_cases=True)
+    sim.set_faults(exhausted_tokens=["exhausted-9d8c7b6a5f4e3d2c"])
+    env = worker_env(sim, redis_server.url, LOG_LEVEL="DEBUG", MIST_ORG_ID="")
+    process = worker_proc(["--once"], env)
+    assert process.wait(60) == 0, process.output()
+    sim.set_faults(outage=True)
+    failing = worker_proc(["--once"], env)
+    assert failing.wait(60) == 1
+    client = redis_server.client()
+    secrets = [canary.encode(), b"exhausted-9d8c7b6a5f4e3d2c"]
+    keys = list(client.scan_iter(match="*", count=1000))
+    assert len(keys) > 20
+    for key in keys:
+        kind = client.type(key)
+        if kind == b"string":
+            values = [client.get(key)]
+        elif kind == b"hash":
+            values = [*client.hkeys(key), *client.hvals(key)]
+        else:
+            values = []
+        for value in [key, *values]:
+            if value.startswith(b"\x1f\x8b"):
+                value = gzip.decompress(value)
+            assert not any(secret in value for secret in secrets), key
+    for output in (process.output(), failing.output()):
+        assert canary not in output and "exhausted-9d8c7b6a5f4e3d2c" not in output
+    assert "token 1 is rate limited" in process.output()
+
+
+def test_sigterm_stops_after_the_current_phase_and_releases_the_lease(
+    mistsim_factory, redis_server, worker_proc
+):
+    sim = mistsim_factory(latency_ms=400)
+    client = redis_server.client()
+    process = worker_proc([], worker_env(sim, redis_server.url))
+    wait_until(lambda: client.get("mist:lock:worker") is not None, 30, "the worker's lease")
+    wait_until(
+        lambda: client.get("mist:metadata:worker_status") == b"running", 30, "a running refresh"
+    )
+    process.signal(signal.SIGTERM)
+    assert process.wait(30) == 0, process.output()
+    assert client.get("mist:lock:worker") is None
+    assert "Traceback" not in process.output()
+
+
+def test_sigkill_mid_refresh_leaves_readers_a_consistent_snapshot(
+    mistsim_factory, redis_server, worker_proc
+):
+    sim = mistsim_factory(gateways=60, sites=20)
+    client = redis_server.client()
+    process = worker_proc([], worker_env(sim, redis_server.url, WORKER_INTERVAL="1"))
+    wait_until(lambda: last_update(client) > 0, 60, "a first publish")
+    assert_consistent(client)
+    sim.set_faults(latency_ms=150)
+    for _ in range(3):  # kill it in the middle of different phases
+        wait_until(lambda: client.get("mist:metadata:worker_status") == b"running", 30, "a refresh")
+        time.sleep(0.2)
+    process.signal(signal.SIGKILL)
+    process.wait(10)
+    assert_consistent(client)
+    assert json.loads(client.get("mist:metadata:status"))["status"] == "running"
+
+
+def test_two_workers_only_one_spends_tokens_and_the_other_takes_over(
+    mistsim, redis_server, worker_proc
+):
+    client = redis_server.client()
+    env = worker_env(mistsim, redis_server.url, WORKER_INTERVAL="1")
+    first = worker_proc(["--lease-seconds", "3"], env, name="first")
+    wait_until(lambda: client.get("mist:lock:worker") is not None, 30, "a lease holder")
+    second = worker_proc(["--lease-seconds", "3"], env, name="second")
+    wait_until(lambda: last_update(client) > 0, 30, "a first publish")
+    time.sleep(4)  # several intervals: the holder keeps refreshing, the other waits
+    owner = client.get("mist:lock:worker").decode()
+    holder, standby = (first, second) if str(first.process.pid) in owner else (second, first)
+    assert "refresh published" in holder.output()
+    assert "refresh published" not in standby.output()
+    assert "holding the worker lease" not in standby.output()
+    holder.signal(signal.SIGKILL)
+    holder.wait(10)
+    killed_at = time.time()
+    wait_until(lambda: "refresh published" in standby.output(), 30, "the standby taking over")
+    assert time.time() - killed_at < 3 + 5
+    assert str(standby.process.pid) in client.get("mist:lock:worker").decode()
+    assert last_update(client) > killed_at
+
+
+def test_redis_restart_under_a_running_worker_loses_nothing(mistsim, redis_server, worker_proc):
+    client = redis_server.client()
+    process = worker_proc([], worker_env(mistsim, redis_server.url, WORKER_INTERVAL="1"))
+    wait_until(lambda: last_update(client) > 0, 30, "a first publish")
+    redis_server.kill()
+    time.sleep(1.5)  # the worker's refreshes fail meanwhile; it must not die
+    redis_server.start()
+    client = redis_server.client()
+    assert last_update(client) > 0  # AOF kept the snapshot
+    assert_consistent(client)
+    restarted_at = time.time()
+    wait_until(lambda: last_update(client) > restarted_at, 30, "a publish after the restart")
+    assert process.process.poll() is None, process.output()
