@@ -32,6 +32,9 @@ graceful_timeout = 10
 keepalive = 5
 # Heartbeat files on shared memory: the container's root file system is read-only.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+# No runtime control socket (gunicornc): it would live in $HOME, which a read-only container
+# lacks, and parallel instances on one machine would share it. Restart the container instead.
+control_socket_disable = True
 # Only trust X-Forwarded-* from the reverse proxy in front (SSO); set its address here.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # The dashboard polls every few seconds: an access log would be noise. Errors still log.

@@ -276,6 +276,7 @@ def test_gunicorn_config_suits_a_small_container(monkeypatch: pytest.MonkeyPatch
     assert config["worker_class"] == "gthread"
     assert 1 <= config["workers"] <= 4 and 2 <= config["threads"] <= 8
     assert config["accesslog"] is None
+    assert config["control_socket_disable"] is True, "no socket in $HOME: the root is read-only"
     assert config["forwarded_allow_ips"] == "127.0.0.1"
 
 

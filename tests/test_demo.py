@@ -1,0 +1,239 @@
+"""`make demo` as a newcomer runs it: three tiers (plus the simulator without a token), logs
+prefixed by tier, a dashboard that fills, and nothing left running after Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.ports import free_port, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_SECONDS = 150.0
+
+
+class DemoRun:
+    """`python -m scripts.demo` in its own session, its output collected line by line."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.demo", *args],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for_line(self, fragment: str, timeout: float = READY_SECONDS) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if fragment in line:
+                    return line
+            if self.process.poll() is not None and not self.reader.is_alive():
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"the demo never printed {fragment!r}:\n{self.output[-6000:]}")
+
+    def pids(self) -> dict[str, int]:
+        found = (re.search(r"started (\w+) \(pid (\d+)\)", line) for line in self.lines)
+        return {match.group(1): int(match.group(2)) for match in found if match}
+
+    def stop(self, signum: signal.Signals) -> int:
+        self.process.send_signal(signum)
+        code = self.process.wait(timeout=60)
+        self.reader.join(timeout=5)
+        return code
+
+    def kill_everything(self) -> None:
+        """Test clean-up only: whatever the demo failed to stop must not outlive the test."""
+        for pid in [*self.pids().values(), self.process.pid]:
+            for group in process_group(pid) | {pid}:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(group, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+def process_group(leader: int) -> set[int]:
+    """Live processes in the process group led by `leader` (gunicorn's workers, say)."""
+    members = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == leader and fields[0] != "Z":
+            members.add(int(entry.name))
+    return members
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The caller's environment without Mist settings, PORT or REDIS_URL."""
+    keep = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("MIST_") and key not in {"PORT", "REDIS_URL", "WORKER_INTERVAL"}
+    }
+    return {**keep, **extra}
+
+
+@pytest.fixture
+def demo_runs() -> Iterator[list[DemoRun]]:
+    runs: list[DemoRun] = []
+    yield runs
+    for run in runs:
+        if run.process.poll() is None or any(alive(pid) for pid in run.pids().values()):
+            run.kill_everything()
+
+
+def start_simulator(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """The Mist simulator on a free port, as an operator's 'real' Mist for the token path."""
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "mistsim", "--port", "0", "--gateways", "5", "--sites", "2"),
+            *("--tokens", "operator-token", "--ca-file", str(tmp_path / "ca.pem")),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.startswith("mistsim ready"), line
+    ready = dict(word.split("=", 1) for word in line.split()[2:])
+    return process, ready
+
+
+def test_demo_fills_the_dashboard_from_the_simulator_and_sigterm_stops_every_tier(
+    tmp_path: Path, demo_runs: list[DemoRun]
+) -> None:
+    port = free_port()
+    var_dir = tmp_path / "var"
+    demo = DemoRun(
+        [
+            *("--port", str(port), "--var-dir", str(var_dir), "--gateways", "8", "--sites", "3"),
+            *("--interval", "5", "--simulator"),
+        ],
+        clean_env(),
+    )
+    demo_runs.append(demo)
+
+    assert f"http://127.0.0.1:{port}/" in demo.wait_for_line("dashboard: ")
+    demo.wait_for_line("first refresh published")
+    gateways = get_json(f"http://127.0.0.1:{port}/api/gateways")
+    assert isinstance(gateways, dict) and len(gateways["gateways"]) == 8
+
+    pids = demo.pids()
+    assert set(pids) == {"redis", "mistsim", "worker", "web"}
+    for tier in ("redis", "mistsim", "worker", "web"):
+        assert re.search(rf"^\s*{tier} \| \S", demo.output, re.M), f"no {tier} log lines"
+    # The token is the worker's alone.
+    assert "MIST_API_TOKEN" in environment_of(pids["worker"])
+    assert not any(key.startswith("MIST_") for key in environment_of(pids["web"]))
+    assert (var_dir / "redis" / "appendonlydir").is_dir(), "Redis keeps an append-only file"
+
+    every_process = set().union(*(process_group(pid) | {pid} for pid in pids.values()))
+    assert len(every_process) > len(pids), "gunicorn runs worker processes of its own"
+    assert demo.stop(signal.SIGTERM) == 0
+    wait_until(lambda: not any(alive(pid) for pid in every_process), 10, "every tier to exit")
+    assert "all tiers stopped" in demo.output
+
+
+def test_demo_with_a_token_reads_that_mist_and_ctrl_c_stops_it(
+    tmp_path: Path, demo_runs: list[DemoRun]
+) -> None:
+    mist, ready = start_simulator(tmp_path)
+    try:
+        port = free_port()
+        demo = DemoRun(
+            ["--port", str(port), "--var-dir", str(tmp_path / "var"), "--embedded-redis"],
+            clean_env(
+                MIST_API_TOKEN="operator-token",
+                MIST_HOST=ready["host"],
+                MIST_CA_BUNDLE=ready["ca"],
+                MIST_ORG_ID=ready["org_id"],
+            ),
+        )
+        demo_runs.append(demo)
+        demo.wait_for_line("first refresh published")
+        gateways = get_json(f"http://127.0.0.1:{port}/api/gateways")
+        assert isinstance(gateways, dict) and len(gateways["gateways"]) == 5
+        assert set(demo.pids()) == {"redis", "worker", "web"}, "no simulator with a token"
+        assert "fakeredis" in demo.output
+        assert "operator-token" not in demo.output
+
+        pids = demo.pids().values()
+        every_process = set().union(*(process_group(pid) | {pid} for pid in pids))
+        assert demo.stop(signal.SIGINT) == 0
+        wait_until(lambda: not any(alive(pid) for pid in every_process), 10, "every tier to exit")
+    finally:
+        mist.terminate()
+        mist.wait(timeout=10)
+
+
+def test_demo_names_port_when_it_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "scripts.demo", "--var-dir", str(tmp_path)],
+            cwd=ROOT,
+            env=clean_env(PORT=str(port)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"PORT {port} is already in use" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "started" not in result.stdout, "nothing starts when the port is taken"
