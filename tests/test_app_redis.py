@@ -1,0 +1,161 @@
+"""The web app on a real redis-server that the real worker filled from mistsim (edge-case org).
+
+One simulator, one redis-server and two `worker.py --once` runs per module; each test reads
+through a gunicorn-served app or Flask's test client, as a user's browser would.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+import app as web
+from tests.fixtures.mistsim_server import MistSim
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.web_server import start_web_server
+from tests.fixtures.worker_proc import worker_env
+
+ROOT = Path(__file__).resolve().parents[1]
+GZIP = {"Accept-Encoding": "gzip"}
+SIM_ARGS = ["--port", "0", "--gateways", "20", "--sites", "10", "--tokens", "tok-web-test"]
+SIM_ARGS += ["--edge-cases"]
+
+
+def run_worker_once(sim: MistSim, redis_url: str, cwd: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py"), "--once"],
+        cwd=cwd,
+        env=worker_env(sim, redis_url, WORKER_INTERVAL="300"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """mistsim (edge cases) → worker --once twice → redis-server, plus a gunicorn web app."""
+    directory = tmp_path_factory.mktemp("app-redis")
+    redis = RedisServer(directory / "redis")
+    redis.start()
+    sim = MistSim(
+        SIM_ARGS,
+        directory / "ca.pem",
+        ["tok-web-test"],
+    )
+    server = None
+    try:
+        run_worker_once(sim, redis.url, directory)
+        sim.advance(300)
+        run_worker_once(sim, redis.url, directory)
+        server = start_web_server(redis.url, directory / "web")
+        yield {"redis": redis, "sim": sim, "server": server, "directory": directory}
+    finally:
+        if server is not None:
+            server.stop()
+        sim.stop()
+        redis.stop()
+
+
+def gateways_of(filled: dict[str, Any]) -> dict[str, Any]:
+    return dict(filled["server"].get("/api/gateways").json())
+
+
+def test_gateways_from_the_worker_gzipped_with_etag_and_304(filled):
+    server = filled["server"]
+    response = requests.get(server.url + "/api/gateways", headers=GZIP, stream=True, timeout=10)
+    raw = response.raw.read()
+    assert response.status_code == 200
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.headers["Vary"] == "Accept-Encoding"
+    payload = json.loads(gzip.decompress(raw))
+    assert payload["summary"]["gateways"] == len(payload["gateways"]) > 0
+    again = server.get("/api/gateways", headers={**GZIP, "If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_hostile_names_arrive_verbatim_as_json_text(filled):
+    payload = gateways_of(filled)
+    sites = filled["server"].get("/api/sites").json()
+    names = [gateway["name"] for gateway in payload["gateways"]] + [s["name"] for s in sites]
+    assert any("<" in str(name) for name in names), "the edge-case org has markup in names"
+
+
+def test_a_gateways_peer_paths_and_a_ports_traffic(filled):
+    server = filled["server"]
+    payload = gateways_of(filled)
+    gateway = next(g for g in payload["gateways"] if g["peers_total"])
+    paths = server.get(f"/api/gateway/{gateway['id']}/vpn-peers").json()
+    assert len(paths) == gateway["peers_total"]
+    assert {path["port_id"] for path in paths} <= {port["port_id"] for port in gateway["ports"]}
+    port = gateway["ports"][0]["port_id"]
+    for range_name, step in (("1h", 300), ("24h", 300), ("7d", 3600)):
+        traffic = server.get(
+            f"/api/gateway/{gateway['id']}/port/{requests.utils.quote(port, safe='')}"
+            f"/traffic?range={range_name}"
+        )
+        assert traffic.status_code == 200, traffic.text
+        series = traffic.json()
+        assert series["port_id"] == port and series["step"] == step
+        assert len(series["t"]) == len(series["rx_bps"]) == len(series["tx_bps"])
+
+
+def test_status_of_the_worker_run(filled):
+    status = filled["server"].get("/api/status").json()
+    assert status["status"] in ("idle", "ok")
+    assert status["calls_last_refresh"] > 0
+    assert status["stale"] is False and status["age"] < 300
+    assert all(token["label"].startswith("token ") for token in status["tokens"])
+    assert "tok-web-test" not in json.dumps(status)
+
+
+def test_server_csv_matches_the_circuits(filled):
+    response = filled["server"].get("/api/export.csv")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    payload = gateways_of(filled)
+    expected = sum(max(1, len(gateway["ports"])) for gateway in payload["gateways"])
+    assert len(rows) - 1 == expected
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
+
+
+def test_the_token_never_reaches_redis_or_the_web(filled):
+    client = filled["redis"].client()
+    for key in client.scan_iter("mist:*"):
+        if client.type(key) == b"string":
+            assert b"tok-web-test" not in client.get(key), key
+    page = filled["server"].get("/").text
+    assert "tok-web-test" not in page
+    assert "tok-web-test" not in filled["server"].output()
+
+
+def test_redis_dies_and_comes_back(filled, redis_server):
+    """Against its own redis-server: 503 with a reason while it is down, data once it is back."""
+    client = redis_server.client()
+    source = filled["redis"].client()
+    for key in ("mist:gateways", "mist:gateways:gz", "mist:metadata:etags"):
+        dump = source.dump(key)
+        assert dump is not None
+        client.restore(key, 0, dump, replace=True)
+    flask_client = web.create_app({"REDIS_URL": redis_server.url}).test_client()
+    assert flask_client.get("/api/gateways").status_code == 200
+    redis_server.kill()
+    for path in ("/health", "/api/gateways", "/api/status"):
+        response = flask_client.get(path)
+        assert response.status_code == 503, path
+        assert "redis" in response.get_json()["error"].lower()
+    redis_server.start()
+    assert flask_client.get("/api/gateways").status_code == 200, "AOF brought the data back"
+    assert flask_client.get("/health").status_code == 200
