@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -103,8 +104,7 @@ def test_a_gateways_peer_paths_and_a_ports_traffic(filled):
     port = gateway["ports"][0]["port_id"]
     for range_name, step in (("1h", 300), ("24h", 300), ("7d", 3600)):
         traffic = server.get(
-            f"/api/gateway/{gateway['id']}/port/{requests.utils.quote(port, safe='')}"
-            f"/traffic?range={range_name}"
+            f"/api/gateway/{gateway['id']}/port/{quote(port, safe='')}/traffic?range={range_name}"
         )
         assert traffic.status_code == 200, traffic.text
         series = traffic.json()
