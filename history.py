@@ -82,6 +82,13 @@ def _mean(values: Iterable[float | None]) -> float | None:
 
 def _set_coarse(history: PortHistory, bucket: Sample) -> None:
     """Insert or replace the coarse bucket at bucket[0], keeping the tier sorted."""
+    coarse = history.coarse
+    if not coarse or coarse[-1][0] < bucket[0]:  # the usual case: a new hour
+        coarse.append(bucket)
+        return
+    if coarse[-1][0] == bucket[0]:  # the usual case: the current hour again
+        coarse[-1] = bucket
+        return
     hours = [sample[0] for sample in history.coarse]
     index = bisect.bisect_left(hours, bucket[0])
     if index < len(hours) and hours[index] == bucket[0]:
@@ -90,12 +97,25 @@ def _set_coarse(history: PortHistory, bucket: Sample) -> None:
         history.coarse.insert(index, bucket)
 
 
+def _tail_since(samples: list[Sample], ts: float) -> list[Sample]:
+    """The samples after `ts`, found from the end: refreshes only ever touch the newest."""
+    index = len(samples)
+    while index > 0 and samples[index - 1][0] > ts:
+        index -= 1
+    return samples[index:]
+
+
+def _count_until(samples: list[Sample], ts: float) -> int:
+    """How many leading samples are at or before `ts` (usually none or one)."""
+    count = 0
+    while count < len(samples) and samples[count][0] <= ts:
+        count += 1
+    return count
+
+
 def _refresh_hour(history: PortHistory, hour: int) -> None:
     """Recompute one hour's coarse average from the fine samples measured in it."""
-    times = [sample[0] for sample in history.fine]
-    lo = bisect.bisect_right(times, hour)
-    hi = bisect.bisect_right(times, hour + COARSE_STEP)
-    in_hour = history.fine[lo:hi]
+    in_hour = [s for s in _tail_since(history.fine, hour) if s[0] <= hour + COARSE_STEP]
     if in_hour:
         rx = _mean(sample[1] for sample in in_hour)
         tx = _mean(sample[2] for sample in in_hour)
@@ -105,11 +125,12 @@ def _refresh_hour(history: PortHistory, hour: int) -> None:
 def prune(history: PortHistory, now: float) -> PortHistory:
     """Drop fine samples older than 24 h (and beyond FINE_MAX_SAMPLES) and coarse buckets
     older than 7 d, so a stored history stays bounded whatever happens."""
-    fine_from = bisect.bisect_right([s[0] for s in history.fine], now - FINE_KEEP)
-    fine_from = max(fine_from, len(history.fine) - FINE_MAX_SAMPLES)
+    fine_from = max(
+        _count_until(history.fine, now - FINE_KEEP), len(history.fine) - FINE_MAX_SAMPLES
+    )
     if fine_from > 0:
         del history.fine[:fine_from]
-    coarse_from = bisect.bisect_right([s[0] for s in history.coarse], now - COARSE_KEEP)
+    coarse_from = _count_until(history.coarse, now - COARSE_KEEP)
     if coarse_from > 0:
         del history.coarse[:coarse_from]
     return history
@@ -154,7 +175,7 @@ def add_counters(
 
 
 def _measured_hours(history: PortHistory) -> set[int]:
-    return {_sample_hour(sample[0]) for sample in history.fine}
+    return {int((sample[0] - 1) // COARSE_STEP) * COARSE_STEP for sample in history.fine}
 
 
 def merge_backfill(
@@ -221,7 +242,7 @@ def backfill_window(history: PortHistory | None, *, now: float) -> tuple[int, in
     start, end = int(now) - COARSE_KEEP, int(now)
     if history is None or (not history.fine and not history.coarse):
         return (start, end)
-    known = _measured_hours(history) | {sample[0] for sample in history.coarse}
+    known = {sample[0] for sample in history.coarse}  # every measured hour has its bucket
     current = _hour(now)
     holes: list[tuple[int, int]] = []
     run_start: int | None = None
@@ -285,33 +306,62 @@ def volume(
     if history is None:
         return (None, None)
     lo = now - seconds
-    totals: list[float] = [0.0, 0.0]
-    known = [False, False]
-
-    def add(start: float, end: float, rx: float | None, tx: float | None) -> None:
-        overlap = min(end, now) - max(start, lo)
-        if overlap <= 0:
-            return
-        for direction, rate in ((0, rx), (1, tx)):
-            if rate is not None:
-                totals[direction] += rate * overlap / 8
-                known[direction] = True
-
-    spans = _coverage(history.fine, _nominal_interval(history.fine, interval), MAX_SAMPLE_SPAN)
-    for start, end, rx, tx in spans:
-        add(start, end, rx, tx)
-    measured = _measured_hours(history)
-    for hour, rx, tx in history.coarse:
-        if hour in measured or hour + COARSE_STEP <= lo or hour >= now:
+    fine = history.fine
+    nominal = _nominal_interval(fine, interval)
+    rx_total = tx_total = 0.0
+    rx_known = tx_known = False
+    previous: float | None = None
+    for ts, rx, tx in fine:  # one tight pass: this runs for every port on every refresh
+        if previous is not None and ts - previous <= MAX_SAMPLE_SPAN:
+            start: float = previous
+        elif previous is None or ts - nominal > previous:
+            start = ts - nominal
+        else:
+            start = previous
+        previous = ts
+        if ts <= lo or start >= now:
             continue
-        cursor = float(hour)
-        for start, end, _rx, _tx in spans:  # only the parts of the hour fine did not cover
-            if end <= hour or start >= hour + COARSE_STEP:
-                continue
-            add(cursor, max(cursor, start), rx, tx)
-            cursor = max(cursor, end)
-        add(cursor, hour + COARSE_STEP, rx, tx)
-    return tuple(round(t) if k else None for t, k in zip(totals, known, strict=True))  # type: ignore[return-value]
+        if start < lo:
+            start = lo
+        overlap = (now if ts > now else ts) - start
+        if rx is not None:
+            rx_total += rx * overlap
+            rx_known = True
+        if tx is not None:
+            tx_total += tx * overlap
+            tx_known = True
+    times = [sample[0] for sample in fine]
+    unmeasured = []
+    for bucket in history.coarse:
+        hour = bucket[0]
+        if hour + COARSE_STEP <= lo or hour >= now or (bucket[1] is None and bucket[2] is None):
+            continue
+        index = bisect.bisect_right(times, hour)
+        if index == len(times) or times[index] > hour + COARSE_STEP:
+            unmeasured.append(bucket)  # backfilled, or older than the fine tier
+    if unmeasured:
+        spans = _coverage(fine, nominal, MAX_SAMPLE_SPAN)
+        ends = [span[1] for span in spans]
+        for hour, rx, tx in unmeasured:
+            # The hour counts where no fine sample covers it (a neighbour's span may reach in).
+            first, last = max(hour, lo), min(hour + COARSE_STEP, now)
+            uncovered, cursor = 0.0, first
+            index = bisect.bisect_right(ends, first)
+            while index < len(spans) and spans[index][0] < last:
+                uncovered += max(0.0, min(spans[index][0], last) - cursor)
+                cursor = max(cursor, spans[index][1])
+                index += 1
+            uncovered += max(0.0, last - cursor)
+            if uncovered > 0 and rx is not None:
+                rx_total += rx * uncovered
+                rx_known = True
+            if uncovered > 0 and tx is not None:
+                tx_total += tx * uncovered
+                tx_known = True
+    return (
+        round(rx_total / 8) if rx_known else None,
+        round(tx_total / 8) if tx_known else None,
+    )
 
 
 def series_step(range_name: str, interval: float) -> int:
