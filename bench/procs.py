@@ -203,15 +203,20 @@ class WorkerRun:
 
 
 def run_worker_once(
-    mist: Mistsim, redis_url: str, tokens: list[str], timeout: float = 600.0
+    mist: Mistsim,
+    redis_url: str,
+    tokens: list[str],
+    timeout: float = 600.0,
+    interval: int = 300,
 ) -> WorkerRun:
     """Run `worker.py --once` and take its own peak RSS from wait4 (not the bench's)."""
     log = (mist.workdir / f"worker-once-{time.monotonic_ns()}.log").open("w+")
     started = time.monotonic()
     process = subprocess.Popen(
-        [PYTHON, "worker.py", "--once"],
-        cwd=ROOT,
-        env=worker_env(mist, redis_url, 60, tokens),
+        [PYTHON, str(ROOT / "worker.py"), "--once"],
+        cwd=mist.workdir,
+        stdin=subprocess.DEVNULL,
+        env=worker_env(mist, redis_url, interval, tokens),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -236,8 +241,9 @@ def start_worker(
     """A long-running worker (the drill's), writing its output to `log`."""
     handle = log.open("ab")
     return subprocess.Popen(
-        [PYTHON, "worker.py"],
-        cwd=ROOT,
+        [PYTHON, str(ROOT / "worker.py")],
+        cwd=log.parent,
+        stdin=subprocess.DEVNULL,
         env=worker_env(mist, redis_url, interval, tokens),
         stdout=handle,
         stderr=subprocess.STDOUT,
@@ -273,13 +279,15 @@ class Gunicorn:
         if config.exists():
             argv += ["-c", str(config)]
         # Command-line settings win over the config file: loopback only, our port.
-        argv += ["--bind", f"127.0.0.1:{self.port}", "--no-control-socket", self.app]
+        argv += ["--bind", f"127.0.0.1:{self.port}", "--no-control-socket"]
+        # Run outside the checkout so a developer's .env cannot change what is measured.
+        argv += ["--pythonpath", str(ROOT), "--chdir", str(self.log.parent), self.app]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "REDIS_"))}
         env.update(REDIS_URL=self.redis_url, PYTHONUNBUFFERED="1", **self.env_extra)
         env.pop("GUNICORN_CMD_ARGS", None)
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+            argv, cwd=self.log.parent, env=env, stdout=handle, stderr=subprocess.STDOUT
         )
         try:
             wait_until(

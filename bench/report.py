@@ -42,8 +42,10 @@ class Section:
 
     def text(self) -> str:
         """The same table for a terminal: aligned columns."""
-        cells = [list(self.header)] + [[_cell(v) for v in row] for row in self.rows]
-        widths = [max(len(row[i]) for row in cells) for i in range(len(self.header))]
+        width = max([len(self.header), *(len(row) for row in self.rows)])
+        cells = [[*map(str, self.header)], *[[_cell(v) for v in row] for row in self.rows]]
+        cells = [row + [""] * (width - len(row)) for row in cells]
+        widths = [max(len(row[i]) for row in cells) for i in range(width)]
         out = [f"== {self.title}"]
         for row in cells:
             out.append("  ".join(value.ljust(widths[i]) for i, value in enumerate(row)))
