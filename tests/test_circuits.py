@@ -855,12 +855,12 @@ def synthetic_org(
 
 def test_ten_thousand_gateways_build_well_under_five_seconds():
     org = synthetic_org(10_000)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: other test workers on the box do not count
     snapshot = build_snapshot(org={"id": "o"}, port_configs={}, now=1.0, **org)
     payload = gateways_payload(snapshot, {})
     insights_summary(snapshot, {})
     peer_paths_all(snapshot)
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     print(f"\n10,000 gateways x 4 WAN ports x 6 peer paths: {seconds:.2f} s")
     assert payload["summary"]["circuits"] == 40_000
     assert payload["summary"]["peer_paths"] == 240_000
