@@ -15,6 +15,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from mistsim import admin, dynamics, insights, render
+from mistsim.fastjson import DeviceStatsJson, RawJson
 from mistsim.model import Gateway, Org, PeerPath, Port
 from mistsim.runtime import Runtime
 
@@ -95,9 +96,13 @@ def header_page(call: Call, items: Sequence[T], render_item: Callable[[T], Any])
     limit = _limit(call)
     page = max(1, call.int_arg("page", 1))
     chunk = items[(page - 1) * limit : page * limit]
+    rendered = [render_item(item) for item in chunk]
+    body: Any = rendered
+    if rendered and all(isinstance(item, RawJson) for item in rendered):
+        body = RawJson("[" + ",".join(rendered) + "]")
     return Reply(
         200,
-        [render_item(item) for item in chunk],
+        body,
         {"X-Page-Total": str(len(items)), "X-Page-Limit": str(limit), "X-Page-Page": str(page)},
     )
 
@@ -168,6 +173,7 @@ class MistApi:
         self.peer_position = {self.peer_key(path): n for n, path in enumerate(org.peer_paths)}
         self.peer_ordinal = {id(path): n for n, path in enumerate(org.peer_paths)}
         self.org_ids = [org.id, *org.other_org_ids]
+        self.device_json = DeviceStatsJson(org)
         routes: list[tuple[str, Callable[[Call], Reply]]] = [
             ("/api/v1/self", self.get_self),
             ("/api/v1/self/usage", self.get_usage),
@@ -332,9 +338,14 @@ class MistApi:
         fields = call.csv("fields") or set()
         reboots = self.runtime.reboots
         now = call.now
-        return header_page(
-            call, gateways, lambda g: render.device_stats(self.org, g, now, reboots, fields)
-        )
+        fast = self.device_json
+
+        def render_gateway(gateway: Gateway) -> Any:
+            if fast.supports(gateway, fields):
+                return RawJson(fast.encode(gateway, now, reboots))
+            return _dump(render.device_stats(self.org, gateway, now, reboots, fields))
+
+        return header_page(call, gateways, render_gateway)
 
     def _ports(self, call: Call, site_id: str | None) -> Reply:
         device_type = call.arg("device_type") or call.arg("type") or "all"
@@ -539,8 +550,13 @@ def _token(request: Request) -> str | None:
     return value.strip() or None if scheme.lower() == "token" else None
 
 
+def _dump(body: Any) -> RawJson:
+    return RawJson(json.dumps(body, separators=(",", ":"), ensure_ascii=False))
+
+
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    text = body if isinstance(body, RawJson) else _dump(body)
+    data = text.encode()
     response = Response(data, status=status, content_type="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -104,8 +104,14 @@ def rate(port: Port, start: float, end: float, rx: bool) -> float:
 
 def port_counters(port: Port, t: float, boot: float) -> tuple[int, int, int, int]:
     """(rx_bytes, tx_bytes, rx_pkts, tx_pkts) since boot."""
-    rx = int(bits_between(port, boot, t, True) / 8)
-    tx = int(bits_between(port, boot, t, False) / 8)
+    if port.boot_at != boot:  # the volume at boot only changes when the gateway reboots
+        port.rx_at_boot = _volume(port, boot, port.rx_base)
+        port.tx_at_boot = _volume(port, boot, port.tx_base)
+        port.boot_at = boot
+    if t <= boot:
+        return 0, 0, 0, 0
+    rx = int((_volume(port, t, port.rx_base) - port.rx_at_boot) / 8)
+    tx = int((_volume(port, t, port.tx_base) - port.tx_at_boot) / 8)
     return rx, tx, rx // RX_PACKET_BYTES, tx // TX_PACKET_BYTES
 
 

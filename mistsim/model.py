@@ -52,6 +52,10 @@ class Port:
     override: bool = False
     # LAN only
     network: str = ""
+    # cache: the traffic integral at the last boot seen (deterministic, so races are benign)
+    boot_at: float = -1.0
+    rx_at_boot: float = 0.0
+    tx_at_boot: float = 0.0
 
     @property
     def logical(self) -> str:

@@ -53,22 +53,17 @@ def site_object(site: Site, org_id: str) -> dict[str, Any]:
     }
 
 
-def _if_stat(port: Port, t: float, boot: float, sparse: bool) -> dict[str, Any]:
-    rx_bytes, tx_bytes, rx_pkts, tx_pkts = dynamics.port_counters(port, t, boot)
+def _if_static(port: Port, sparse: bool) -> dict[str, Any]:
+    """The parts of an `if_stat` entry that do not move with time."""
     entry: dict[str, Any] = {
         "port_id": port.port_id,
         "port_usage": port.usage,
         "network_name": port.network,
         "vlan": port.vlan,
-        "up": dynamics.link_up(port, t),
         "address_mode": port.address_mode or "Static",
         "ips": [port.ip_cidr] if port.ip_cidr else [],
         "nat_addresses": [],
         "redundancy_state": "",
-        "rx_bytes": rx_bytes,
-        "tx_bytes": tx_bytes,
-        "rx_pkts": rx_pkts,
-        "tx_pkts": tx_pkts,
     }
     if port.usage == "wan":
         entry["wan_name"] = port.wan_name
@@ -86,6 +81,19 @@ def _if_stat(port: Port, t: float, boot: float, sparse: bool) -> dict[str, Any]:
         if sparse:
             for key in ("servp_info", "wan_type", "ips", "address_mode"):
                 entry.pop(key, None)
+    return entry
+
+
+def _if_stat(port: Port, t: float, boot: float, sparse: bool) -> dict[str, Any]:
+    rx_bytes, tx_bytes, rx_pkts, tx_pkts = dynamics.port_counters(port, t, boot)
+    entry = _if_static(port, sparse)
+    entry.update(
+        up=dynamics.link_up(port, t),
+        rx_bytes=rx_bytes,
+        tx_bytes=tx_bytes,
+        rx_pkts=rx_pkts,
+        tx_pkts=tx_pkts,
+    )
     return entry
 
 
@@ -180,14 +188,9 @@ def peer_stat(org: Org, path: PeerPath, t: float, boot: float, hub_boot: float) 
     return result
 
 
-def device_stats(
-    org: Org, gateway: Gateway, t: float, reboots: dict[str, float], fields: set[str]
-) -> dict[str, Any]:
-    """One `stats/devices?type=gateway` item; `ports`/`vpn_peers` only when asked for."""
-    t_eff = dynamics.effective_time(gateway, t)
-    boot = dynamics.boot_time(gateway, t_eff, reboots)
-    wan = gateway.wan_ports
-    ext_ip = next((port.public_ip for port in wan if port.public_ip), None)
+def device_static(org: Org, gateway: Gateway) -> dict[str, Any]:
+    """The parts of a `stats/devices` gateway item that do not move with time."""
+    ext_ip = next((port.public_ip for port in gateway.wan_ports if port.public_ip), None)
     result: dict[str, Any] = {
         "id": gateway.id,
         "mac": gateway.mac,
@@ -202,8 +205,6 @@ def device_stats(
         "map_id": None,
         "status": "connected" if gateway.connected else "disconnected",
         "version": gateway.version,
-        "uptime": int(t_eff - boot) if gateway.connected else 0,
-        "last_seen": round(t_eff, 1),
         "created_time": gateway.created_time,
         "modified_time": gateway.modified_time,
         "ip": ext_ip,
@@ -221,15 +222,8 @@ def device_stats(
         },
         "memory_stat": {"usage": 40 + gateway.key % 30},
         "ip_stat": {"ip": ext_ip or "", "dns": ["1.1.1.1", "8.8.8.8"], "dns_suffix": []},
-        "if_stat": {},
     }
-    if_stat: dict[str, Any] = result["if_stat"]
-    if2_stat: dict[str, Any] = {}
-    for port in gateway.ports:
-        target = if2_stat if port.node == "node1" else if_stat
-        target[port.logical] = _if_stat(port, t_eff, boot, gateway.sparse)
     if gateway.is_ha:
-        result["if2_stat"] = if2_stat
         result["cluster_config"] = {
             "status": "Green",
             "operational": "Operational",
@@ -243,6 +237,29 @@ def device_stats(
     else:
         result["router_name"] = gateway.name
         result["conductor_name"] = ""
+    return result
+
+
+SPARSE_DEVICE_KEYS = ("uptime", "version", "ip", "ext_ip", "last_seen", "cpu_stat", "ip_stat")
+
+
+def device_stats(
+    org: Org, gateway: Gateway, t: float, reboots: dict[str, float], fields: set[str]
+) -> dict[str, Any]:
+    """One `stats/devices?type=gateway` item; `ports`/`vpn_peers` only when asked for."""
+    t_eff = dynamics.effective_time(gateway, t)
+    boot = dynamics.boot_time(gateway, t_eff, reboots)
+    result = device_static(org, gateway)
+    result["uptime"] = int(t_eff - boot) if gateway.connected else 0
+    result["last_seen"] = round(t_eff, 1)
+    if_stat: dict[str, Any] = {}
+    if2_stat: dict[str, Any] = {}
+    for port in gateway.ports:
+        target = if2_stat if port.node == "node1" else if_stat
+        target[port.logical] = _if_stat(port, t_eff, boot, gateway.sparse)
+    result["if_stat"] = if_stat
+    if gateway.is_ha:
+        result["if2_stat"] = if2_stat
     if "*" in fields or "ports" in fields:
         result["ports"] = [
             port_stat(org, gateway, port, t, boot, with_identity=False) for port in gateway.ports
@@ -257,7 +274,7 @@ def device_stats(
             peers.append(item)
         result["vpn_peers"] = peers
     if gateway.sparse:
-        for key in ("uptime", "version", "ip", "ext_ip", "last_seen", "cpu_stat", "ip_stat"):
+        for key in SPARSE_DEVICE_KEYS:
             result.pop(key, None)
     return result
 

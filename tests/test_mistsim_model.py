@@ -273,3 +273,23 @@ def test_edge_case_org_has_hostile_names_and_missing_pieces() -> None:
     assert any(not [e for e in g["if_stat"].values() if e["port_usage"] == "wan"] for g in gateways)
     assert any("uptime" not in g for g in gateways)
     assert any("<script>" in g["name"] for g in gateways)
+
+
+def test_fast_device_json_equals_the_plain_rendering() -> None:
+    """The pre-encoded stats/devices path must say exactly what render.device_stats says."""
+    from mistsim import render
+    from mistsim.fastjson import DeviceStatsJson
+
+    org = generate(OrgOptions(sites=100, gateways=400, edge_cases=True), NOW)
+    fast = DeviceStatsJson(org)
+    reboots = {org.gateways[4].mac: NOW - 30}
+    checked = 0
+    for t in (NOW, NOW + 4000):
+        for gateway in org.gateways:
+            if not fast.supports(gateway, set()):
+                continue
+            slow = render.device_stats(org, gateway, t, reboots, set())
+            assert json.loads(fast.encode(gateway, t, reboots)) == slow, gateway.name
+            checked += 1
+    assert checked > 700
+    assert any(g.is_ha for g in org.gateways) and any(not g.connected for g in org.gateways)
