@@ -337,6 +337,9 @@ def test_redis_keeps_an_append_only_file_on_a_named_volume() -> None:
 def test_redis_is_not_published_on_the_host() -> None:
     assert "ports" not in compose()["services"]["redis"]
     assert "network_mode" not in compose()["services"]["redis"]
+    # Reachable on the Compose network: protected mode would refuse the worker and the web.
+    command = compose()["services"]["redis"]["command"]
+    assert command[command.index("--protected-mode") + 1] == "no"
 
 
 def test_redis_users_get_passwords_from_env_and_each_tier_its_own_user() -> None:
