@@ -381,10 +381,13 @@ def series_step(range_name: str, interval: float) -> int:
 def series(history: PortHistory | None, *, range_name: str, now: float, interval: int) -> dict:
     """A regular time grid covering the range, with None wherever nothing is known.
 
-    1 h / 6 h / 24 h come from the fine tier (a cell is the time-weighted average of the
-    samples covering it; a missed refresh is bridged, a longer outage is a gap), falling
-    back to the hourly value for hours we never measured (e.g. backfilled); 7 d comes
-    from the coarse tier. Raises ValueError on an unknown range name.
+    1 h / 6 h / 24 h come from the fine tier. Like a sample, a point `t` stands for the
+    step that ENDS at `t`, so the newest point is a complete step and does not blink to
+    a gap between refreshes. Its value is the time-weighted average of the samples
+    covering that step: a missed refresh is bridged, a longer outage is a gap; hours we
+    never measured ourselves (e.g. backfilled) show their hourly value. 7 d points are
+    Mist-style hour buckets labelled by their start, from the coarse tier.
+    Raises ValueError on an unknown range name.
     """
     step = series_step(range_name, interval)
     count = -(-RANGES[range_name] // step)
@@ -415,14 +418,14 @@ def _fill_fine(
     rx_out: list[float | None],
     tx_out: list[float | None],
 ) -> None:
-    """Time-weighted average of the covering samples per cell [t, t + step), one sweep."""
+    """Time-weighted average of the covering samples per cell (t - step, t], one sweep."""
     nominal = max(interval, 1.0)
     spans = _coverage(history.fine, nominal, 2 * nominal)
     measured = _measured_hours(history)
     coarse = {hour: (rx, tx) for hour, rx, tx in history.coarse}
     first = 0
-    for k, t in enumerate(grid):
-        end = t + step
+    for k, end in enumerate(grid):
+        t = end - step
         while first < len(spans) and spans[first][1] <= t:
             first += 1
         weights = [0.0, 0.0]
@@ -440,5 +443,5 @@ def _fill_fine(
         if weights[0] or weights[1]:
             rx_out[k] = sums[0] / weights[0] if weights[0] else None
             tx_out[k] = sums[1] / weights[1] if weights[1] else None
-        elif _hour(t) not in measured and _hour(t) in coarse:
-            rx_out[k], tx_out[k] = coarse[_hour(t)]
+        elif _sample_hour(end) not in measured and _sample_hour(end) in coarse:
+            rx_out[k], tx_out[k] = coarse[_sample_hour(end)]

@@ -383,7 +383,9 @@ def test_a_single_missed_refresh_is_bridged_not_a_gap():
     )  # 1500 skipped
     chart = series(port, range_name="1h", now=T0 + 1800, interval=300)
     values = dict(zip(chart["t"], chart["rx_bps"], strict=True))
-    assert [values[T0 + k * 300] for k in range(0, 6)] == [8 * MBIT] * 6
+    assert [values[T0 + k * 300] for k in range(0, 7)] == [None] + [
+        8 * MBIT
+    ] * 6  # T0: baseline only
 
 
 def test_jittery_refreshes_do_not_punch_holes_in_the_chart():
@@ -418,3 +420,13 @@ def test_7d_chart_comes_from_the_hourly_tier():
     assert chart["step"] == 3600 and chart["t"][-1] == T0 + 3 * 3600
     assert chart["rx_bps"][-4:] == [8 * MBIT, 8 * MBIT, 8 * MBIT, None]
     assert chart["rx_bps"][:-4] == [None] * 164
+
+
+def test_newest_point_stays_filled_between_refreshes():
+    port = feed(None, T0, 13, 300, 8 * MBIT)  # last refresh at T0 + 3600
+    for seconds_later in (0, 1, 120, 299):
+        chart = series(port, range_name="1h", now=T0 + 3600 + seconds_later, interval=300)
+        assert chart["t"][-1] == T0 + 3600
+        assert chart["rx_bps"][-1] == 8 * MBIT, seconds_later
+    chart = series(port, range_name="1h", now=T0 + 3600 + 300, interval=300)
+    assert chart["rx_bps"][-1] is None  # a whole refresh late: that step is unknown
