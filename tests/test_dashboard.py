@@ -1,0 +1,392 @@
+"""The dashboard in real Chromium at iPad size, on an edge-case org the worker read from mistsim.
+
+One simulator, one redis-server, one gunicorn and one browser for the whole module; each test
+opens a fresh page. The page polls /api/status every 0.5 s here (10 s in production).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import redis_cache
+from tests.fixtures.mistsim_server import MistSim
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.web_server import WebServer, start_web_server
+from tests.fixtures.worker_proc import worker_env
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "tok-dashboard-test"
+
+
+def run_worker_once(sim: MistSim, redis_url: str, cwd: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py"), "--once"],
+        cwd=cwd,
+        env=worker_env(sim, redis_url, WORKER_INTERVAL="300"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+class Org:
+    """Everything the module's tests share."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.redis = RedisServer(directory / "redis")
+        self.redis.start()
+        self.sim = MistSim(
+            ["--port", "0", "--gateways", "30", "--sites", "8", "--tokens", TOKEN, "--edge-cases"],
+            directory / "ca.pem",
+            [TOKEN],
+        )
+        self.refresh()
+        self.sim.advance(300)
+        self.refresh()
+        self.server: WebServer = start_web_server(
+            self.redis.url, directory / "web", STATUS_POLL_MS=500
+        )
+
+    def refresh(self) -> None:
+        run_worker_once(self.sim, self.redis.url, self.directory)
+
+    def api(self, path: str) -> Any:
+        return self.server.get(path).json()
+
+    def close(self) -> None:
+        self.server.stop()
+        self.sim.stop()
+        self.redis.stop()
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
+    shared = Org(tmp_path_factory.mktemp("dashboard"))
+    try:
+        yield shared
+    finally:
+        shared.close()
+
+
+def load(page: Any, org: Org) -> None:
+    page.goto(org.server.url + "/")
+    page.wait_for_selector("body[data-loaded=true]")
+
+
+def has_problem(gateway: dict[str, Any]) -> bool:
+    """The page's "problems only" rule (static/js/table.js hasProblem)."""
+    if gateway["status"] != "connected" or gateway["degraded"]:
+        return True
+    if (gateway["peers_up"] or 0) < (gateway["peers_total"] or 0):
+        return True
+    return any(p.get("enabled") is not False and p.get("up") is False for p in gateway["ports"])
+
+
+def wait_count(page: Any, prefix: str) -> None:
+    """Until the "N of M gateways" line starts with `prefix`."""
+    page.wait_for_function(
+        "(prefix) => document.getElementById('row-count').textContent.startsWith(prefix)",
+        arg=prefix,
+    )
+
+
+def row_names(page: Any) -> list[str]:
+    return [str(name) for name in page.locator("tr.gateway-row .gateway-name").all_inner_texts()]
+
+
+# ------------------------------------------------------------------ load, XSS, accessibility
+
+
+def test_loads_at_ipad_size_with_hostile_names_shown_as_text(page, org):
+    load(page, org)
+    payload = org.api("/api/gateways")
+    summary = payload["summary"]
+    assert page.inner_text("#sum-gateways-online") == f"{summary['gateways_online']:,}"
+    assert page.inner_text("#sum-circuits-up") == f"{summary['circuits_up']:,}"
+    assert page.inner_text("#sum-peers-up") == f"{summary['peer_paths_up']:,}"
+    assert page.inner_text("#sum-degraded") == f"{summary['circuits_degraded']:,}"
+    assert f"{summary['gateways']} gateways" in page.inner_text("#row-count")
+    assert page.locator("tr.gateway-row").count() == min(50, summary["gateways"])
+    # Mist's strings are text: markup shows literally and nothing runs.
+    hostile = [g["name"] for g in payload["gateways"] if "<" in (g["name"] or "")]
+    assert hostile, "the edge-case org should carry markup in a gateway name"
+    page.fill("#search", hostile[0])
+    page.wait_for_function("() => document.querySelectorAll('tr.gateway-row').length >= 1")
+    assert hostile[0] in row_names(page)
+    assert page.evaluate("window.__pwned") is None
+    assert page.evaluate("document.querySelectorAll('main img, main script').length") == 0
+    assert page.evaluate("document.querySelectorAll('[onerror],[onload]').length") == 0
+    org_name = org.api("/api/organization")["name"]
+    assert page.inner_text("#org-name").startswith(org_name.strip()[:10])
+    assert page.problems == []
+
+
+def test_touch_targets_and_labels(page, org):
+    load(page, org)
+    page.locator("tr.gateway-row").first.click()
+    small = page.evaluate(
+        """() => [...document.querySelectorAll(
+                'button, select, input[type=search], a.btn, .toggle-field, summary')]
+            .filter((el) => el.offsetParent !== null)
+            .map((el) => [el.id || el.className || el.tagName, el.getBoundingClientRect()])
+            .filter(([, r]) => r.height < 44 || r.width < 44)
+            .map(([name, r]) => `${name} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+    )
+    assert small == []
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('button, select, input')]
+            .filter((el) => !(el.getAttribute('aria-label') || (el.labels && el.labels.length)
+                              || el.textContent.trim()))
+            .map((el) => el.outerHTML.slice(0, 80))"""
+    )
+    assert unlabelled == []
+
+
+# ------------------------------------------------------------------ search, filters, sort
+
+
+def test_search_site_filter_problems_only_and_sort(page, org):
+    load(page, org)
+    payload = org.api("/api/gateways")
+    gateways = payload["gateways"]
+    total = len(gateways)
+    # search by ISP of one port: every word must appear in one of the gateway's fields
+    sites = {s["id"]: s["name"] for s in org.api("/api/sites")}
+    isp = next(p["isp"] for g in gateways for p in g["ports"] if p.get("isp"))
+    word = isp.split()[0].lower()
+
+    def haystack(g: dict[str, Any]) -> str:
+        fields = [g["name"], sites.get(g["site_id"]), g["model"], g["ip"], g["ext_ip"], g["mac"]]
+        for p in g["ports"]:
+            fields += [p.get(k) for k in ("port_id", "wan_name", "description", "isp", "asn")]
+            fields += [p.get("ip"), p.get("gateway_ip")]
+        return "\n".join(str(f) for f in fields if f).lower()
+
+    expected = sum(1 for g in gateways if word in haystack(g))
+    assert 0 < expected < total
+    page.fill("#search", word)
+    wait_count(page, f"{expected} of {total}")
+    # search by WAN IP
+    ip = next(g["ext_ip"] or g["ip"] for g in gateways if g["ext_ip"] or g["ip"])
+    page.fill("#search", ip)
+    page.wait_for_function("() => document.querySelectorAll('tr.gateway-row').length >= 1")
+    page.wait_for_timeout(300)
+    assert all(ip in text for text in page.locator("tr.gateway-row").all_inner_texts())
+    page.fill("#search", "")
+    # site filter
+    site_id = gateways[0]["site_id"]
+    page.select_option("#site-filter", site_id)
+    in_site = sum(1 for g in gateways if g["site_id"] == site_id)
+    wait_count(page, f"{in_site} of")
+    cells = page.locator("tr.gateway-row td.col-site").all_inner_texts()
+    assert cells and {c.strip() for c in cells} == {sites[site_id].strip() or "—"}
+    page.select_option("#site-filter", "")
+    # problems only
+    problems = sum(1 for g in gateways if has_problem(g))
+    assert 0 < problems < total, "the edge-case org has some gateways with problems"
+    page.check("#problems-only")
+    wait_count(page, f"{problems} of")
+    page.uncheck("#problems-only")
+    # sort by gateway name, both ways
+    header = page.locator("th[data-sort=name] button")
+    header.click()
+    assert page.get_attribute("th[data-sort=name]", "aria-sort") == "ascending"
+    ascending = row_names(page)
+    header.click()
+    assert page.get_attribute("th[data-sort=name]", "aria-sort") == "descending"
+    descending = row_names(page)
+    assert ascending[0] != descending[0]
+    in_order = page.evaluate(
+        """(names) => {
+            const collator = new Intl.Collator(undefined, {numeric: true, sensitivity: 'base'});
+            return names.every((n, i) => i === 0 || collator.compare(names[i - 1], n) <= 0);
+        }""",
+        ascending,
+    )
+    assert in_order
+    assert page.problems == []
+
+
+# ------------------------------------------------------------------ expand and dialogs
+
+
+def first_gateway_with_paths(org: Org) -> dict[str, Any]:
+    gateways = org.api("/api/gateways")["gateways"]
+    return next(g for g in gateways if g["peers_total"] and g["ports"])
+
+
+def expand(page: Any, gateway: dict[str, Any]) -> Any:
+    page.fill("#search", gateway["mac"])
+    button = page.locator(f'button[data-gateway="{gateway["id"]}"]')
+    button.click()
+    assert button.get_attribute("aria-expanded") == "true"
+    page.wait_for_selector(".port-card")
+    return button
+
+
+def test_expand_shows_every_wan_port_with_its_facts(page, org):
+    load(page, org)
+    gateway = first_gateway_with_paths(org)
+    expand(page, gateway)
+    cards = page.locator(".port-card")
+    assert cards.count() == len(gateway["ports"])
+    port = gateway["ports"][0]
+    card = page.locator(f'.port-card[data-port="{port["port_id"]}"]')
+    text = card.inner_text()
+    for value in (port["port_id"], port["isp"], port["ip"]):
+        if value:
+            assert str(value) in text
+    assert f"{port['peers_up']}/{port['peers_total']} up" in text
+    assert ("DHCP" if port["address_mode"] == "dhcp" else "") in text
+    assert page.problems == []
+
+
+def test_peer_path_dialog_with_thresholds_closes_on_escape(page, org):
+    load(page, org)
+    gateway = first_gateway_with_paths(org)
+    expand(page, gateway)
+    port = next(p for p in gateway["ports"] if p["peers_total"])
+    card = page.locator(f'.port-card[data-port="{port["port_id"]}"]')
+    opener = card.locator("[data-action=peer-paths]")
+    opener.click()
+    dialog = page.locator("#peer-dialog")
+    page.wait_for_selector("#peer-rows tr")
+    assert dialog.evaluate("d => d.open")
+    assert page.locator("#peer-rows tr").count() == port["peers_total"]
+    assert f"{port['peers_up']} of {port['peers_total']} peer paths up" in page.inner_text(
+        "#peer-subtitle"
+    )
+    if port["peers_up"]:
+        assert page.locator("#peer-averages tr").count() == 1
+        levels = page.locator("#peer-rows td.metric").evaluate_all(
+            "cells => cells.map(c => c.className)"
+        )
+        assert any("metric-" in level for level in levels), "coloured by threshold"
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.getElementById('peer-dialog').open")
+    assert page.evaluate("document.activeElement.dataset.action") == "peer-paths"
+    assert page.problems == []
+
+
+def test_traffic_dialog_draws_a_time_chart_and_switches_range(page, org):
+    load(page, org)
+    gateway = first_gateway_with_paths(org)
+    expand(page, gateway)
+    requests_seen: list[str] = []
+    page.on("request", lambda r: requests_seen.append(r.url) if "/traffic" in r.url else None)
+    page.locator(".port-card [data-action=traffic]").first.click()
+    page.wait_for_selector("#traffic-chart canvas")
+    assert "%2F" in requests_seen[0], "port ids travel URL-encoded"
+    assert "range=24h" in requests_seen[0]
+    page.click("#traffic-ranges [data-range='7d']")
+    page.wait_for_function(
+        "() => document.querySelector('[data-range=\"7d\"]').ariaPressed === 'true'"
+    )
+    page.wait_for_function(
+        "() => !document.getElementById('traffic-summary').textContent.includes('…')"
+    )
+    assert any("range=7d" in url for url in requests_seen)
+    assert page.locator("#traffic-chart canvas").count() == 1
+    legend = page.inner_text("#traffic-chart")
+    assert "Receive (rx)" in legend and "Transmit (tx)" in legend
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.getElementById('traffic-dialog').open")
+    assert page.problems == []
+
+
+# ------------------------------------------------------------------ CSV
+
+
+def test_csv_of_exactly_the_filtered_rows_is_excel_safe(page, org):
+    load(page, org)
+    gateways = org.api("/api/gateways")["gateways"]
+    page.check("#problems-only")
+    shown = [g for g in gateways if has_problem(g)]
+    with page.expect_download() as download_info:
+        page.click("#export-filtered")
+    path = download_info.value.path()
+    raw = Path(path).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM for Excel"
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0][:6] == ["site", "gateway", "gateway_id", "model", "gateway_status", "port"]
+    assert len(rows) - 1 == sum(max(1, len(g["ports"])) for g in shown)
+    assert {row[2] for row in rows[1:]} == {g["id"] for g in shown}
+    for row in rows[1:]:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    assert page.problems == []
+
+
+# ------------------------------------------------------------------ freshness
+
+
+def test_stale_and_rate_limit_banners(page, org):
+    client = org.redis.client()
+    saved = redis_cache.read_status(client)
+    assert saved is not None
+    try:
+        load(page, org)
+        assert page.locator("#stale-banner").is_hidden()
+        old = time.time() - 3 * 3600
+        redis_cache.write_status(
+            client, {**saved, "last_update": old, "interval": 300, "rate_limited": True}
+        )
+        page.wait_for_selector("#stale-banner", state="visible")
+        banner = page.inner_text("#stale-banner")
+        assert "stale" in banner and "3 h" in banner
+        assert time.strftime("%Y", time.localtime(old)) in banner, "a date, not just a clock"
+        assert page.locator("#ratelimit-banner").is_visible()
+        assert "rate limit" in page.inner_text("#ratelimit-banner")
+        redis_cache.write_status(
+            client,
+            {**saved, "status": "running", "phase": "ports", "progress": {"done": 3, "total": 5}},
+        )
+        page.wait_for_selector("#worker-phase", state="visible")
+        assert "3/5" in page.inner_text("#worker-phase")
+    finally:
+        redis_cache.write_status(client, saved)
+    page.wait_for_selector("#stale-banner", state="hidden")
+    assert page.problems == []
+
+
+def test_picks_up_a_new_refresh_without_reloading(page, org):
+    fetches: list[int] = []
+    page.on(
+        "response",
+        lambda r: fetches.append(r.status) if r.url.endswith("/api/gateways") else None,
+    )
+    load(page, org)
+    page.evaluate("window.__sameDocument = true")
+    page.wait_for_timeout(1500)  # three polls with nothing new: no refetch of the org
+    settled = list(fetches)
+    assert settled.count(200) == 1 and len(settled) <= 2
+    before = org.api("/api/status")["last_update"]
+    org.sim.advance(300)
+    org.refresh()
+    assert org.api("/api/status")["last_update"] != before
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and fetches.count(200) < 2:
+        page.wait_for_timeout(100)
+    assert fetches.count(200) == 2, fetches
+    assert page.evaluate("window.__sameDocument") is True, "no page reload"
+    assert page.inner_text("#sum-age") in ("just now",) or "s ago" in page.inner_text("#sum-age")
+    assert page.problems == []
+
+
+def test_status_json_is_what_the_page_reads(org):
+    status = org.api("/api/status")
+    assert {"status", "last_update", "age", "stale", "interval"} <= set(status)
+    assert TOKEN not in json.dumps(status)
