@@ -151,6 +151,7 @@ class MistConnection:
         self.calls_this_refresh = 0
         self.rate_limited = False
         self.insights_keyed = True  # flips to one call per metric if Mist answers the spec shape
+        self.cancelled = threading.Event()  # set on SIGTERM: no new attempts, no more waiting
 
     @classmethod
     def from_settings(cls, settings: WorkerSettings, **options: Any) -> MistConnection:
@@ -290,6 +291,8 @@ class MistConnection:
         session = self._session()
         failures = 0
         while True:
+            if self.cancelled.is_set():
+                raise MistError("stopped before the call (shutting down)")
             index = self._pick_token()
             if session._mcs_token != index:
                 session.set_api_token(self._tokens[index].reveal(), validate=False)
@@ -330,7 +333,10 @@ class MistConnection:
                 raise MistError(f"{problem} (gave up after {failures} attempts)")
             delay = min(10.0, self.backoff * 2 ** (failures - 1)) * (0.5 + random.random())  # noqa: S311
             log.info("retrying in %.2f s: %s", delay, problem)
-            self._sleep(delay)
+            if self._sleep is time.sleep:
+                self.cancelled.wait(delay)
+            else:
+                self._sleep(delay)
 
     # ------------------------------------------------------------ pagination
 

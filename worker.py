@@ -371,6 +371,8 @@ class Worker:
                     if name in STREAMS and first_error is None:
                         first_error = error
                 self._phase(f"fetch:{name}", done, total_phases)
+            if pending and self.stop_requested.is_set():
+                raise RefreshAborted("stop requested (SIGTERM)")
             if pending:
                 time.sleep(0.02)
         if first_error is not None:
@@ -641,6 +643,7 @@ def _install_signals(worker: Worker) -> None:
     def on_signal(signum: int, _frame: Any) -> None:
         log.info("signal %d: stopping after the current phase", signum)
         worker.stop_requested.set()
+        worker.mist.cancelled.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
