@@ -544,6 +544,7 @@ def build_snapshot(
                 by_port[target].append(path)
 
         site_id = _text(stat.get("site_id"))
+        offline = stat.get("status") == "disconnected"
         ports: list[dict] = []
         for node, interface in interfaces:
             port_id = interface["port_id"]
@@ -557,6 +558,8 @@ def build_snapshot(
                     _counter(interface.get("rx_bytes")),
                     _counter(interface.get("tx_bytes")),
                 )
+            if offline:  # stale counters would chart as 0 bps; no reading shows as a gap
+                rx_bytes = tx_bytes = None
             circuits.append(
                 Circuit(
                     gateway_id,

@@ -153,6 +153,8 @@ def add_counters(
     """
     history = history if history is not None else PortHistory()
     rx_bytes, tx_bytes = _counter(rx_bytes), _counter(tx_bytes)
+    if not math.isfinite(ts):
+        return history
     if rx_bytes is None and tx_bytes is None:
         return prune(history, ts)
     if history.last_ts is not None and ts <= history.last_ts:

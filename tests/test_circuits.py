@@ -933,3 +933,18 @@ def test_simulated_org_matches_its_ground_truth():
     assert {g.family for g in org.gateways} == {"srx", "ssr"}
     assert any(g.sparse for g in org.gateways)
     json.dumps(gateways_payload(snapshot, {}), allow_nan=False)
+
+
+def test_an_offline_gateway_gives_the_history_no_counters():
+    """Mist keeps reporting an offline gateway's last counters: charting them would draw
+    0 bps where nothing is known, so its circuits carry no reading (a gap instead)."""
+    port_row = {"mac": "a4", "port_id": "ge-0/0/0", "up": False, "rx_bytes": 10, "tx_bytes": 20}
+    online = build(
+        [stat("a4", {"ge-0/0/0.0": wan("ge-0/0/0")}, status="connected")], port_stats=[port_row]
+    )
+    offline = build(
+        [stat("a4", {"ge-0/0/0.0": wan("ge-0/0/0")}, status="disconnected")], port_stats=[port_row]
+    )
+    assert (online.circuits[0].rx_bytes, online.circuits[0].tx_bytes) == (10, 20)
+    assert (offline.circuits[0].rx_bytes, offline.circuits[0].tx_bytes) == (None, None)
+    assert offline.gateways[0]["ports"][0]["up"] is False

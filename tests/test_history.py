@@ -117,6 +117,8 @@ def test_a_very_long_gap_restarts_the_baseline_instead_of_averaging_it_away():
 def test_junk_counters_are_treated_as_missing():
     port = add_counters(None, ts=T0, rx_bytes=-1, tx_bytes=True)
     assert port.last_ts is None
+    port = add_counters(port, ts=float("nan"), rx_bytes=1, tx_bytes=1)
+    assert port.last_ts is None
     port = add_counters(port, ts=T0, rx_bytes=float("nan"), tx_bytes=5)  # type: ignore[arg-type]
     assert (port.last_rx_bytes, port.last_tx_bytes) == (None, 5)
 
