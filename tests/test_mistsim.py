@@ -91,3 +91,23 @@ def test_sdk_walks_every_list_endpoint_and_gets_the_org_exactly_once(mistsim_fac
 
     used = usage.getSelfApiUsage(session)
     assert used.status_code == 200 and used.data["requests"] == sim.calls()["total"]
+
+
+def test_one_tls_connection_serves_many_calls(mistsim: MistSim) -> None:
+    """Keep-alive: a worker reuses its connection instead of a TLS handshake per call."""
+    import http.client
+    import ssl
+
+    context = ssl.create_default_context(cafile=mistsim.ca_path)
+    host, port = mistsim.host.rsplit(":", 1)
+    connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=30)
+    headers = {"Authorization": f"Token {mistsim.tokens[0]}"}
+    sockets = set()
+    for path in ("/api/v1/self", f"/api/v1/orgs/{mistsim.org_id}", "/api/v1/self/usage"):
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        assert response.status == 200 and response.getheader("Connection") != "close"
+        response.read()
+        sockets.add(id(connection.sock))
+    assert len(sockets) == 1
+    connection.close()
