@@ -28,9 +28,10 @@ COARSE_STEP = 3600
 FINE_MAX_SAMPLES = 1440
 """Hard cap on the fine tier (one a minute for 24 h): a very short refresh interval then
 keeps less than 24 h of fine samples instead of growing the stored history without bound."""
-MAX_SAMPLE_SPAN = 3600
+MAX_SAMPLE_SPAN = 3 * 3600
 """A counter delta over a longer gap averages away everything that happened in it: no
-sample, the counters just become the new baseline."""
+sample, the counters just become the new baseline. Long enough for an hourly refresh
+(WORKER_INTERVAL may be that long, with jitter) and a missed one."""
 MIN_STEP = 60
 MAX_POINTS = 400
 NICE_STEPS = (60, 120, 180, 300, 600, 900, 1200, 1800, 3600)

@@ -432,3 +432,13 @@ def test_newest_point_stays_filled_between_refreshes():
         assert chart["rx_bps"][-1] == 8 * MBIT, seconds_later
     chart = series(port, range_name="1h", now=T0 + 3600 + 300, interval=300)
     assert chart["rx_bps"][-1] is None  # a whole refresh late: that step is unknown
+
+
+def test_an_hourly_refresh_interval_still_makes_samples():
+    port = feed(None, T0, 30, 3600 + 7, 8 * MBIT)  # WORKER_INTERVAL=3600, a little late each time
+    assert len(port.fine) == 24 and port.fine[-1][1] == pytest.approx(8 * MBIT)
+    chart = series(port, range_name="24h", now=port.last_ts or T0, interval=3600)
+    assert chart["step"] == 3600 and None not in chart["rx_bps"][1:]
+    assert volume(port, now=port.last_ts or T0, interval=3600)[0] == pytest.approx(
+        8 * MBIT * 86400 / 8, rel=0.01
+    )
