@@ -422,7 +422,8 @@ def _fill_fine(
     tx_out: list[float | None],
 ) -> None:
     """Time-weighted average of the covering samples per cell (t - step, t], one sweep."""
-    nominal = max(interval, 1.0)
+    # A worker that falls behind its interval (slow refreshes) must not turn into gaps.
+    nominal = max(interval, _nominal_interval(history.fine, None) if len(history.fine) > 1 else 1.0)
     spans = _coverage(history.fine, nominal, 2 * nominal)
     measured = _measured_hours(history)
     coarse = {hour: (rx, tx) for hour, rx, tx in history.coarse}

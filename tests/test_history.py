@@ -442,3 +442,10 @@ def test_an_hourly_refresh_interval_still_makes_samples():
     assert volume(port, now=port.last_ts or T0, interval=3600)[0] == pytest.approx(
         8 * MBIT * 86400 / 8, rel=0.01
     )
+
+
+def test_a_worker_slower_than_its_interval_does_not_chart_as_gaps():
+    port = feed(None, T0, 40, 700, 8 * MBIT)  # configured for 300 s, refreshes take 700 s
+    chart = series(port, range_name="6h", now=port.last_ts or T0, interval=300)
+    measured = [v for t, v in zip(chart["t"], chart["rx_bps"], strict=True) if t > T0 + 700]
+    assert measured and None not in measured
