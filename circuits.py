@@ -358,7 +358,8 @@ def _quality(up_paths: list[dict]) -> dict[str, Any]:
             counts[3] += 1
             degraded = degraded or mos < mos_limit
     quality: dict[str, Any] = {
-        field: sums[i] / counts[i] if counts[i] else None for i, field in enumerate(QUALITY)
+        field: round(sums[i] / counts[i], 3) if counts[i] else None  # no float noise
+        for i, field in enumerate(QUALITY)
     }
     quality["degraded"] = degraded
     return quality
