@@ -552,6 +552,8 @@ def test_port_quality_averages_only_up_paths_and_degrades_at_the_middle_threshol
 
     only_down = port_with(path("ff", "ge-0/0/0", up=False, latency=1))
     assert (only_down["latency"], only_down["mos"], only_down["degraded"]) == (None, None, False)
+    noisy = port_with(path("ff", "ge-0/0/0", loss=0.1), path("ff", "ge-0/0/0", loss=0.2))
+    assert noisy["loss"] == 0.15  # not 0.15000000000000002
     partial = port_with(
         path("ff", "ge-0/0/0", latency=10), path("ff", "ge-0/0/0", latency=None, mos=4)
     )
