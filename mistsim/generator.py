@@ -150,6 +150,7 @@ class _Builder:
         hub_profiles, branch_profile, ap_profile = self.make_profiles()
         sites = self.make_sites(site_count, templates)
         gateways = self.make_gateways(gateway_count, sites, hub_profiles, branch_profile)
+        self.guarantee_variety(gateways)
         self.make_peer_paths(gateways)
         profiles = [*hub_profiles.values(), branch_profile, ap_profile]
         ports = [(gateway, port) for gateway in gateways for port in gateway.ports]
@@ -465,6 +466,27 @@ class _Builder:
             port.override = override
             self.assign_link(port)
             gateway.ports.append(port)
+
+    def guarantee_variety(self, gateways: list[Gateway]) -> None:
+        """Even a small org shows every state: one circuit down, one flapping, one degraded,
+        and (from 10 gateways) one gateway offline; chance alone would often miss them."""
+        rng = self.rng
+        spokes = [g for g in gateways if not g.is_hub and g.connected and g.wan_ports]
+        if len(spokes) >= 3:
+            down, flapping, degraded = (
+                spokes[0].wan_ports[-1],
+                spokes[1].wan_ports[-1],
+                spokes[2].wan_ports[0],
+            )
+            down.link, down.down_since = "down", self.now - rng.uniform(600, 86400)
+            flapping.link, flapping.flap_period, flapping.flap_down = "flap", 1800.0, 180.0
+            flapping.flap_offset = rng.uniform(0, 1800)
+            degraded.link = "up"
+            degraded.latency, degraded.jitter, degraded.loss = 140.0, 35.0, 1.2
+        if len(gateways) >= 10 and len(spokes) >= 4:
+            offline = spokes[-1]
+            offline.connected = False
+            offline.disconnected_at = self.now - rng.uniform(1800, 86400)
 
     def assign_link(self, port: Port) -> None:
         """Most circuits are steady; a few are down, a few flap, a few are degraded."""

@@ -293,3 +293,16 @@ def test_fast_device_json_equals_the_plain_rendering() -> None:
             checked += 1
     assert checked > 700
     assert any(g.is_ha for g in org.gateways) and any(not g.connected for g in org.gateways)
+
+
+def test_even_the_default_test_org_shows_every_state() -> None:
+    """The 20-gateway org other tests use always has a down, a flapping and a degraded
+    circuit and an offline gateway."""
+    sim = Sim(sites=10, gateways=20)
+    gateways = sim.get("/api/v1/orgs/{org_id}/stats/devices", type="gateway")
+    assert any(g["status"] == "disconnected" for g in gateways)
+    links = {p.link for g in sim.org.gateways for p in g.wan_ports}
+    assert {"up", "down", "flap"} <= links
+    paths = sim.walk("/api/v1/orgs/{org_id}/stats/vpn_peers/search")
+    assert any(not p["up"] for p in paths)
+    assert any(p["up"] and (p["latency"] >= 100 or p["jitter"] >= 30) for p in paths)
