@@ -177,6 +177,12 @@ def add_counters(
     return prune(history, ts)
 
 
+def _measured_in(times: Sequence[int], hour: int) -> bool:
+    """Whether any fine sample (by its ts, ascending) measured the hour starting at `hour`."""
+    index = bisect.bisect_right(times, hour)
+    return index < len(times) and times[index] <= hour + COARSE_STEP
+
+
 def _measured_hours(history: PortHistory) -> set[int]:
     return {int((sample[0] - 1) // COARSE_STEP) * COARSE_STEP for sample in history.fine}
 
@@ -334,20 +340,23 @@ def volume(
             tx_total += tx * overlap
             tx_known = True
     times = [sample[0] for sample in fine]
+    fine_from = fine[0][0] - nominal if fine else math.inf  # older samples were pruned
     unmeasured = []
     for bucket in history.coarse:
         hour = bucket[0]
         if hour + COARSE_STEP <= lo or hour >= now or (bucket[1] is None and bucket[2] is None):
             continue
-        index = bisect.bisect_right(times, hour)
-        if index == len(times) or times[index] > hour + COARSE_STEP:
-            unmeasured.append(bucket)  # backfilled, or older than the fine tier
+        if max(hour, lo) < fine_from or not _measured_in(times, hour):
+            unmeasured.append(bucket)  # backfilled, or (partly) older than the fine tier
     if unmeasured:
         spans = _coverage(fine, nominal, MAX_SAMPLE_SPAN)
         ends = [span[1] for span in spans]
         for hour, rx, tx in unmeasured:
-            # The hour counts where no fine sample covers it (a neighbour's span may reach in).
+            # The hour counts where no fine sample covers it (a neighbour's span may reach
+            # in); in an hour we measured, only the part whose samples were pruned.
             first, last = max(hour, lo), min(hour + COARSE_STEP, now)
+            if _measured_in(times, hour):
+                last = min(last, fine_from)
             uncovered, cursor = 0.0, first
             index = bisect.bisect_right(ends, first)
             while index < len(spans) and spans[index][0] < last:
@@ -427,6 +436,7 @@ def _fill_fine(
     spans = _coverage(history.fine, nominal, 2 * nominal)
     measured = _measured_hours(history)
     coarse = {hour: (rx, tx) for hour, rx, tx in history.coarse}
+    fine_from = spans[0][0] if spans else math.inf  # before it, samples were pruned
     first = 0
     for k, end in enumerate(grid):
         t = end - step
@@ -447,5 +457,7 @@ def _fill_fine(
         if weights[0] or weights[1]:
             rx_out[k] = sums[0] / weights[0] if weights[0] else None
             tx_out[k] = sums[1] / weights[1] if weights[1] else None
-        elif _sample_hour(end) not in measured and _sample_hour(end) in coarse:
+        elif (end <= fine_from or _sample_hour(end) not in measured) and _sample_hour(
+            end
+        ) in coarse:
             rx_out[k], tx_out[k] = coarse[_sample_hour(end)]

@@ -449,3 +449,13 @@ def test_a_worker_slower_than_its_interval_does_not_chart_as_gaps():
     chart = series(port, range_name="6h", now=port.last_ts or T0, interval=300)
     measured = [v for t, v in zip(chart["t"], chart["rx_bps"], strict=True) if t > T0 + 700]
     assert measured and None not in measured
+
+
+def test_a_30_second_interval_keeps_a_full_day_through_the_hourly_tier():
+    port = feed(None, T0, 2 * 86400 // 30, 30, 8 * MBIT)  # two days, capped fine tier
+    now = port.last_ts or T0
+    assert len(port.fine) == FINE_MAX_SAMPLES  # only the last 12 h at full resolution
+    assert volume(port, now=now, interval=30)[0] == pytest.approx(8 * MBIT * 86400 / 8, rel=0.01)
+    chart = series(port, range_name="24h", now=now, interval=30)
+    assert chart["step"] == 300 and None not in chart["rx_bps"]
+    assert set(chart["rx_bps"]) == {8 * MBIT}
