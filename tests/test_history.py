@@ -459,3 +459,30 @@ def test_a_30_second_interval_keeps_a_full_day_through_the_hourly_tier():
     chart = series(port, range_name="24h", now=now, interval=30)
     assert chart["step"] == 300 and None not in chart["rx_bps"]
     assert set(chart["rx_bps"]) == {8 * MBIT}
+
+
+def test_volume_matches_the_counters_for_random_traffic():
+    """Whatever the rates and jitter, 24 h volume is the counter delta over those 24 h."""
+    rng = random.Random(11)
+    for _ in range(20):
+        port: PortHistory | None = None
+        ts, rx, tx = float(T0), 10**9, 10**8
+        readings = []
+        for _ in range(400):
+            port = add_counters(port, ts=ts, rx_bytes=rx, tx_bytes=tx)
+            readings.append((ts, rx, tx))
+            step = rng.uniform(280, 320)
+            ts += step
+            rx += int(rng.uniform(0, 50 * MBIT) * step / 8)
+            tx += int(rng.uniform(0, 5 * MBIT) * step / 8)
+        assert port is not None and port.last_ts is not None
+        now = port.last_ts
+        first_in_window = next(r for r in readings if r[0] > now - 86400)
+        index = readings.index(first_in_window)
+        before = readings[index - 1]
+        expected_rx = readings[-1][1] - before[1]
+        expected_tx = readings[-1][2] - before[2]
+        rx_bytes, tx_bytes = volume(port, now=now, interval=300)
+        # only the window's first sample straddles its edge: allow one refresh of traffic
+        assert rx_bytes == pytest.approx(expected_rx, abs=50 * MBIT * 320 / 8)
+        assert tx_bytes == pytest.approx(expected_tx, abs=5 * MBIT * 320 / 8)
