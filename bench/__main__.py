@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import redis
+
 from bench import report
 from bench.memory import measure_history_memory, stored_history_bytes
 from bench.page import PageLoad, measure_page

@@ -13,8 +13,9 @@ import statistics
 import time
 from dataclasses import dataclass
 
-import history
 import redis
+
+import history
 import redis_cache
 
 WEEK = 7 * 86400

@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
-
 import redis
+from flask import Flask, Response, request
 
 _KEYS = {"/api/gateways": "mist:gateways", "/api/status": "mist:metadata:status"}
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+
 from bench.procs import Mistsim, RedisServer, WorkerRun, run_worker_once
 
 TOKENS = ["bench-token-a", "bench-token-b", "bench-token-c"]

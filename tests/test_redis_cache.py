@@ -9,8 +9,8 @@ import threading
 import time
 
 import pytest
-
 import redis
+
 import redis_cache
 from redis_cache import Dataset
 
