@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import redis
+
 from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.ports import free_port, wait_until
 from tests.test_containers import (
