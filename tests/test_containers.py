@@ -479,3 +479,12 @@ def test_redis_acl_file_is_private_and_not_on_the_data_volume(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert ">w0rker" in result.stdout and ">web-pw" in result.stdout
     assert result.stdout.strip().endswith("600")
+
+
+def test_readme_documents_every_setting() -> None:
+    documented = set(
+        re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    )
+    table = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", (ROOT / "README.md").read_text(), re.M))
+    assert documented - table == set(), "settings missing from README's table"
+    assert table - documented == set(), "README documents settings .env.example lacks"

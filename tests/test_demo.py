@@ -237,3 +237,14 @@ def test_demo_names_port_when_it_is_taken(tmp_path: Path) -> None:
     assert f"PORT {port} is already in use" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert "started" not in result.stdout, "nothing starts when the port is taken"
+
+
+def test_readme_puts_the_two_commands_first() -> None:
+    readme = (ROOT / "README.md").read_text()
+    first_block = readme.split("```")[1]
+    assert "make demo" in first_block and "make test" in first_block
+    assert readme.index("make demo") < readme.index("docker compose up")
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^demo:.*\n\t.*-m scripts\.demo", makefile, re.M)
+    assert re.search(r"^test:.*\n\t.*pytest", makefile, re.M)
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
