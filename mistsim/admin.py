@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from mistsim.generator import _template_wan_entry, _wan_slot
+from mistsim.generator import template_wan_entry, wan_slot
 from mistsim.runtime import FaultError
 
 if TYPE_CHECKING:
@@ -126,9 +126,9 @@ class Admin:
         with runtime.lock:
             entry = gateway.own_port_config.get(port.port_id)
             if entry is None or entry.get("usage") != "wan":
-                slot = _wan_slot(0)
+                slot = wan_slot(0)
                 mode = {"Static": "static", "PPPoE": "pppoe"}.get(port.address_mode, "dhcp")
-                entry = _template_wan_entry(
+                entry = template_wan_entry(
                     (port.port_id, port.wan_name, port.wan_type, mode, slot[4]), port.vlan
                 )
             entry = {**entry, "description": description}

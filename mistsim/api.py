@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from mistsim import admin, dynamics, insights, render
+from mistsim import admin, dynamics, insights, render, timeparse
 from mistsim.fastjson import DeviceStatsJson, RawJson
 from mistsim.model import Gateway, Org, PeerPath, Port
 from mistsim.runtime import Runtime
@@ -413,8 +413,6 @@ class MistApi:
         return paths
 
     def _window(self, call: Call) -> tuple[float, float]:
-        from mistsim import timeparse
-
         try:
             return timeparse.window(
                 call.arg("start"), call.arg("end"), call.arg("duration"), call.now

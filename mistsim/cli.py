@@ -23,6 +23,10 @@ def parser() -> argparse.ArgumentParser:
         description="A local stand-in for the Juniper Mist cloud: a deterministic synthetic "
         "org served over HTTPS with Mist's pagination, rate limits and failure modes.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="Test controls (no auth, never counted): GET /__mistsim/calls, POST "
+        "/__mistsim/reset, GET|POST /__mistsim/faults, GET /__mistsim/org, POST "
+        "/__mistsim/clock {advance}, POST /__mistsim/reboot {mac}, POST /__mistsim/config "
+        "{mac, description}. See mistsim/README.md.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=int, default=8443, help="TCP port; 0 picks a free one")

@@ -31,7 +31,12 @@ LTE_ISPS: list[Isp] = [
     Isp("BlueSky Mobile", "AS64510"),
     Isp("Proseware Wireless", "AS64511"),
 ]
-DC_ISPS: list[Isp] = [Isp("Example Transit Ltd", "AS64520"), Isp("Adatum IX Networks", "AS64521")]
+# three DC circuits per hub, so a dual-WAN spoke still gets its default six peer paths
+DC_ISPS: list[Isp] = [
+    Isp("Example Transit Ltd", "AS64520"),
+    Isp("Adatum IX Networks", "AS64521"),
+    Isp("Litware Carrier Services", "AS64507"),
+]
 
 CITIES: list[tuple[str, str, str, int, float, float]] = [
     ("Denver", "US", "America/Denver", -420, 39.74, -104.99),
@@ -84,13 +89,13 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def _wan_slot(index: int) -> tuple[str, str, str, str, str]:
+def wan_slot(index: int) -> tuple[str, str, str, str, str]:
     if index < len(WAN_SLOTS):
         return WAN_SLOTS[index]
     return (f"ge-0/0/{10 + index}", f"wan_extra_{index}", "broadband", "dhcp", f"ISP_X{index}")
 
 
-def _template_wan_entry(slot: tuple[str, str, str, str, str], vlan: int) -> dict[str, Any]:
+def template_wan_entry(slot: tuple[str, str, str, str, str], vlan: int) -> dict[str, Any]:
     _, name, wan_type, mode, var = slot
     ip_config: dict[str, Any] = {"type": mode}
     if mode == "static":
@@ -182,9 +187,9 @@ class _Builder:
                 for variant in (0, 1):
                     port_config: dict[str, Any] = {}
                     for slot_index in range(count):
-                        slot = _wan_slot(slot_index)
+                        slot = wan_slot(slot_index)
                         vlan = 100 if variant == 1 and slot_index == 1 else 0
-                        port_config[slot[0]] = _template_wan_entry(slot, vlan)
+                        port_config[slot[0]] = template_wan_entry(slot, vlan)
                     port_config.update(_lan_entries())
                     created = CREATED_BASE + self.rng.randrange(0, 86400 * 200)
                     templates[(family, count, variant)] = ConfigObject(
@@ -206,7 +211,7 @@ class _Builder:
             for n, isp in enumerate(DC_ISPS):
                 port_config[f"ge-0/0/{3 + n}"] = {
                     "usage": "wan",
-                    "name": f"dc_transit_{'ab'[n]}",
+                    "name": f"dc_transit_{'abc'[n]}",
                     "description": f"{isp.name} 10G transit",
                     "wan_type": "broadband",
                     "ip_config": {"type": "static", "ip": f"{{{{DC_IP_{n}}}}}", "netmask": "/30"},
@@ -229,7 +234,7 @@ class _Builder:
             type="gateway",
             port_config={
                 "ge-0/0/0": {
-                    **_template_wan_entry(WAN_SLOTS[0], 0),
+                    **template_wan_entry(WAN_SLOTS[0], 0),
                     "description": "Primary {{ISP_A_NAME}} ({{ISP_A_CKT}}) - profile",
                 }
             },
@@ -387,7 +392,7 @@ class _Builder:
             port = self.new_port(gateway, f"ge-0/0/{3 + n}", "node0", "wan")
             ip, gw = self.public_ip()
             gateway.vars[f"DC_IP_{n}"] = ip
-            port.wan_name = f"dc_transit_{'ab'[n]}"
+            port.wan_name = f"dc_transit_{'abc'[n]}"
             port.description = f"{isp.name} 10G transit"
             port.wan_type, port.address_mode, port.ip_cidr = "broadband", "Static", f"{ip}/30"
             port.gateway_ip, port.public_ip, port.isp, port.speed = gw, ip, isp, 10000
@@ -404,7 +409,7 @@ class _Builder:
         variant = template.extra["variant"] if template else 0
         isps = rng.sample(ISPS, k=min(len(ISPS), max(count, 1)))
         for slot_index in range(count):
-            port_id, wan_name, wan_type, mode, var = _wan_slot(slot_index)
+            port_id, wan_name, wan_type, mode, var = wan_slot(slot_index)
             node = "node0"
             override = False
             if gateway.is_ha and count >= 2 and slot_index == count - 1:
@@ -460,7 +465,7 @@ class _Builder:
                 port.description = f"Circuit {rng.randrange(10000, 99999)} / {isp.name}"
                 override = True
             if override:
-                entry = _template_wan_entry((port_id, wan_name, wan_type, mode, var), port.vlan)
+                entry = template_wan_entry((port_id, wan_name, wan_type, mode, var), port.vlan)
                 entry["description"] = port.description
                 gateway.own_port_config[port_id] = entry
             port.override = override

@@ -95,9 +95,8 @@ class Runtime:
         self.rate_limit = rate_limit
         self.retry_after = retry_after
         self.clock_offset = 0.0
-        self.initial_faults = dict(faults or {})
         self.faults = Faults()
-        self.faults.merge(self.initial_faults)
+        self.faults.merge(dict(faults or {}))
         self.fault_changed = threading.Condition(self.lock)
         self.by_endpoint: Counter[str] = Counter()
         self.by_token: Counter[str] = Counter()
