@@ -31,6 +31,10 @@ from settings import read_environment
 ROOT = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 10.0
 SIMULATOR_READY_SECONDS = 60.0
+# If the demo itself is killed outright (SIGKILL), the kernel sends each tier SIGTERM
+# (Linux util-linux; elsewhere the tiers are only stopped on Ctrl-C/SIGTERM).
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+ORPHAN_GUARD = [_SETPRIV, "--pdeathsig", "TERM", "--"] if _SETPRIV else []
 COLOURS = {"redis": "31", "mistsim": "35", "worker": "33", "web": "36", "demo": "1"}
 
 
@@ -83,7 +87,7 @@ class Supervisor:
         on_line: Callable[[str], None] | None = None,
     ) -> Tier:
         process = subprocess.Popen(
-            argv,
+            [*ORPHAN_GUARD, *argv],
             cwd=ROOT,
             env=dict(env),
             stdin=subprocess.DEVNULL,

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -218,6 +219,21 @@ def test_demo_with_a_token_reads_that_mist_and_ctrl_c_stops_it(
     finally:
         mist.terminate()
         mist.wait(timeout=10)
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux setpriv")
+def test_no_tier_outlives_a_demo_killed_outright(tmp_path: Path, demo_runs: list[DemoRun]) -> None:
+    port = free_port()
+    demo = DemoRun(
+        ["--port", str(port), "--var-dir", str(tmp_path), "--gateways", "4", "--sites", "2"],
+        clean_env(),
+    )
+    demo_runs.append(demo)
+    demo.wait_for_line("dashboard: ")
+    every_process = set().union(*(process_group(pid) | {pid} for pid in demo.pids().values()))
+    demo.process.kill()
+    demo.process.wait(timeout=10)
+    wait_until(lambda: not any(alive(pid) for pid in every_process), 20, "every tier to exit")
 
 
 def test_demo_names_port_when_it_is_taken(tmp_path: Path) -> None:
