@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 import history
-import redis
 import redis_cache
 import settings
 from redis_cache import Dataset
@@ -262,6 +262,132 @@ def _build_static(static_dir: Path) -> dict[str, StaticAsset]:
     return assets
 
 
+ROW_COLUMNS = (
+    "id",
+    "mac",
+    "name",
+    "site_id",
+    "model",
+    "status",
+    "uptime",
+    "ip",
+    "ports_up",
+    "ports_total",
+    "ports_down",
+    "peers_up",
+    "peers_total",
+    "degraded",
+    "ha",
+    "problem",
+)
+
+
+def has_problem(gateway: Mapping[str, Any]) -> bool:
+    """What "problems only" keeps: offline, a circuit down, a peer path down, or degraded."""
+    if gateway.get("status") != "connected" or gateway.get("degraded"):
+        return True
+    if (gateway.get("peers_up") or 0) < (gateway.get("peers_total") or 0):
+        return True
+    return any(_port_down(port) for port in gateway.get("ports") or [])
+
+
+def _port_down(port: Mapping[str, Any]) -> bool:
+    return port.get("enabled") is not False and port.get("up") is False
+
+
+@dataclass(frozen=True)
+class GatewayViews:
+    """What the page loads first (one compact row per gateway) and each gateway's detail."""
+
+    etag: str
+    rows: bytes
+    rows_gz: bytes
+    details: dict[str, bytes]
+
+
+def build_gateway_views(etag: str, gateways_json: bytes) -> GatewayViews:
+    """Split the gateways payload into table rows and per-gateway details.
+
+    At 10,000 gateways the full payload is ~1.4 MB gzipped and slow to parse on a tablet; the
+    rows are a fifth of that. Built once per refresh per process, never per request.
+    """
+    payload = json.loads(gateways_json)
+    rows: list[list[Any]] = []
+    details: dict[str, bytes] = {}
+    for gateway in payload.get("gateways") or []:
+        ports = gateway.get("ports") or []
+        rows.append(
+            [
+                gateway.get("id"),
+                gateway.get("mac"),
+                gateway.get("name"),
+                gateway.get("site_id"),
+                gateway.get("model"),
+                gateway.get("status"),
+                gateway.get("uptime"),
+                gateway.get("ext_ip") or gateway.get("ip"),
+                gateway.get("ports_up"),
+                gateway.get("ports_total"),
+                sum(1 for port in ports if _port_down(port)),
+                gateway.get("peers_up"),
+                gateway.get("peers_total"),
+                bool(gateway.get("degraded")),
+                bool(gateway.get("ha")),
+                has_problem(gateway),
+            ]
+        )
+        details[str(gateway.get("id"))] = redis_cache.encode_json(gateway)
+    document = {
+        "generated_at": payload.get("generated_at"),
+        "thresholds": payload.get("thresholds"),
+        "summary": payload.get("summary"),
+        "columns": ROW_COLUMNS,
+        "rows": rows,
+    }
+    body = redis_cache.encode_json(document)
+    return GatewayViews(etag=etag, rows=body, rows_gz=redis_cache.gzip_bytes(body), details=details)
+
+
+class GatewayViewCache:
+    """The views of the current gateways payload, rebuilt when its ETag moves."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._views: GatewayViews | None = None
+        self._seen_update: object = None
+
+    def warm_after(self, client: redis.Redis, last_update: object) -> None:
+        """Rebuild in the background when a poll shows a new refresh, so the page's next
+        request for rows finds them ready (costs nothing when nothing changed)."""
+        if last_update is None or last_update == self._seen_update:
+            return
+        self._seen_update = last_update
+
+        def build() -> None:
+            try:
+                self.current(client, redis_cache.read_etag(client, Dataset.GATEWAYS))
+            except Exception:  # a failed warm-up is retried by the next real request
+                LOG.warning("could not prepare the gateway rows in the background")
+
+        threading.Thread(target=build, name="warm-gateway-rows", daemon=True).start()
+
+    def current(self, client: redis.Redis, etag: str | None) -> GatewayViews | None:
+        """Views for `etag` (from the cheap read); None when the worker published nothing."""
+        views = self._views
+        if views is not None and etag is not None and views.etag == etag:
+            return views
+        with self._lock:  # one thread builds, the others wait for its result
+            views = self._views
+            if views is not None and etag is not None and views.etag == etag:
+                return views
+            served = redis_cache.read_served(client, Dataset.GATEWAYS, gzip_ok=False)
+            if served is None:
+                return None
+            views = build_gateway_views(served.etag, served.body)
+            self._views = views
+            return views
+
+
 class CsvCache:
     """The last server-side export, kept until the gateways ETag moves (one decode per refresh)."""
 
@@ -309,6 +435,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     assets = _build_static(Path(app.config.get("STATIC_DIR", STATIC_DIR)))
     app.extensions["static_assets"] = assets
     csv_cache = CsvCache()
+    gateway_views = GatewayViewCache()
     interval_default = int(app.config["WORKER_INTERVAL"])
 
     def asset_url(name: str) -> str:
@@ -393,6 +520,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             return json_error(503, "redis unreachable")
         interval = state.get("interval") or interval_default
         age = _now_age(state.get("last_update"))
+        gateway_views.warm_after(_client(), state.get("last_update"))
         return _json_response(
             {
                 "status": "ok",
@@ -422,6 +550,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         interval = worker.get("interval") or interval_default
         worker["interval"] = interval
         age = _now_age(worker.get("last_update"))
+        gateway_views.warm_after(_client(), worker.get("last_update"))
         worker["age"] = age
         worker["stale"] = age is not None and age > 2 * interval
         return _json_response(worker)
@@ -456,6 +585,42 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for path, dataset in SERVED_ROUTES.items():
         app.add_url_rule(path, "dataset_" + dataset.value, dataset_view(dataset), methods=["GET"])
+
+    @app.get("/api/gateways/rows")
+    def gateway_rows() -> Response:
+        client = _client()
+        gzip_ok = _accepts_gzip()
+        etag = redis_cache.read_etag(client, Dataset.GATEWAYS)
+        row_etag = None if etag is None else "rows-" + _variant_etag(etag, gzip_ok)
+        if row_etag is not None and _not_modified(row_etag):
+            response = Response(status=304)
+        else:
+            views = gateway_views.current(client, etag)
+            if views is None:
+                return json_error(503, "no data yet: the worker has not finished a refresh")
+            row_etag = "rows-" + _variant_etag(views.etag, gzip_ok)
+            response = Response(views.rows_gz if gzip_ok else views.rows, mimetype=JSON_MIMETYPE)
+            if gzip_ok:
+                response.headers["Content-Encoding"] = "gzip"
+        response.set_etag(row_etag)
+        response.headers["Vary"] = "Accept-Encoding"
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.get("/api/gateway/<gateway_id>")
+    def gateway_detail(gateway_id: str) -> Response:
+        if not GATEWAY_ID_RE.match(gateway_id):
+            return json_error(400, "gateway id must be a Mist device id")
+        client = _client()
+        views = gateway_views.current(client, redis_cache.read_etag(client, Dataset.GATEWAYS))
+        if views is None:
+            return json_error(503, "no data yet: the worker has not finished a refresh")
+        body = views.details.get(gateway_id)
+        if body is None:
+            return json_error(404, "no such gateway in the current data")
+        response = Response(body, mimetype=JSON_MIMETYPE)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
     @app.get("/api/gateway/<gateway_id>/vpn-peers")
     def gateway_peer_paths(gateway_id: str) -> Response:

@@ -63,7 +63,15 @@ def first_port(org) -> tuple[str, str]:
 
 
 def test_every_response_carries_the_security_headers(client, org):
-    for path in ("/", "/health", "/api/gateways", "/api/nope", "/static/css/dashboard.css"):
+    paths = (
+        "/",
+        "/health",
+        "/api/gateways",
+        "/api/gateways/rows",
+        "/api/nope",
+        "/static/js/api.js",
+    )
+    for path in paths:
         response = client.get(path)
         assert response.headers["Content-Security-Policy"] == CSP, path
         assert response.headers["X-Content-Type-Options"] == "nosniff", path
@@ -180,6 +188,7 @@ def test_a_new_refresh_changes_the_etag(client, store, org):
 @pytest.mark.parametrize(
     ("path", "check"),
     [
+        ("/api/gateways/rows", lambda doc: len(doc["rows"]) == 12),
         ("/api/organization", lambda doc: "name" in doc),
         ("/api/sites", lambda doc: isinstance(doc, list) and "gateway_count" in doc[0]),
         ("/api/vpn-peers/all", lambda doc: isinstance(doc, dict) and len(doc) == 12),
@@ -197,6 +206,54 @@ def test_before_the_first_refresh_the_api_says_so(client):
     response = client.get("/api/gateways")
     assert response.status_code == 503
     assert "no data yet" in response.get_json()["error"]
+
+
+def test_gateway_rows_are_compact_and_consistent_with_the_payload(client, org):
+    zipped = client.get("/api/gateways/rows", headers=GZIP)
+    assert zipped.status_code == 200
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert zipped.headers["Vary"] == "Accept-Encoding"
+    document = json.loads(gzip.decompress(zipped.data))
+    full = client.get("/api/gateways").get_json()
+    assert document["summary"] == full["summary"]
+    assert document["thresholds"] == full["thresholds"]
+    assert document["columns"] == list(web.ROW_COLUMNS)
+    rows = [dict(zip(document["columns"], row, strict=True)) for row in document["rows"]]
+    assert [row["id"] for row in rows] == [g["id"] for g in full["gateways"]]
+    for row, gateway in zip(rows, full["gateways"], strict=True):
+        assert row["name"] == gateway["name"] and row["ports_total"] == gateway["ports_total"]
+        assert row["problem"] == web.has_problem(gateway)
+    again = client.get(
+        "/api/gateways/rows", headers={**GZIP, "If-None-Match": zipped.headers["ETag"]}
+    )
+    assert again.status_code == 304
+
+
+def test_gateway_rows_follow_a_new_refresh(client, store, org):
+    etag = client.get("/api/gateways/rows").headers["ETag"]
+    publish_sample(store, 5)
+    response = client.get("/api/gateways/rows", headers={"If-None-Match": etag})
+    assert response.status_code == 200 and len(response.get_json()["rows"]) == 5
+
+
+def test_one_gateway_with_its_wan_ports(client, org):
+    gateway = org.gateways["gateways"][3]
+    response = client.get(f"/api/gateway/{gateway['id']}")
+    assert response.status_code == 200
+    assert response.get_json() == gateway
+    assert client.get("/api/gateway/00000000-0000-0000-1000-ffffffffffff").status_code == 404
+    assert client.get("/api/gateway/<b>").status_code == 400
+
+
+def test_has_problem_rule():
+    healthy = {"status": "connected", "degraded": False, "peers_up": 2, "peers_total": 2}
+    port_up = {"enabled": True, "up": True}
+    assert not web.has_problem({**healthy, "ports": [port_up]})
+    assert web.has_problem({**healthy, "status": "disconnected", "ports": []})
+    assert web.has_problem({**healthy, "degraded": True, "ports": []})
+    assert web.has_problem({**healthy, "peers_up": 1, "ports": []})
+    assert web.has_problem({**healthy, "ports": [port_up, {"enabled": True, "up": False}]})
+    assert not web.has_problem({**healthy, "ports": [{"enabled": False, "up": False}]})
 
 
 # ------------------------------------------------------------------ status and health
@@ -237,7 +294,13 @@ def test_health_never_loads_the_org(client, org, monkeypatch):
 
 def test_redis_down_is_a_503_with_a_reason_not_a_trace():
     dead = web.create_app({"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}).test_client()
-    for path in ("/health", "/api/status", "/api/gateways", "/api/export.csv"):
+    for path in (
+        "/health",
+        "/api/status",
+        "/api/gateways",
+        "/api/gateways/rows",
+        "/api/export.csv",
+    ):
         response = dead.get(path)
         assert response.status_code == 503, path
         body = response.get_json()

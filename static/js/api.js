@@ -39,6 +39,12 @@ export const getStatus = () => getJSON('/api/status');
 export const getOrganization = (etag) => getJSON('/api/organization', { etag });
 export const getSites = (etag) => getJSON('/api/sites', { etag });
 export const getGateways = (etag) => getJSON('/api/gateways', { etag });
+export const getGatewayRows = (etag) => getJSON('/api/gateways/rows', { etag });
+
+/** One gateway with its WAN ports (for the expanded row). */
+export function getGateway(gatewayId) {
+  return getJSON(`/api/gateway/${encodeURIComponent(gatewayId)}`);
+}
 
 export function getPeerPaths(gatewayId) {
   return getJSON(`/api/gateway/${encodeURIComponent(gatewayId)}/vpn-peers`);

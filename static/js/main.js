@@ -1,7 +1,9 @@
 // Wires the views together: load the org once, then follow the worker's refreshes by polling
-// /api/status and refetching /api/gateways (If-None-Match) only when last_update moved.
+// /api/status and refetching the gateway rows (If-None-Match) only when last_update moved.
+// The full gateways payload (every WAN port) is fetched only when a search or CSV needs it.
 
-import { getGateways, getOrganization, getSites } from './api.js';
+import { getGateway, getGatewayRows, getGateways, getOrganization, getSites } from './api.js';
+import { firstLoad } from './boot.js';
 import { PeerPathDialog } from './peers.js';
 import { TrafficDialog } from './chart.js';
 import { downloadCsv } from './csv.js';
@@ -11,7 +13,12 @@ import { renderSummary } from './summary.js';
 import { GatewayTable } from './table.js';
 
 const state = {
+  rowsEtag: null,
   gatewaysEtag: null,
+  full: null,
+  fullFresh: false,
+  fullWanted: false,
+  fullLoading: null,
   sitesEtag: null,
   orgEtag: null,
   payload: null,
@@ -33,27 +40,67 @@ const table = new GatewayTable({
   pageSize: $('page-size'),
   onPeerPaths: (gateway, port, opener) => peerDialog.open(gateway, port, thresholdsOf(state.payload), opener),
   onTraffic: (gateway, port, opener) => trafficDialog.open(gateway, port, opener),
+  fetchDetail: async (id) => (await getGateway(id)).data,
+  onSearch: () => ensureFull().catch(() => {}),
 });
+
+/** Every gateway with its WAN ports (id → gateway), fetched once per refresh when needed. */
+function ensureFull() {
+  state.fullWanted = true;
+  if (state.fullFresh) return Promise.resolve(state.full);
+  if (!state.fullLoading) {
+    state.fullLoading = (async () => {
+      try {
+        const response = await getGateways(state.gatewaysEtag);
+        if (!response.notModified) {
+          state.gatewaysEtag = response.etag;
+          state.full = new Map(((response.data && response.data.gateways) || []).map((g) => [g.id, g]));
+        }
+        state.fullFresh = true;
+        table.setDetails(state.full);
+        return state.full;
+      } finally {
+        state.fullLoading = null;
+      }
+    })();
+  }
+  return state.fullLoading;
+}
 
 function placeholder(message) {
   $('gateway-rows').replaceChildren(el('tr', { class: 'placeholder-row' }, el('td', { colspan: 9, text: message })));
 }
 
+/** Thousands of sites make thousands of <option>s: built after the table is on screen. */
 function fillSiteFilter(sites) {
-  const select = $('site-filter');
-  const chosen = select.value;
-  const options = [el('option', { value: '', text: 'All sites' })];
-  const named = sites
-    .filter((site) => site.gateway_count === undefined || site.gateway_count > 0)
-    .sort((a, b) => String(a.name).localeCompare(String(b.name)));
-  for (const site of named) options.push(el('option', { value: site.id, text: site.name || site.id }));
-  select.replaceChildren(...options);
-  select.value = named.some((site) => site.id === chosen) ? chosen : '';
+  setTimeout(() => {
+    const select = $('site-filter');
+    const chosen = select.value;
+    const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+    const named = sites
+      .filter((site) => site.gateway_count === undefined || site.gateway_count > 0)
+      .sort((a, b) => collator.compare(String(a.name || ''), String(b.name || '')));
+    const fragment = document.createDocumentFragment();
+    fragment.append(new Option('All sites', ''));
+    for (const site of named) fragment.append(new Option(site.name || site.id, site.id));
+    select.replaceChildren(fragment);
+    select.value = named.some((site) => site.id === chosen) ? chosen : '';
+  }, 50);
+}
+
+/** The first load takes the requests boot.js started early; later loads ask again. */
+function take(name, request) {
+  const promise = firstLoad[name];
+  if (promise) {
+    firstLoad[name] = null;
+    return promise;
+  }
+  return request();
 }
 
 async function loadSites() {
   try {
-    const response = await getSites(state.sitesEtag);
+    const response = await take('sites', () => getSites(state.sitesEtag));
     if (response.notModified) return;
     state.sitesEtag = response.etag;
     const sites = Array.isArray(response.data) ? response.data : [];
@@ -67,7 +114,7 @@ async function loadSites() {
 
 async function loadOrganization() {
   try {
-    const response = await getOrganization(state.orgEtag);
+    const response = await take('org', () => getOrganization(state.orgEtag));
     if (response.notModified) return;
     state.orgEtag = response.etag;
     const org = response.data || {};
@@ -78,12 +125,23 @@ async function loadOrganization() {
 }
 
 async function loadGateways() {
-  const response = await getGateways(state.gatewaysEtag);
+  const response = await take('rows', () => getGatewayRows(state.rowsEtag));
   if (response.notModified) return;
-  state.gatewaysEtag = response.etag;
+  state.rowsEtag = response.etag;
   state.payload = response.data;
+  state.fullFresh = false;
+  // Expanded gateways get their new WAN ports before the table redraws: no flicker.
+  const details = new Map();
+  await Promise.all([...table.expanded].map(async (id) => {
+    try {
+      details.set(id, (await getGateway(id)).data);
+    } catch {
+      // it left the org, or the next poll will tell
+    }
+  }));
   renderSummary(state.payload.summary);
-  table.setData(state.payload, state.siteNames);
+  table.setData(state.payload, state.siteNames, details);
+  if (state.fullWanted) ensureFull().catch(() => {});
 }
 
 /** Load (or reload) everything; concurrent calls share one load. */
@@ -123,7 +181,19 @@ $('search').addEventListener('input', (event) => {
 });
 $('site-filter').addEventListener('change', (event) => table.setFilter({ site: event.target.value }));
 $('problems-only').addEventListener('change', (event) => table.setFilter({ problemsOnly: event.target.checked }));
-$('export-filtered').addEventListener('click', () => downloadCsv(table.filtered(), state.siteNames));
+$('export-filtered').addEventListener('click', async () => {
+  const button = $('export-filtered');
+  button.disabled = true;
+  try {
+    const full = await ensureFull();
+    const shown = table.filtered().map((gateway) => (full && full.get(gateway.id)) || gateway);
+    downloadCsv(shown, state.siteNames);
+  } catch (error) {
+    $('row-count').textContent = `CSV failed: ${error.message}`;
+  } finally {
+    button.disabled = false;
+  }
+});
 
 load(undefined);
 freshness.start();

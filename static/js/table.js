@@ -1,5 +1,6 @@
 // The gateway table: filter, sort and page 10,000 gateways in memory, render only one page.
-// A gateway row expands to one card per WAN port (circuit) with its peer-path and traffic buttons.
+// Rows come from the compact /api/gateways/rows; a gateway's WAN ports (circuits) load when it
+// is expanded, or all at once when a search needs circuit fields (ISP, description, port IP).
 
 import {
   el,
@@ -26,11 +27,20 @@ export function portDown(port) {
   return port.enabled !== false && port.up === false;
 }
 
-/** What "problems only" keeps: offline, a circuit down, a peer path down or a degraded circuit. */
+/** What "problems only" keeps (decided by the server, app.py has_problem): offline, a circuit
+ *  down, a peer path down or a degraded circuit. */
 export function hasProblem(gateway) {
-  if (!isOnline(gateway) || gateway.degraded) return true;
-  if ((gateway.peers_up ?? 0) < (gateway.peers_total ?? 0)) return true;
-  return (gateway.ports || []).some(portDown);
+  return Boolean(gateway.problem);
+}
+
+/** The compact rows document as objects (cheap: 10,000 rows in a few milliseconds). */
+export function rowsToGateways(document) {
+  const columns = (document && document.columns) || [];
+  return ((document && document.rows) || []).map((row) => {
+    const gateway = {};
+    for (let i = 0; i < columns.length; i += 1) gateway[columns[i]] = row[i];
+    return gateway;
+  });
 }
 
 function ratio(up, total) {
@@ -38,8 +48,10 @@ function ratio(up, total) {
 }
 
 export class GatewayTable {
-  constructor({ tbody, thead, countEl, pageInfo, prev, next, pageSize, onPeerPaths, onTraffic }) {
-    Object.assign(this, { tbody, thead, countEl, pageInfo, prev, next, onPeerPaths, onTraffic });
+  constructor({ tbody, thead, countEl, pageInfo, prev, next, pageSize, onPeerPaths, onTraffic, fetchDetail, onSearch }) {
+    Object.assign(this, { tbody, thead, countEl, pageInfo, prev, next, onPeerPaths, onTraffic, fetchDetail, onSearch });
+    this.details = new Map();
+    this.pending = new Set();
     this.pageSizeSelect = pageSize;
     this.gateways = [];
     this.siteNames = new Map();
@@ -64,14 +76,24 @@ export class GatewayTable {
     }
   }
 
-  setData(payload, siteNames) {
-    this.gateways = (payload && payload.gateways) || [];
+  /** New rows; `details` (id → full gateway) replaces what we knew of expanded gateways. */
+  setData(document, siteNames, details = new Map()) {
+    this.gateways = rowsToGateways(document);
     this.siteNames = siteNames;
-    this.thresholds = (payload && payload.thresholds) || {};
+    this.thresholds = (document && document.thresholds) || {};
+    this.details = details;
     this.haystacks = null;
     this.view = null;
     this.loaded = true;
     this.render();
+  }
+
+  /** Every gateway's WAN ports (the full payload): searching circuit fields now works. */
+  setDetails(details) {
+    this.details = details;
+    this.haystacks = null;
+    this.view = null;
+    if (this.loaded) this.render();
   }
 
   setSiteNames(siteNames) {
@@ -83,6 +105,7 @@ export class GatewayTable {
 
   setFilter(changes) {
     Object.assign(this.filter, changes);
+    if (this.filter.search.trim()) this.onSearch();
     this.view = null;
     this.page = 0;
     this.render();
@@ -109,8 +132,10 @@ export class GatewayTable {
     if (!this.haystacks) this.haystacks = new Map();
     let hay = this.haystacks.get(gateway);
     if (hay === undefined) {
-      const parts = [gateway.name, this.siteName(gateway), gateway.model, gateway.ip, gateway.ext_ip, gateway.mac];
-      for (const port of gateway.ports || []) {
+      const parts = [gateway.name, this.siteName(gateway), gateway.model, gateway.ip, gateway.mac];
+      const detail = this.details.get(gateway.id);
+      if (detail) parts.push(detail.ip, detail.ext_ip);
+      for (const port of (detail && detail.ports) || []) {
         parts.push(port.port_id, port.wan_name, port.description, port.isp, port.asn, port.ip, port.gateway_ip);
       }
       hay = parts.filter(Boolean).join('\n').toLowerCase();
@@ -150,7 +175,7 @@ export class GatewayTable {
       name: compareText((g) => g.name),
       model: compareText((g) => g.model),
       status: compareNumber((g) => (isOnline(g) ? 1 : 0)),
-      ip: compareText((g) => g.ext_ip || g.ip),
+      ip: compareText((g) => g.ip),
       ports: compareNumber((g) => ratio(g.ports_up, g.ports_total)),
       peers: compareNumber((g) => ratio(g.peers_up, g.peers_total)),
       uptime: compareNumber((g) => (isOnline(g) ? g.uptime : -1)),
@@ -177,7 +202,7 @@ export class GatewayTable {
     }
     this.tbody.replaceChildren(fragment);
     const total = this.gateways.length;
-    const ports = rows.reduce((sum, gateway) => sum + (gateway.ports ? gateway.ports.length : 0), 0);
+    const ports = rows.reduce((sum, gateway) => sum + (gateway.ports_total || 0), 0);
     this.countEl.textContent =
       rows.length === total
         ? `${formatNumber(total)} gateways, ${formatNumber(ports)} WAN ports`
@@ -219,7 +244,7 @@ export class GatewayTable {
       'aria-label': `${open ? 'Hide' : 'Show'} WAN ports of ${name}`,
       'data-gateway': gateway.id,
     }, icon(open ? 'chevron-down' : 'chevron-right'));
-    const portsDown = (gateway.ports || []).some(portDown);
+    const portsDown = (gateway.ports_down ?? 0) > 0;
     const peersDown = (gateway.peers_up ?? 0) < (gateway.peers_total ?? 0);
     const row = el(
       'tr',
@@ -234,7 +259,7 @@ export class GatewayTable {
         class: `status-badge ${online ? 'status-up' : 'status-down'}`,
         text: online ? 'online' : 'offline',
       })),
-      el('td', { class: 'col-ip', text: text(gateway.ext_ip || gateway.ip) }),
+      el('td', { class: 'col-ip', text: text(gateway.ip) }),
       el('td', { class: `col-ports${portsDown ? ' count-bad' : ''}`, text: `${gateway.ports_up ?? 0}/${gateway.ports_total ?? 0}` }),
       el('td', { class: `col-peers${peersDown ? ' count-bad' : ''}`, text: `${gateway.peers_up ?? 0}/${gateway.peers_total ?? 0}` }),
       el('td', { class: 'col-uptime', text: online ? formatDuration(gateway.uptime) : '—' }),
@@ -246,12 +271,32 @@ export class GatewayTable {
     return row;
   }
 
+  /** Fetch one gateway's WAN ports, then show them (at most one request per gateway). */
+  loadDetail(gateway) {
+    if (this.pending.has(gateway.id)) return;
+    this.pending.add(gateway.id);
+    this.fetchDetail(gateway.id)
+      .then((detail) => this.details.set(gateway.id, detail))
+      .catch((error) => this.details.set(gateway.id, { error: error.message }))
+      .finally(() => {
+        this.pending.delete(gateway.id);
+        if (this.expanded.has(gateway.id)) this.render();
+      });
+  }
+
   portsRow(gateway) {
-    const ports = gateway.ports || [];
+    const detail = this.details.get(gateway.id);
     const grid = el('div', { class: 'port-grid' });
+    const row = el('tr', { class: 'ports-row' }, el('td', { colspan: 9 }, grid));
+    if (!detail || detail.error) {
+      if (!detail) this.loadDetail(gateway);
+      grid.append(el('p', { class: 'mb-0 text-body-secondary', text: detail ? `Could not load WAN ports: ${detail.error}` : 'Loading WAN ports…' }));
+      return row;
+    }
+    const ports = detail.ports || [];
     if (!ports.length) grid.append(el('p', { class: 'mb-0 text-body-secondary', text: 'No WAN port reported for this gateway.' }));
     for (const port of ports) grid.append(this.portCard(gateway, port));
-    return el('tr', { class: 'ports-row' }, el('td', { colspan: 9 }, grid));
+    return row;
   }
 
   portCard(gateway, port) {
