@@ -166,3 +166,27 @@ def test_other_builds_get_a_version_in_the_same_format(
     meta = run_meta_step(tmp_path, ref_type, ref_name, "MistCircuitStats")
     assert RELEASE_TAG.match(meta["version"]), meta["version"]
     assert meta["owner"] == "mistcircuitstats"
+
+
+@pytest.mark.parametrize(
+    "schema,path",
+    [
+        ("vendor.github-workflows", ".github/workflows/ci.yml"),
+        ("vendor.dependabot", ".github/dependabot.yml"),
+    ],
+)
+def test_github_files_follow_their_schemas(schema: str, path: str) -> None:
+    result = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", schema, path],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dependabot_watches_every_pinned_ecosystem() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    ecosystems = {update["package-ecosystem"] for update in config["updates"]}
+    assert ecosystems >= {"pip", "docker", "github-actions"}
