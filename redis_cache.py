@@ -120,6 +120,7 @@ def encode_history(port_history: history.PortHistory) -> bytes:
     """Packed little-endian binary (DATA.md §4): header, then uint32 ts + float32 rx/tx samples."""
     fine = list(port_history.fine)
     coarse = list(port_history.coarse)
+    pack = _HISTORY_SAMPLE.pack
     parts = [
         _HISTORY_HEADER.pack(
             _HISTORY_VERSION,
@@ -130,8 +131,11 @@ def encode_history(port_history: history.PortHistory) -> bytes:
             len(coarse),
         )
     ]
-    for ts, rx_bps, tx_bps in (*fine, *coarse):
-        parts.append(_HISTORY_SAMPLE.pack(int(ts), _float_or_nan(rx_bps), _float_or_nan(tx_bps)))
+    nan = math.nan
+    parts.extend(
+        pack(int(ts), nan if rx_bps is None else rx_bps, nan if tx_bps is None else tx_bps)
+        for ts, rx_bps, tx_bps in (*fine, *coarse)
+    )
     return b"".join(parts)
 
 
@@ -145,10 +149,10 @@ def decode_history(blob: bytes) -> history.PortHistory:
     expected = _HISTORY_HEADER.size + (n_fine + n_coarse) * _HISTORY_SAMPLE.size
     if len(blob) != expected:
         raise ValueError("port history has the wrong length")
-    samples = []
-    for offset in range(_HISTORY_HEADER.size, expected, _HISTORY_SAMPLE.size):
-        ts, rx_bps, tx_bps = _HISTORY_SAMPLE.unpack_from(blob, offset)
-        samples.append((int(ts), _nan_to_none(rx_bps), _nan_to_none(tx_bps)))
+    samples = [
+        (ts, None if rx_bps != rx_bps else rx_bps, None if tx_bps != tx_bps else tx_bps)  # NaN
+        for ts, rx_bps, tx_bps in _HISTORY_SAMPLE.iter_unpack(blob[_HISTORY_HEADER.size :])
+    ]
     last_rx_bytes = _nan_to_none(last_rx)
     last_tx_bytes = _nan_to_none(last_tx)
     return history.PortHistory(

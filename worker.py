@@ -25,11 +25,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 import schedule
 
 import circuits
 import history
-import redis
 import redis_cache
 from mist_connection import (
     CallCounter,
@@ -185,7 +185,8 @@ class Worker:
         self.holds_lease = False
         self.lease_lost = threading.Event()
         self._redis_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="refresh")
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="stream")
+        self._fanout = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fanout")
         self.status = RefreshStatus.resume(self.interval, self._safe(redis_cache.read_status))
 
     # ------------------------------------------------------------ small helpers
@@ -259,6 +260,7 @@ class Worker:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._fanout.shutdown(wait=False, cancel_futures=True)
         self.mist.close()
 
     # ------------------------------------------------------------ one refresh
@@ -353,6 +355,11 @@ class Worker:
         futures: dict[str, Future[Fetched]] = {
             name: self._pool.submit(job, org_id) for name, job in jobs.items()
         }
+        cached_configs: dict[str, Any] | None = None
+        device_job = None
+        if not config_due:  # steady state: device configs need only the cached inventory
+            cached_configs = self._configs(org_id, {}, now)
+            device_job = self._pool.submit(self._device_configs, cached_configs)
         fetched: dict[str, Fetched] = {}
         first_error: MistError | None = None
         pending = dict(futures)
@@ -378,9 +385,12 @@ class Worker:
         if first_error is not None:
             raise first_error
 
-        configs = self._configs(org_id, fetched, now)
+        configs = cached_configs or self._configs(org_id, fetched, now)
         self._phase("device_configs", done, total_phases)
-        device_configs = self._device_configs(configs)
+        device_configs, device_cost, device_error = (
+            device_job.result() if device_job else self._device_configs(configs)
+        )
+        self._record("device_configs", device_cost, device_error)
         done += 1
         self._phase("build", done, total_phases)
         built = time.monotonic()
@@ -477,8 +487,13 @@ class Worker:
                 redis_cache.write_configs(self.client, fresh)
         return configs | {"org_id": org_id}
 
-    def _device_configs(self, configs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-        """Cached device configs, refreshed for gateways whose inventory entry moved (capped)."""
+    def _device_configs(
+        self, configs: Mapping[str, Any]
+    ) -> tuple[dict[str, dict[str, Any]], Fetched, str | None]:
+        """Cached device configs, refreshed for gateways whose inventory entry moved (capped).
+
+        Runs on a stream thread, so it reports (devices, cost, error) instead of touching status.
+        """
         cached = self._cached_config("devices")
         devices: dict[str, dict[str, Any]] = cached if isinstance(cached, dict) else {}
         inventory = [item for item in configs.get("inventory") or [] if item.get("site_id")]
@@ -493,11 +508,12 @@ class Worker:
         counter = CallCounter()
         started = time.monotonic()
         futures = {
-            item["id"]: self._pool.submit(
+            item["id"]: self._fanout.submit(
                 self.mist.device_config, item["site_id"], item["id"], counter
             )
             for item in stale[:cap]
         }
+        modified = {item["id"]: item.get("modified_time") for item in stale[:cap]}
         errors = 0
         last_error = ""
         for gateway_id, future in futures.items():
@@ -508,9 +524,7 @@ class Worker:
                 last_error = str(error)
                 continue
             devices[gateway_id] = {
-                "modified_time": next(
-                    (i.get("modified_time") for i in stale if i["id"] == gateway_id), None
-                ),
+                "modified_time": modified.get(gateway_id),
                 "config": _config_subset(config, DEVICE_FIELDS),
             }
         devices = {
@@ -519,14 +533,13 @@ class Worker:
         if futures:
             with self._redis_lock:
                 redis_cache.write_configs(self.client, {"devices": devices})
-        self._record(
-            "device_configs",
+        if len(stale) > cap:
+            log.info("device_configs: %d more to fetch in later refreshes", len(stale) - cap)
+        return (
+            devices,
             Fetched(list(futures), counter.calls, time.monotonic() - started),
             f"{errors} failed, last: {last_error}" if errors else None,
         )
-        if len(stale) > cap:
-            log.info("device_configs: %d more to fetch in later refreshes", len(stale) - cap)
-        return devices
 
     # ------------------------------------------------------------ traffic history
 
@@ -579,7 +592,7 @@ class Worker:
             (
                 circuit,
                 window,
-                self._pool.submit(
+                self._fanout.submit(
                     self.mist.port_insights,
                     circuit.site_id or "",
                     circuit.gateway_id,

@@ -221,3 +221,24 @@ def test_a_rejected_token_is_an_error_in_status(mistsim, redis_server, flag):
     assert not instance.refresh()
     status = served_json(redis_server.client(), Dataset.STATUS)
     assert "401" in status["last_error"] and flag not in json.dumps(status)
+
+
+def test_exhausted_tokens_rotate_and_a_fully_limited_org_keeps_its_data(
+    mistsim_factory, redis_server
+):
+    sim = mistsim_factory(tokens=["tok-a", "tok-b", "tok-c"])
+    sim.set_faults(exhausted_tokens=["tok-a", "tok-b"])
+    instance = make_worker(sim, redis_server)
+    started = time.monotonic()
+    assert instance.refresh()
+    assert time.monotonic() - started < 5  # no 5/10/20 s SDK sleeps
+    client = redis_server.client()
+    status = served_json(client, Dataset.STATUS)
+    assert [t["exhausted"] for t in status["tokens"]] == [True, True, False]
+    assert status["rate_limited"] is False
+    etag = redis_cache.read_etag(client, Dataset.GATEWAYS)
+    sim.set_faults(exhausted_tokens=["tok-a", "tok-b", "tok-c"])
+    assert not instance.refresh()
+    status = served_json(client, Dataset.STATUS)
+    assert status["rate_limited"] is True and "rate limited" in status["last_error"]
+    assert redis_cache.read_etag(client, Dataset.GATEWAYS) == etag
