@@ -1,0 +1,72 @@
+"""The fault drill's short form: a few seconds per step against real redis-server, mistsim,
+worker.py, gunicorn and wrk. Users must never see a failure outside the seconds Redis is
+down (and then a 503 JSON answer, never a hang), no key may be lost, no reader may see a
+mixed snapshot, and fresh data must come back after every fault."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.drill import TOKENS, Drill, DrillConfig, StepResult, etag_matches
+from tests.fixtures.mistsim_server import MistSim
+from tests.fixtures.redis_server import RedisServer
+
+
+class FixtureMist:
+    """The drill's view of the test fixture's simulator."""
+
+    def __init__(self, sim: MistSim) -> None:
+        self.sim = sim
+
+    @property
+    def host(self) -> str:
+        return self.sim.host
+
+    @property
+    def ca(self) -> str:
+        return str(self.sim.ca_path)
+
+    @property
+    def org_id(self) -> str:
+        return self.sim.org_id
+
+    def admin(self, path: str, body: Any = None, method: str | None = None) -> Any:
+        return self.sim.admin(method or ("GET" if body is None else "POST"), path, json=body)
+
+
+def test_gzip_etag_is_recognised_as_the_bodys_own() -> None:
+    assert etag_matches('"abc123-gz"', '"abc123"')
+    assert etag_matches('W/"abc123"', '"abc123"')
+    assert not etag_matches('"abc124-gz"', '"abc123"')
+
+
+def test_short_drill_users_never_see_failures_mixed_snapshots_or_lost_keys(
+    redis_server: RedisServer,
+    mistsim_factory: Callable[..., MistSim],
+    tmp_path: Path,
+) -> None:
+    config = DrillConfig(users=20, step_seconds=2.5, interval=1, gateways=40, latency_ms=30)
+    sim = mistsim_factory(
+        gateways=config.gateways, sites=20, tokens=TOKENS, latency_ms=config.latency_ms
+    )
+    drill = Drill(redis_server, FixtureMist(sim), tmp_path, config, log=lambda _: None)
+    steps = drill.run()
+
+    by_name: dict[str, StepResult] = {step.name: step for step in steps}
+    assert len(steps) == 7, list(by_name)
+    for step in steps:
+        assert step.requests > 0, step
+        assert step.failed == 0, f"users saw failures: {step}"
+        assert step.hangs == 0, f"requests hung past 2 s: {step}"
+        assert step.keys_lost == 0, f"keys lost: {step}"
+        assert step.mixed == 0, (
+            f"mixed snapshot: {step} {drill.observer and drill.observer.mixed_examples}"
+        )
+        assert step.fresh_after is not None, f"no fresh data after: {step}"
+    redis_step = by_name["Redis SIGKILL, restart on same AOF"]
+    assert redis_step.down_requests > 0
+    assert redis_step.down_other == 0, (
+        f"while Redis was down users got non-503/non-JSON: {redis_step}"
+    )
