@@ -114,7 +114,8 @@ def test_status_is_served_and_health_reads_it_cheaply(client):
     assert health["worker_status"] == "running"
     assert health["heartbeat"] == 1234.5
     assert health["interval"] == 60
-    assert redis_cache.read_status(client)["phase"] == "ports"
+    stored = redis_cache.read_status(client)
+    assert stored is not None and stored["phase"] == "ports"
 
 
 def test_readers_never_see_a_mix_of_two_refreshes(client, redis_server):
