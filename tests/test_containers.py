@@ -488,3 +488,60 @@ def test_readme_documents_every_setting() -> None:
     table = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", (ROOT / "README.md").read_text(), re.M))
     assert documented - table == set(), "settings missing from README's table"
     assert table - documented == set(), "README documents settings .env.example lacks"
+
+
+def _requirement_closure() -> set[str]:
+    """requirements.txt's distributions and everything they depend on, as installed here."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    pending = [
+        norm(re.split(r"[=<>!~\[; ]", line, maxsplit=1)[0])
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    closure: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in closure:
+            continue
+        closure.add(name)
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                pending.append(norm(requirement.name))
+    return closure
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile.web", "Dockerfile.worker"])
+def test_an_image_installs_every_package_its_code_imports(dockerfile: str) -> None:
+    import ast
+    from importlib import metadata
+
+    shipped = shipped_files(ROOT / dockerfile)
+    local = {Path(name).stem for name in shipped if name.endswith(".py")}
+    imported: set[str] = set()
+    for name in shipped:
+        if not name.endswith(".py"):
+            continue
+        for node in ast.walk(ast.parse((ROOT / name).read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - local - set(sys.stdlib_module_names)
+    provided = metadata.packages_distributions()
+    closure = _requirement_closure()
+    missing = {
+        module
+        for module in third_party
+        if not {re.sub(r"[-_.]+", "-", d).lower() for d in provided.get(module, [])} & closure
+    }
+    assert missing == set(), f"{dockerfile}: imported but not in requirements.txt: {missing}"
+    # And the image ships every project module it imports.
+    project = {path.stem for path in ROOT.glob("*.py")}
+    assert (imported & project) - local == set()
