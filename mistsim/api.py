@@ -184,6 +184,9 @@ class MistApi:
             ("/api/v1/sites/<site_id>/stats/ports/search", self.search_site_ports),
             ("/api/v1/orgs/<org_id>/stats/vpn_peers/search", self.search_peer_paths),
             ("/api/v1/orgs/<org_id>/stats/vpn_peers/count", self.count_peer_paths),
+            ("/api/v1/orgs/<org_id>/stats/ports/count", self.count_org_ports),
+            ("/api/v1/sites/<site_id>/stats/ports/count", self.count_site_ports),
+            ("/api/v1/sites/<site_id>/insights/device/<device_mac>/<metric>", self.device_insight),
             (
                 "/api/v1/sites/<site_id>/insights/gateway/<device_id>/stats",
                 self.gateway_insights,
@@ -347,30 +350,27 @@ class MistApi:
 
         return header_page(call, gateways, render_gateway)
 
-    def _ports(self, call: Call, site_id: str | None) -> Reply:
+    def _port_items(self, call: Call, site_id: str | None) -> list[tuple[Gateway, Port]]:
+        """Gateway ports matching the search/count filters (`device_type` or legacy `type`)."""
         device_type = call.arg("device_type") or call.arg("type") or "all"
         kinds = {kind.strip() for kind in device_type.split(",")}
-        ports: list[tuple[Gateway, Port]] = []
-        if kinds & {"gateway", "all"} and self.main_org(call):
-            ports = self.org.ports
-            macs, port_ids, up = call.csv("mac"), call.csv("port_id"), call.flag("up")
-            if site_id is not None:
-                ports = [item for item in ports if item[0].site_id == site_id]
-            if macs:
-                ports = [item for item in ports if item[0].mac in macs]
-            if port_ids:
-                ports = [item for item in ports if item[1].port_id in port_ids]
-            if up is not None:
-                now = call.now
-                ports = [
-                    item
-                    for item in ports
-                    if (
-                        dynamics.link_up(item[1], dynamics.effective_time(item[0], now))
-                        and item[0].connected
-                    )
-                    == up
-                ]
+        if not (kinds & {"gateway", "all"} and self.main_org(call)):
+            return []
+        ports = self.org.ports
+        macs, port_ids, up = call.csv("mac"), call.csv("port_id"), call.flag("up")
+        if site_id is not None:
+            ports = [item for item in ports if item[0].site_id == site_id]
+        if macs:
+            ports = [item for item in ports if item[0].mac in macs]
+        if port_ids:
+            ports = [item for item in ports if item[1].port_id in port_ids]
+        if up is not None:
+            now = call.now
+            ports = [item for item in ports if _port_up(item[0], item[1], now) == up]
+        return ports
+
+    def _ports(self, call: Call, site_id: str | None) -> Reply:
+        ports = self._port_items(call, site_id)
         reboots, now = self.runtime.reboots, call.now
         boots: dict[str, float] = {}
 
@@ -398,6 +398,32 @@ class MistApi:
 
     def search_site_ports(self, call: Call) -> Reply:
         return self._ports(call, call.params["site_id"])
+
+    def _count_ports(self, call: Call, site_id: str | None) -> Reply:
+        """Style C: `{distinct, start, end, limit, total, results: [{<field>: value, count}]}`."""
+        distinct = call.arg("distinct") or "mac"
+        values: dict[str, Callable[[Gateway, Port], Any]] = {
+            "mac": lambda gateway, port: gateway.mac,
+            "port_id": lambda gateway, port: port.port_id,
+            "port_mac": lambda gateway, port: port.port_mac,
+            "up": lambda gateway, port: _port_up(gateway, port, call.now),
+            "speed": lambda gateway, port: port.speed if _port_up(gateway, port, call.now) else 0,
+            "full_duplex": lambda gateway, port: True,
+        }
+        if distinct not in values:
+            raise ApiError(400, f"distinct must be one of {', '.join(values)}")
+        counts: dict[str, int] = {}
+        for gateway, port in self._port_items(call, site_id):
+            value = values[distinct](gateway, port)
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            counts[text] = counts.get(text, 0) + 1
+        return _count_reply(distinct, counts, self._window(call), _limit(call))
+
+    def count_org_ports(self, call: Call) -> Reply:
+        return self._count_ports(call, None)
+
+    def count_site_ports(self, call: Call) -> Reply:
+        return self._count_ports(call, call.params["site_id"])
 
     def _peer_paths(self, call: Call) -> list[PeerPath]:
         if not self.main_org(call):
@@ -467,29 +493,29 @@ class MistApi:
             else:
                 value = path.hub.site_id
             counts[value] = counts.get(value, 0) + 1
-        buckets = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        return Reply(
-            200,
-            {
-                "distinct": distinct,
-                "start": int(start),
-                "end": int(end),
-                "limit": limit,
-                "total": len(counts),
-                "results": [{distinct: value, "count": count} for value, count in buckets],
-            },
-        )
+        return _count_reply(distinct, counts, (start, end), limit)
 
     def gateway_insights(self, call: Call) -> Reply:
         gateway = self.org.gateway_by_id.get(call.params["device_id"])
         if gateway is None or gateway.site_id != call.params["site_id"]:
             raise ApiError(404, "device not found in this site")
         args = {key: value for key, value in call.request.args.items() if value != ""}
+        return self._series(gateway, args, call.now, self.insights_keyed)
+
+    def device_insight(self, call: Call) -> Reply:
+        """The older single-metric form, keyed by MAC: `.../insights/device/{mac}/{metric}`."""
+        gateway = self.org.gateway_by_mac.get(call.params["device_mac"])
+        if gateway is None or gateway.site_id != call.params["site_id"]:
+            raise ApiError(404, "device not found in this site")
+        args = {key: value for key, value in call.request.args.items() if value != ""}
+        args["metrics"] = call.params["metric"]
+        return self._series(gateway, args, call.now, keyed=False)
+
+    def _series(self, gateway: Gateway, args: dict[str, str], now: float, keyed: bool) -> Reply:
         try:
-            body = insights.series(gateway, args, call.now, self.insights_keyed)
+            return Reply(200, insights.series(gateway, args, now, keyed))
         except insights.BadInsight as error:
             raise ApiError(400, str(error)) from None
-        return Reply(200, body)
 
     # ------------------------------------------------------------------ config
 
@@ -540,6 +566,27 @@ class MistApi:
         if gateway is None or gateway.site_id != call.params["site_id"]:
             raise ApiError(404, "device not found in this site")
         return Reply(200, render.device_object(self.org, gateway))
+
+
+def _port_up(gateway: Gateway, port: Port, now: float) -> bool:
+    return gateway.connected and dynamics.link_up(port, dynamics.effective_time(gateway, now))
+
+
+def _count_reply(
+    distinct: str, counts: dict[str, int], window: tuple[float, float], limit: int
+) -> Reply:
+    buckets = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return Reply(
+        200,
+        {
+            "distinct": distinct,
+            "start": int(window[0]),
+            "end": int(window[1]),
+            "limit": limit,
+            "total": len(counts),
+            "results": [{distinct: value, "count": count} for value, count in buckets],
+        },
+    )
 
 
 def _token(request: Request) -> str | None:

@@ -306,3 +306,17 @@ def test_even_the_default_test_org_shows_every_state() -> None:
     paths = sim.walk("/api/v1/orgs/{org_id}/stats/vpn_peers/search")
     assert any(not p["up"] for p in paths)
     assert any(p["up"] and (p["latency"] >= 100 or p["jitter"] >= 30) for p in paths)
+
+
+def test_port_counts_agree_with_the_port_search(sim: Sim) -> None:
+    ports = sim.walk("/api/v1/orgs/{org_id}/stats/ports/search", limit=1000)
+    by_up = sim.get("/api/v1/orgs/{org_id}/stats/ports/count", distinct="up")
+    counted = {bucket["up"]: bucket["count"] for bucket in by_up["results"]}
+    assert counted == {
+        "true": sum(p["up"] for p in ports),
+        "false": sum(not p["up"] for p in ports),
+    }
+    site_id = sim.org.sites[1].id
+    site = sim.get(f"/api/v1/sites/{site_id}/stats/ports/count", distinct="mac")
+    assert sum(b["count"] for b in site["results"]) == sum(p["site_id"] == site_id for p in ports)
+    assert "detail" in sim.get("/api/v1/orgs/{org_id}/stats/ports/count", 400, distinct="nope")

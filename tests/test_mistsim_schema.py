@@ -136,6 +136,10 @@ def test_stats_answers_match_the_spec(sim: MistSim) -> None:
             "countOrgPeerPathStats",
             json_of(sim.get(f"{org}/stats/vpn_peers/count", distinct=distinct)),
         )
+    for distinct in ("mac", "up", "port_id", "speed"):
+        _validate(
+            "countOrgSwOrGwPorts", json_of(sim.get(f"{org}/stats/ports/count", distinct=distinct))
+        )
     site_id = json_of(sim.get(f"{org}/sites"))[1]["id"]
     for body in _all_pages(sim, f"/api/v1/sites/{site_id}/stats/ports/search", limit=3):
         _validate("searchSiteSwOrGwPorts", body)
@@ -171,6 +175,8 @@ def test_gateway_insights_match_the_device_metrics_schema(sim: MistSim) -> None:
     for interval, duration in (("10m", "1d"), ("1h", "7d")):
         body = json_of(sim.get(path, metrics="rx_bps", interval=interval, duration=duration))
         _validate("getSiteInsightMetricsForDevice", body)
+    legacy = f"/api/v1/sites/{item['site_id']}/insights/device/{item['mac']}/tx_bps"
+    _validate("getSiteInsightMetricsForDevice", json_of(sim.get(legacy, duration="1d")))
     # exception (see module docstring): the keyed multi-metric shape has no `results`
     keyed = json_of(sim.get(path, metrics="rx_bps,tx_bps", interval="1h", duration="1d"))
     assert {"start", "end", "interval", "rt", "rx_bps", "tx_bps"} <= set(keyed)

@@ -26,6 +26,7 @@ OPERATIONS = {
     "searchSiteSwOrGwPorts": "/api/v1/sites/{site_id}/stats/ports/search",
     "searchOrgPeerPathStats": "/api/v1/orgs/{org_id}/stats/vpn_peers/search",
     "countOrgPeerPathStats": "/api/v1/orgs/{org_id}/stats/vpn_peers/count",
+    "countOrgSwOrGwPorts": "/api/v1/orgs/{org_id}/stats/ports/count",
     "getOrgInventory": "/api/v1/orgs/{org_id}/inventory",
     "listOrgGatewayTemplates": "/api/v1/orgs/{org_id}/gatewaytemplates",
     "getOrgGatewayTemplate": "/api/v1/orgs/{org_id}/gatewaytemplates/{gatewaytemplate_id}",
