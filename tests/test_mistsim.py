@@ -111,3 +111,32 @@ def test_one_tls_connection_serves_many_calls(mistsim: MistSim) -> None:
         sockets.add(id(connection.sock))
     assert len(sockets) == 1
     connection.close()
+
+
+def test_concurrent_page_fetches_get_every_gateway_once(mistsim: MistSim) -> None:
+    """The worker fetches page 1, then the remaining pages concurrently (docs/DATA.md §1)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    path = f"{mistsim.url}/api/v1/orgs/{mistsim.org_id}/stats/devices"
+    first = mistsim.get(path[len(mistsim.url) :], type="gateway", limit=3)
+    pages = -(-int(first.headers["X-Page-Total"]) // 3)
+
+    def fetch(page: int) -> list[str]:
+        with requests.Session() as http:
+            http.trust_env = False
+            http.verify = mistsim.ca_path
+            response = http.get(
+                path,
+                params={"type": "gateway", "limit": "3", "page": str(page)},
+                headers={"Authorization": f"Token {mistsim.tokens[0]}"},
+                timeout=30,
+            )
+            assert response.status_code == 200
+            return [gateway["id"] for gateway in response.json()]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ids = [gateway_id for chunk in pool.map(fetch, range(2, pages + 1)) for gateway_id in chunk]
+    ids += [gateway["id"] for gateway in first.json()]
+    assert sorted(ids) == sorted(mistsim.org_summary()["gateway_ids"])
