@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from tests.test_containers import (
     compose,
     dockerfile_copies,
     dockerfile_exec_form,
+    dockerfile_instructions,
     interpolate,
     service_env,
 )
@@ -61,9 +63,20 @@ def local_argv(argv: list[str]) -> list[str]:
     return argv
 
 
-def base_env() -> dict[str, str]:
-    """What a container has besides its compose environment: a PATH and no project paths."""
-    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+def image_env(dockerfile: str, home: Path) -> dict[str, str]:
+    """What a container has besides its compose environment: the Dockerfile's ENV, a PATH,
+    and a HOME that does not exist (the image's user has none; its root is read-only)."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(home)}
+    for keyword, rest in dockerfile_instructions(ROOT / dockerfile):
+        if keyword == "ENV":
+            for word in shlex.split(rest):
+                name, _, value = word.partition("=")
+                env[name] = value
+    return env
+
+
+def tree(directory: Path) -> dict[str, float]:
+    return {str(path): path.stat().st_mtime for path in directory.rglob("*")}
 
 
 @dataclass
@@ -76,6 +89,7 @@ class Stack:
     worker_env: dict[str, str]
     processes: dict[str, subprocess.Popen[bytes]]
     logs: Path
+    shipped: dict[str, dict[str, float]]
 
     def redis_as(self, user: str | None, password: str | None) -> redis.Redis:
         return redis.Redis(port=self.redis_port, username=user, password=password, socket_timeout=5)
@@ -131,7 +145,7 @@ def stack(tmp_path: Path, mistsim_factory: Callable[..., MistSim]) -> Iterator[S
     data = tmp_path / "redis-data"
     data.mkdir()
     redis_env = {
-        **base_env(),
+        "PATH": os.environ["PATH"],
         **service_env(redis_service),
         "REDIS_ACL_FILE": str(tmp_path / "users.acl"),
     }
@@ -141,16 +155,20 @@ def stack(tmp_path: Path, mistsim_factory: Callable[..., MistSim]) -> Iterator[S
     )
 
     worker_dir = stage_image("Dockerfile.worker", tmp_path / "worker-image")
-    worker_env = {**base_env(), **service_env(services["worker"])}
+    home = tmp_path / "no-home"
+    worker_env = {**image_env("Dockerfile.worker", home), **service_env(services["worker"])}
     worker_env["REDIS_URL"] = local_redis(worker_env["REDIS_URL"])
     web_dir = stage_image("Dockerfile.web", tmp_path / "web-image")
-    web_env = {**base_env(), **service_env(services["web"])}
+    web_env = {**image_env("Dockerfile.web", home), **service_env(services["web"])}
     web_env["REDIS_URL"] = local_redis(web_env["REDIS_URL"])
     web_env["PORT"] = str(web_port)
     # The image binds 0.0.0.0; tests stay on loopback (GUNICORN_CMD_ARGS beats the config file).
     web_env["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{web_port}"
 
-    stack = Stack(redis_port, web_port, web_dir, worker_dir, web_env, worker_env, processes, logs)
+    shipped = {"web": tree(web_dir), "worker": tree(worker_dir)}
+    stack = Stack(
+        redis_port, web_port, web_dir, worker_dir, web_env, worker_env, processes, logs, shipped
+    )
     try:
         wait_until(lambda: stack.redis_as(None, None).ping(), 20, "redis via the ACL entrypoint")
         worker_cmd = local_argv(dockerfile_exec_form(ROOT / "Dockerfile.worker", "CMD"))
@@ -233,6 +251,11 @@ def test_the_stack_turns_healthy_and_the_web_can_only_read(stack: Stack) -> None
         anonymous.get("mist:gateways")
     with pytest.raises(redis.exceptions.AuthenticationError):
         stack.redis_as("web", "wrong-password").ping()
+
+    # A read-only container root: the tiers wrote nothing next to their code or into HOME.
+    assert tree(stack.web_dir) == stack.shipped["web"]
+    assert tree(stack.worker_dir) == stack.shipped["worker"]
+    assert not Path(stack.web_env["HOME"]).exists()
 
     for name in ("web", "worker"):
         assert "tok-1" not in stack.log(name), f"a token reached the {name} log"
