@@ -14,6 +14,19 @@ async function loadUPlot() {
   return (await uPlotModule).default;
 }
 
+const CLOCK = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+const DAY = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
+
+/** Time ticks in 24 h clock; midnight (and every tick of the 7 d chart) names the day. */
+function timeTicks(range) {
+  return (u, ticks) => ticks.map((t) => {
+    const date = new Date(t * 1000);
+    const midnight = date.getHours() === 0 && date.getMinutes() === 0;
+    if (range === '7d') return midnight ? DAY.format(date) : `${DAY.format(date)} ${CLOCK.format(date)}`;
+    return midnight ? `${DAY.format(date)}\n${CLOCK.format(date)}` : CLOCK.format(date);
+  });
+}
+
 function stats(values) {
   const numbers = values.filter((value) => typeof value === 'number');
   if (!numbers.length) return null;
@@ -105,7 +118,7 @@ export class TrafficDialog {
         { label: 'Transmit (tx)', stroke: TX_COLOUR, width: 2, spanGaps: false, value: (u, v) => formatBits(v) },
       ],
       axes: [
-        { ...axis },
+        { ...axis, values: timeTicks(series.range), space: 70 },
         { ...axis, size: 90, values: (u, ticks) => ticks.map((v) => formatBits(v)) },
       ],
       cursor: { drag: { x: false, y: false } },

@@ -6,10 +6,19 @@ import { el, formatAge, formatDateTime, formatDuration, text } from './format.js
 import { renderAge } from './summary.js';
 
 const PHASES = {
-  starting: 'Starting', org: 'Organisation', sites: 'Sites', devices: 'Gateways', gateways: 'Gateways',
-  ports: 'WAN ports', vpn_peers: 'Peer paths', peers: 'Peer paths', configs: 'Configuration',
-  insights: 'Traffic', backfill: 'Traffic history', publish: 'Publishing',
+  fetch: 'Asking Mist', org: 'organisation', sites: 'sites', gateways: 'gateways',
+  ports: 'WAN ports', peer_paths: 'peer paths', templates: 'templates', profiles: 'device profiles',
+  inventory: 'inventory', device_configs: 'Gateway configs', build: 'Building circuits',
+  history: 'Traffic history', publish: 'Publishing', backfill: 'Traffic backfill',
 };
+
+/** worker.py phases look like `fetch:ports`: "Asking Mist: WAN ports". */
+function phaseLabel(phase) {
+  if (!phase) return 'Refreshing';
+  const [head, tail] = String(phase).split(':');
+  const first = PHASES[head] || head;
+  return tail ? `${first}: ${PHASES[tail] || tail}` : first;
+}
 
 function show(id, message) {
   const banner = document.getElementById(id);
@@ -92,7 +101,7 @@ export class Freshness {
     phase.hidden = !running;
     if (running) {
       const progress = status.progress || {};
-      const label = PHASES[status.phase] || text(status.phase, 'Refreshing');
+      const label = phaseLabel(status.phase);
       const counts = progress.total ? ` ${progress.done ?? 0}/${progress.total}` : '';
       document.getElementById('worker-phase-text').textContent = `Refreshing: ${label}${counts}`;
       const bar = document.getElementById('worker-progress');
