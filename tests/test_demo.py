@@ -264,3 +264,15 @@ def test_readme_puts_the_two_commands_first() -> None:
     assert re.search(r"^demo:.*\n\t.*-m scripts\.demo", makefile, re.M)
     assert re.search(r"^test:.*\n\t.*pytest", makefile, re.M)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_links_point_at_files_that_exist() -> None:
+    readme = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#]+)\)", readme)
+    local = [target for target in targets if "://" not in target]
+    assert "docs/screenshot.png" in local and "docs/DATA.md" in local and "LICENSE" in local
+    assert [target for target in local if not (ROOT / target).exists()] == []
+    for path in re.findall(
+        r"`((?:redis|scripts|docs|tests/data|\.github/workflows)/[\w./-]+)`", readme
+    ):
+        assert (ROOT / path).exists(), f"README names {path}, which does not exist"
