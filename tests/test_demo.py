@@ -15,11 +15,12 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.ports import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,25 +136,6 @@ def demo_runs() -> Iterator[list[DemoRun]]:
             run.kill_everything()
 
 
-def start_simulator(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """The Mist simulator on a free port, as an operator's 'real' Mist for the token path."""
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "mistsim", "--port", "0", "--gateways", "5", "--sites", "2"),
-            *("--tokens", "operator-token", "--ca-file", str(tmp_path / "ca.pem")),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.startswith("mistsim ready"), line
-    ready = dict(word.split("=", 1) for word in line.split()[2:])
-    return process, ready
-
-
 def test_demo_fills_the_dashboard_from_the_simulator_and_sigterm_stops_every_tier(
     tmp_path: Path, demo_runs: list[DemoRun]
 ) -> None:
@@ -190,35 +172,30 @@ def test_demo_fills_the_dashboard_from_the_simulator_and_sigterm_stops_every_tie
 
 
 def test_demo_with_a_token_reads_that_mist_and_ctrl_c_stops_it(
-    tmp_path: Path, demo_runs: list[DemoRun]
+    tmp_path: Path, demo_runs: list[DemoRun], mistsim_factory: Callable[..., MistSim]
 ) -> None:
-    mist, ready = start_simulator(tmp_path)
-    try:
-        port = free_port()
-        demo = DemoRun(
-            ["--port", str(port), "--var-dir", str(tmp_path / "var"), "--embedded-redis"],
-            clean_env(
-                MIST_API_TOKEN="operator-token",
-                MIST_HOST=ready["host"],
-                MIST_CA_BUNDLE=ready["ca"],
-                MIST_ORG_ID=ready["org_id"],
-            ),
-        )
-        demo_runs.append(demo)
-        demo.wait_for_line("first refresh published")
-        gateways = get_json(f"http://127.0.0.1:{port}/api/gateways")
-        assert isinstance(gateways, dict) and len(gateways["gateways"]) == 5
-        assert set(demo.pids()) == {"redis", "worker", "web"}, "no simulator with a token"
-        assert "fakeredis" in demo.output
-        assert "operator-token" not in demo.output
+    mist = mistsim_factory(gateways=5, sites=2, tokens=["operator-token"])
+    port = free_port()
+    demo = DemoRun(
+        ["--port", str(port), "--var-dir", str(tmp_path / "var"), "--embedded-redis"],
+        clean_env(
+            MIST_API_TOKEN="operator-token",
+            MIST_HOST=mist.host,
+            MIST_CA_BUNDLE=mist.ca_path,
+            MIST_ORG_ID=mist.org_id,
+        ),
+    )
+    demo_runs.append(demo)
+    demo.wait_for_line("first refresh published")
+    gateways = get_json(f"http://127.0.0.1:{port}/api/gateways")
+    assert isinstance(gateways, dict) and len(gateways["gateways"]) == 5
+    assert set(demo.pids()) == {"redis", "worker", "web"}, "no simulator with a token"
+    assert "fakeredis" in demo.output
+    assert "operator-token" not in demo.output
 
-        pids = demo.pids().values()
-        every_process = set().union(*(process_group(pid) | {pid} for pid in pids))
-        assert demo.stop(signal.SIGINT) == 0
-        wait_until(lambda: not any(alive(pid) for pid in every_process), 10, "every tier to exit")
-    finally:
-        mist.terminate()
-        mist.wait(timeout=10)
+    every_process = set().union(*(process_group(pid) | {pid} for pid in demo.pids().values()))
+    assert demo.stop(signal.SIGINT) == 0
+    wait_until(lambda: not any(alive(pid) for pid in every_process), 10, "every tier to exit")
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux setpriv")
