@@ -15,7 +15,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from mistsim import admin, dynamics, insights, render, timeparse
-from mistsim.fastjson import DeviceStatsJson, RawJson
+from mistsim.fastjson import DeviceStatsJson, PortStatsJson, RawJson
 from mistsim.model import Gateway, Org, PeerPath, Port
 from mistsim.runtime import Runtime
 
@@ -130,12 +130,13 @@ def search_page(
         begin = _first_after(items, ordinal, after)
     chunk = items[begin : begin + limit]
     start, end = window
+    results = [render_item(item) for item in chunk]
     body: dict[str, Any] = {
         "start": int(start) if integer_window else round(start, 3),
         "end": int(end) if integer_window else round(end, 3),
         "limit": limit,
         "total": len(items),
-        "results": [render_item(item) for item in chunk],
+        "results": results,
     }
     if begin + limit < len(items) and chunk:
         last = chunk[-1]
@@ -145,6 +146,13 @@ def search_page(
         marker = json.dumps([int(call.now * 1000), key_of(last)], separators=(",", ":"))
         query.append(("search_after", marker))
         body["next"] = f"{call.request.path}?{urlencode(query, quote_via=quote)}"
+    if results and all(isinstance(item, RawJson) for item in results):
+        # splice the pre-encoded results into the wrapper instead of re-encoding them
+        body["results"] = []
+        wrapper = _dump(body)
+        marker = '"results":[]'
+        at = wrapper.index(marker) + len(marker) - 1
+        return Reply(200, RawJson(wrapper[:at] + ",".join(results) + wrapper[at:]))
     return Reply(200, body)
 
 
@@ -174,6 +182,7 @@ class MistApi:
         self.peer_ordinal = {id(path): n for n, path in enumerate(org.peer_paths)}
         self.org_ids = [org.id, *org.other_org_ids]
         self.device_json = DeviceStatsJson(org)
+        self.port_json = PortStatsJson(org)
         routes: list[tuple[str, Callable[[Call], Reply]]] = [
             ("/api/v1/self", self.get_self),
             ("/api/v1/self/usage", self.get_usage),
@@ -374,13 +383,15 @@ class MistApi:
         reboots, now = self.runtime.reboots, call.now
         boots: dict[str, float] = {}
 
-        def render_port(item: tuple[Gateway, Port]) -> dict[str, Any]:
+        def render_port(item: tuple[Gateway, Port]) -> RawJson:
             gateway, port = item
             boot = boots.get(gateway.mac)
             if boot is None:
                 t_eff = dynamics.effective_time(gateway, now)
                 boot = boots[gateway.mac] = dynamics.boot_time(gateway, t_eff, reboots)
-            return render.port_stat(self.org, gateway, port, now, boot)
+            if gateway.sparse:
+                return _dump(render.port_stat(self.org, gateway, port, now, boot))
+            return RawJson(self.port_json.encode(gateway, port, now, boot))
 
         return search_page(
             call,

@@ -1,4 +1,4 @@
-"""Pre-encoded JSON for the heaviest answer, a `stats/devices?type=gateway` page.
+"""Pre-encoded JSON for the heaviest answers: `stats/devices` and port-search pages.
 
 Most of a gateway's stats object never changes, so its JSON is encoded once (and again
 only when the gateway's `modified_time` moves); a request only formats the moving numbers
@@ -79,3 +79,26 @@ class DeviceStatsJson:
             parts += [',"if2_stat":{', ",".join(node1), "}"]
         parts.append("}")
         return "".join(parts)
+
+
+class PortStatsJson:
+    """Encodes port-search results from a cached static fragment plus live numbers."""
+
+    def __init__(self, org: Org) -> None:
+        self.org = org
+        self._static: dict[int, str] = {}
+
+    def encode(self, gateway: Gateway, port: Port, t: float, boot: float) -> str:
+        fragment = self._static.get(id(port))
+        if fragment is None:
+            fragment = _dump(render.port_static(self.org, gateway, port, True))[:-1]
+            self._static[id(port)] = fragment
+        now = render.port_now(gateway, port, t, boot)
+        up = "true" if now.up else "false"
+        return (
+            f'{fragment},"up":{up},"active":{up},"speed":{now.speed},'
+            f'"rx_bps":{now.rx_bps},"tx_bps":{now.tx_bps},"rx_bytes":{now.rx_bytes},'
+            f'"tx_bytes":{now.tx_bytes},"rx_pkts":{now.rx_pkts},"tx_pkts":{now.tx_pkts},'
+            f'"latency":{now.latency!r},"jitter":{now.jitter!r},"loss":{now.loss!r},'
+            f'"last_flapped":{now.last_flapped!r}}}'
+        )

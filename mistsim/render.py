@@ -7,6 +7,7 @@ times in epoch seconds).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from mistsim import dynamics
@@ -97,15 +98,8 @@ def _if_stat(port: Port, t: float, boot: float, sparse: bool) -> dict[str, Any]:
     return entry
 
 
-def port_stat(
-    org: Org, gateway: Gateway, port: Port, t: float, boot: float, with_identity: bool = True
-) -> dict[str, Any]:
-    """One port-search result (or, without identity fields, one `ports[]` item)."""
-    t = dynamics.effective_time(gateway, t)
-    up = dynamics.link_up(port, t) and gateway.connected
-    rx_bytes, tx_bytes, rx_pkts, tx_pkts = dynamics.port_counters(port, t, boot)
-    rx_bps, tx_bps = dynamics.current_bps(port, t) if up else (0, 0)
-    latency, jitter, loss = dynamics.probe(port, t) if up else (0.0, 0.0, 0.0)
+def port_static(org: Org, gateway: Gateway, port: Port, with_identity: bool) -> dict[str, Any]:
+    """The parts of a port-search result that do not move with time."""
     result: dict[str, Any] = {}
     if with_identity:
         result.update(org_id=org.id, site_id=gateway.site_id, mac=gateway.mac)
@@ -114,29 +108,16 @@ def port_stat(
         port_mac=port.port_mac,
         type="gateway",
         port_usage=port.usage,
-        up=up,
-        active=up,
         disabled=False,
         unconfigured=False,
         for_site=True,
         full_duplex=True,
-        speed=port.speed if up else 0,
-        rx_bps=rx_bps,
-        tx_bps=tx_bps,
-        rx_bytes=rx_bytes,
-        tx_bytes=tx_bytes,
-        rx_pkts=rx_pkts,
-        tx_pkts=tx_pkts,
         rx_errors=0,
         tx_errors=0,
         rx_mcast_pkts=0,
         tx_mcast_pkts=0,
         rx_bcast_pkts=0,
         tx_bcast_pkts=0,
-        latency=latency,
-        jitter=jitter,
-        loss=loss,
-        last_flapped=round(dynamics.last_flapped(port, t, boot), 1),
         neighbor_mac="",
         neighbor_port_desc="",
         neighbor_system_name="",
@@ -147,8 +128,75 @@ def port_stat(
     if port.wan_type == "lte":
         result.update(lte_imsi="001010123456789", lte_iccid="8901010123456789012")
         result["lte_imei"] = "356938035643809"
+    return result
+
+
+@dataclass(slots=True)
+class PortNow:
+    """A port's moving numbers at one moment."""
+
+    up: bool
+    speed: int
+    rx_bps: int
+    tx_bps: int
+    rx_bytes: int
+    tx_bytes: int
+    rx_pkts: int
+    tx_pkts: int
+    latency: float
+    jitter: float
+    loss: float
+    last_flapped: float
+
+
+def port_now(gateway: Gateway, port: Port, t: float, boot: float) -> PortNow:
+    t = dynamics.effective_time(gateway, t)
+    up = dynamics.link_up(port, t) and gateway.connected
+    rx_bytes, tx_bytes, rx_pkts, tx_pkts = dynamics.port_counters(port, t, boot)
+    rx_bps, tx_bps = dynamics.current_bps(port, t) if up else (0, 0)
+    latency, jitter, loss = dynamics.probe(port, t) if up else (0.0, 0.0, 0.0)
+    return PortNow(
+        up=up,
+        speed=port.speed if up else 0,
+        rx_bps=rx_bps,
+        tx_bps=tx_bps,
+        rx_bytes=rx_bytes,
+        tx_bytes=tx_bytes,
+        rx_pkts=rx_pkts,
+        tx_pkts=tx_pkts,
+        latency=latency,
+        jitter=jitter,
+        loss=loss,
+        last_flapped=round(dynamics.last_flapped(port, t, boot), 1),
+    )
+
+
+SPARSE_PORT_KEYS = ("rx_bps", "tx_bps", "latency", "jitter", "loss", "last_flapped")
+
+
+def port_stat(
+    org: Org, gateway: Gateway, port: Port, t: float, boot: float, with_identity: bool = True
+) -> dict[str, Any]:
+    """One port-search result (or, without identity fields, one `ports[]` item)."""
+    now = port_now(gateway, port, t, boot)
+    result = port_static(org, gateway, port, with_identity)
+    result.update(
+        up=now.up,
+        active=now.up,
+        speed=now.speed,
+        rx_bps=now.rx_bps,
+        tx_bps=now.tx_bps,
+        rx_bytes=now.rx_bytes,
+        tx_bytes=now.tx_bytes,
+        rx_pkts=now.rx_pkts,
+        tx_pkts=now.tx_pkts,
+        latency=now.latency,
+        jitter=now.jitter,
+        loss=now.loss,
+        last_flapped=now.last_flapped,
+    )
     if gateway.sparse:
-        for key in ("rx_bps", "tx_bps", "latency", "jitter", "loss", "last_flapped"):
+        for key in SPARSE_PORT_KEYS:
             result.pop(key, None)
     return result
 

@@ -320,3 +320,23 @@ def test_port_counts_agree_with_the_port_search(sim: Sim) -> None:
     site = sim.get(f"/api/v1/sites/{site_id}/stats/ports/count", distinct="mac")
     assert sum(b["count"] for b in site["results"]) == sum(p["site_id"] == site_id for p in ports)
     assert "detail" in sim.get("/api/v1/orgs/{org_id}/stats/ports/count", 400, distinct="nope")
+
+
+def test_fast_port_json_equals_the_plain_rendering() -> None:
+    from mistsim import render
+    from mistsim.fastjson import PortStatsJson
+
+    org = generate(OrgOptions(sites=100, gateways=400, edge_cases=True), NOW)
+    fast = PortStatsJson(org)
+    reboots = {org.gateways[4].mac: NOW - 30}
+    for t in (NOW, NOW + 4000):
+        for gateway, port in org.ports:
+            if gateway.sparse:
+                continue
+            boot = dynamics.boot_time(gateway, dynamics.effective_time(gateway, t), reboots)
+            slow = render.port_stat(org, gateway, port, t, boot)
+            assert json.loads(fast.encode(gateway, port, t, boot)) == slow, (gateway.name, port)
+    sim = Sim(sites=20, gateways=40, edge_cases=True)  # spliced pages parse and page as before
+    ports = sim.walk("/api/v1/orgs/{org_id}/stats/ports/search", limit=7)
+    assert len(ports) == len(sim.org.ports)
+    assert any("rx_bps" not in p for p in ports) and any("rx_bps" in p for p in ports)
