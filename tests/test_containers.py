@@ -365,14 +365,10 @@ def test_start_order_waits_for_health() -> None:
     }
     for name in ("redis", "worker", "web"):
         assert services[name]["healthcheck"]["test"], f"{name} has no healthcheck"
-    assert services["worker"]["healthcheck"]["test"] == [
-        "CMD",
-        "python",
-        "worker.py",
-        "--healthcheck",
-    ]
-    web_check = " ".join(services["web"]["healthcheck"]["test"])
-    assert "/health" in web_check and "curl" not in web_check
+    # The same checks as the images' own HEALTHCHECK, so the two cannot drift apart.
+    for tier in ("web", "worker"):
+        image_check = dockerfile_exec_form(ROOT / f"Dockerfile.{tier}", "HEALTHCHECK")
+        assert services[tier]["healthcheck"]["test"] == ["CMD", *image_check], tier
 
 
 def test_only_the_worker_holds_mist_tokens() -> None:
