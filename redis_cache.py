@@ -14,7 +14,7 @@ import json
 import math
 import struct
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -83,6 +83,8 @@ class Publication:
     peer_paths: Mapping[tuple[str, str], Any]
     histories: Mapping[tuple[str, str], history.PortHistory]
     now: float
+    # histories the worker already encoded (bytes, expire-at epoch) to keep its memory flat
+    history_blobs: Mapping[tuple[str, str], tuple[bytes, int]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- encodings
@@ -320,9 +322,18 @@ def publish(client: redis.Redis, publication: Publication, *, interval: int) -> 
             continue
         pipe.set(history_key(gateway_id, port_id), encode_history(port_history), exat=expires_at)
         written += 1
+    for (gateway_id, port_id), (blob, expires_at) in publication.history_blobs.items():
+        pipe.set(history_key(gateway_id, port_id), blob, exat=expires_at)
+        written += 1
     pipe.set(KEY_LAST_UPDATE, repr(float(publication.now)))
     pipe.execute()
     return written
+
+
+def encode_history_entry(port_history: history.PortHistory, now: float) -> tuple[bytes, int] | None:
+    """(binary history, expire-at) for Publication.history_blobs; None when already too old."""
+    expires_at = _history_expiry(port_history, now)
+    return None if expires_at is None else (encode_history(port_history), expires_at)
 
 
 def _history_expiry(port_history: history.PortHistory, now: float) -> int | None:

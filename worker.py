@@ -94,6 +94,26 @@ DEVICE_FIELDS = (
 INVENTORY_FIELDS = ("id", "mac", "name", "site_id", "deviceprofile_id", "modified_time", "type")
 
 
+HISTORY_CHUNK = 1000
+
+
+@dataclass
+class HistoryResult:
+    """Encoded histories ready to publish and the 24 h volume of every WAN port."""
+
+    blobs: dict[tuple[str, str], tuple[bytes, int]] = field(default_factory=dict)
+    volumes: dict[tuple[str, str], tuple[int | None, int | None]] = field(default_factory=dict)
+
+    def finish(
+        self, port: tuple[str, str], port_history: history.PortHistory, now: float, interval: int
+    ) -> None:
+        port_history = history.prune(port_history, now)
+        self.volumes[port] = history.volume(port_history, now=now, interval=interval)
+        entry = redis_cache.encode_history_entry(port_history, now)
+        if entry is not None:
+            self.blobs[port] = entry
+
+
 class TokenRedactor(logging.Filter):
     """Last line of defence: a token that somehow reaches a log record is replaced by ***."""
 
@@ -423,10 +443,7 @@ class Worker:
         done += 1
         self._phase("history", done, total_phases)
         histories = self._histories(snapshot, now)
-        volumes = {
-            port: _volume(port_history, now, self.interval)
-            for port, port_history in histories.items()
-        }
+        volumes = histories.volumes
         publication = redis_cache.Publication(
             org=snapshot.org,
             sites=snapshot.sites,
@@ -434,7 +451,8 @@ class Worker:
             vpn_peers_all=circuits.peer_paths_all(snapshot),
             insights_all=circuits.insights_summary(snapshot, volumes),
             peer_paths=snapshot.peer_paths,
-            histories=histories,
+            histories={},
+            history_blobs=histories.blobs,
             now=now,
         )
         done += 1
@@ -543,85 +561,83 @@ class Worker:
 
     # ------------------------------------------------------------ traffic history
 
-    def _histories(
-        self, snapshot: circuits.Snapshot, now: float
-    ) -> dict[tuple[str, str], history.PortHistory]:
+    def _histories(self, snapshot: circuits.Snapshot, now: float) -> HistoryResult:
+        """Add this refresh's counters to every WAN port's history, backfill a capped few.
+
+        Ports go through in chunks and leave as encoded bytes, so a 10,000-gateway org never
+        holds every port's week of samples as Python objects at once.
+        """
         started = time.monotonic()
-        ports = [(c.gateway_id, c.port_id) for c in snapshot.circuits]
-        with self._redis_lock:
-            stored = redis_cache.read_port_histories(self.client, ports)
-        histories: dict[tuple[str, str], history.PortHistory] = {}
-        for circuit in snapshot.circuits:
-            port = (circuit.gateway_id, circuit.port_id)
-            histories[port] = history.add_counters(
-                stored.get(port), ts=now, rx_bytes=circuit.rx_bytes, tx_bytes=circuit.tx_bytes
-            )
+        result = HistoryResult()
+        cap = backfill_cap(self.interval) * max(1, self.mist.tokens_available())
+        ports_to_fill = max(1, cap if self.mist.insights_keyed else cap // 2)
+        candidates: list[tuple[circuits.Circuit, history.PortHistory, tuple[int, int]]] = []
+        waiting = 0
+        new_ports = 0
+        for first in range(0, len(snapshot.circuits), HISTORY_CHUNK):
+            chunk = snapshot.circuits[first : first + HISTORY_CHUNK]
+            ports = [(c.gateway_id, c.port_id) for c in chunk]
+            with self._redis_lock:
+                stored = redis_cache.read_port_histories(self.client, ports)
+            new_ports += len(ports) - len(stored)
+            for circuit, port in zip(chunk, ports, strict=True):
+                port_history = history.add_counters(
+                    stored.get(port), ts=now, rx_bytes=circuit.rx_bytes, tx_bytes=circuit.tx_bytes
+                )
+                window = history.backfill_window(port_history, now=now) if circuit.site_id else None
+                if window is not None and len(candidates) < ports_to_fill:
+                    candidates.append((circuit, port_history, window))
+                    continue
+                waiting += window is not None
+                result.finish(port, port_history, now, self.interval)
         log.info(
             "history: %d ports (%d new), %.2f s",
-            len(ports),
-            len(ports) - len(stored),
+            len(snapshot.circuits),
+            new_ports,
             time.monotonic() - started,
         )
         self._phase("backfill", self.status.done, self.status.total)
-        self._backfill(snapshot, histories, now)
-        for port, port_history in histories.items():
-            histories[port] = history.prune(port_history, now)
-        return histories
+        self._backfill(candidates, result, now)
+        if waiting:
+            log.info("backfill: %d ports left for later refreshes", waiting)
+        return result
 
     def _backfill(
         self,
-        snapshot: circuits.Snapshot,
-        histories: dict[tuple[str, str], history.PortHistory],
+        candidates: list[tuple[circuits.Circuit, history.PortHistory, tuple[int, int]]],
+        result: HistoryResult,
         now: float,
     ) -> None:
         """Fill holes from Mist insights, within a tenth of each token's hourly budget."""
-        cap = backfill_cap(self.interval) * max(1, self.mist.tokens_available())
-        wanted = []
-        for circuit in snapshot.circuits:
-            if circuit.site_id is None:
-                continue
-            port = (circuit.gateway_id, circuit.port_id)
-            window = history.backfill_window(histories[port], now=now)
-            if window is not None:
-                wanted.append((circuit, window))
         counter = CallCounter()
         started = time.monotonic()
-        budget_calls = cap if self.mist.insights_keyed else cap // 2
-        chosen = wanted[: max(1, budget_calls)] if budget_calls else []
         futures = [
-            (
-                circuit,
-                window,
-                self._fanout.submit(
-                    self.mist.port_insights,
-                    circuit.site_id or "",
-                    circuit.gateway_id,
-                    circuit.port_id,
-                    start=window[0],
-                    end=window[1],
-                    counter=counter,
-                ),
+            self._fanout.submit(
+                self.mist.port_insights,
+                circuit.site_id or "",
+                circuit.gateway_id,
+                circuit.port_id,
+                start=window[0],
+                end=window[1],
+                counter=counter,
             )
-            for circuit, window in chosen
+            for circuit, _, window in candidates
         ]
         errors: list[str] = []
-        for circuit, window, future in futures:
+        for (circuit, port_history, window), future in zip(candidates, futures, strict=True):
             try:
                 points, step = future.result()
+                port_history = history.merge_backfill(
+                    port_history, points=points, step=step, now=now, window=window
+                )
             except MistError as error:
                 errors.append(str(error))
-                continue
-            port = (circuit.gateway_id, circuit.port_id)
-            histories[port] = history.merge_backfill(
-                histories[port], points=points, step=step, now=now, window=window
-            )
+            result.finish((circuit.gateway_id, circuit.port_id), port_history, now, self.interval)
         self._record(
             "backfill",
-            Fetched(chosen, counter.calls, time.monotonic() - started),
+            Fetched(candidates, counter.calls, time.monotonic() - started),
             f"{len(errors)} failed, last: {errors[-1]}" if errors else None,
         )
-        if len(wanted) > len(chosen):
-            log.info("backfill: %d ports left for later refreshes", len(wanted) - len(chosen))
 
     # ------------------------------------------------------------ running
 
@@ -635,12 +651,6 @@ class Worker:
             last = max(last or 0.0, float(stored["last_attempt"]))
         if last is None or self.clock() - last >= self.interval:
             self.refresh()
-
-
-def _volume(
-    port_history: history.PortHistory, now: float, interval: int
-) -> tuple[int | None, int | None]:
-    return history.volume(port_history, now=now, interval=interval)
 
 
 # ---------------------------------------------------------------- command line
