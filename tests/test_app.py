@@ -176,6 +176,13 @@ def test_if_none_match_answers_304_from_the_cheap_read(client, org, monkeypatch)
     assert response.headers["ETag"] == etag
 
 
+def test_head_answers_headers_only(client, org):
+    response = client.head("/api/gateways", headers=GZIP)
+    assert response.status_code == 200 and response.data == b""
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.headers["Content-Security-Policy"] == CSP
+
+
 def test_a_new_refresh_changes_the_etag(client, store, org):
     etag = client.get("/api/gateways").headers["ETag"]
     publish_sample(store, 13)
