@@ -134,7 +134,7 @@ def measure_server(workdir: Path) -> list[dict[str, Any]]:
                 params={"type": "gateway", "limit": "1000", "page": str(page)},
                 timeout=60,
             ).raise_for_status()
-        rss, peak = _rss_mb(process.pid)
+        peak = _rss_mb(process.pid)[1]
         rows.append(
             _row("resident memory at 10,000 gateways, all pages served (peak)", peak, "MB", 500)
         )
