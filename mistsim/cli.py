@@ -133,9 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     app = MistApi(org, runtime, insights_keyed=args.insights_shape == "keyed")
     ca_file = Path(args.ca_file).resolve()
     try:
-        server = build_server(args.host, args.port, app, tls_context(ca_file, args.host))
+        context = tls_context(ca_file, args.host)
     except OSError as error:
-        print(f"mistsim: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        print(f"mistsim: --ca-file {ca_file} cannot be written: {error}", file=sys.stderr)
+        return 2
+    try:
+        server = build_server(args.host, args.port, app, context)
+    except OSError as error:
+        print(f"mistsim: --host/--port {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
 
     def stop(signum: int, frame: FrameType | None) -> None:

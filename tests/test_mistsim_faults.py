@@ -174,15 +174,25 @@ def test_accounting_counts_every_api_request_by_template_and_token(mistsim: Mist
     assert mistsim.admin("GET", "faults")["outage"] is False
 
 
-def test_command_line_rejects_bad_settings_by_name_and_stops_cleanly(mistsim: MistSim) -> None:
-    bad = subprocess.run(
-        [sys.executable, "-m", "mistsim", "--error-rate", "2"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert bad.returncode == 2 and "--error-rate" in bad.stderr
+def test_command_line_rejects_bad_settings_by_name_and_stops_cleanly(
+    mistsim: MistSim, tmp_path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    for argv, setting in (
+        (["--error-rate", "2"], "--error-rate"),
+        (["--wan-ports-min", "3", "--wan-ports-max", "2"], "--wan-ports-max"),
+        (["--port", "0", "--ca-file", str(blocker / "ca.pem")], "--ca-file"),
+    ):
+        bad = subprocess.run(
+            [sys.executable, "-m", "mistsim", *argv],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert bad.returncode == 2 and setting in bad.stderr, bad.stderr
+        assert "Traceback" not in bad.stderr
     helped = subprocess.run(
         [sys.executable, "-m", "mistsim", "--help"],
         cwd=REPO,
