@@ -187,11 +187,17 @@ def render_csv(rows: Iterable[list]) -> bytes:
 
 
 REDIS_DOWN = "the data store (Redis) is unreachable; try again shortly"
+NO_STORE_JSON = (("Content-Type", JSON_MIMETYPE), ("Cache-Control", "no-store"))
+Answer = tuple[int, list[tuple[str, str]], bytes]
 INTERNAL_ERROR = "internal error; the log has the details"
 
 
 def _error_body(status: int, message: str) -> bytes:
     return json.dumps({"error": message, "status": status}, separators=(",", ":")).encode()
+
+
+def _json_bytes(document: object) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _json_response(payload: object, status: int = 200) -> Response:
@@ -425,7 +431,7 @@ class DatasetServer:
         served = redis_cache.read_served(self.client, dataset, gzip_ok=gzip_ok)
         if served is None:
             body = _error_body(503, "no data yet: the worker has not finished a refresh")
-            return 503, [("Content-Type", JSON_MIMETYPE), ("Cache-Control", "no-store")], body
+            return 503, list(NO_STORE_JSON), body
         self._bodies[(dataset, gzip_ok)] = served
         return 200, self._headers(served, headers), served.body
 
@@ -439,31 +445,30 @@ class DatasetServer:
 
 
 class FastPaths:
-    """WSGI shortcut for GET/HEAD of the served datasets: no Flask request context, routing or
-    response object for the requests that carry the big bytes. Everything else goes to Flask."""
+    """WSGI shortcut for GET/HEAD of the hot JSON routes (the served datasets, /api/status,
+    /health): no Flask request context, routing or response object. Everything else, and any
+    other method, goes to Flask."""
 
-    def __init__(self, flask_app: Any, datasets: DatasetServer) -> None:
+    def __init__(
+        self, flask_app: Any, routes: Mapping[str, Callable[[Mapping[str, Any]], Answer]]
+    ) -> None:
         self.flask_app = flask_app
-        self.datasets = datasets
+        self.routes = routes
         self.security = list(SECURITY_HEADERS.items())
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        dataset = SERVED_ROUTES.get(environ.get("PATH_INFO", ""))
+        answer = self.routes.get(environ.get("PATH_INFO", ""))
         method = environ.get("REQUEST_METHOD")
-        if dataset is None or method not in ("GET", "HEAD"):
+        if answer is None or method not in ("GET", "HEAD"):
             return self.flask_app(environ, start_response)
         try:
-            status, headers, body = self.datasets.answer(
-                dataset, environ.get("HTTP_ACCEPT_ENCODING", ""), environ.get("HTTP_IF_NONE_MATCH")
-            )
+            status, headers, body = answer(environ)
         except redis.RedisError as error:
             LOG.warning("redis unavailable: %s", type(error).__name__)
-            status, body = 503, _error_body(503, REDIS_DOWN)
-            headers = [("Content-Type", JSON_MIMETYPE), ("Cache-Control", "no-store")]
+            status, headers, body = 503, list(NO_STORE_JSON), _error_body(503, REDIS_DOWN)
         except Exception:
             LOG.exception("unexpected error on %s", environ.get("PATH_INFO"))
-            status, body = 500, _error_body(500, INTERNAL_ERROR)
-            headers = [("Content-Type", JSON_MIMETYPE), ("Cache-Control", "no-store")]
+            status, headers, body = 500, list(NO_STORE_JSON), _error_body(500, INTERNAL_ERROR)
         headers = [*headers, *self.security, ("Content-Length", str(len(body)))]
         start_response(f"{status} {HTTP_STATUS_CODES.get(status, '')}", headers)
         return [b"" if method == "HEAD" else body]
@@ -518,7 +523,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csv_cache = CsvCache()
     gateway_views = GatewayViewCache()
     datasets = DatasetServer(client)
-    app.wsgi_app = FastPaths(app.wsgi_app, datasets)  # type: ignore[method-assign]
     interval_default = int(app.config["WORKER_INTERVAL"])
 
     def asset_url(name: str) -> str:
@@ -593,60 +597,64 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def favicon() -> Response:
         return static_file("icons/icon-192.png")
 
-    @app.get("/health")
-    def health() -> Response:
+    def health_answer(environ: Mapping[str, Any]) -> Answer:
+        """Liveness without loading the org: Redis reachable, data age, worker status."""
         try:
-            state = redis_cache.read_health(_client())
+            state = redis_cache.read_health(client)
         except redis.RedisError:
-            return json_error(503, "redis unreachable")
-        if not state.get("redis"):
-            return json_error(503, "redis unreachable")
+            return 503, list(NO_STORE_JSON), _error_body(503, "redis unreachable")
         interval = state.get("interval") or interval_default
         age = _now_age(state.get("last_update"))
-        gateway_views.warm_after(_client(), state.get("last_update"))
-        return _json_response(
-            {
-                "status": "ok",
-                "redis": True,
-                "last_update": state.get("last_update"),
-                "age": age,
-                "stale": age is not None and age > 2 * interval,
-                "worker_status": state.get("worker_status"),
-                "heartbeat": state.get("heartbeat"),
-                "interval": interval,
-            }
-        )
+        gateway_views.warm_after(client, state.get("last_update"))
+        health = {
+            "status": "ok",
+            "redis": True,
+            "last_update": state.get("last_update"),
+            "age": age,
+            "stale": age is not None and age > 2 * interval,
+            "worker_status": state.get("worker_status"),
+            "heartbeat": state.get("heartbeat"),
+            "interval": interval,
+        }
+        return 200, list(NO_STORE_JSON), _json_bytes(health)
 
-    @app.get("/api/status")
-    def status() -> Response:
-        served = redis_cache.read_served(_client(), Dataset.STATUS, gzip_ok=False)
-        worker: dict[str, Any] = {}
-        if served is not None:
-            try:
-                decoded = json.loads(served.body)
-            except ValueError:
-                decoded = None
-            if isinstance(decoded, dict):
-                worker = decoded
-        if not worker:
-            worker = {"status": "starting", "phase": None, "progress": None, "last_update": None}
+    def status_answer(environ: Mapping[str, Any]) -> Answer:
+        """The worker's status JSON plus the age of the data and whether it is stale."""
+        worker = redis_cache.read_status(client) or {
+            "status": "starting",
+            "phase": None,
+            "progress": None,
+            "last_update": None,
+        }
         interval = worker.get("interval") or interval_default
         worker["interval"] = interval
         age = _now_age(worker.get("last_update"))
-        gateway_views.warm_after(_client(), worker.get("last_update"))
+        gateway_views.warm_after(client, worker.get("last_update"))
         worker["age"] = age
         worker["stale"] = age is not None and age > 2 * interval
-        return _json_response(worker)
+        return 200, list(NO_STORE_JSON), _json_bytes(worker)
 
-    def dataset_view(dataset: Dataset) -> Callable[[], Response]:
-        """The Flask route of a dataset; GET and HEAD normally take the FastPaths shortcut."""
+    def dataset_answer(dataset: Dataset) -> Callable[[Mapping[str, Any]], Answer]:
+        def answer(environ: Mapping[str, Any]) -> Answer:
+            return datasets.answer(
+                dataset, environ.get("HTTP_ACCEPT_ENCODING", ""), environ.get("HTTP_IF_NONE_MATCH")
+            )
+
+        return answer
+
+    fast: dict[str, Callable[[Mapping[str, Any]], Answer]] = {
+        "/health": health_answer,
+        "/api/status": status_answer,
+    }
+    for path, dataset in SERVED_ROUTES.items():
+        fast[path] = dataset_answer(dataset)
+    app.wsgi_app = FastPaths(app.wsgi_app, fast)  # type: ignore[method-assign]
+
+    def flask_view(answer: Callable[[Mapping[str, Any]], Answer]) -> Callable[[], Response]:
+        """The same answer as a Flask route (GET and HEAD normally take the shortcut)."""
 
         def view() -> Response:
-            status, headers, body = datasets.answer(
-                dataset,
-                request.headers.get("Accept-Encoding", ""),
-                request.headers.get("If-None-Match"),
-            )
+            status, headers, body = answer(request.environ)
             response = Response(body, status=status)
             for name, value in headers:
                 response.headers[name] = value
@@ -654,8 +662,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
         return view
 
-    for path, dataset in SERVED_ROUTES.items():
-        app.add_url_rule(path, "dataset_" + dataset.value, dataset_view(dataset), methods=["GET"])
+    for path, answer in fast.items():
+        app.add_url_rule(path, "fast" + path.replace("/", "_"), flask_view(answer), methods=["GET"])
 
     @app.get("/api/gateways/rows")
     def gateway_rows() -> Response:
