@@ -313,6 +313,12 @@ class Gunicorn:
         kill(self.process)
         self.process = None
 
+    def restart(self) -> None:
+        """Quick shutdown (SIGQUIT: in-flight requests dropped) and a fresh start, same port."""
+        kill(self.process, signal.SIGQUIT)
+        self.process = None
+        self.start()
+
 
 def children_peak_rss_mb() -> float:
     """Peak RSS of any waited-for child so far (RUSAGE_CHILDREN), in MiB."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import statistics
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,23 @@ def capture_bodies(product_url: str, folder: Path) -> tuple[int, int]:
     return sizes
 
 
+def idle(server: Gunicorn, patience: float = 3.0) -> None:
+    """Make sure no backlog from the previous run (requests wrk gave up on but gunicorn still
+    works through) spills into the next one: wait briefly for a quick /health, else restart."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(server.url + "/health", timeout=0.5) as response:
+                response.read()
+            if time.monotonic() - started < 0.05:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    server.restart()
+
+
 def measure_web(
     redis_url: str,
     workdir: Path,
@@ -110,12 +128,14 @@ def measure_web(
         for _ in range(rounds):
             for endpoint in ENDPOINTS:
                 for name, server in servers.items():
+                    idle(server)
                     result = run_wrk(
                         server.url + endpoint,
                         connections=connections,
                         seconds=seconds,
                         headers=GZIP,
                         count_status=False,
+                        timeout_s=10.0,
                     )
                     results.setdefault((name, endpoint), []).append(result)
         throughput = []
@@ -141,10 +161,14 @@ def measure_web(
             ("/api/status", 4, 5.0),
             ("/health", 4, 5.0),
         ):
-            runs = [
-                run_wrk(product.url + endpoint, connections=clients, seconds=seconds, headers=GZIP)
-                for _ in range(rounds)
-            ]
+            runs = []
+            for _ in range(rounds):
+                idle(product)
+                runs.append(
+                    run_wrk(
+                        product.url + endpoint, connections=clients, seconds=seconds, headers=GZIP
+                    )
+                )
             latency.append(
                 Latency(
                     endpoint=endpoint,
