@@ -134,10 +134,10 @@ def test_sigkill_mid_refresh_leaves_readers_a_consistent_snapshot(
     process = worker_proc([], worker_env(sim, redis_server.url, WORKER_INTERVAL="1"))
     wait_until(lambda: last_update(client) > 0, 60, "a first publish")
     assert_consistent(client)
-    sim.set_faults(latency_ms=150)
-    for _ in range(3):  # kill it in the middle of different phases
-        wait_until(lambda: client.get("mist:metadata:worker_status") == b"running", 30, "a refresh")
-        time.sleep(0.2)
+    sim.set_faults(latency_ms=400)  # each refresh now takes seconds: kill it in the middle
+    client.set("mist:metadata:worker_status", "marker")
+    wait_until(lambda: client.get("mist:metadata:worker_status") == b"running", 30, "a refresh")
+    time.sleep(0.3)
     process.signal(signal.SIGKILL)
     process.wait(10)
     assert_consistent(client)
