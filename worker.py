@@ -236,15 +236,14 @@ class Worker:
 
     def heartbeat(self) -> None:
         """Prove liveness and keep our lease while we hold it (runs on its own thread)."""
-        try:
-            with self._redis_lock:
-                redis_cache.write_heartbeat(self.client, self.clock())
-                if self.holds_lease and not redis_cache.renew_lock(
-                    self.client, self.worker_id, self.lease_seconds
-                ):
-                    log.warning("lost the worker lease to another worker")
-                    self.holds_lease = False
-                    self.lease_lost.set()
+        try:  # no _redis_lock: a long publish must not delay the heartbeat or the lease
+            redis_cache.write_heartbeat(self.client, self.clock())
+            if self.holds_lease and not redis_cache.renew_lock(
+                self.client, self.worker_id, self.lease_seconds
+            ):
+                log.warning("lost the worker lease to another worker")
+                self.holds_lease = False
+                self.lease_lost.set()
         except redis.RedisError as error:
             log.warning("heartbeat failed: %s", error)
 
