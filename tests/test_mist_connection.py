@@ -167,3 +167,20 @@ def test_pages_of_one_stream_run_concurrently(mistsim_factory):
     assert len(fetched.items) == 3500 and fetched.calls == 4
     # one page after the other would take over 4 s; page 1 then pages 2-4 together about 2 s
     assert time.monotonic() - started < 3.5
+
+
+def test_retry_after_sets_when_an_exhausted_token_is_tried_again(mistsim_factory):
+    sim = mistsim_factory(tokens=["only-token"], rate_limit=2, retry_after=30)
+    clock = [1_000_000.0]
+    connection = connect(sim, clock=lambda: clock[0])
+    connection.org(sim.org_id)
+    connection.org(sim.org_id)
+    started = time.monotonic()
+    with pytest.raises(RateLimited, match=r"next budget in 30 s"):
+        connection.org(sim.org_id)
+    assert time.monotonic() - started < 2  # no sleeping on Retry-After either
+    with pytest.raises(RateLimited):  # still within Retry-After: Mist is not even asked
+        connection.org(sim.org_id)
+    assert sim.calls()["total"] == 3
+    clock[0] += 31
+    assert connection.tokens_available() == 1
