@@ -123,6 +123,16 @@ def test_module_imports_carry_the_version_so_modules_cache_too(client):
     assert re.search(r"vendor/uplot/uPlot\.esm\.js\?v=[0-9a-f]{12}", chart)
 
 
+def test_no_page_code_turns_data_into_html():
+    """Mist strings reach the page as text: no innerHTML & co. anywhere in our modules."""
+    for module in (ROOT / "static/js").glob("*.js"):
+        source = module.read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in source, f"{module.name} uses {sink}"
+    template = (ROOT / "templates/index.html").read_text()
+    assert "|safe" not in template and "autoescape false" not in template
+
+
 def test_only_page_assets_are_served_from_static(client):
     assert client.get("/static/icons/make_icons.py").status_code == 404
     assert client.get("/static/../app.py").status_code == 404

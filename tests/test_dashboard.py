@@ -231,9 +231,10 @@ def first_gateway_with_paths(org: Org) -> dict[str, Any]:
 def expand(page: Any, gateway: dict[str, Any]) -> Any:
     page.fill("#search", gateway["mac"])
     button = page.locator(f'button[data-gateway="{gateway["id"]}"]')
-    button.click()
-    assert button.get_attribute("aria-expanded") == "true"
+    button.focus()
+    page.keyboard.press("Enter")  # the keyboard works as well as a tap
     page.wait_for_selector(".port-card")
+    assert button.get_attribute("aria-expanded") == "true"
     return button
 
 
@@ -327,6 +328,14 @@ def test_csv_of_exactly_the_filtered_rows_is_excel_safe(page, org):
     for row in rows[1:]:
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    cells = page.evaluate(
+        """async () => {
+            const csv = await import('/static/js/csv.js');
+            return ['=1+1', '+49', '-cmd', '@SUM(A1)', '\\tx', '\\rx', 'plain', null, true]
+                .map(csv.excelSafe);
+        }"""
+    )
+    assert cells == ["'=1+1", "'+49", "'-cmd", "'@SUM(A1)", "'\tx", "'\rx", "plain", "", "yes"]
     assert page.problems == []
 
 

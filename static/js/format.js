@@ -1,5 +1,5 @@
 // Formatting and DOM helpers. Every value from Mist reaches the page through `el` as text:
-// nothing here (or anywhere in the page) assigns innerHTML.
+// nothing here (or anywhere in the page) parses data as HTML.
 
 const DEFAULT_THRESHOLDS = {
   latency: [50, 100, 150],
