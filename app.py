@@ -515,6 +515,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update(overrides)
     app.debug = False  # never the debugger, whatever LOG_LEVEL says
+    if not logging.getLogger().handlers:  # gunicorn or main() may have set logging up already
+        settings.configure_logging(app.config["LOG_LEVEL"])
     LOG.setLevel(app.config["LOG_LEVEL"])
     client = app.config.get("REDIS_CLIENT") or redis_cache.connect(app.config["REDIS_URL"])
     app.extensions["redis_client"] = client

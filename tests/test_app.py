@@ -17,6 +17,8 @@ import struct
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import fakeredis
@@ -25,7 +27,7 @@ from flask.testing import FlaskClient
 
 import app as web
 import redis_cache
-from tests.fixtures.ports import free_port
+from tests.fixtures.ports import free_port, port_open, wait_until
 from tests.fixtures.sample_data import publish_sample, status_document
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -459,6 +461,39 @@ def test_a_bad_setting_exits_2_naming_it(tmp_path):
     assert result.returncode == 2
     assert "PORT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_python_app_py_serves_on_port(tmp_path):
+    """The development server: `python app.py` listens on PORT (no debugger, no reloader)."""
+    port = free_port()
+    env = {
+        "PORT": str(port),
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "PATH": "/usr/bin:/bin",
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until(lambda: port_open(port), timeout=30, what="python app.py")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert response.status == 200
+            assert "Mist circuits" in response.read().decode()
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10)
+        except urllib.error.HTTPError as error:
+            assert error.code == 503
+            assert json.loads(error.read())["error"] == "redis unreachable"
+        else:
+            raise AssertionError("/health must be 503 without Redis")
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode()
+    assert "Debugger is active" not in output and "Traceback" not in output
 
 
 def test_the_web_app_never_imports_mist_code():
