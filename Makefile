@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: demo test lint typecheck unit bench drill system-deps clean
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+		{ echo "MistCircuitStats needs Python 3.11 or newer: run e.g. make $(MAKECMDGOALS) PYTHON=python3.11" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
