@@ -323,8 +323,15 @@ class Worker:
         )
         return True
 
+    def _redact(self, text: str) -> str:
+        """Error texts go to Redis and logs: make sure no token value can ride along."""
+        for token in self.settings.tokens:
+            if token.reveal():
+                text = text.replace(token.reveal(), "***")
+        return text
+
     def _record_failure(self, error: Exception, started: float, clock_start: float) -> None:
-        message = str(error) or type(error).__name__
+        message = self._redact(str(error) or type(error).__name__)
         if isinstance(error, redis.RedisError):
             message = f"Redis: {message}"
         log.error("refresh failed after %.2f s: %s", time.monotonic() - clock_start, message)
@@ -340,11 +347,11 @@ class Worker:
             "items": len(fetched.items) if fetched else 0,
             "calls": fetched.calls if fetched else 0,
             "seconds": round(fetched.seconds, 3) if fetched else 0.0,
-            "error": error,
+            "error": None if error is None else self._redact(error),
         }
         self.status.datasets[name] = entry
         if error:
-            log.warning("%s: failed: %s", name, error)
+            log.warning("%s: failed: %s", name, entry["error"])
         else:
             log.info(
                 "%s: %d items, %d calls, %.2f s",
