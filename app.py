@@ -622,12 +622,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     def status_answer(environ: Mapping[str, Any]) -> Answer:
         """The worker's status JSON plus the age of the data and whether it is stale."""
-        worker = redis_cache.read_status(client) or {
+        document, published = redis_cache.read_status_published(client)
+        worker = document or {
             "status": "starting",
             "phase": None,
             "progress": None,
             "last_update": None,
         }
+        if published is not None and published > (worker.get("last_update") or 0):
+            worker["last_update"] = published  # the data moved before the status JSON did
         interval = worker.get("interval") or interval_default
         worker["interval"] = interval
         age = _now_age(worker.get("last_update"))

@@ -387,6 +387,22 @@ def read_status(client: redis.Redis) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+def read_status_published(client: redis.Redis) -> tuple[dict[str, Any] | None, float | None]:
+    """The status JSON and `last_update` in one MGET, for /api/status.
+
+    `last_update` moves inside the publish transaction, the status JSON a moment later: a
+    reader that takes the newer of the two never announces data older than what it serves.
+    """
+    body, last_update = client.mget([KEY_STATUS, KEY_LAST_UPDATE])
+    document: Any = None
+    if body is not None:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+    return (document if isinstance(document, dict) else None), _float(last_update)
+
+
 def write_heartbeat(client: redis.Redis, now: float, period: int = HEARTBEAT_PERIOD) -> None:
     """Epoch seconds, expiring after three periods: a missing key means a dead worker."""
     client.set(KEY_HEARTBEAT, repr(float(now)), ex=3 * period)

@@ -280,13 +280,22 @@ def test_has_problem_rule():
 
 def test_status_adds_age_and_stale(client, store, org):
     now = time.time()
-    redis_cache.write_status(store, status_document(now, last_update=now - 1000, interval=300))
+    publish_sample(store, 12, now=now - 1000)  # the worker has not published for 1000 s
     status = client.get("/api/status").get_json()
     assert 999 <= status["age"] <= 1010
     assert status["stale"] is True
     assert status["tokens"][0]["label"] == "token 1"
-    redis_cache.write_status(store, status_document(now, last_update=now - 30, interval=300))
+    publish_sample(store, 12, now=now - 30)
     assert client.get("/api/status").get_json()["stale"] is False
+
+
+def test_status_never_announces_older_data_than_published(client, store, org):
+    """Between the publish and the worker's status write, last_update comes from the publish."""
+    now = time.time()
+    redis_cache.write_status(store, status_document(now, last_update=now - 600))
+    status = client.get("/api/status").get_json()
+    assert status["last_update"] == pytest.approx(org.now)
+    assert status["last_update"] >= client.get("/api/gateways").get_json()["generated_at"]
 
 
 def test_status_before_the_worker_ever_ran(client):
