@@ -103,7 +103,9 @@ def machine() -> list[str]:
     commit = _version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
     return [
         f"Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}, commit {commit}",
-        f"Machine: {platform.platform()}, {os.cpu_count()} cores ({cpu}), {memory} RAM",
+        f"Machine: {platform.platform()}, {os.cpu_count()} cores ({cpu}), {memory} RAM, "
+        f"load average {os.getloadavg()[0]:.1f} / {os.getloadavg()[2]:.1f} (1 / 15 min) "
+        "at the end of the run (other work on the machine adds noise)",
         f"Python {platform.python_version()}; {', '.join(packages)}",
         f"{_version(['redis-server', '--version'])}; "
         f"{_version(['/usr/bin/chromium', '--version'])}; "
