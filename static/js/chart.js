@@ -14,11 +14,13 @@ async function loadUPlot() {
   return (await uPlotModule).default;
 }
 
-const CLOCK = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-const DAY = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
+let CLOCK = null;
+let DAY = null;
 
 /** Time ticks in 24 h clock; midnight (and every tick of the 7 d chart) names the day. */
 function timeTicks(range) {
+  CLOCK ||= new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  DAY ||= new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
   return (u, ticks) => ticks.map((t) => {
     const date = new Date(t * 1000);
     const midnight = date.getHours() === 0 && date.getMinutes() === 0;

@@ -77,21 +77,22 @@ export function formatAge(seconds) {
   return `${formatDuration(seconds)} ago`;
 }
 
-const DATE_TIME = new Intl.DateTimeFormat(undefined, {
-  weekday: 'short',
-  year: 'numeric',
-  month: 'short',
-  day: 'numeric',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-});
+let dateTime = null; // Intl formatters are costly to build: only when first needed
 
 /** Epoch seconds as a local date and time (never just a clock). */
 export function formatDateTime(epochSeconds) {
   if (!epochSeconds) return '—';
-  return DATE_TIME.format(new Date(epochSeconds * 1000));
+  dateTime ||= new Intl.DateTimeFormat(undefined, {
+    weekday: 'short',
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  });
+  return dateTime.format(new Date(epochSeconds * 1000));
 }
 
 export function formatNumber(value) {

@@ -7,7 +7,7 @@ import { firstLoad } from './boot.js';
 import { PeerPathDialog } from './peers.js';
 import { TrafficDialog } from './chart.js';
 import { downloadCsv } from './csv.js';
-import { el, thresholdsOf } from './format.js';
+import { thresholdsOf } from './format.js';
 import { Freshness } from './freshness.js';
 import { renderSummary } from './summary.js';
 import { GatewayTable } from './table.js';
@@ -67,12 +67,19 @@ function ensureFull() {
   return state.fullLoading;
 }
 
+/** Before the first rows arrive the table body stays empty and this line says why. */
 function placeholder(message) {
-  $('gateway-rows').replaceChildren(el('tr', { class: 'placeholder-row' }, el('td', { colspan: 9, text: message })));
+  const line = $('table-status');
+  line.textContent = message;
+  line.hidden = false;
 }
 
+let tableShown;
+const firstTable = new Promise((resolve) => { tableShown = resolve; });
+
 /** Thousands of sites make thousands of <option>s: built after the table is on screen. */
-function fillSiteFilter(sites) {
+async function fillSiteFilter(sites) {
+  await firstTable;
   setTimeout(() => {
     const select = $('site-filter');
     const chosen = select.value;
@@ -141,6 +148,8 @@ async function loadGateways() {
   }));
   renderSummary(state.payload.summary);
   table.setData(state.payload, state.siteNames, details);
+  $('table-status').hidden = true;
+  requestAnimationFrame(() => tableShown());
   if (state.fullWanted) ensureFull().catch(() => {});
 }
 
@@ -196,4 +205,5 @@ $('export-filtered').addEventListener('click', async () => {
 });
 
 load(undefined);
-freshness.start();
+// The status poll starts once the table is up (or after 2 s without data): first things first.
+Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, 2000))]).then(() => freshness.start());

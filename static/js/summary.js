@@ -9,6 +9,7 @@ function set(id, value) {
 
 export function renderSummary(summary) {
   const s = summary || {};
+  document.getElementById('summary').hidden = false;
   set('sum-gateways-online', s.gateways_online);
   set('sum-gateways-offline', s.gateways_offline);
   set('sum-circuits-up', s.circuits_up);

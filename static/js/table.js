@@ -14,7 +14,7 @@ import {
 } from './format.js';
 import { icon } from './icons.js';
 
-const COLLATOR = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+let collator = null; // built on the first sort, not at load
 const WAN_TYPES = { broadband: 'Broadband', dsl: 'DSL', lte: 'LTE' };
 const ADDRESS_MODES = { static: 'Static', dhcp: 'DHCP', pppoe: 'PPPoE' };
 
@@ -168,7 +168,8 @@ export class GatewayTable {
 
   sorted(rows) {
     const { key, dir } = this.sort;
-    const compareText = (pick) => (a, b) => dir * COLLATOR.compare(pick(a) || '', pick(b) || '');
+    collator ||= new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+    const compareText = (pick) => (a, b) => dir * collator.compare(pick(a) || '', pick(b) || '');
     const compareNumber = (pick) => (a, b) => dir * ((pick(a) ?? -1) - (pick(b) ?? -1));
     const comparators = {
       site: compareText((g) => this.siteName(g)),
