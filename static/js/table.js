@@ -314,8 +314,9 @@ export class GatewayTable {
       metricNode('span', 'jitter', port.jitter, this.thresholds), ' ',
       metricNode('span', 'loss', port.loss, this.thresholds), ' ',
       el('span', { class: 'metric-label', text: 'MOS ' }), metricNode('span', 'mos', port.mos, this.thresholds));
-    const peerButton = el('button', { type: 'button', class: 'btn btn-outline-light btn-touch', 'data-action': 'peer-paths' },
-      icon('diagram-3'), el('span', { text: ' Peer paths' }));
+    const noPaths = !port.peers_total;
+    const peerButton = el('button', { type: 'button', class: 'btn btn-outline-light btn-touch', 'data-action': 'peer-paths', disabled: noPaths },
+      icon('diagram-3'), el('span', { text: noPaths ? ' No peer paths' : ' Peer paths' }));
     const trafficButton = el('button', { type: 'button', class: 'btn btn-outline-light btn-touch', 'data-action': 'traffic' },
       icon('graph-up'), el('span', { text: ' Traffic' }));
     peerButton.addEventListener('click', (event) => {
