@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [100, 1000] if args.quick else [100, 1000, 10000]
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",")]
-    load_seconds, rounds = (2.0, 1) if args.quick else (4.0, 2)
+    load_seconds, rounds = (2.0, 1) if args.quick else (4.0, 3)
     started = time.monotonic()
 
     scale: list[ScaleFigures] = []

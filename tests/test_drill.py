@@ -70,3 +70,15 @@ def test_short_drill_users_never_see_failures_mixed_snapshots_or_lost_keys(
     assert redis_step.down_other == 0, (
         f"while Redis was down users got non-503/non-JSON: {redis_step}"
     )
+
+
+def test_drill_report_replaces_only_its_own_block_of_benchmarks_md() -> None:
+    from bench.report import DRILL_BEGIN, DRILL_END, replace_block
+
+    bench_block = "<!-- bench:begin -->\nperf\n<!-- bench:end -->"
+    text = f"# Benchmarks\n\n{bench_block}\n\n{DRILL_BEGIN}\nold\n{DRILL_END}\n"
+    updated = replace_block(text, DRILL_BEGIN, DRILL_END, "new drill table")
+    assert "perf" in updated and "new drill table" in updated and "old" not in updated
+    assert replace_block("# Benchmarks\n", DRILL_BEGIN, DRILL_END, "first").endswith(
+        f"{DRILL_BEGIN}\nfirst\n{DRILL_END}\n"
+    )
