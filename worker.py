@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import redis
@@ -95,6 +96,80 @@ INVENTORY_FIELDS = ("id", "mac", "name", "site_id", "deviceprofile_id", "modifie
 
 
 HISTORY_CHUNK = 1000
+# Top-level fields of gateway stats, port stats and peer paths that circuits.py reads. Items
+# are cut down to these as each page arrives: at 10,000 gateways the raw lists are most of the
+# worker's memory. tests/test_worker.py proves the trimmed build equals the untrimmed one.
+CIRCUIT_FIELDS = frozenset(
+    {
+        "id",
+        "mac",
+        "name",
+        "site_id",
+        "model",
+        "version",
+        "status",
+        "uptime",
+        "last_seen",
+        "ip",
+        "ext_ip",
+        "is_ha",
+        "type",
+        "if_stat",
+        "if2_stat",
+        "node_name",
+        "port_id",
+        "port_usage",
+        "up",
+        "disabled",
+        "speed",
+        "rx_bps",
+        "tx_bps",
+        "rx_bytes",
+        "tx_bytes",
+        "last_flapped",
+        "latency",
+        "jitter",
+        "loss",
+        "mos",
+        "mtu",
+        "is_active",
+        "peer_mac",
+        "peer_port_id",
+        "peer_router_name",
+        "peer_site_id",
+        "wan_name",
+        "wan_type",
+        "node",
+    }
+)
+
+
+INTERFACE_FIELDS = frozenset(
+    {"port_id", "port_usage", "wan_name", "wan_type", "ips", "up", "vlan", "address_mode"}
+    | {"rx_bytes", "tx_bytes", "servp_info"}
+)
+
+
+def _trim_interfaces(interfaces: Any) -> Any:
+    if not isinstance(interfaces, dict):
+        return interfaces
+    return {
+        name: {k: v for k, v in entry.items() if k in INTERFACE_FIELDS}
+        if isinstance(entry, dict)
+        else entry
+        for name, entry in interfaces.items()
+    }
+
+
+def trim_for_circuits(item: Any) -> Any:
+    """Keep only the fields circuits.py uses, down into each if_stat entry."""
+    if not isinstance(item, dict):
+        return item
+    kept = {key: value for key, value in item.items() if key in CIRCUIT_FIELDS}
+    for key in ("if_stat", "if2_stat"):
+        if key in kept:
+            kept[key] = _trim_interfaces(kept[key])
+    return kept
 
 
 @dataclass
@@ -366,9 +441,9 @@ class Worker:
         jobs: dict[str, Callable[[str], Fetched]] = {
             "org": self.mist.org,
             "sites": self.mist.sites,
-            "gateways": self.mist.gateway_stats,
-            "ports": self.mist.port_stats,
-            "peer_paths": self.mist.peer_paths,
+            "gateways": partial(self.mist.gateway_stats, trim=trim_for_circuits),
+            "ports": partial(self.mist.port_stats, trim=trim_for_circuits),
+            "peer_paths": partial(self.mist.peer_paths, trim=trim_for_circuits),
         }
         if config_due:
             jobs.update(
@@ -439,6 +514,8 @@ class Worker:
             port_configs=port_configs,
             now=now,
         )
+        fetched.clear()  # the raw Mist lists are done with: let history and publish reuse it
+        del port_configs, device_configs, configs
         log.info(
             "build: %d gateways, %d circuits, %d peer path groups, %.2f s",
             len(snapshot.gateways),

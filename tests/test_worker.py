@@ -14,7 +14,7 @@ import redis_cache
 import worker as worker_module
 from mist_connection import MistConnection
 from redis_cache import Dataset
-from settings import load_worker_settings
+from settings import Secret, load_worker_settings
 from tests.fixtures.worker_proc import worker_env
 
 EVERY_REFRESH = (
@@ -242,3 +242,35 @@ def test_exhausted_tokens_rotate_and_a_fully_limited_org_keeps_its_data(
     status = served_json(client, Dataset.STATUS)
     assert status["rate_limited"] is True and "rate limited" in status["last_error"]
     assert redis_cache.read_etag(client, Dataset.GATEWAYS) == etag
+
+
+def test_trimmed_mist_items_build_exactly_the_same_dashboard(mistsim_factory):
+    """The worker keeps only CIRCUIT_FIELDS of each item; if circuits.py starts reading another
+    field, this fails instead of the dashboard silently losing it."""
+    import circuits
+
+    sim = mistsim_factory(edge_cases=True)
+    connection = MistConnection(sim.host, [Secret(sim.tokens[0])], ca_bundle=sim.ca_path)
+    raw = {
+        "org": connection.org(sim.org_id).items[0],
+        "sites": connection.sites(sim.org_id).items,
+        "gateway_stats": connection.gateway_stats(sim.org_id).items,
+        "port_stats": connection.port_stats(sim.org_id).items,
+        "peer_paths": connection.peer_paths(sim.org_id).items,
+    }
+    configs = circuits.index_port_configs(
+        sites=raw["sites"],
+        templates=connection.gateway_templates(sim.org_id).items,
+        profiles=connection.device_profiles(sim.org_id).items,
+        inventory=connection.inventory(sim.org_id).items,
+        device_configs={},
+    )
+    trimmed = dict(raw)
+    for name in ("gateway_stats", "port_stats", "peer_paths"):
+        trimmed[name] = [worker_module.trim_for_circuits(item) for item in raw[name]]
+        assert sum(map(len, trimmed[name])) < sum(map(len, raw[name]))  # it does cut
+    full = circuits.build_snapshot(**raw, port_configs=configs, now=1.0)
+    cut = circuits.build_snapshot(**trimmed, port_configs=configs, now=1.0)
+    assert circuits.gateways_payload(cut, {}) == circuits.gateways_payload(full, {})
+    assert circuits.peer_paths_all(cut) == circuits.peer_paths_all(full)
+    assert circuits.insights_summary(cut, {}) == circuits.insights_summary(full, {})
