@@ -1,7 +1,25 @@
-// Native <dialog>s: Escape closes them (the browser does it), focus returns to the opener.
+// Native <dialog>s: Escape closes them (the browser does it), focus returns to the opener
+// (or to its twin when a refresh redrew the table while the dialog was open).
+
+function twinOf(opener) {
+  const card = opener.closest('.port-card');
+  if (!card || !opener.dataset.action) return null;
+  return {
+    gateway: card.dataset.gateway,
+    port: card.dataset.port,
+    action: opener.dataset.action,
+  };
+}
+
+function findTwin(twin) {
+  if (!twin) return null;
+  const card = `.port-card[data-gateway="${CSS.escape(twin.gateway)}"][data-port="${CSS.escape(twin.port)}"]`;
+  return document.querySelector(`${card} [data-action="${CSS.escape(twin.action)}"]`);
+}
 
 export function setUpDialog(dialog, onClose = () => {}) {
   let opener = null;
+  let twin = null;
   for (const button of dialog.querySelectorAll('.dialog-close')) {
     button.addEventListener('click', () => dialog.close());
   }
@@ -11,12 +29,15 @@ export function setUpDialog(dialog, onClose = () => {}) {
   });
   dialog.addEventListener('close', () => {
     onClose();
-    if (opener && opener.isConnected) opener.focus();
+    const target = opener && opener.isConnected ? opener : findTwin(twin);
+    if (target) target.focus();
     opener = null;
+    twin = null;
   });
   return {
     open(from) {
       opener = from || document.activeElement;
+      twin = opener ? twinOf(opener) : null;
       if (!dialog.open) dialog.showModal();
     },
   };

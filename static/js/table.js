@@ -327,7 +327,7 @@ export class GatewayTable {
       event.stopPropagation();
       this.onTraffic(gateway, port, trafficButton);
     });
-    const card = el('article', { class: `port-card port-${state}${port.degraded ? ' degraded' : ''}`, 'data-port': port.port_id },
+    const card = el('article', { class: `port-card port-${state}${port.degraded ? ' degraded' : ''}`, 'data-port': port.port_id, 'data-gateway': gateway.id },
       el('header', { class: 'port-header' },
         el('span', { class: 'port-id', text: text(port.port_id) }),
         port.wan_name ? el('span', { class: 'wan-name', text: port.wan_name }) : null,
