@@ -45,6 +45,7 @@ def healthcheck(redis_url: str) -> int:
     return subprocess.run(
         [sys.executable, str(ROOT / "worker.py"), "--healthcheck"],
         env=env,
+        cwd="/",  # no developer .env may change the outcome
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=30,
@@ -163,7 +164,7 @@ def test_two_workers_only_one_spends_tokens_and_the_other_takes_over(
     holder.wait(10)
     killed_at = time.time()
     wait_until(lambda: "refresh published" in standby.output(), 30, "the standby taking over")
-    assert time.time() - killed_at < 3 + 5
+    assert time.time() - killed_at < 3 + 12  # lease lapse + one refresh, with CI slack
     assert str(standby.process.pid) in client.get("mist:lock:worker").decode()
     assert last_update(client) > killed_at
 
