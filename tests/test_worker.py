@@ -274,3 +274,35 @@ def test_trimmed_mist_items_build_exactly_the_same_dashboard(mistsim_factory):
     assert circuits.gateways_payload(cut, {}) == circuits.gateways_payload(full, {})
     assert circuits.peer_paths_all(cut) == circuits.peer_paths_all(full)
     assert circuits.insights_summary(cut, {}) == circuits.insights_summary(full, {})
+
+
+def test_a_changed_device_config_is_fetched_once_and_shown_within_the_hour(mistsim, redis_server):
+    clock = [time.time()]
+    environ = worker_env(mistsim, redis_server.url, WORKER_INTERVAL="60")
+    settings = load_worker_settings(environ, env_file=None)
+    connection = MistConnection.from_settings(settings, timeout=5.0, backoff=0.01)
+    instance = worker_module.Worker(settings, connection=connection, clock=lambda: clock[0])
+    assert instance.acquire_lease()
+    for _ in range(3):  # 20 gateways, 10 device configs per refresh: all cached after two
+        clock[0] += 60
+        assert instance.refresh()
+    client = redis_server.client()
+    gateway = served_json(client, Dataset.GATEWAYS)["gateways"][0]
+    changed = mistsim.change_config(gateway["mac"], "Circuit 99999 / New Carrier <LLC>")
+    mistsim.reset()
+    clock[0] += 60
+    assert instance.refresh()  # within the hour: config is not asked for again
+    assert calls_by_kind(mistsim)["config"] == 0 and calls_by_kind(mistsim)["device"] == 0
+    clock[0] += 3600
+    mistsim.reset()
+    assert instance.refresh()  # the hourly inventory shows one moved gateway: one device call
+    assert calls_by_kind(mistsim) | {"every": 0} == {
+        "every": 0, "config": 3, "device": 1, "insights": calls_by_kind(mistsim)["insights"],
+        "other": 0,
+    }  # fmt: skip
+    after = next(
+        g for g in served_json(client, Dataset.GATEWAYS)["gateways"] if g["id"] == gateway["id"]
+    )
+    port = next(p for p in after["ports"] if p["port_id"] == changed["port_id"])
+    assert port["description"] == "Circuit 99999 / New Carrier <LLC>"
+    assert port["override"] is True
