@@ -27,20 +27,25 @@ WIRE_BUDGET = 1_500_000
 
 
 @pytest.fixture(scope="module")
-def big_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebServer, RedisServer]]:
     directory = tmp_path_factory.mktemp("scale")
     redis = RedisServer(directory / "redis")
     redis.start()
     server = None
     try:
         publish_sample(redis.client(), GATEWAYS, histories=False)
-        server = start_web_server(redis.url, directory / "web")
+        server = start_web_server(redis.url, directory / "web", STATUS_POLL_MS=500)
         assert server.get("/api/gateways/rows").ok  # the one-off build after a refresh
-        yield server
+        yield server, redis
     finally:
         if server is not None:
             server.stop()
         redis.stop()
+
+
+@pytest.fixture
+def big_org(stack: tuple[WebServer, RedisServer]) -> WebServer:
+    return stack[0]
 
 
 def test_ten_thousand_gateways_load_fast_and_small_on_a_slow_tablet(browser, big_org):
@@ -112,5 +117,24 @@ def test_readme_screenshot(browser, big_org):
         page.screenshot(path=str(target))
         assert target.stat().st_size > 20_000
         assert page.problems == []
+    finally:
+        page.context.close()
+
+
+def test_redis_outage_is_told_on_the_page_and_recovers(browser, stack):
+    """Last in this module: it stops the module's redis-server for a moment."""
+    server, redis = stack
+    page = open_page(browser)
+    try:
+        page.goto(server.url + "/")
+        page.wait_for_selector("body[data-loaded=true]")
+        redis.kill()
+        page.wait_for_selector("#error-banner", state="visible")
+        assert "Redis" in page.inner_text("#error-banner")
+        assert page.locator("tr.gateway-row").count() == 50, "the last data stays on screen"
+        redis.start()  # AOF brings the snapshot back
+        page.wait_for_selector("#error-banner", state="hidden")
+        unexpected = [p for p in page.problems if "503" not in p]
+        assert unexpected == []
     finally:
         page.context.close()
