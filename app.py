@@ -2,7 +2,9 @@
 
 It holds no Mist token and never calls Mist: every byte it serves was written by the worker
 through `redis_cache.py`. The big payloads are sent as the worker stored them (already gzipped
-when the client accepts it), so a request costs one Redis round trip and no JSON decoding.
+when the client accepts it) through a WSGI shortcut: a request costs one small Redis read (the
+ETag), the bytes come from this process's memory until the ETag moves, and nothing is decoded.
+The page's compact gateway rows are derived once per refresh per process (DATA.md §3.6).
 """
 
 from __future__ import annotations

@@ -435,6 +435,12 @@ def test_server_csv_has_one_row_per_wan_port_and_is_excel_safe(client, org):
     assert "<img src=x onerror=alert(1)>" in sites, "text stays verbatim, it is not HTML"
 
 
+def test_page_csv_has_the_same_columns_as_the_server_csv():
+    source = (ROOT / "static/js/csv.js").read_text()
+    block = source[source.index("CSV_COLUMNS = [") : source.index("];")]
+    assert tuple(re.findall(r"'([a-z0-9_]+)'", block)) == web.CSV_COLUMNS
+
+
 @pytest.mark.parametrize(
     ("value", "cell"),
     [
