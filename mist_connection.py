@@ -156,6 +156,7 @@ class MistConnection:
         self.calls_this_refresh = 0
         self.rate_limited = False
         self.insights_keyed = True  # flips to one call per metric if Mist answers the spec shape
+        self.insights_shape_known = False  # until one answer told us which shape Mist speaks
         self.cancelled = threading.Event()  # set on SIGTERM: no new attempts, no more waiting
 
     @classmethod
@@ -497,10 +498,12 @@ class MistConnection:
                     raise
                 body = None
             if isinstance(body, dict) and isinstance(body.get("rx_bps"), list):
+                self.insights_shape_known = True
                 step = _interval(body)
                 return _zip_series(body, body["rx_bps"], body.get("tx_bps"), step), step
             log.info("Mist answers insights one metric at a time; switching to that")
             self.insights_keyed = False
+            self.insights_shape_known = True
         series: dict[str, dict[str, Any]] = {}
         for metric in ("rx_bps", "tx_bps"):
             body = self.call(

@@ -691,12 +691,18 @@ class Worker:
         result: HistoryResult,
         now: float,
     ) -> None:
-        """Fill holes from Mist insights, within a tenth of each token's hourly budget."""
+        """Fill holes from Mist insights, within a tenth of each token's hourly budget.
+
+        The first port goes alone while Mist's answer shape is unknown (a refused two-metric
+        call costs one more); the rest go concurrently, as many as the calls left allow.
+        """
         counter = CallCounter()
         started = time.monotonic()
-        futures = [
-            self._fanout.submit(
-                self.mist.port_insights,
+        budget = backfill_cap(self.interval) * max(1, self.mist.tokens_available())
+
+        def fill(item: tuple[circuits.Circuit, history.PortHistory, tuple[int, int]]) -> Any:
+            circuit, _, window = item
+            return self.mist.port_insights(
                 circuit.site_id or "",
                 circuit.gateway_id,
                 circuit.port_id,
@@ -704,21 +710,36 @@ class Worker:
                 end=window[1],
                 counter=counter,
             )
-            for circuit, _, window in candidates
-        ]
-        errors: list[str] = []
-        for (circuit, port_history, window), future in zip(candidates, futures, strict=True):
+
+        outcomes: list[Future[Any] | None] = []
+        if candidates and not self.mist.insights_shape_known:
+            probe: Future[Any] = Future()
             try:
-                points, step = future.result()
-                port_history = history.merge_backfill(
-                    port_history, points=points, step=step, now=now, window=window
-                )
+                probe.set_result(fill(candidates[0]))
             except MistError as error:
-                errors.append(str(error))
+                probe.set_exception(error)
+            outcomes.append(probe)
+        per_port = 1 if self.mist.insights_keyed else 2
+        room = max(0, (budget - counter.calls) // per_port)
+        rest = candidates[len(outcomes) :]
+        outcomes += [self._fanout.submit(fill, item) for item in rest[:room]]
+        outcomes += [None] * (len(rest) - min(room, len(rest)))  # over budget: next refresh
+        errors: list[str] = []
+        filled = 0
+        for (circuit, port_history, window), outcome in zip(candidates, outcomes, strict=True):
+            if outcome is not None:
+                try:
+                    points, step = outcome.result()
+                    port_history = history.merge_backfill(
+                        port_history, points=points, step=step, now=now, window=window
+                    )
+                    filled += 1
+                except MistError as error:
+                    errors.append(str(error))
             result.finish((circuit.gateway_id, circuit.port_id), port_history, now, self.interval)
         self._record(
             "backfill",
-            Fetched(candidates, counter.calls, time.monotonic() - started),
+            Fetched([None] * filled, counter.calls, time.monotonic() - started),
             f"{len(errors)} failed, last: {errors[-1]}" if errors else None,
         )
 

@@ -306,3 +306,19 @@ def test_a_changed_device_config_is_fetched_once_and_shown_within_the_hour(mists
     port = next(p for p in after["ports"] if p["port_id"] == changed["port_id"])
     assert port["description"] == "Circuit 99999 / New Carrier <LLC>"
     assert port["override"] is True
+
+
+@pytest.mark.parametrize("shape", ["keyed", "results"])
+def test_backfill_stays_within_its_cap_whatever_shape_mist_answers(
+    mistsim_factory, redis_server, shape
+):
+    sim = mistsim_factory(insights_shape=shape)
+    instance = make_worker(sim, redis_server, interval=60)  # cap: 8 calls per token
+    for _ in range(2):
+        sim.reset()
+        assert instance.refresh()
+        insights_calls = calls_by_kind(sim)["insights"]
+        assert 0 < insights_calls <= worker_module.backfill_cap(60) == 8
+        backfill = served_json(redis_server.client(), Dataset.STATUS)["datasets"]["backfill"]
+        assert backfill["calls"] == insights_calls and backfill["error"] is None
+        assert backfill["items"] == (8 if shape == "keyed" else insights_calls // 2)
