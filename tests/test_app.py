@@ -239,9 +239,12 @@ def test_gateway_rows_are_compact_and_consistent_with_the_payload(client, org):
     assert document["columns"] == list(web.ROW_COLUMNS)
     rows = [dict(zip(document["columns"], row, strict=True)) for row in document["rows"]]
     assert [row["id"] for row in rows] == [g["id"] for g in full["gateways"]]
+    site_names = {site["id"]: site["name"] for site in client.get("/api/sites").get_json()}
     for row, gateway in zip(rows, full["gateways"], strict=True):
         assert row["name"] == gateway["name"] and row["ports_total"] == gateway["ports_total"]
         assert row["problem"] == web.has_problem(gateway)
+        site_id, site_name = document["sites"][row["site"]]
+        assert site_id == gateway["site_id"] and site_name == site_names[site_id]
     again = client.get(
         "/api/gateways/rows", headers={**GZIP, "If-None-Match": zipped.headers["ETag"]}
     )

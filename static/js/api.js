@@ -37,7 +37,6 @@ export async function getJSON(url, { etag = null, signal = undefined } = {}) {
 
 export const getStatus = () => getJSON('/api/status');
 export const getOrganization = (etag) => getJSON('/api/organization', { etag });
-export const getSites = (etag) => getJSON('/api/sites', { etag });
 export const getGateways = (etag) => getJSON('/api/gateways', { etag });
 export const getGatewayRows = (etag) => getJSON('/api/gateways/rows', { etag });
 

@@ -1,7 +1,7 @@
 // Loaded as an async module: it runs as soon as it arrives, while the page is still parsing,
 // so the first data requests start early. main.js takes these promises for its first load.
 
-import { getGatewayRows, getOrganization, getSites } from './api.js';
+import { getGatewayRows, getOrganization } from './api.js';
 
 function early(promise) {
   promise.catch(() => {}); // main.js reports failures; nothing is unhandled meanwhile
@@ -10,6 +10,5 @@ function early(promise) {
 
 export const firstLoad = {
   rows: early(getGatewayRows(null)),
-  sites: early(getSites(null)),
   org: early(getOrganization(null)),
 };

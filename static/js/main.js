@@ -2,7 +2,7 @@
 // /api/status and refetching the gateway rows (If-None-Match) only when last_update moved.
 // The full gateways payload (every WAN port) is fetched only when a search or CSV needs it.
 
-import { getGateway, getGatewayRows, getGateways, getOrganization, getSites } from './api.js';
+import { getGateway, getGatewayRows, getGateways, getOrganization } from './api.js';
 import { firstLoad } from './boot.js';
 import { PeerPathDialog } from './peers.js';
 import { TrafficDialog } from './chart.js';
@@ -19,7 +19,6 @@ const state = {
   fullFresh: false,
   fullWanted: false,
   fullLoading: null,
-  sitesEtag: null,
   orgEtag: null,
   payload: null,
   siteNames: new Map(),
@@ -77,21 +76,20 @@ function placeholder(message) {
 let tableShown;
 const firstTable = new Promise((resolve) => { tableShown = resolve; });
 
-/** Thousands of sites make thousands of <option>s: built after the table is on screen. */
+/** Thousands of sites make thousands of <option>s: built after the table is on screen.
+ *  `sites` are the rows document's [id, name] pairs: the sites that have gateways. */
 async function fillSiteFilter(sites) {
   await firstTable;
   setTimeout(() => {
     const select = $('site-filter');
     const chosen = select.value;
     const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
-    const named = sites
-      .filter((site) => site.gateway_count === undefined || site.gateway_count > 0)
-      .sort((a, b) => collator.compare(String(a.name || ''), String(b.name || '')));
+    const named = [...sites].sort((a, b) => collator.compare(String(a[1] || ''), String(b[1] || '')));
     const fragment = document.createDocumentFragment();
     fragment.append(new Option('All sites', ''));
-    for (const site of named) fragment.append(new Option(site.name || site.id, site.id));
+    for (const [id, name] of named) fragment.append(new Option(name || id, id));
     select.replaceChildren(fragment);
-    select.value = named.some((site) => site.id === chosen) ? chosen : '';
+    select.value = named.some(([id]) => id === chosen) ? chosen : '';
   }, 50);
 }
 
@@ -103,20 +101,6 @@ function take(name, request) {
     return promise;
   }
   return request();
-}
-
-async function loadSites() {
-  try {
-    const response = await take('sites', () => getSites(state.sitesEtag));
-    if (response.notModified) return;
-    state.sitesEtag = response.etag;
-    const sites = Array.isArray(response.data) ? response.data : [];
-    state.siteNames = new Map(sites.map((site) => [site.id, site.name || '']));
-    fillSiteFilter(sites);
-    table.setSiteNames(state.siteNames);
-  } catch {
-    // site names are a nicety: the table still works with ids
-  }
 }
 
 async function loadOrganization() {
@@ -146,8 +130,11 @@ async function loadGateways() {
       // it left the org, or the next poll will tell
     }
   }));
+  const sites = Array.isArray(state.payload.sites) ? state.payload.sites : [];
+  state.siteNames = new Map(sites);
   renderSummary(state.payload.summary);
   table.setData(state.payload, state.siteNames, details);
+  fillSiteFilter(sites);
   $('table-status').hidden = true;
   requestAnimationFrame(() => tableShown());
   if (state.fullWanted) ensureFull().catch(() => {});
@@ -158,7 +145,7 @@ function load(lastUpdate) {
   if (state.loading) return state.loading;
   state.loading = (async () => {
     try {
-      await Promise.all([loadGateways(), loadSites(), loadOrganization()]);
+      await Promise.all([loadGateways(), loadOrganization()]);
       state.loadedUpdate = lastUpdate;
       document.body.dataset.loaded = 'true';
     } catch (error) {

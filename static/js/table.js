@@ -36,9 +36,12 @@ export function hasProblem(gateway) {
 /** The compact rows document as objects (cheap: 10,000 rows in a few milliseconds). */
 export function rowsToGateways(document) {
   const columns = (document && document.columns) || [];
+  const sites = (document && document.sites) || [];
   return ((document && document.rows) || []).map((row) => {
     const gateway = {};
     for (let i = 0; i < columns.length; i += 1) gateway[columns[i]] = row[i];
+    const site = sites[gateway.site];
+    gateway.site_id = site ? site[0] : '';
     return gateway;
   });
 }
@@ -91,13 +94,6 @@ export class GatewayTable {
   /** Every gateway's WAN ports (the full payload): searching circuit fields now works. */
   setDetails(details) {
     this.details = details;
-    this.haystacks = null;
-    this.view = null;
-    if (this.loaded) this.render();
-  }
-
-  setSiteNames(siteNames) {
-    this.siteNames = siteNames;
     this.haystacks = null;
     this.view = null;
     if (this.loaded) this.render();
