@@ -245,9 +245,10 @@ def build_sections(
                     w.gateways,
                     t.endpoint,
                     t.product_rps,
-                    t.reference_rps,
+                    f"< {t.reference_rps:.2f}" if t.reference_is_bound else t.reference_rps,
                     t.ceiling_rps,
-                    f"{t.vs_reference:.1f}× {verdict(t.vs_reference >= 5)}",
+                    f"{'> ' if t.reference_is_bound else ''}{t.vs_reference:.1f}× "
+                    f"{verdict(t.vs_reference >= 5)}",
                     f"{t.vs_ceiling:.2f}× {verdict(t.vs_ceiling >= 0.7)}",
                     t.product_p99_ms,
                     t.errors,
