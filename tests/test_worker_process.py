@@ -182,3 +182,14 @@ def test_redis_restart_under_a_running_worker_loses_nothing(mistsim, redis_serve
     restarted_at = time.time()
     wait_until(lambda: last_update(client) > restarted_at, 30, "a publish after the restart")
     assert process.process.poll() is None, process.output()
+
+
+def test_settings_come_from_dot_env_in_the_working_directory(
+    mistsim, redis_server, worker_proc, tmp_path
+):
+    env = worker_env(mistsim, redis_server.url)
+    dot_env = {name: env.pop(name) for name in ("MIST_API_TOKEN", "MIST_HOST", "MIST_CA_BUNDLE")}
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in dot_env.items()))
+    process = worker_proc(["--once"], env)  # runs with tmp_path as its working directory
+    assert process.wait(60) == 0, process.output()
+    assert last_update(redis_server.client()) > 0
