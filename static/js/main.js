@@ -19,6 +19,7 @@ const state = {
   fullFresh: false,
   fullWanted: false,
   fullLoading: null,
+  generation: 0, // counts the row documents loaded: a full payload must match the rows
   orgEtag: null,
   payload: null,
   siteNames: new Map(),
@@ -49,13 +50,14 @@ function ensureFull() {
   if (state.fullFresh) return Promise.resolve(state.full);
   if (!state.fullLoading) {
     state.fullLoading = (async () => {
+      const generation = state.generation;
       try {
         const response = await getGateways(state.gatewaysEtag);
         if (!response.notModified) {
           state.gatewaysEtag = response.etag;
           state.full = new Map(((response.data && response.data.gateways) || []).map((g) => [g.id, g]));
         }
-        state.fullFresh = true;
+        state.fullFresh = generation === state.generation; // else: a refresh came meanwhile
         table.setDetails(state.full);
         return state.full;
       } finally {
@@ -120,6 +122,7 @@ async function loadGateways() {
   if (response.notModified) return;
   state.rowsEtag = response.etag;
   state.payload = response.data;
+  state.generation += 1;
   state.fullFresh = false;
   // Expanded gateways get their new WAN ports before the table redraws: no flicker.
   const details = new Map();
