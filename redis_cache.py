@@ -90,8 +90,14 @@ class Publication:
 # ---------------------------------------------------------------- encodings
 
 
+class EncodedJson(bytes):
+    """JSON the caller already encoded with encode_json (publish stores it as is)."""
+
+
 def encode_json(document: Any) -> bytes:
     """Compact UTF-8 JSON (DATA.md §2): what the web sends byte for byte."""
+    if isinstance(document, EncodedJson):
+        return document
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 

@@ -527,12 +527,12 @@ class Worker:
         self._phase("history", done, total_phases)
         histories = self._histories(snapshot, now)
         volumes = histories.volumes
-        publication = redis_cache.Publication(
+        publication = redis_cache.Publication(  # the big documents leave as bytes at once
             org=snapshot.org,
             sites=snapshot.sites,
-            gateways=circuits.gateways_payload(snapshot, volumes),
-            vpn_peers_all=circuits.peer_paths_all(snapshot),
-            insights_all=circuits.insights_summary(snapshot, volumes),
+            gateways=_encoded(circuits.gateways_payload(snapshot, volumes)),
+            vpn_peers_all=_encoded(circuits.peer_paths_all(snapshot)),
+            insights_all=_encoded(circuits.insights_summary(snapshot, volumes)),
             peer_paths=snapshot.peer_paths,
             histories={},
             history_blobs=histories.blobs,
@@ -755,6 +755,10 @@ class Worker:
             last = max(last or 0.0, float(stored["last_attempt"]))
         if last is None or self.clock() - last >= self.interval:
             self.refresh()
+
+
+def _encoded(document: Any) -> redis_cache.EncodedJson:
+    return redis_cache.EncodedJson(redis_cache.encode_json(document))
 
 
 # ---------------------------------------------------------------- command line
