@@ -108,6 +108,23 @@ def fetch(url: str) -> tuple[int, bytes]:
     return status, head + b"\n" + body
 
 
+def app_rules(redis_url: str) -> list[str]:
+    """The URL rules of the real app (built in a child process so no state leaks here)."""
+    code = "from app import create_app\nfor r in create_app().url_map.iter_rules(): print(r.rule)"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "REDIS_URL": redis_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    rules = done.stdout.split()
+    assert "/api/gateways" in rules, done.stderr[-2000:]
+    return rules
+
+
 def every_url(base: str, redis_url: str) -> list[str]:
     """All API routes (from the live data), the page, and every static file it or app.py has."""
     client = redis.Redis.from_url(redis_url)
@@ -134,12 +151,19 @@ def every_url(base: str, redis_url: str) -> list[str]:
         "/favicon.ico",
         "/api/no-such-route",
     ]
+    # Every route app.py has (a new one is swept without editing this test).
+    for rule in app_rules(redis_url):
+        if "<path:name>" in rule:
+            continue  # static files: walked below
+        path = rule.replace("<gateway_id>", gateway_id).replace("<path:port_id>", port_id)
+        assert "<" not in path, f"route {rule} has a parameter the sweep cannot fill"
+        paths.append(path)
     _, page = fetch(base + "/")
     linked = re.findall(rb"""(?:src|href)=["'](/[^"']+)["']""", page)
     paths += [link.decode() for link in linked]
-    for path in sorted((ROOT / "static").rglob("*")):
-        if path.is_file():
-            paths.append("/static/" + path.relative_to(ROOT / "static").as_posix())
+    for file in sorted((ROOT / "static").rglob("*")):
+        if file.is_file():
+            paths.append("/static/" + file.relative_to(ROOT / "static").as_posix())
     return [base + path for path in dict.fromkeys(paths)]
 
 
