@@ -319,7 +319,7 @@ class Drill:
             back = time.monotonic()
             step.keys_lost = keys_lost(before, self.client())
         step.add(box["r"], down=True)
-        step.notes.append(f"{len(before)} keys before the kill")
+        step.notes.append(f"Redis down {self.config.redis_down_seconds:g} s; {len(before)} keys")
         step.add(self.load(self.config.step_seconds))
         self.wait_fresh(back, step)
         return step
@@ -336,7 +336,9 @@ class Drill:
         step.add(box["r"])
         assert self.observer is not None
         during = self.observer.updates_between(start + 0.2, cleared)
-        step.notes.append(f"{during} refreshes published during the fault")
+        step.notes.append(
+            f"fault on for {cleared - start:.1f} s; {during} refreshes published meanwhile"
+        )
         self.wait_fresh(cleared, step)
         step.keys_lost = keys_lost(before, self.client())
         return step
