@@ -26,13 +26,24 @@ def connect(sim, tokens=None, **options) -> MistConnection:
 
 def test_sdk_builds_urls_for_a_custom_host_and_ignores_our_environment(monkeypatch):
     """Fails loudly if a mistapi upgrade changes the private parts we rely on (REFERENCE §5)."""
-    monkeypatch.setenv("MIST_HOST", "evil.example.com")
+    import mistapi
+
+    monkeypatch.setenv("MIST_HOST", "api.eu.mist.com")
     monkeypatch.setenv("MIST_APITOKEN", "env-canary-token")
+    token_calls: list[str] = []
+    cloud_calls: list[str] = []
+    monkeypatch.setattr(
+        mistapi.APISession, "set_api_token", lambda s, t, **k: token_calls.append(t)
+    )
+    monkeypatch.setattr(mistapi.APISession, "set_cloud", lambda s, c: cloud_calls.append(c))
+    assert "_load_env" in vars(mistapi.APISession)  # the SDK method our session overrides
     connection = MistConnection("127.0.0.1:8443", [Secret("ours")])
     session = connection.new_sdk_session()
+    assert token_calls == [] and cloud_calls == []  # the SDK read nothing from os.environ
     assert session._url("/api/v1/self") == "https://127.0.0.1:8443/api/v1/self"
     assert session._apitoken == []  # the SDK did not pick up MIST_APITOKEN
     assert "Authorization" not in session._session.headers
+    monkeypatch.undo()
     official = MistConnection("api.eu.mist.com", [Secret("ours")]).new_sdk_session()
     assert official._url("/api/v1/self") == "https://api.eu.mist.com/api/v1/self"
 
