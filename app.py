@@ -780,6 +780,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    gateway_views.warm_after(client, "start")  # a new gunicorn worker prepares the rows at once
     return app
 
 
