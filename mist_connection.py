@@ -76,13 +76,19 @@ class TokenState:
     calls_total: int = 0
     exhausted_until: float = 0.0
     limit: int = HOURLY_LIMIT
+    rejected: bool = False  # Mist answered 401: revoked or mistyped; skipped until restart
+
+    def usable(self, now: float) -> bool:
+        return (
+            not self.rejected and self.exhausted_until <= now and self.calls_this_hour < self.limit
+        )
 
     def as_status(self, now: float) -> dict[str, Any]:
         return {
             "label": self.label,
             "calls_this_hour": self.calls_this_hour,
             "limit": self.limit,
-            "exhausted": self.exhausted_until > now,
+            "exhausted": self.rejected or self.exhausted_until > now,
         }
 
 
@@ -230,13 +236,19 @@ class MistConnection:
                 index = (self._active + step) % len(self._tokens)
                 state = self._states[index]
                 self._roll_hour(state, now)
-                if state.exhausted_until <= now and state.calls_this_hour < state.limit:
+                if state.usable(now):
                     if index != self._active:
-                        log.info("switching to %s (previous token out of budget)", state.label)
+                        log.info("switching to %s (previous token unusable)", state.label)
                     self._active = index
                     return index
+            if all(s.rejected for s in self._states):
+                raise MistError(
+                    f"Mist rejected every configured token (HTTP 401): check MIST_API_TOKEN "
+                    f"({len(self._tokens)} token(s))",
+                    status=401,
+                )
             self.rate_limited = True
-            soonest = min(s.exhausted_until for s in self._states)
+            soonest = min(s.exhausted_until for s in self._states if not s.rejected)
             raise RateLimited(
                 f"all {len(self._tokens)} Mist API tokens are rate limited "
                 f"(next budget in {max(0, int(soonest - now))} s)",
@@ -280,9 +292,7 @@ class MistConnection:
     def tokens_available(self) -> int:
         now = self._clock()
         with self._token_lock:
-            return sum(
-                1 for s in self._states if s.exhausted_until <= now and s.calls_this_hour < s.limit
-            )
+            return sum(1 for s in self._states if s.usable(now))
 
     def begin_refresh(self) -> None:
         with self._token_lock:
@@ -327,6 +337,14 @@ class MistConnection:
                 continue  # another token (or RateLimited), no sleep
             elif response.status_code >= 500:
                 problem = f"HTTP {response.status_code} from Mist"
+            elif response.status_code == 401 and len(self._tokens) > 1:
+                with self._token_lock:
+                    self._states[index].rejected = True
+                log.warning(
+                    "%s was rejected by Mist (HTTP 401); using the others",
+                    self._states[index].label,
+                )
+                continue
             elif response.status_code >= 400:
                 raise MistError(
                     f"HTTP {response.status_code} from Mist for {_path(response)}: "

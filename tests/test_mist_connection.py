@@ -195,3 +195,17 @@ def test_retry_after_sets_when_an_exhausted_token_is_tried_again(mistsim_factory
     assert sim.calls()["total"] == 3
     clock[0] += 31
     assert connection.tokens_available() == 1
+
+
+def test_a_rejected_token_is_skipped_and_all_rejected_is_a_401(mistsim_factory):
+    sim = mistsim_factory(tokens=["good-token"])
+    connection = connect(sim, tokens=["revoked-token", "good-token"])
+    assert len(connection.sites(sim.org_id).items) == 10
+    assert len(connection.sites(sim.org_id).items) == 10
+    assert sim.calls()["by_token"].get("revoked-token", 0) <= 1  # tried once, then left alone
+    assert [t["exhausted"] for t in connection.token_status()] == [True, False]
+    everything_revoked = connect(sim, tokens=["revoked-a", "revoked-b"])
+    with pytest.raises(MistError) as caught:
+        everything_revoked.org(sim.org_id)
+    assert caught.value.status == 401 and "MIST_API_TOKEN" in str(caught.value)
+    assert not isinstance(caught.value, RateLimited)
