@@ -322,3 +322,24 @@ def test_backfill_stays_within_its_cap_whatever_shape_mist_answers(
         backfill = served_json(redis_server.client(), Dataset.STATUS)["datasets"]["backfill"]
         assert backfill["calls"] == insights_calls and backfill["error"] is None
         assert backfill["items"] == (8 if shape == "keyed" else insights_calls // 2)
+
+
+def test_status_walks_through_the_phases_with_progress(mistsim, redis_server, monkeypatch):
+    instance = make_worker(mistsim, redis_server)
+    seen: list[dict] = []
+    original = redis_cache.write_status
+
+    def record(client, status):
+        seen.append(json.loads(json.dumps(status)))
+        original(client, status)
+
+    monkeypatch.setattr(redis_cache, "write_status", record)
+    assert instance.refresh()
+    phases = [s["phase"] for s in seen if s["status"] == "running"]
+    assert phases[0] == "fetch"
+    assert {f"fetch:{name}" for name in worker_module.STREAMS} <= set(phases)
+    tail = [p for p in phases if not p.startswith("fetch")]
+    assert tail == ["device_configs", "build", "history", "backfill", "publish"]
+    progress = [s["progress"]["done"] for s in seen if s["status"] == "running"]
+    assert progress == sorted(progress) and progress[-1] == seen[-2]["progress"]["total"]
+    assert seen[-1]["status"] == "idle" and seen[-1]["phase"] is None
