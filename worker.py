@@ -67,7 +67,7 @@ def backfill_cap(interval: int) -> int:
 
 
 def device_config_cap(interval: int) -> int:
-    """Device configs per refresh: a fifth of a token's hourly budget, spread over refreshes."""
+    """Device configs per token per refresh: a fifth of its hourly budget, over refreshes."""
     return max(10, 1000 * interval // 3600)
 
 
@@ -605,7 +605,7 @@ class Worker:
             if item.get("id") not in devices
             or devices[item["id"]].get("modified_time") != item.get("modified_time")
         ]
-        cap = device_config_cap(self.interval)
+        cap = device_config_cap(self.interval) * max(1, self.mist.tokens_available())
         counter = CallCounter()
         started = time.monotonic()
         futures = {
