@@ -797,7 +797,8 @@ def _start(worker: Worker) -> None:
 
 def run_once(worker: Worker) -> int:
     if not worker.acquire_lease():
-        log.error("another worker holds the lease (%s); not refreshing", worker.worker_id)
+        owner = worker._safe(redis_cache.lock_owner)
+        log.error("the lease is held by %s; not refreshing", owner or "? (Redis unreachable)")
         return 1
     beat_stop = threading.Event()
     beat = threading.Thread(target=_heartbeat_loop, args=(worker, beat_stop), daemon=True)

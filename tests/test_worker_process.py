@@ -193,3 +193,15 @@ def test_settings_come_from_dot_env_in_the_working_directory(
     process = worker_proc(["--once"], env)  # runs with tmp_path as its working directory
     assert process.wait(60) == 0, process.output()
     assert last_update(redis_server.client()) > 0
+
+
+def test_once_does_not_spend_tokens_while_another_worker_holds_the_lease(
+    mistsim, redis_server, worker_proc
+):
+    client = redis_server.client()
+    client.set("mist:lock:worker", "gw-host:4242:abcd", px=30_000)
+    process = worker_proc(["--once"], worker_env(mistsim, redis_server.url))
+    assert process.wait(60) == 1
+    assert "gw-host:4242:abcd" in process.output()
+    assert mistsim.calls()["total"] == 0
+    assert client.get("mist:lock:worker") == b"gw-host:4242:abcd"  # not released by us
