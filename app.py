@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -314,18 +314,39 @@ def _port_down(port: Mapping[str, Any]) -> bool:
 
 @dataclass(frozen=True)
 class GatewayViews:
-    """What the page loads first (one compact row per gateway) and each gateway's detail."""
+    """What the page loads first (one compact row per gateway) and each gateway's detail.
+
+    The rows are ready as soon as the views exist; `details` fill in right after (in the
+    background) and `details_ready` is set when they are complete.
+    """
 
     etag: str
     rows: bytes
     rows_gz: bytes
-    details: dict[str, bytes]
+    details: dict[str, bytes] = field(default_factory=dict)
+    details_ready: threading.Event = field(default_factory=threading.Event)
+
+
+def fill_details(views: GatewayViews, gateways: list[dict[str, Any]]) -> None:
+    """Each gateway's own JSON (with its WAN ports), for the expanded row."""
+    for gateway in gateways:
+        views.details[str(gateway.get("id"))] = redis_cache.encode_json(gateway)
+    views.details_ready.set()
 
 
 def build_gateway_views(
     etag: str, gateways_json: bytes, sites_json: bytes | None = None
 ) -> GatewayViews:
-    """Split the gateways payload into table rows and per-gateway details.
+    """Rows and details of one gateways payload, both complete (see build_gateway_rows)."""
+    views, gateways = build_gateway_rows(etag, gateways_json, sites_json)
+    fill_details(views, gateways)
+    return views
+
+
+def build_gateway_rows(
+    etag: str, gateways_json: bytes, sites_json: bytes | None = None
+) -> tuple[GatewayViews, list[dict[str, Any]]]:
+    """The table rows of the gateways payload, and its decoded gateways for the details.
 
     At 10,000 gateways the full payload is ~1.4 MB gzipped and slow to parse on a tablet; the
     rows are a sixth of that and carry the names of the sites in use (the page needs no
@@ -340,8 +361,8 @@ def build_gateway_views(
     site_index: dict[str, int] = {}
     sites: list[list[str]] = []
     rows: list[list[Any]] = []
-    details: dict[str, bytes] = {}
-    for gateway in payload.get("gateways") or []:
+    gateways = [g for g in payload.get("gateways") or [] if isinstance(g, dict)]
+    for gateway in gateways:
         ports = gateway.get("ports") or []
         site_id = str(gateway.get("site_id") or "")
         if site_id not in site_index:
@@ -367,7 +388,6 @@ def build_gateway_views(
                 has_problem(gateway),
             ]
         )
-        details[str(gateway.get("id"))] = redis_cache.encode_json(gateway)
     document = {
         "generated_at": payload.get("generated_at"),
         "thresholds": payload.get("thresholds"),
@@ -377,7 +397,7 @@ def build_gateway_views(
         "rows": rows,
     }
     body = redis_cache.encode_json(document)
-    return GatewayViews(etag=etag, rows=body, rows_gz=redis_cache.gzip_bytes(body), details=details)
+    return GatewayViews(etag=etag, rows=body, rows_gz=redis_cache.gzip_bytes(body)), gateways
 
 
 class GatewayViewCache:
@@ -417,9 +437,13 @@ class GatewayViewCache:
                 return None
             sites = redis_cache.read_served(client, Dataset.SITES, gzip_ok=False)
             sites_body = None if sites is None else sites.body
-            views = build_gateway_views(served.etag, served.body, sites_body)
+            views, gateways = build_gateway_rows(served.etag, served.body, sites_body)
             self._views = views
-            return views
+        # Rows first: the details follow in the background while the rows are being sent.
+        threading.Thread(
+            target=fill_details, args=(views, gateways), name="gateway-details", daemon=True
+        ).start()
+        return views
 
 
 class DatasetServer:
@@ -718,6 +742,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         views = gateway_views.current(client, redis_cache.read_etag(client, Dataset.GATEWAYS))
         if views is None:
             return json_error(503, "no data yet: the worker has not finished a refresh")
+        if not views.details_ready.wait(timeout=20):
+            return json_error(503, "the gateway details are still being prepared")
         body = views.details.get(gateway_id)
         if body is None:
             return json_error(404, "no such gateway in the current data")
