@@ -289,16 +289,21 @@ def test_traffic_dialog_draws_a_time_chart_and_switches_range(page, org):
     requests_seen: list[str] = []
     page.on("request", lambda r: requests_seen.append(r.url) if "/traffic" in r.url else None)
     page.locator(".port-card [data-action=traffic]").first.click()
-    page.wait_for_selector("#traffic-chart canvas")
+    try:
+        page.wait_for_selector("#traffic-chart canvas")
+    except Exception as error:
+        raise AssertionError(f"24 h chart: {page.inner_text('#traffic-summary')!r}") from error
     assert "%2F" in requests_seen[0], "port ids travel URL-encoded"
     assert "range=24h" in requests_seen[0]
     page.click("#traffic-ranges [data-range='7d']")
-    page.wait_for_function(
-        "() => document.querySelector('[data-range=\"7d\"]').ariaPressed === 'true'"
-    )
-    page.wait_for_function(
-        "() => !document.getElementById('traffic-summary').textContent.includes('…')"
-    )
+    assert page.get_attribute("[data-range='7d']", "aria-pressed") == "true"
+    try:
+        page.wait_for_function(
+            """() => document.querySelector('#traffic-chart canvas')
+                && !document.getElementById('traffic-summary').textContent.includes('…')"""
+        )
+    except Exception as error:
+        raise AssertionError(f"7 d chart: {page.inner_text('#traffic-summary')!r}") from error
     assert any("range=7d" in url for url in requests_seen)
     assert page.locator("#traffic-chart canvas").count() == 1
     legend = page.inner_text("#traffic-chart")
