@@ -230,6 +230,7 @@ def first_gateway_with_paths(org: Org) -> dict[str, Any]:
 
 def expand(page: Any, gateway: dict[str, Any]) -> Any:
     page.fill("#search", gateway["mac"])
+    wait_count(page, "1 of")  # the search has redrawn the table: the row is the final one
     button = page.locator(f'button[data-gateway="{gateway["id"]}"]')
     button.focus()
     page.keyboard.press("Enter")  # the keyboard works as well as a tap
@@ -284,11 +285,18 @@ def test_peer_path_dialog_with_thresholds_closes_on_escape(page, org):
 
 def test_traffic_dialog_draws_a_time_chart_and_switches_range(page, org):
     load(page, org)
-    gateway = first_gateway_with_paths(org)
+    # a port whose id has a slash (ge-0/0/0; SSR ports have none) on a gateway that is up
+    gateway, port = next(
+        (g, p)
+        for g in org.api("/api/gateways")["gateways"]
+        for p in g["ports"]
+        if "/" in p["port_id"] and p.get("up") and g["status"] == "connected"
+    )
     expand(page, gateway)
     requests_seen: list[str] = []
     page.on("request", lambda r: requests_seen.append(r.url) if "/traffic" in r.url else None)
-    page.locator(".port-card [data-action=traffic]").first.click()
+    card = page.locator(f'.port-card[data-port="{port["port_id"]}"]')
+    card.locator("[data-action=traffic]").click()
     try:
         page.wait_for_selector("#traffic-chart canvas")
     except Exception as error:
