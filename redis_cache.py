@@ -26,6 +26,7 @@ PREFIX = "mist:"
 KEY_ORG = "mist:org"
 KEY_SITES = "mist:sites"
 KEY_GATEWAYS = "mist:gateways"
+KEY_GATEWAY_ROWS = "mist:gateways:rows"
 KEY_VPN_PEERS_ALL = "mist:vpn_peers:all"
 KEY_INSIGHTS_ALL = "mist:insights:all"
 KEY_LAST_UPDATE = "mist:metadata:last_update"
@@ -47,6 +48,7 @@ class Dataset(enum.Enum):
     ORG = "org"
     SITES = "sites"
     GATEWAYS = "gateways"
+    GATEWAY_ROWS = "gateway_rows"
     VPN_PEERS_ALL = "vpn_peers_all"
     INSIGHTS_ALL = "insights_all"
     STATUS = "status"
@@ -56,6 +58,7 @@ DATASET_KEYS: dict[Dataset, str] = {
     Dataset.ORG: KEY_ORG,
     Dataset.SITES: KEY_SITES,
     Dataset.GATEWAYS: KEY_GATEWAYS,
+    Dataset.GATEWAY_ROWS: KEY_GATEWAY_ROWS,
     Dataset.VPN_PEERS_ALL: KEY_VPN_PEERS_ALL,
     Dataset.INSIGHTS_ALL: KEY_INSIGHTS_ALL,
     Dataset.STATUS: KEY_STATUS,
@@ -85,6 +88,9 @@ class Publication:
     now: float
     # histories the worker already encoded (bytes, expire-at epoch) to keep its memory flat
     history_blobs: Mapping[tuple[str, str], tuple[bytes, int]] = field(default_factory=dict)
+    # the page's table (DATA.md §3.6) and each gateway's own JSON, ready to send
+    gateway_rows: Any = None
+    gateway_details: Mapping[str, bytes] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- encodings
@@ -229,6 +235,16 @@ def read_etag(client: redis.Redis, dataset: Dataset) -> str | None:
     return None if etag is None else bytes(etag).decode()  # type: ignore[arg-type]
 
 
+def gateway_key(gateway_id: str) -> str:
+    return f"mist:gateway:{gateway_id}"
+
+
+def read_gateway(client: redis.Redis, gateway_id: str) -> bytes | None:
+    """JSON of one gateway with its WAN ports (DATA.md §3.1 item), as the worker stored it."""
+    body = client.get(gateway_key(gateway_id))
+    return None if body is None else _as_bytes(body)
+
+
 def read_gateway_peer_paths(client: redis.Redis, gateway_id: str) -> bytes | None:
     """JSON list of one gateway's peer paths; a gateway id ends with its MAC."""
     mac = gateway_id.rsplit("-", 1)[-1]
@@ -317,6 +333,14 @@ def publish(client: redis.Redis, publication: Publication, *, interval: int) -> 
         ),
     }
     written = 10
+    if publication.gateway_rows is not None:
+        etags[Dataset.GATEWAY_ROWS.value] = _served_commands(
+            pipe, Dataset.GATEWAY_ROWS, encode_json(publication.gateway_rows), ttl
+        )
+        written += 2
+    for gateway_id, body in publication.gateway_details.items():
+        pipe.set(gateway_key(gateway_id), body, ex=ttl)
+        written += 1
     pipe.hset(KEY_ETAGS, mapping=etags)  # type: ignore[arg-type]
     pipe.expire(KEY_ETAGS, ttl)
     for (gateway_id, mac), paths in publication.peer_paths.items():

@@ -527,10 +527,18 @@ class Worker:
         self._phase("history", done, total_phases)
         histories = self._histories(snapshot, now)
         volumes = histories.volumes
+        payload = circuits.gateways_payload(snapshot, volumes)
+        table = circuits.GatewayRows(snapshot.sites)
+        gateway_bodies: dict[str, bytes] = {}
+        for record in payload["gateways"]:
+            table.add(record)
+            gateway_bodies[record["id"]] = redis_cache.encode_json(record)
         publication = redis_cache.Publication(  # the big documents leave as bytes at once
             org=snapshot.org,
             sites=snapshot.sites,
-            gateways=_encoded(circuits.gateways_payload(snapshot, volumes)),
+            gateways=_encoded(payload),
+            gateway_rows=table.document(payload),
+            gateway_details=gateway_bodies,
             vpn_peers_all=_encoded(circuits.peer_paths_all(snapshot)),
             insights_all=_encoded(circuits.insights_summary(snapshot, volumes)),
             peer_paths=snapshot.peer_paths,
