@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -649,36 +649,52 @@ def summarize(gateways: list[dict]) -> dict:
 Volumes = Mapping[tuple[str, str], tuple[int | None, int | None]]
 
 
-def gateways_payload(snapshot: Snapshot, volumes: Volumes) -> dict:
-    """The full DATA.md §3.1 payload, 24 h volumes filled from (gateway_id, port_id)."""
-    gateways = []
+def gateways_payload_head(snapshot: Snapshot) -> dict:
+    """Everything of the DATA.md §3.1 payload before its `gateways` list (which comes last)."""
+    return {
+        "generated_at": snapshot.generated_at,
+        "thresholds": {name: list(values) for name, values in THRESHOLDS.items()},
+        "summary": summarize(snapshot.gateways),
+    }
+
+
+def gateway_records(snapshot: Snapshot, volumes: Volumes) -> Iterator[dict]:
+    """The payload's gateways one at a time, 24 h volumes filled from (gateway_id, port_id).
+
+    A generator, so the worker can encode 10,000 gateways without a second copy of them all.
+    """
     for gateway in snapshot.gateways:
         ports = []
         for port in gateway["ports"]:
             rx, tx = volumes.get((gateway["id"], port["port_id"]), (None, None))
             ports.append({**port, "rx_bytes_24h": rx, "tx_bytes_24h": tx})
-        gateways.append({**gateway, "ports": ports})
-    return {
-        "generated_at": snapshot.generated_at,
-        "thresholds": {name: list(values) for name, values in THRESHOLDS.items()},
-        "summary": summarize(snapshot.gateways),
-        "gateways": gateways,
-    }
+        yield {**gateway, "ports": ports}
+
+
+def gateways_payload(snapshot: Snapshot, volumes: Volumes) -> dict:
+    """The full DATA.md §3.1 payload, 24 h volumes filled from (gateway_id, port_id)."""
+    return {**gateways_payload_head(snapshot), "gateways": list(gateway_records(snapshot, volumes))}
+
+
+def insights_records(snapshot: Snapshot, volumes: Volumes) -> Iterator[tuple[str, dict]]:
+    """(`gateway_id:port_id`, current rates and 24 h volumes) of every WAN port, in order."""
+    for circuit in snapshot.circuits:
+        rx, tx = volumes.get((circuit.gateway_id, circuit.port_id), (None, None))
+        yield (
+            f"{circuit.gateway_id}:{circuit.port_id}",
+            {
+                "rx_bps": circuit.rx_bps,
+                "tx_bps": circuit.tx_bps,
+                "rx_bytes_24h": rx,
+                "tx_bytes_24h": tx,
+                "ts": snapshot.generated_at,
+            },
+        )
 
 
 def insights_summary(snapshot: Snapshot, volumes: Volumes) -> dict:
     """`mist:insights:all`: current rates and 24 h volumes per `gateway_id:port_id`."""
-    insights: dict[str, dict] = {}
-    for circuit in snapshot.circuits:
-        rx, tx = volumes.get((circuit.gateway_id, circuit.port_id), (None, None))
-        insights[f"{circuit.gateway_id}:{circuit.port_id}"] = {
-            "rx_bps": circuit.rx_bps,
-            "tx_bps": circuit.tx_bps,
-            "rx_bytes_24h": rx,
-            "tx_bytes_24h": tx,
-            "ts": snapshot.generated_at,
-        }
-    return insights
+    return dict(insights_records(snapshot, volumes))
 
 
 def peer_paths_all(snapshot: Snapshot) -> dict:

@@ -15,6 +15,7 @@ import math
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -389,21 +390,29 @@ class MistConnection:
                 batch = self._page(fn, args, kw, page, counter)
                 items.extend(trim(item) for item in batch)
         elif pages > 1:
-            futures = [
-                self._pages.submit(self._page, fn, args, kw, page, counter)
+            # Each page is trimmed on its own thread and its future dropped once read: a
+            # finished future holds its result, and ten raw 1,000-gateway pages are ~150 MB.
+            futures = deque(
+                self._pages.submit(self._page, fn, args, kw, page, counter, trim)
                 for page in range(2, min(pages, MAX_PAGES) + 1)
-            ]
-            for future in futures:
-                items.extend(trim(item) for item in future.result())
+            )
+            while futures:
+                items.extend(futures.popleft().result())
         return Fetched(items, counter.calls, time.monotonic() - started)
 
     def _page(
-        self, fn: SdkCall, args: Sequence[Any], kw: dict[str, Any], page: int, counter: CallCounter
+        self,
+        fn: SdkCall,
+        args: Sequence[Any],
+        kw: dict[str, Any],
+        page: int,
+        counter: CallCounter,
+        trim: Trim = _keep,
     ) -> list[Any]:
         body, response = self._call(
             lambda s: fn(s, *args, limit=PAGE_LIMIT, page=page, **kw), counter
         )
-        return _expect_list(body, response)
+        return [trim(item) for item in _expect_list(body, response)]
 
     def cursor_paged(self, fn: SdkCall, *args: Any, trim: Trim = _keep, **kw: Any) -> Fetched:
         """Search endpoints: follow the relative `next` path until Mist stops giving one."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import gzip
 import hashlib
+import io
 import json
 import math
 import struct
@@ -102,9 +103,41 @@ class EncodedJson(bytes):
 
 def encode_json(document: Any) -> bytes:
     """Compact UTF-8 JSON (DATA.md §2): what the web sends byte for byte."""
-    if isinstance(document, EncodedJson):
+    if isinstance(document, bytes):  # already encoded (EncodedJson or encode_json's own bytes)
         return document
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def encode_json_document(head: Mapping[str, Any], name: str, items: Iterable[Any]) -> bytes:
+    """encode_json({**head, name: list(items)}) byte for byte, one item at a time.
+
+    Encoding a 25 MB document in one go holds its pieces, their join and the UTF-8 copy at
+    once; item by item, only the finished bytes grow.
+    """
+    opening = encode_json({**head, name: []})
+    assert opening.endswith(b"[]}")  # the list is the last member by construction
+    out = io.BytesIO()
+    out.write(opening[:-2])
+    for index, item in enumerate(items):
+        if index:
+            out.write(b",")
+        out.write(encode_json(item))
+    out.write(b"]}")
+    return out.getvalue()
+
+
+def encode_json_object(members: Iterable[tuple[str, Any]]) -> bytes:
+    """encode_json(dict(members)) byte for byte (keys unique, in order), member by member."""
+    out = io.BytesIO()
+    out.write(b"{")
+    for index, (key, value) in enumerate(members):
+        if index:
+            out.write(b",")
+        out.write(encode_json(key))
+        out.write(b":")
+        out.write(encode_json(value))
+    out.write(b"}")
+    return out.getvalue()
 
 
 def gzip_bytes(body: bytes) -> bytes:

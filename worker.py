@@ -12,6 +12,8 @@ publishes nothing, so the web keeps serving the last good snapshot.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import gc
 import logging
 import os
 import signal
@@ -20,7 +22,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -148,24 +150,44 @@ INTERFACE_FIELDS = frozenset(
     {"port_id", "port_usage", "wan_name", "wan_type", "ips", "up", "vlan", "address_mode"}
     | {"rx_bytes", "tx_bytes", "servp_info"}
 )
+SERVICE_PROVIDER_FIELDS = ("org", "asn")  # of servp_info: the ISP name and its AS number
+_INTERN_MAX = 64
+
+
+def _compact(value: Any) -> Any:
+    """One shared object per repeated string (MACs, port ids, models, ISP names…).
+
+    Each page decodes its own copy of every string; at 10,000 gateways the copies of a few
+    thousand distinct values are a large part of what the fetched lists hold.
+    """
+    if type(value) is str and len(value) <= _INTERN_MAX:
+        return sys.intern(value)
+    if type(value) is list:
+        return [_compact(entry) for entry in value]
+    return value
+
+
+def _trim_interface(entry: Any) -> Any:
+    if not isinstance(entry, dict):
+        return entry
+    kept = {k: _compact(v) for k, v in entry.items() if k in INTERFACE_FIELDS}
+    servp = kept.get("servp_info")
+    if isinstance(servp, dict):
+        kept["servp_info"] = {k: _compact(servp[k]) for k in SERVICE_PROVIDER_FIELDS if k in servp}
+    return kept
 
 
 def _trim_interfaces(interfaces: Any) -> Any:
     if not isinstance(interfaces, dict):
         return interfaces
-    return {
-        name: {k: v for k, v in entry.items() if k in INTERFACE_FIELDS}
-        if isinstance(entry, dict)
-        else entry
-        for name, entry in interfaces.items()
-    }
+    return {sys.intern(name): _trim_interface(entry) for name, entry in interfaces.items()}
 
 
 def trim_for_circuits(item: Any) -> Any:
-    """Keep only the fields circuits.py uses, down into each if_stat entry."""
+    """Keep only the fields circuits.py uses, down into each if_stat entry, strings shared."""
     if not isinstance(item, dict):
         return item
-    kept = {key: value for key, value in item.items() if key in CIRCUIT_FIELDS}
+    kept = {key: _compact(value) for key, value in item.items() if key in CIRCUIT_FIELDS}
     for key in ("if_stat", "if2_stat"):
         if key in kept:
             kept[key] = _trim_interfaces(kept[key])
@@ -483,6 +505,7 @@ class Worker:
                 raise RefreshAborted("stop requested (SIGTERM)")
             if pending:
                 time.sleep(0.02)
+        futures.clear()  # a finished future keeps its result: `fetched` is the only holder now
         if first_error is not None:
             raise first_error
 
@@ -491,6 +514,7 @@ class Worker:
         device_configs, device_cost, device_error = (
             device_job.result() if device_job else self._device_configs(configs)
         )
+        device_job = None
         self._record("device_configs", device_cost, device_error)
         done += 1
         self._phase("build", done, total_phases)
@@ -516,6 +540,7 @@ class Worker:
         )
         fetched.clear()  # the raw Mist lists are done with: let history and publish reuse it
         del port_configs, device_configs, configs
+        _give_back_memory()
         log.info(
             "build: %d gateways, %d circuits, %d peer path groups, %.2f s",
             len(snapshot.gateways),
@@ -527,21 +552,42 @@ class Worker:
         self._phase("history", done, total_phases)
         histories = self._histories(snapshot, now)
         volumes = histories.volumes
-        payload = circuits.gateways_payload(snapshot, volumes)
+        _give_back_memory()
+        # Each gateway's peer paths are encoded once, for its own key and for the all-gateways
+        # document; the big documents leave as bytes at once, item by item.
+        peer_path_bodies = {
+            gateway: redis_cache.encode_json(paths)
+            for gateway, paths in snapshot.peer_paths.items()
+        }
+        snapshot.peer_paths = {}
+        head = circuits.gateways_payload_head(snapshot)
         table = circuits.GatewayRows(snapshot.sites)
         gateway_bodies: dict[str, bytes] = {}
-        for record in payload["gateways"]:
-            table.add(record)
-            gateway_bodies[record["id"]] = redis_cache.encode_json(record)
-        publication = redis_cache.Publication(  # the big documents leave as bytes at once
+
+        def gateway_bodies_as_encoded() -> Iterator[bytes]:
+            """Each gateway encoded once: its own key and the payload share the bytes."""
+            for record in circuits.gateway_records(snapshot, volumes):
+                table.add(record)
+                body = redis_cache.encode_json(record)  # bytes count as encoded: no copy
+                gateway_bodies[record["id"]] = body
+                yield body
+
+        gateways_body = redis_cache.encode_json_document(
+            head, "gateways", gateway_bodies_as_encoded()
+        )
+        publication = redis_cache.Publication(
             org=snapshot.org,
             sites=snapshot.sites,
-            gateways=_encoded(payload),
-            gateway_rows=table.document(payload),
+            gateways=gateways_body,
+            gateway_rows=table.document(head),
             gateway_details=gateway_bodies,
-            vpn_peers_all=_encoded(circuits.peer_paths_all(snapshot)),
-            insights_all=_encoded(circuits.insights_summary(snapshot, volumes)),
-            peer_paths=snapshot.peer_paths,
+            vpn_peers_all=redis_cache.encode_json_object(
+                (gateway_id, body) for (gateway_id, _mac), body in peer_path_bodies.items()
+            ),
+            insights_all=redis_cache.encode_json_object(
+                circuits.insights_records(snapshot, volumes)
+            ),
+            peer_paths=peer_path_bodies,
             histories={},
             history_blobs=histories.blobs,
             now=now,
@@ -765,8 +811,27 @@ class Worker:
             self.refresh()
 
 
-def _encoded(document: Any) -> redis_cache.EncodedJson:
-    return redis_cache.EncodedJson(redis_cache.encode_json(document))
+def _give_back_memory() -> None:
+    """Collect cycles and hand freed heap pages back to the OS between the big phases.
+
+    Peak RSS is what a 10,000-gateway org costs the host: freed raw Mist lists should make
+    room for what comes next instead of sitting in the allocator.
+    """
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> Any:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only; musl has none
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _load_libc()
 
 
 # ---------------------------------------------------------------- command line

@@ -202,3 +202,23 @@ def test_port_history_round_trips_in_binary_and_expires_7_days_after_last_sample
     assert redis_cache.read_port_history(client, "gw-1", "ge-0/0/9") is None
     many = redis_cache.read_port_histories(client, [("gw-1", "ge-0/0/0"), ("gw-2", "x")])
     assert list(many) == [("gw-1", "ge-0/0/0")]
+
+
+def test_documents_encoded_item_by_item_are_byte_identical_to_one_go():
+    """The worker encodes the big documents piece by piece; the page must not see a byte change."""
+    gateways = [
+        {"id": f"gw-{n}", "name": "Zürich <b>", "ports": [{"rx": 1.5, "up": None}]}
+        for n in range(3)
+    ]
+    head = {"generated_at": 1.25, "summary": {"gateways": 3}}
+    whole = redis_cache.encode_json({**head, "gateways": gateways})
+    assert redis_cache.encode_json_document(head, "gateways", iter(gateways)) == whole
+    assert redis_cache.encode_json_document(head, "gateways", []) == redis_cache.encode_json(
+        {**head, "gateways": []}
+    )
+    members = {"gw-1:ge-0/0/0": {"rx_bps": 5}, "gw-2:ge-0/0/1": [1, "ü"]}
+    encoded_values = (
+        (k, redis_cache.EncodedJson(redis_cache.encode_json(v))) for k, v in members.items()
+    )
+    assert redis_cache.encode_json_object(encoded_values) == redis_cache.encode_json(members)
+    assert redis_cache.encode_json_object([]) == b"{}"
