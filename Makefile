@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench drill system-deps clean
+.PHONY: demo test lint typecheck unit bench drill system-deps screenshot clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
@@ -34,6 +34,10 @@ typecheck: $(STAMP)
 ## test: everything — lint, types and the whole suite with real redis-server, mistsim and Chromium
 test: $(STAMP) system-deps lint typecheck
 	$(PY) -m pytest
+
+## screenshot: refresh docs/screenshot.png (the README's) from the browser test
+screenshot: $(STAMP) system-deps
+	UPDATE_SCREENSHOT=1 $(PY) -m pytest -n0 tests/test_dashboard_scale.py -k readme_screenshot
 
 ## bench: the performance table (writes docs/BENCHMARKS.md)
 bench: $(STAMP) system-deps
