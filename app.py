@@ -1,26 +1,24 @@
 """The web app: a read-only Flask factory that serves the dashboard and its JSON API from Redis.
 
 It holds no Mist token and never calls Mist: every byte it serves was written by the worker
-through `redis_cache.py`. The big payloads are sent as the worker stored them (already gzipped
-when the client accepts it) through a WSGI shortcut: a request costs one small Redis read (the
-ETag), the bytes come from this process's memory until the ETag moves, and nothing is decoded.
-The page's compact gateway rows are derived once per refresh per process (DATA.md §3.6).
+through `redis_cache.py`. The big payloads (the gateways, the page's gateway rows, each
+gateway, the CSV export) are sent as the worker stored them (already gzipped when the client
+accepts it) through a WSGI shortcut: a request costs one small Redis read (the ETag), the
+bytes come from this process's memory until the ETag moves, and nothing is decoded or
+re-encoded here (DATA.md §3.6).
 """
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
-import io
 import json
 import logging
 import os
 import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +49,17 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 JSON_MIMETYPE = "application/json"
+CSV_MIMETYPE = "text/csv; charset=utf-8"
 # Mist ids are UUIDs; port ids look like ge-0/0/0, reth0.100, lte0/0/0 or ge-0/0/1.0.
 GATEWAY_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 PORT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/._:-]{0,63}$")
 TRAFFIC_RANGES = ("1h", "6h", "24h", "7d")
+DATASET_MIMETYPES = {Dataset.EXPORT_CSV: CSV_MIMETYPE}
 SERVED_ROUTES = {
     "/api/organization": Dataset.ORG,
     "/api/sites": Dataset.SITES,
     "/api/gateways": Dataset.GATEWAYS,
+    "/api/gateways/rows": Dataset.GATEWAY_ROWS,
     "/api/vpn-peers/all": Dataset.VPN_PEERS_ALL,
     "/api/insights/all": Dataset.INSIGHTS_ALL,
 }
@@ -76,41 +77,6 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # Relative module specifiers in our own JS ('./api.js', '../vendor/uplot/uPlot.esm.js').
 _JS_IMPORT_RE = re.compile(r"""(["'])(\.\.?/[^"'?#\s]+\.(?:js|css))\1""")
 
-# The CSV columns, shared with static/js/csv.js: one row per WAN port.
-CSV_COLUMNS = (
-    "site",
-    "gateway",
-    "gateway_id",
-    "model",
-    "gateway_status",
-    "port",
-    "wan_name",
-    "description",
-    "isp",
-    "asn",
-    "wan_type",
-    "enabled",
-    "link",
-    "speed_mbps",
-    "wan_ip",
-    "gateway_ip",
-    "vlan",
-    "address_mode",
-    "override",
-    "peer_paths_up",
-    "peer_paths_total",
-    "latency_ms",
-    "jitter_ms",
-    "loss_pct",
-    "mos",
-    "degraded",
-    "rx_bps",
-    "tx_bps",
-    "rx_bytes_24h",
-    "tx_bytes_24h",
-)
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
 
 @dataclass(frozen=True)
 class StaticAsset:
@@ -121,71 +87,6 @@ class StaticAsset:
     etag: str
     version: str
     mimetype: str
-
-
-def excel_safe(value: object) -> str:
-    """A CSV cell that Excel cannot run as a formula (leading = + - @ tab CR get a quote)."""
-    if value is None:
-        return ""
-    text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def circuit_rows(gateways_payload: Mapping[str, Any], site_names: Mapping[str, str]) -> list[list]:
-    """One CSV row per WAN port (a gateway without WAN ports still gets one row)."""
-    rows: list[list] = []
-    for gateway in gateways_payload.get("gateways") or []:
-        base = [
-            site_names.get(gateway.get("site_id") or "", ""),
-            gateway.get("name"),
-            gateway.get("id"),
-            gateway.get("model"),
-            gateway.get("status"),
-        ]
-        for port in gateway.get("ports") or [None]:
-            port = port or {}
-            up = port.get("up")
-            rows.append(
-                [
-                    *base,
-                    port.get("port_id"),
-                    port.get("wan_name"),
-                    port.get("description"),
-                    port.get("isp"),
-                    port.get("asn"),
-                    port.get("wan_type"),
-                    port.get("enabled"),
-                    None if up is None else ("up" if up else "down"),
-                    port.get("speed"),
-                    port.get("ip"),
-                    port.get("gateway_ip"),
-                    port.get("vlan"),
-                    port.get("address_mode"),
-                    port.get("override"),
-                    port.get("peers_up"),
-                    port.get("peers_total"),
-                    port.get("latency"),
-                    port.get("jitter"),
-                    port.get("loss"),
-                    port.get("mos"),
-                    port.get("degraded"),
-                    port.get("rx_bps"),
-                    port.get("tx_bps"),
-                    port.get("rx_bytes_24h"),
-                    port.get("tx_bytes_24h"),
-                ]
-            )
-    return rows
-
-
-def render_csv(rows: Iterable[list]) -> bytes:
-    """UTF-8 with a BOM (so Excel reads the accents right), every cell made Excel-safe."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow([excel_safe(cell) for cell in row])
-    return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
 REDIS_DOWN = "the data store (Redis) is unreachable; try again shortly"
@@ -279,173 +180,6 @@ def _build_static(static_dir: Path) -> dict[str, StaticAsset]:
     return assets
 
 
-ROW_COLUMNS = (
-    "id",
-    "mac",
-    "name",
-    "site",
-    "model",
-    "status",
-    "uptime",
-    "ip",
-    "ports_up",
-    "ports_total",
-    "ports_down",
-    "peers_up",
-    "peers_total",
-    "degraded",
-    "ha",
-    "problem",
-)
-
-
-def has_problem(gateway: Mapping[str, Any]) -> bool:
-    """What "problems only" keeps: offline, a circuit down, a peer path down, or degraded."""
-    if gateway.get("status") != "connected" or gateway.get("degraded"):
-        return True
-    if (gateway.get("peers_up") or 0) < (gateway.get("peers_total") or 0):
-        return True
-    return any(_port_down(port) for port in gateway.get("ports") or [])
-
-
-def _port_down(port: Mapping[str, Any]) -> bool:
-    return port.get("enabled") is not False and port.get("up") is False
-
-
-@dataclass(frozen=True)
-class GatewayViews:
-    """What the page loads first (one compact row per gateway) and each gateway's detail.
-
-    The rows are ready as soon as the views exist; `details` fill in right after (in the
-    background) and `details_ready` is set when they are complete.
-    """
-
-    etag: str
-    rows: bytes
-    rows_gz: bytes
-    details: dict[str, bytes] = field(default_factory=dict)
-    details_ready: threading.Event = field(default_factory=threading.Event)
-
-
-def fill_details(views: GatewayViews, gateways: list[dict[str, Any]]) -> None:
-    """Each gateway's own JSON (with its WAN ports), for the expanded row."""
-    for gateway in gateways:
-        views.details[str(gateway.get("id"))] = redis_cache.encode_json(gateway)
-    views.details_ready.set()
-
-
-def build_gateway_views(
-    etag: str, gateways_json: bytes, sites_json: bytes | None = None
-) -> GatewayViews:
-    """Rows and details of one gateways payload, both complete (see build_gateway_rows)."""
-    views, gateways = build_gateway_rows(etag, gateways_json, sites_json)
-    fill_details(views, gateways)
-    return views
-
-
-def build_gateway_rows(
-    etag: str, gateways_json: bytes, sites_json: bytes | None = None
-) -> tuple[GatewayViews, list[dict[str, Any]]]:
-    """The table rows of the gateways payload, and its decoded gateways for the details.
-
-    At 10,000 gateways the full payload is ~1.4 MB gzipped and slow to parse on a tablet; the
-    rows are a sixth of that and carry the names of the sites in use (the page needs no
-    /api/sites to start). Built once per refresh per process, never per request.
-    """
-    payload = json.loads(gateways_json)
-    names: dict[str, str] = {}
-    if sites_json is not None:
-        for site in json.loads(sites_json) or []:
-            if isinstance(site, dict) and site.get("id") is not None:
-                names[str(site["id"])] = str(site.get("name") or "")
-    site_index: dict[str, int] = {}
-    sites: list[list[str]] = []
-    rows: list[list[Any]] = []
-    gateways = [g for g in payload.get("gateways") or [] if isinstance(g, dict)]
-    for gateway in gateways:
-        ports = gateway.get("ports") or []
-        site_id = str(gateway.get("site_id") or "")
-        if site_id not in site_index:
-            site_index[site_id] = len(sites)
-            sites.append([site_id, names.get(site_id, "")])
-        rows.append(
-            [
-                gateway.get("id"),
-                gateway.get("mac"),
-                gateway.get("name"),
-                site_index[site_id],
-                gateway.get("model"),
-                gateway.get("status"),
-                gateway.get("uptime"),
-                gateway.get("ext_ip") or gateway.get("ip"),
-                gateway.get("ports_up"),
-                gateway.get("ports_total"),
-                sum(1 for port in ports if _port_down(port)),
-                gateway.get("peers_up"),
-                gateway.get("peers_total"),
-                bool(gateway.get("degraded")),
-                bool(gateway.get("ha")),
-                has_problem(gateway),
-            ]
-        )
-    document = {
-        "generated_at": payload.get("generated_at"),
-        "thresholds": payload.get("thresholds"),
-        "summary": payload.get("summary"),
-        "sites": sites,
-        "columns": ROW_COLUMNS,
-        "rows": rows,
-    }
-    body = redis_cache.encode_json(document)
-    return GatewayViews(etag=etag, rows=body, rows_gz=redis_cache.gzip_bytes(body)), gateways
-
-
-class GatewayViewCache:
-    """The views of the current gateways payload, rebuilt when its ETag moves."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._views: GatewayViews | None = None
-        self._seen_update: object = None
-
-    def warm_after(self, client: redis.Redis, last_update: object) -> None:
-        """Rebuild in the background when a poll shows a new refresh, so the page's next
-        request for rows finds them ready (costs nothing when nothing changed)."""
-        if last_update is None or last_update == self._seen_update:
-            return
-        self._seen_update = last_update
-
-        def build() -> None:
-            try:
-                self.current(client, redis_cache.read_etag(client, Dataset.GATEWAYS))
-            except Exception:  # a failed warm-up is retried by the next real request
-                LOG.warning("could not prepare the gateway rows in the background")
-
-        threading.Thread(target=build, name="warm-gateway-rows", daemon=True).start()
-
-    def current(self, client: redis.Redis, etag: str | None) -> GatewayViews | None:
-        """Views for `etag` (from the cheap read); None when the worker published nothing."""
-        views = self._views
-        if views is not None and etag is not None and views.etag == etag:
-            return views
-        with self._lock:  # one thread builds, the others wait for its result
-            views = self._views
-            if views is not None and etag is not None and views.etag == etag:
-                return views
-            served = redis_cache.read_served(client, Dataset.GATEWAYS, gzip_ok=False)
-            if served is None:
-                return None
-            sites = redis_cache.read_served(client, Dataset.SITES, gzip_ok=False)
-            sites_body = None if sites is None else sites.body
-            views, gateways = build_gateway_rows(served.etag, served.body, sites_body)
-            self._views = views
-        # Rows first: the details follow in the background while the rows are being sent.
-        threading.Thread(
-            target=fill_details, args=(views, gateways), name="gateway-details", daemon=True
-        ).start()
-        return views
-
-
 class DatasetServer:
     """The served datasets: one small Redis read (the ETag) per request, the bytes from memory.
 
@@ -470,17 +204,19 @@ class DatasetServer:
                 return 304, [*headers, ("ETag", f'"{variant}"')], b""
             cached = self._bodies.get((dataset, gzip_ok))
             if cached is not None and cached.etag == etag:
-                return 200, self._headers(cached, headers), cached.body
+                return 200, self._headers(dataset, cached, headers), cached.body
         served = redis_cache.read_served(self.client, dataset, gzip_ok=gzip_ok)
         if served is None:
             body = _error_body(503, "no data yet: the worker has not finished a refresh")
             return 503, list(NO_STORE_JSON), body
         self._bodies[(dataset, gzip_ok)] = served
-        return 200, self._headers(served, headers), served.body
+        return 200, self._headers(dataset, served, headers), served.body
 
     @staticmethod
-    def _headers(served: redis_cache.Served, base: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        headers = [*base, ("Content-Type", JSON_MIMETYPE)]
+    def _headers(
+        dataset: Dataset, served: redis_cache.Served, base: list[tuple[str, str]]
+    ) -> list[tuple[str, str]]:
+        headers = [*base, ("Content-Type", DATASET_MIMETYPES.get(dataset, JSON_MIMETYPE))]
         headers.append(("ETag", f'"{_variant_etag(served.etag, served.gzipped)}"'))
         if served.gzipped:
             headers.append(("Content-Encoding", "gzip"))
@@ -517,23 +253,6 @@ class FastPaths:
         return [b"" if method == "HEAD" else body]
 
 
-class CsvCache:
-    """The last server-side export, kept until the gateways ETag moves (one decode per refresh)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._etag: str | None = None
-        self._body = b""
-
-    def get(self, etag: str) -> bytes | None:
-        with self._lock:
-            return self._body if etag == self._etag else None
-
-    def put(self, etag: str, body: bytes) -> None:
-        with self._lock:
-            self._etag, self._body = etag, body
-
-
 def _now_age(last_update: object) -> float | None:
     if isinstance(last_update, int | float) and last_update > 0:
         return round(max(0.0, time.time() - float(last_update)), 1)
@@ -565,8 +284,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["redis_client"] = client
     assets = _build_static(Path(app.config.get("STATIC_DIR", STATIC_DIR)))
     app.extensions["static_assets"] = assets
-    csv_cache = CsvCache()
-    gateway_views = GatewayViewCache()
     datasets = DatasetServer(client)
     interval_default = int(app.config["WORKER_INTERVAL"])
 
@@ -650,7 +367,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             return 503, list(NO_STORE_JSON), _error_body(503, "redis unreachable")
         interval = state.get("interval") or interval_default
         age = _now_age(state.get("last_update"))
-        gateway_views.warm_after(client, state.get("last_update"))
         health = {
             "status": "ok",
             "redis": True,
@@ -677,7 +393,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         interval = worker.get("interval") or interval_default
         worker["interval"] = interval
         age = _now_age(worker.get("last_update"))
-        gateway_views.warm_after(client, worker.get("last_update"))
         worker["age"] = age
         worker["stale"] = age is not None and age > 2 * interval
         return 200, list(NO_STORE_JSON), _json_bytes(worker)
@@ -690,9 +405,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
         return answer
 
+    def export_answer(environ: Mapping[str, Any]) -> Answer:
+        """Every circuit as the CSV the worker wrote, downloaded as a dated attachment."""
+        status, headers, body = datasets.answer(
+            Dataset.EXPORT_CSV, environ.get("HTTP_ACCEPT_ENCODING", ""), None
+        )
+        if status != 200:
+            return status, headers, body
+        stamp = time.strftime("%Y%m%d-%H%M", time.gmtime())
+        headers = [(name, value) for name, value in headers if name != "Cache-Control"]
+        headers += [
+            ("Cache-Control", "no-store"),
+            ("Content-Disposition", f'attachment; filename="mist-circuits-{stamp}.csv"'),
+        ]
+        return status, headers, body
+
     fast: dict[str, Callable[[Mapping[str, Any]], Answer]] = {
         "/health": health_answer,
         "/api/status": status_answer,
+        "/api/export.csv": export_answer,
     }
     for path, dataset in SERVED_ROUTES.items():
         fast[path] = dataset_answer(dataset)
@@ -711,40 +442,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return view
 
     for path, answer in fast.items():
-        app.add_url_rule(path, "fast" + path.replace("/", "_"), flask_view(answer), methods=["GET"])
-
-    @app.get("/api/gateways/rows")
-    def gateway_rows() -> Response:
-        client = _client()
-        gzip_ok = _accepts_gzip()
-        etag = redis_cache.read_etag(client, Dataset.GATEWAYS)
-        row_etag = None if etag is None else "rows-" + _variant_etag(etag, gzip_ok)
-        if row_etag is not None and _not_modified(row_etag):
-            response = Response(status=304)
-        else:
-            views = gateway_views.current(client, etag)
-            if views is None:
-                return json_error(503, "no data yet: the worker has not finished a refresh")
-            row_etag = "rows-" + _variant_etag(views.etag, gzip_ok)
-            response = Response(views.rows_gz if gzip_ok else views.rows, mimetype=JSON_MIMETYPE)
-            if gzip_ok:
-                response.headers["Content-Encoding"] = "gzip"
-        response.set_etag(row_etag)
-        response.headers["Vary"] = "Accept-Encoding"
-        response.headers["Cache-Control"] = "no-cache"
-        return response
+        endpoint = "fast" + path.replace("/", "_").replace(".", "_")
+        app.add_url_rule(path, endpoint, flask_view(answer), methods=["GET"])
 
     @app.get("/api/gateway/<gateway_id>")
     def gateway_detail(gateway_id: str) -> Response:
         if not GATEWAY_ID_RE.match(gateway_id):
             return json_error(400, "gateway id must be a Mist device id")
-        client = _client()
-        views = gateway_views.current(client, redis_cache.read_etag(client, Dataset.GATEWAYS))
-        if views is None:
-            return json_error(503, "no data yet: the worker has not finished a refresh")
-        if not views.details_ready.wait(timeout=20):
-            return json_error(503, "the gateway details are still being prepared")
-        body = views.details.get(gateway_id)
+        body = redis_cache.read_gateway(_client(), gateway_id)
         if body is None:
             return json_error(404, "no such gateway in the current data")
         response = Response(body, mimetype=JSON_MIMETYPE)
@@ -782,31 +487,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             return json_error(400, "range must be one of 1h, 6h, 24h, 7d")
         return _json_response({"gateway_id": gateway_id, "port_id": port_id, **series})
 
-    @app.get("/api/export.csv")
-    def export_csv() -> Response:
-        client = _client()
-        served = redis_cache.read_served(client, Dataset.GATEWAYS, gzip_ok=False)
-        if served is None:
-            return json_error(503, "no data yet: the worker has not finished a refresh")
-        body = csv_cache.get(served.etag)
-        if body is None:
-            sites = redis_cache.read_served(client, Dataset.SITES, gzip_ok=False)
-            site_names: dict[str, str] = {}
-            if sites is not None:
-                for site in json.loads(sites.body) or []:
-                    site_names[str(site.get("id"))] = str(site.get("name") or "")
-            body = render_csv(circuit_rows(json.loads(served.body), site_names))
-            csv_cache.put(served.etag, body)
-        stamp = time.strftime("%Y%m%d-%H%M", time.gmtime())
-        response = Response(body, mimetype="text/csv")
-        response.headers["Content-Type"] = "text/csv; charset=utf-8"
-        response.headers["Content-Disposition"] = (
-            f'attachment; filename="mist-circuits-{stamp}.csv"'
-        )
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    gateway_views.warm_after(client, "start")  # a new gunicorn worker prepares the rows at once
     return app
 
 

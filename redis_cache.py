@@ -7,6 +7,7 @@ ETag), so a request costs one round trip and no JSON work. See docs/DATA.md §2.
 
 from __future__ import annotations
 
+import csv
 import enum
 import gzip
 import hashlib
@@ -28,6 +29,7 @@ KEY_ORG = "mist:org"
 KEY_SITES = "mist:sites"
 KEY_GATEWAYS = "mist:gateways"
 KEY_GATEWAY_ROWS = "mist:gateways:rows"
+KEY_EXPORT_CSV = "mist:export:csv"
 KEY_VPN_PEERS_ALL = "mist:vpn_peers:all"
 KEY_INSIGHTS_ALL = "mist:insights:all"
 KEY_LAST_UPDATE = "mist:metadata:last_update"
@@ -50,6 +52,7 @@ class Dataset(enum.Enum):
     SITES = "sites"
     GATEWAYS = "gateways"
     GATEWAY_ROWS = "gateway_rows"
+    EXPORT_CSV = "export_csv"
     VPN_PEERS_ALL = "vpn_peers_all"
     INSIGHTS_ALL = "insights_all"
     STATUS = "status"
@@ -60,6 +63,7 @@ DATASET_KEYS: dict[Dataset, str] = {
     Dataset.SITES: KEY_SITES,
     Dataset.GATEWAYS: KEY_GATEWAYS,
     Dataset.GATEWAY_ROWS: KEY_GATEWAY_ROWS,
+    Dataset.EXPORT_CSV: KEY_EXPORT_CSV,
     Dataset.VPN_PEERS_ALL: KEY_VPN_PEERS_ALL,
     Dataset.INSIGHTS_ALL: KEY_INSIGHTS_ALL,
     Dataset.STATUS: KEY_STATUS,
@@ -92,6 +96,8 @@ class Publication:
     # the page's table (DATA.md §3.6) and each gateway's own JSON, ready to send
     gateway_rows: Any = None
     gateway_details: Mapping[str, bytes] = field(default_factory=dict)
+    # /api/export.csv, encoded with CsvEncoder
+    export_csv: bytes | None = None
 
 
 # ---------------------------------------------------------------- encodings
@@ -138,6 +144,32 @@ def encode_json_object(members: Iterable[tuple[str, Any]]) -> bytes:
         out.write(encode_json(value))
     out.write(b"}")
     return out.getvalue()
+
+
+class CsvEncoder:
+    """CSV bytes built row by row: UTF-8 with a BOM (so Excel reads accents right), CRLF.
+
+    Rows are added as the gateway records stream past; only the text grows, no row list.
+    """
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self._text = io.StringIO()
+        self._writer = csv.writer(self._text, lineterminator="\r\n")
+        self._writer.writerow(columns)
+
+    def add(self, row: Iterable[str]) -> None:
+        self._writer.writerow(row)
+
+    def encoded(self) -> bytes:
+        return "\ufeff".encode() + self._text.getvalue().encode("utf-8")
+
+
+def encode_csv(columns: Sequence[str], rows: Iterable[Iterable[str]]) -> bytes:
+    """The whole CSV at once (see CsvEncoder)."""
+    encoder = CsvEncoder(columns)
+    for row in rows:
+        encoder.add(row)
+    return encoder.encoded()
 
 
 def gzip_bytes(body: bytes) -> bytes:
@@ -374,6 +406,11 @@ def publish(client: redis.Redis, publication: Publication, *, interval: int) -> 
     for gateway_id, body in publication.gateway_details.items():
         pipe.set(gateway_key(gateway_id), body, ex=ttl)
         written += 1
+    if publication.export_csv is not None:
+        etags[Dataset.EXPORT_CSV.value] = _served_commands(
+            pipe, Dataset.EXPORT_CSV, publication.export_csv, ttl
+        )
+        written += 2
     pipe.hset(KEY_ETAGS, mapping=etags)  # type: ignore[arg-type]
     pipe.expire(KEY_ETAGS, ttl)
     for (gateway_id, mac), paths in publication.peer_paths.items():

@@ -562,12 +562,16 @@ class Worker:
         snapshot.peer_paths = {}
         head = circuits.gateways_payload_head(snapshot)
         table = circuits.GatewayRows(snapshot.sites)
+        circuit_rows = circuits.CircuitRows(snapshot.sites)
+        export = redis_cache.CsvEncoder(circuits.CSV_COLUMNS)
         gateway_bodies: dict[str, bytes] = {}
 
         def gateway_bodies_as_encoded() -> Iterator[bytes]:
             """Each gateway encoded once: its own key and the payload share the bytes."""
             for record in circuits.gateway_records(snapshot, volumes):
                 table.add(record)
+                for row in circuit_rows.of(record):
+                    export.add(row)
                 body = redis_cache.encode_json(record)  # bytes count as encoded: no copy
                 gateway_bodies[record["id"]] = body
                 yield body
@@ -581,6 +585,7 @@ class Worker:
             gateways=gateways_body,
             gateway_rows=table.document(head),
             gateway_details=gateway_bodies,
+            export_csv=export.encoded(),
             vpn_peers_all=redis_cache.encode_json_object(
                 (gateway_id, body) for (gateway_id, _mac), body in peer_path_bodies.items()
             ),

@@ -26,6 +26,7 @@ import pytest
 from flask.testing import FlaskClient
 
 import app as web
+import circuits
 import redis_cache
 from tests.fixtures.ports import free_port, port_open, wait_until
 from tests.fixtures.sample_data import publish_sample, status_document
@@ -51,6 +52,13 @@ def org(store):
 @pytest.fixture
 def client(store) -> FlaskClient:
     return web.create_app({"REDIS_CLIENT": store}).test_client()
+
+
+def circuits_of(store: fakeredis.FakeRedis) -> list[dict]:
+    """The gateways of the published payload (a test may decode; the app may not)."""
+    body = store.get(redis_cache.KEY_GATEWAYS)
+    assert isinstance(body, bytes)
+    return list(json.loads(body)["gateways"])
 
 
 def first_port(org) -> tuple[str, str]:
@@ -227,22 +235,27 @@ def test_before_the_first_refresh_the_api_says_so(client):
     assert "no data yet" in response.get_json()["error"]
 
 
-def test_gateway_rows_are_compact_and_consistent_with_the_payload(client, org):
+def test_gateway_rows_are_compact_and_consistent_with_the_payload(client, store, org):
     zipped = client.get("/api/gateways/rows", headers=GZIP)
     assert zipped.status_code == 200
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert zipped.headers["Vary"] == "Accept-Encoding"
+    assert zipped.headers["Cache-Control"] == "no-cache"
+    assert zipped.data == store.get(redis_cache.KEY_GATEWAY_ROWS + ":gz"), "the stored bytes"
+    plain = client.get("/api/gateways/rows")
+    assert plain.data == store.get(redis_cache.KEY_GATEWAY_ROWS)
+    assert plain.headers["ETag"] != zipped.headers["ETag"], "two encodings, two ETags"
     document = json.loads(gzip.decompress(zipped.data))
     full = client.get("/api/gateways").get_json()
     assert document["summary"] == full["summary"]
     assert document["thresholds"] == full["thresholds"]
-    assert document["columns"] == list(web.ROW_COLUMNS)
+    assert document["columns"] == list(circuits.ROW_COLUMNS)
     rows = [dict(zip(document["columns"], row, strict=True)) for row in document["rows"]]
     assert [row["id"] for row in rows] == [g["id"] for g in full["gateways"]]
     site_names = {site["id"]: site["name"] for site in client.get("/api/sites").get_json()}
     for row, gateway in zip(rows, full["gateways"], strict=True):
         assert row["name"] == gateway["name"] and row["ports_total"] == gateway["ports_total"]
-        assert row["problem"] == web.has_problem(gateway)
+        assert row["problem"] == circuits.has_problem(gateway)
         site_id, site_name = document["sites"][row["site"]]
         assert site_id == gateway["site_id"] and site_name == site_names[site_id]
     again = client.get(
@@ -258,24 +271,50 @@ def test_gateway_rows_follow_a_new_refresh(client, store, org):
     assert response.status_code == 200 and len(response.get_json()["rows"]) == 5
 
 
-def test_one_gateway_with_its_wan_ports(client, org):
+def test_one_gateway_with_its_wan_ports(client, store, org):
     gateway = org.gateways["gateways"][3]
     response = client.get(f"/api/gateway/{gateway['id']}")
     assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.data == store.get(redis_cache.gateway_key(gateway["id"])), "the stored bytes"
     assert response.get_json() == gateway
-    assert client.get("/api/gateway/00000000-0000-0000-1000-ffffffffffff").status_code == 404
+    missing = client.get("/api/gateway/00000000-0000-0000-1000-ffffffffffff")
+    assert missing.status_code == 404
+    assert missing.get_json()["error"] == "no such gateway in the current data"
     assert client.get("/api/gateway/<b>").status_code == 400
 
 
-def test_has_problem_rule():
-    healthy = {"status": "connected", "degraded": False, "peers_up": 2, "peers_total": 2}
-    port_up = {"enabled": True, "up": True}
-    assert not web.has_problem({**healthy, "ports": [port_up]})
-    assert web.has_problem({**healthy, "status": "disconnected", "ports": []})
-    assert web.has_problem({**healthy, "degraded": True, "ports": []})
-    assert web.has_problem({**healthy, "peers_up": 1, "ports": []})
-    assert web.has_problem({**healthy, "ports": [port_up, {"enabled": True, "up": False}]})
-    assert not web.has_problem({**healthy, "ports": [{"enabled": False, "up": False}]})
+def test_a_gateway_that_left_the_org_is_a_404_after_the_refresh(client, store, org):
+    """Its key expires with the snapshot: once gone from Redis the API says so, in JSON."""
+    gateway_id = org.gateways["gateways"][0]["id"]
+    store.delete(redis_cache.gateway_key(gateway_id))
+    response = client.get(f"/api/gateway/{gateway_id}")
+    assert response.status_code == 404 and "no such gateway" in response.get_json()["error"]
+
+
+def test_before_the_first_refresh_rows_and_csv_say_so(client):
+    for path in ("/api/gateways/rows", "/api/export.csv"):
+        response = client.get(path, headers=GZIP)
+        assert response.status_code == 503, path
+        assert response.headers["Content-Type"] == "application/json", path
+        assert "no data yet" in response.get_json()["error"], path
+    assert client.get("/api/gateway/00000000-0000-0000-1000-4c9614000000").status_code == 404
+
+
+def test_no_served_route_decodes_json(client, org, monkeypatch):
+    """The web sends the worker's bytes: a served route that parsed JSON would fail here."""
+    gateway_id = org.gateways["gateways"][0]["id"]
+    paths = [*web.SERVED_ROUTES, f"/api/gateway/{gateway_id}", "/api/export.csv"]
+    assert "/api/gateways/rows" in paths
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("json.loads called while serving a prepared dataset")
+
+    monkeypatch.setattr(json, "loads", no_decoding)
+    for path in paths:
+        for headers in ({}, GZIP):
+            response = client.get(path, headers=headers)
+            assert response.status_code == 200, (path, response.data[:200])
 
 
 # ------------------------------------------------------------------ status and health
@@ -420,14 +459,19 @@ def test_no_debugger_whatever_the_log_level(store):
 # ------------------------------------------------------------------ CSV export
 
 
-def test_server_csv_has_one_row_per_wan_port_and_is_excel_safe(client, org):
+def test_server_csv_has_one_row_per_wan_port_and_is_excel_safe(client, store, org):
     response = client.get("/api/export.csv")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert re.fullmatch(
+        r'attachment; filename="mist-circuits-\d{8}-\d{4}\.csv"',
+        response.headers["Content-Disposition"],
+    )
+    assert response.data == store.get(redis_cache.KEY_EXPORT_CSV), "the bytes the worker wrote"
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
-    assert tuple(rows[0]) == web.CSV_COLUMNS
+    assert tuple(rows[0]) == circuits.CSV_COLUMNS
     ports = sum(max(1, len(g["ports"])) for g in org.gateways["gateways"])
     assert len(rows) - 1 == ports
     for row in rows[1:]:
@@ -438,30 +482,31 @@ def test_server_csv_has_one_row_per_wan_port_and_is_excel_safe(client, org):
     assert "<img src=x onerror=alert(1)>" in sites, "text stays verbatim, it is not HTML"
 
 
+def test_server_csv_gzipped_when_the_browser_accepts_it(client, store, org):
+    zipped = client.get("/api/export.csv", headers=GZIP)
+    assert zipped.status_code == 200
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert zipped.headers["Vary"] == "Accept-Encoding"
+    assert zipped.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert zipped.headers["Content-Disposition"].startswith("attachment;")
+    assert zipped.data == store.get(redis_cache.KEY_EXPORT_CSV + ":gz")
+    assert gzip.decompress(zipped.data) == client.get("/api/export.csv").data
+
+
+def test_server_csv_follows_a_new_refresh(client, store, org):
+    before = client.get("/api/export.csv").data
+    publish_sample(store, 3)
+    after = client.get("/api/export.csv").data
+    assert after != before
+    assert len(after.decode("utf-8-sig").splitlines()) - 1 == sum(
+        max(1, len(g["ports"])) for g in circuits_of(store)
+    )
+
+
 def test_page_csv_has_the_same_columns_as_the_server_csv():
     source = (ROOT / "static/js/csv.js").read_text()
     block = source[source.index("CSV_COLUMNS = [") : source.index("];")]
-    assert tuple(re.findall(r"'([a-z0-9_]+)'", block)) == web.CSV_COLUMNS
-
-
-@pytest.mark.parametrize(
-    ("value", "cell"),
-    [
-        ("=1+1", "'=1+1"),
-        ("+49 30", "'+49 30"),
-        ("-cmd", "'-cmd"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\tx", "'\tx"),
-        ("\rx", "'\rx"),
-        ("plain", "plain"),
-        (None, ""),
-        (True, "yes"),
-        (False, "no"),
-        (12.5, "12.5"),
-    ],
-)
-def test_excel_safe_cells(value, cell):
-    assert web.excel_safe(value) == cell
+    assert tuple(re.findall(r"'([a-z0-9_]+)'", block)) == circuits.CSV_COLUMNS
 
 
 # ------------------------------------------------------------------ settings, process, imports

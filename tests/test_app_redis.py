@@ -21,6 +21,7 @@ import pytest
 import requests
 
 import app as web
+import redis_cache
 from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.web_server import start_web_server
@@ -87,6 +88,53 @@ def test_gateways_from_the_worker_gzipped_with_etag_and_304(filled):
     assert again.status_code == 304
 
 
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("/api/gateways/rows", redis_cache.KEY_GATEWAY_ROWS),
+        ("/api/export.csv", redis_cache.KEY_EXPORT_CSV),
+    ],
+)
+def test_rows_and_csv_are_the_bytes_the_worker_stored(filled, path, key):
+    """Plain and gzip are the worker's two keys byte for byte; the gzip ETag answers 304."""
+    server, store = filled["server"], filled["redis"].client()
+    plain = requests.get(server.url + path, headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert plain.status_code == 200
+    assert "Content-Encoding" not in plain.headers
+    assert plain.content == store.get(key)
+    zipped = requests.get(server.url + path, headers=GZIP, stream=True, timeout=10)
+    raw = zipped.raw.read()
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert zipped.headers["Vary"] == "Accept-Encoding"
+    assert raw == store.get(key + ":gz")
+    assert gzip.decompress(raw) == plain.content
+    if path.endswith(".csv"):
+        assert zipped.headers["Content-Disposition"].startswith("attachment;")
+        assert zipped.headers["Cache-Control"] == "no-store"
+        return
+    assert zipped.headers["ETag"] != plain.headers["ETag"]
+    again = server.get(path, headers={**GZIP, "If-None-Match": zipped.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b""
+
+
+def test_rows_and_each_gateway_agree_with_the_gateways_payload(filled):
+    server, store = filled["server"], filled["redis"].client()
+    payload = gateways_of(filled)
+    document = server.get("/api/gateways/rows").json()
+    assert document["summary"] == payload["summary"]
+    ids = [row[document["columns"].index("id")] for row in document["rows"]]
+    assert ids == [gateway["id"] for gateway in payload["gateways"]]
+    for gateway in payload["gateways"][:5]:
+        response = server.get(f"/api/gateway/{gateway['id']}")
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.content == store.get(redis_cache.gateway_key(gateway["id"]))
+        assert response.json() == gateway
+    missing = server.get("/api/gateway/00000000-0000-0000-1000-ffffffffffff")
+    assert missing.status_code == 404 and "no such gateway" in missing.json()["error"]
+    assert server.get("/api/gateway/not%20an%20id").status_code == 400
+
+
 def test_hostile_names_arrive_verbatim_as_json_text(filled):
     payload = gateways_of(filled)
     sites = filled["server"].get("/api/sites").json()
@@ -145,17 +193,25 @@ def test_redis_dies_and_comes_back(filled, redis_server):
     """Against its own redis-server: 503 with a reason while it is down, data once it is back."""
     client = redis_server.client()
     source = filled["redis"].client()
-    for key in ("mist:gateways", "mist:gateways:gz", "mist:metadata:etags"):
+    for key in (
+        "mist:gateways",
+        "mist:gateways:gz",
+        "mist:gateways:rows",
+        "mist:gateways:rows:gz",
+        "mist:metadata:etags",
+    ):
         dump = source.dump(key)
         assert dump is not None
         client.restore(key, 0, dump, replace=True)
     flask_client = web.create_app({"REDIS_URL": redis_server.url}).test_client()
     assert flask_client.get("/api/gateways").status_code == 200
+    assert flask_client.get("/api/gateways/rows").status_code == 200
     redis_server.kill()
-    for path in ("/health", "/api/gateways", "/api/status"):
+    for path in ("/health", "/api/gateways", "/api/gateways/rows", "/api/status"):
         response = flask_client.get(path)
         assert response.status_code == 503, path
         assert "redis" in response.get_json()["error"].lower()
     redis_server.start()
     assert flask_client.get("/api/gateways").status_code == 200, "AOF brought the data back"
+    assert flask_client.get("/api/gateways/rows").status_code == 200
     assert flask_client.get("/health").status_code == 200

@@ -983,3 +983,59 @@ def test_gateway_rows_index_sites_and_flag_problems_for_the_table() -> None:
     assert [row["problem"] for row in rows] == [False, True, False]
     assert [row["ports_down"] for row in rows] == [0, 1, 0]
     assert document["summary"] == {"gateways": 3}
+
+
+def test_has_problem_rule() -> None:
+    healthy = {"status": "connected", "degraded": False, "peers_up": 2, "peers_total": 2}
+    port_up = {"enabled": True, "up": True}
+    assert not circuits.has_problem({**healthy, "ports": [port_up]})
+    assert circuits.has_problem({**healthy, "status": "disconnected", "ports": []})
+    assert circuits.has_problem({**healthy, "degraded": True, "ports": []})
+    assert circuits.has_problem({**healthy, "peers_up": 1, "ports": []})
+    assert circuits.has_problem({**healthy, "ports": [port_up, {"enabled": True, "up": False}]})
+    assert not circuits.has_problem({**healthy, "ports": [{"enabled": False, "up": False}]})
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+49 30", "'+49 30"),
+        ("-cmd", "'-cmd"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain", "plain"),
+        (None, ""),
+        (True, "yes"),
+        (False, "no"),
+        (12.5, "12.5"),
+    ],
+)
+def test_excel_safe_cells(value: object, cell: str) -> None:
+    assert circuits.excel_safe(value) == cell
+
+
+def test_csv_rows_one_per_wan_port_excel_safe_with_the_site_name() -> None:
+    sites = [{"id": "s1", "name": '=HYPERLINK("http://evil")'}]
+    gateway = {
+        "id": "g1", "name": "gw-1", "site_id": "s1", "model": "SRX320", "status": "connected",
+        "ports": [
+            {"port_id": "ge-0/0/0", "up": True, "enabled": True, "speed": 1000, "loss": 0.0,
+             "description": "-cmd|' /C calc'!A0", "override": False},
+            {"port_id": "ge-0/0/1", "up": False, "enabled": True, "latency": None},
+        ],
+    }  # fmt: skip
+    rows = circuits.CircuitRows(sites).of(gateway)
+    assert len(rows) == 2 and all(len(row) == len(circuits.CSV_COLUMNS) for row in rows)
+    first = dict(zip(circuits.CSV_COLUMNS, rows[0], strict=True))
+    assert first["site"] == '\'=HYPERLINK("http://evil")'
+    assert first["description"] == "'-cmd|' /C calc'!A0"
+    assert (first["port"], first["link"], first["enabled"], first["override"]) == (
+        "ge-0/0/0", "up", "yes", "no",
+    )  # fmt: skip
+    assert (first["speed_mbps"], first["loss_pct"]) == ("1000", "0.0")
+    second = dict(zip(circuits.CSV_COLUMNS, rows[1], strict=True))
+    assert (second["link"], second["latency_ms"], second["wan_name"]) == ("down", "", "")
+    offline = circuits.CircuitRows([]).of({**gateway, "site_id": "s9", "ports": []})
+    assert len(offline) == 1 and offline[0][:3] == ["", "gw-1", "g1"] and offline[0][5] == ""

@@ -222,3 +222,18 @@ def test_documents_encoded_item_by_item_are_byte_identical_to_one_go():
     )
     assert redis_cache.encode_json_object(encoded_values) == redis_cache.encode_json(members)
     assert redis_cache.encode_json_object([]) == b"{}"
+
+
+def test_csv_export_is_served_with_bom_gzip_twin_and_etag_in_the_snapshot(client):
+    body = redis_cache.encode_csv(("site", "gateway"), [["Zürich", "gw,1"], ["Oslo", 'a"b']])
+    assert body == '\ufeffsite,gateway\r\nZürich,"gw,1"\r\nOslo,"a""b"\r\n'.encode()
+    publication = _publication(1)
+    publication.export_csv = body
+    redis_cache.publish(client, publication, interval=60)
+    plain = redis_cache.read_served(client, Dataset.EXPORT_CSV, gzip_ok=False)
+    zipped = redis_cache.read_served(client, Dataset.EXPORT_CSV, gzip_ok=True)
+    assert plain is not None and zipped is not None
+    assert plain.body == body and gzip.decompress(zipped.body) == body
+    assert plain.etag == redis_cache.read_etag(client, Dataset.EXPORT_CSV)
+    ttl = client.ttl(redis_cache.KEY_EXPORT_CSV)
+    assert 0 < ttl <= 180 and client.ttl(redis_cache.KEY_EXPORT_CSV + ":gz") == ttl
