@@ -63,6 +63,11 @@ def _sample_hour(ts: float) -> int:
     return _hour(ts - 1)
 
 
+def measured_hour(ts: float) -> int:
+    """The hour (start, epoch seconds) a fine sample taken at `ts` measured."""
+    return _sample_hour(ts)
+
+
 def _counter(value: int | None) -> int | None:
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -135,6 +140,45 @@ def prune(history: PortHistory, now: float) -> PortHistory:
     if coarse_from > 0:
         del history.coarse[:coarse_from]
     return history
+
+
+def measured_buckets(samples: Iterable[Sample]) -> dict[int, tuple[float | None, float | None]]:
+    """Hourly averages of fine samples by the hour they measured (what `_refresh_hour` sets)."""
+    by_hour: dict[int, list[Sample]] = {}
+    for sample in samples:
+        by_hour.setdefault(_sample_hour(sample[0]), []).append(sample)
+    return {
+        hour: (_mean(s[1] for s in in_hour), _mean(s[2] for s in in_hour))
+        for hour, in_hour in by_hour.items()
+    }
+
+
+def restore(
+    *,
+    last_ts: float | None,
+    last_rx_bytes: int | None,
+    last_tx_bytes: int | None,
+    samples: Sequence[Sample],
+    stored_buckets: Iterable[Sample],
+    pruned_at: float | None,
+) -> PortHistory:
+    """Rebuild a history from storage that appends: every fine sample still kept (including
+    some already pruned, ascending) and the hourly buckets that were stored.
+
+    An hour with a stored bucket keeps it (later ones in `stored_buckets` win); any other hour
+    with samples gets their average, as `add_counters` would have set it. Then the history is
+    pruned as of `pruned_at`, the time the writer last pruned it.
+    """
+    coarse_by_hour = measured_buckets(samples)
+    coarse_by_hour.update({hour: (rx, tx) for hour, rx, tx in stored_buckets})
+    restored = PortHistory(
+        last_ts=last_ts,
+        last_rx_bytes=last_rx_bytes,
+        last_tx_bytes=last_tx_bytes,
+        fine=list(samples),
+        coarse=[(hour, rx, tx) for hour, (rx, tx) in sorted(coarse_by_hour.items())],
+    )
+    return prune(restored, pruned_at) if pruned_at is not None else restored
 
 
 def add_counters(

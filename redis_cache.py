@@ -15,6 +15,7 @@ import io
 import json
 import math
 import struct
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -91,8 +92,8 @@ class Publication:
     peer_paths: Mapping[tuple[str, str], Any]
     histories: Mapping[tuple[str, str], history.PortHistory]
     now: float
-    # histories the worker already encoded (bytes, expire-at epoch) to keep its memory flat
-    history_blobs: Mapping[tuple[str, str], tuple[bytes, int]] = field(default_factory=dict)
+    # what changed in each port's stored history (plan_history_write): appends, mostly
+    history_writes: Mapping[tuple[str, str], HistoryWrite] = field(default_factory=dict)
     # the page's table (DATA.md §3.6) and each gateway's own JSON, ready to send
     gateway_rows: Any = None
     gateway_details: Mapping[str, bytes] = field(default_factory=dict)
@@ -243,6 +244,233 @@ def decode_history(blob: bytes) -> history.PortHistory:
     )
 
 
+# Since format 2 a port's history lives in three keys, so a refresh appends instead of
+# rewriting a week of samples (DATA.md §4): the home key holds the counters state, `:fine`
+# the samples appended one packed record per refresh, `:coarse` the hourly buckets that
+# cannot be recomputed from `:fine`, appended too. Both companions are rewritten, trimmed,
+# about every two hours per port (spread over the refreshes by the key's hash).
+_STATE = struct.Struct("<Bdddd")  # version 2, last_ts, last_rx_bytes, last_tx_bytes, pruned_at
+_STATE_VERSION = 2
+FINE_SUFFIX = ":fine"
+COARSE_SUFFIX = ":coarse"
+TRIM_EVERY = 2 * 3600  # a port's `:fine` key is rewritten about this often …
+TRIM_AT_MOST = 3 * 3600  # … and holds at most this much beyond the fine tier
+COMPANION_SLACK = TRIM_AT_MOST  # companions outlive the home key by at most this
+
+
+@dataclass(frozen=True)
+class StoredHistory:
+    """A port's history as read, plus what its keys held (to write only what changed)."""
+
+    history: history.PortHistory
+    state: bytes | None  # the home key's bytes; None for a history stored in format 1
+    samples: tuple[Sample, ...]  # every record of `:fine`, the pruned ones included
+    buckets: dict[int, tuple[float | None, float | None]]  # `:coarse`, later records winning
+
+
+@dataclass(frozen=True)
+class HistoryWrite:
+    """The commands one port's history needs this refresh (publish sends them)."""
+
+    expires_at: int
+    state: bytes | None = None  # new home key value, when it changed
+    append_fine: bytes = b""
+    fine: bytes | None = None  # a whole new `:fine` (new port, trim, or format 1 before)
+    append_coarse: bytes = b""
+    coarse: bytes | None = None  # a whole new `:coarse`
+
+
+Sample = tuple[int, float | None, float | None]
+
+
+def _pack_samples(samples: Iterable[Sample]) -> bytes:
+    pack = _HISTORY_SAMPLE.pack
+    nan = math.nan
+    return b"".join(
+        pack(int(ts), nan if rx is None else rx, nan if tx is None else tx)
+        for ts, rx, tx in samples
+    )
+
+
+def _unpack_samples(blob: bytes) -> list[Sample]:
+    """Records in order; a partial trailing record (a torn write) is ignored, and a record
+    with the same time as the one before replaces it (two readings within a second)."""
+    whole = len(blob) - len(blob) % _HISTORY_SAMPLE.size
+    samples: list[Sample] = []
+    for ts, rx, tx in _HISTORY_SAMPLE.iter_unpack(blob[:whole]):
+        sample = (ts, None if rx != rx else rx, None if tx != tx else tx)  # NaN is None
+        if samples and samples[-1][0] >= ts:
+            if samples[-1][0] > ts:
+                continue  # out of order: not something we write
+            samples[-1] = sample
+        else:
+            samples.append(sample)
+    return samples
+
+
+def _f32(value: float | None) -> float | None:
+    """The value as a float32 record gives it back (what a reader will see)."""
+    if value is None:
+        return None
+    return float(struct.unpack("<f", struct.pack("<f", value))[0])
+
+
+def _same(a: tuple[float | None, float | None], b: tuple[float | None, float | None]) -> bool:
+    return all(
+        (x is None and y is None)
+        or (x is not None and y is not None and math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-3))
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def decode_stored_history(
+    home: bytes | None, fine: bytes | None, coarse: bytes | None
+) -> StoredHistory | None:
+    """A port's history from its three keys (or a format-1 blob in the home key)."""
+    import history
+
+    if not home:
+        return None
+    if home[0] == _HISTORY_VERSION:
+        legacy = decode_history(home)
+        return StoredHistory(legacy, None, (), {})
+    if home[0] != _STATE_VERSION or len(home) != _STATE.size:
+        raise ValueError("not a port history written by this version")
+    _, last_ts, last_rx, last_tx, pruned_at = _STATE.unpack(home)
+    samples = _unpack_samples(fine or b"")
+    buckets = {hour: (rx, tx) for hour, rx, tx in _unpack_samples_any_order(coarse or b"")}
+    last_rx_bytes, last_tx_bytes = _nan_to_none(last_rx), _nan_to_none(last_tx)
+    restored = history.restore(
+        last_ts=_nan_to_none(last_ts),
+        last_rx_bytes=None if last_rx_bytes is None else int(last_rx_bytes),
+        last_tx_bytes=None if last_tx_bytes is None else int(last_tx_bytes),
+        samples=samples,
+        stored_buckets=[(hour, rx, tx) for hour, (rx, tx) in buckets.items()],
+        pruned_at=_nan_to_none(pruned_at),
+    )
+    return StoredHistory(restored, bytes(home), tuple(samples), buckets)
+
+
+def _unpack_samples_any_order(blob: bytes) -> list[Sample]:
+    """Bucket records as appended (hours in any order); a partial trailing record is ignored."""
+    whole = len(blob) - len(blob) % _HISTORY_SAMPLE.size
+    return [
+        (hour, None if rx != rx else rx, None if tx != tx else tx)
+        for hour, rx, tx in _HISTORY_SAMPLE.iter_unpack(blob[:whole])
+    ]
+
+
+def _trim_due(key: str, now: float, interval: int, oldest: int, first_kept: int) -> bool:
+    """Whether to rewrite `:fine` without its samples before `first_kept` this refresh.
+
+    About every TRIM_EVERY seconds per port, on a refresh picked by the key's hash so the
+    ports of a big org do not all rewrite at once; always past TRIM_AT_MOST.
+    """
+    if oldest >= first_kept:
+        return False
+    if first_kept - oldest >= TRIM_AT_MOST:
+        return True
+    slots = max(1, TRIM_EVERY // max(1, interval))
+    return (zlib.crc32(key.encode()) + int(now // max(1, interval))) % slots == 0
+
+
+def plan_history_write(
+    key: str,
+    stored: StoredHistory | None,
+    port_history: history.PortHistory,
+    *,
+    now: float,
+    interval: int,
+    pruned: bool = True,
+) -> HistoryWrite | None:
+    """What to send so the keys hold `port_history` (pruned as of `now` unless `pruned` is
+    False); None when it is older than the 7 days it may be kept. Usually: the new state and
+    one appended sample."""
+    import history
+
+    expires_at = _history_expiry(port_history, now)
+    if expires_at is None:
+        return None
+    state = _STATE.pack(
+        _STATE_VERSION,
+        _float_or_nan(port_history.last_ts),
+        _float_or_nan(port_history.last_rx_bytes),
+        _float_or_nan(port_history.last_tx_bytes),
+        float(now) if pruned else math.nan,
+    )
+    fine_tier = port_history.fine
+    whole = stored is None or stored.state is None
+    samples: list[Sample] = [] if stored is None else list(stored.samples)
+    last_stored = samples[-1][0] if samples else None
+    new_samples = [s for s in fine_tier if last_stored is None or s[0] >= last_stored]
+    if not whole and new_samples and samples and samples[-1] == new_samples[0]:
+        new_samples = new_samples[1:]  # the stored last sample, unchanged
+    fine: bytes | None = None
+    append_fine = b""
+    first_kept = history.measured_hour(fine_tier[0][0]) if fine_tier else int(now) + 1
+    if whole or (fine_tier and (not samples or samples[0][0] > fine_tier[0][0])):
+        whole = True  # new, format 1, or `:fine` lacks the tier's start (expired, cut short)
+        samples = list(fine_tier)
+        fine = _pack_samples(samples)
+    else:
+        if new_samples and samples and new_samples[0][0] == samples[-1][0]:
+            samples[-1] = new_samples[0]  # the reader lets the later record win
+            samples.extend(new_samples[1:])
+        else:
+            samples.extend(new_samples)
+        if samples and _trim_due(key, now, interval, samples[0][0] - 1, first_kept):
+            samples = [s for s in samples if s[0] > first_kept]
+            fine = _pack_samples(samples)
+        else:
+            append_fine = _pack_samples(new_samples)
+    # Buckets: the reader recomputes an hour from `:fine` unless `:coarse` holds it, so only
+    # hours whose value differs from that recomputation (backfilled, trimmed away) are stored.
+    derived = history.measured_buckets(samples)
+    stored_buckets = {} if whole or stored is None else stored.buckets
+    needed: dict[int, tuple[float | None, float | None]] = {}
+    for hour, rx, tx in port_history.coarse:
+        recomputed = derived.get(hour)
+        if recomputed is None or not _same(recomputed, (rx, tx)) or hour in stored_buckets:
+            needed[hour] = (_f32(rx), _f32(tx))
+    coarse: bytes | None = None
+    append_coarse = b""
+    if fine is not None or whole:
+        coarse = _pack_samples((hour, rx, tx) for hour, (rx, tx) in sorted(needed.items()))
+    else:
+        changed = [
+            (hour, rx, tx)
+            for hour, (rx, tx) in sorted(needed.items())
+            if hour not in stored_buckets or not _same(stored_buckets[hour], (rx, tx))
+        ]
+        append_coarse = _pack_samples(changed)
+    return HistoryWrite(
+        expires_at=expires_at,
+        state=None if stored is not None and stored.state == state else state,
+        append_fine=append_fine,
+        fine=fine,
+        append_coarse=append_coarse,
+        coarse=coarse,
+    )
+
+
+def _history_commands(pipe: Any, key: str, write: HistoryWrite) -> None:
+    """Queue one port's history commands (inside publish's transaction)."""
+    companions_expire = write.expires_at + COMPANION_SLACK
+    if write.state is not None:
+        pipe.set(key, write.state, exat=write.expires_at)
+    for suffix, whole, appended in (
+        (FINE_SUFFIX, write.fine, write.append_fine),
+        (COARSE_SUFFIX, write.coarse, write.append_coarse),
+    ):
+        if whole is not None:
+            if whole:
+                pipe.set(key + suffix, whole, exat=companions_expire)
+            else:
+                pipe.delete(key + suffix)
+        elif appended:
+            pipe.append(key + suffix, appended)
+
+
 # ---------------------------------------------------------------- key names
 
 
@@ -320,14 +548,8 @@ def read_gateway_peer_paths(client: redis.Redis, gateway_id: str) -> bytes | Non
 def read_port_history(
     client: redis.Redis, gateway_id: str, port_id: str
 ) -> history.PortHistory | None:
-    """The stored traffic history of one WAN port, or None."""
-    blob = client.get(history_key(gateway_id, port_id))
-    if blob is None:
-        return None
-    try:
-        return decode_history(bytes(blob))  # type: ignore[arg-type]
-    except ValueError:
-        return None
+    """The stored traffic history of one WAN port, or None (one MGET: never a torn refresh)."""
+    return read_port_histories(client, [(gateway_id, port_id)]).get((gateway_id, port_id))
 
 
 def read_health(client: redis.Redis) -> dict[str, Any]:
@@ -417,23 +639,19 @@ def publish(client: redis.Redis, publication: Publication, *, interval: int) -> 
         pipe.set(peer_paths_key(gateway_id, mac), encode_json(paths), ex=ttl)
         written += 1
     for (gateway_id, port_id), port_history in publication.histories.items():
-        expires_at = _history_expiry(port_history, publication.now)
-        if expires_at is None:
-            continue
-        pipe.set(history_key(gateway_id, port_id), encode_history(port_history), exat=expires_at)
-        written += 1
-    for (gateway_id, port_id), (blob, expires_at) in publication.history_blobs.items():
-        pipe.set(history_key(gateway_id, port_id), blob, exat=expires_at)
+        key = history_key(gateway_id, port_id)
+        write = plan_history_write(
+            key, None, port_history, now=publication.now, interval=interval, pruned=False
+        )
+        if write is not None:
+            _history_commands(pipe, key, write)
+            written += 1
+    for (gateway_id, port_id), write in publication.history_writes.items():
+        _history_commands(pipe, history_key(gateway_id, port_id), write)
         written += 1
     pipe.set(KEY_LAST_UPDATE, repr(float(publication.now)))
     pipe.execute()
     return written
-
-
-def encode_history_entry(port_history: history.PortHistory, now: float) -> tuple[bytes, int] | None:
-    """(binary history, expire-at) for Publication.history_blobs; None when already too old."""
-    expires_at = _history_expiry(port_history, now)
-    return None if expires_at is None else (encode_history(port_history), expires_at)
 
 
 def _history_expiry(port_history: history.PortHistory, now: float) -> int | None:
@@ -446,22 +664,41 @@ def _history_expiry(port_history: history.PortHistory, now: float) -> int | None
     return expires_at if expires_at > now else None
 
 
+def read_stored_histories(
+    client: redis.Redis, ports: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], StoredHistory]:
+    """Bulk read of stored histories (MGET of each port's three keys, in chunks)."""
+    found: dict[tuple[str, str], StoredHistory] = {}
+    step = max(1, _MGET_CHUNK // 3)
+    for start in range(0, len(ports), step):
+        chunk = ports[start : start + step]
+        keys = []
+        for gateway_id, port_id in chunk:
+            key = history_key(gateway_id, port_id)
+            keys += [key, key + FINE_SUFFIX, key + COARSE_SUFFIX]
+        values = client.mget(keys)
+        for index, port in enumerate(chunk):
+            home, fine, coarse = values[3 * index : 3 * index + 3]
+            if home is None:
+                continue
+            try:
+                stored = decode_stored_history(
+                    _as_bytes(home),
+                    None if fine is None else _as_bytes(fine),
+                    None if coarse is None else _as_bytes(coarse),
+                )
+            except ValueError:
+                continue
+            if stored is not None:
+                found[port] = stored
+    return found
+
+
 def read_port_histories(
     client: redis.Redis, ports: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], history.PortHistory]:
-    """Bulk read of stored histories (MGET in chunks) at the start of a refresh."""
-    found: dict[tuple[str, str], history.PortHistory] = {}
-    for start in range(0, len(ports), _MGET_CHUNK):
-        chunk = ports[start : start + _MGET_CHUNK]
-        blobs = client.mget([history_key(gw, port) for gw, port in chunk])
-        for port, blob in zip(chunk, blobs, strict=True):
-            if blob is None:
-                continue
-            try:
-                found[port] = decode_history(_as_bytes(blob))
-            except ValueError:
-                continue
-    return found
+    """The stored traffic histories of many WAN ports (absent ones left out)."""
+    return {port: stored.history for port, stored in read_stored_histories(client, ports).items()}
 
 
 def write_status(client: redis.Redis, status: Mapping[str, Any]) -> None:

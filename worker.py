@@ -196,19 +196,27 @@ def trim_for_circuits(item: Any) -> Any:
 
 @dataclass
 class HistoryResult:
-    """Encoded histories ready to publish and the 24 h volume of every WAN port."""
+    """What each port's stored history needs written (mostly one appended sample) and the
+    24 h volume of every WAN port."""
 
-    blobs: dict[tuple[str, str], tuple[bytes, int]] = field(default_factory=dict)
+    writes: dict[tuple[str, str], redis_cache.HistoryWrite] = field(default_factory=dict)
     volumes: dict[tuple[str, str], tuple[int | None, int | None]] = field(default_factory=dict)
+    stored: dict[tuple[str, str], redis_cache.StoredHistory] = field(default_factory=dict)
 
     def finish(
         self, port: tuple[str, str], port_history: history.PortHistory, now: float, interval: int
     ) -> None:
         port_history = history.prune(port_history, now)
         self.volumes[port] = history.volume(port_history, now=now, interval=interval)
-        entry = redis_cache.encode_history_entry(port_history, now)
-        if entry is not None:
-            self.blobs[port] = entry
+        write = redis_cache.plan_history_write(
+            redis_cache.history_key(*port),
+            self.stored.pop(port, None),
+            port_history,
+            now=now,
+            interval=interval,
+        )
+        if write is not None:
+            self.writes[port] = write
 
 
 class TokenRedactor(logging.Filter):
@@ -594,7 +602,7 @@ class Worker:
             ),
             peer_paths=peer_path_bodies,
             histories={},
-            history_blobs=histories.blobs,
+            history_writes=histories.writes,
             now=now,
         )
         done += 1
@@ -720,11 +728,16 @@ class Worker:
             chunk = snapshot.circuits[first : first + HISTORY_CHUNK]
             ports = [(c.gateway_id, c.port_id) for c in chunk]
             with self._redis_lock:
-                stored = redis_cache.read_port_histories(self.client, ports)
+                stored = redis_cache.read_stored_histories(self.client, ports)
             new_ports += len(ports) - len(stored)
+            result.stored.update(stored)  # finish() takes each back: what the keys hold now
             for circuit, port in zip(chunk, ports, strict=True):
+                port_stored = stored.get(port)
                 port_history = history.add_counters(
-                    stored.get(port), ts=now, rx_bytes=circuit.rx_bytes, tx_bytes=circuit.tx_bytes
+                    port_stored.history if port_stored else None,
+                    ts=now,
+                    rx_bytes=circuit.rx_bytes,
+                    tx_bytes=circuit.tx_bytes,
                 )
                 window = history.backfill_window(port_history, now=now) if circuit.site_id else None
                 if window is not None and len(candidates) < ports_to_fill:
