@@ -36,7 +36,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebServer,
     try:
         publish_sample(redis.client(), GATEWAYS, histories=False)
         server = start_web_server(redis.url, directory / "web", STATUS_POLL_MS=500)
-        assert server.get("/api/gateways/rows").ok  # the one-off build after a refresh
+        assert server.get("/api/gateways/rows").ok  # the published rows are there to serve
         yield server, redis
     finally:
         if server is not None:
