@@ -290,9 +290,11 @@ def build_sections(
         ["history", "ports", "max bytes", "median bytes"],
         rows=list[Sequence[object]](memory_rows),
         notes=[
-            "Target: under 10 KB per WAN port with 7 days of history. Histories built with "
-            "`history.add_counters` once per refresh for 7 days (one counter reset) and "
-            "stored with `redis_cache.encode_history`."
+            "Target: under 10 KB per WAN port with 7 days of history. A week of refreshes "
+            "replayed the worker's way (stored history read back, `history.add_counters`, "
+            "`redis_cache.plan_history_write`, the same SET/APPEND commands publish sends), "
+            "one counter reset; bytes = MEMORY USAGE of the port's home, `:fine` and `:coarse` "
+            "keys together."
         ],
     )
     return [calls, wall, throughput, latency, size, page, memory]

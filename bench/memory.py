@@ -49,10 +49,73 @@ def week_of_history(interval: int, seed: int, now: float) -> history.PortHistory
     return port
 
 
+def _port_bytes(client: redis.Redis, key: str) -> int:
+    """MEMORY USAGE of a port's history: its home key plus any `:fine` / `:coarse` companions."""
+    suffixes = (
+        "",
+        getattr(redis_cache, "FINE_SUFFIX", None),
+        getattr(redis_cache, "COARSE_SUFFIX", None),
+    )
+    return sum(int(client.memory_usage(key + s) or 0) for s in suffixes if s is not None)
+
+
 def measure_history_memory(
-    client: redis.Redis, ports: list[tuple[str, str]], interval: int, sample: int = 100
+    client: redis.Redis, ports: list[tuple[str, str]], interval: int, sample: int = 10
 ) -> HistoryMemory:
-    """Write a week of history for up to `sample` real WAN ports and MEMORY USAGE them."""
+    """A week of refreshes every `interval` s for `sample` real WAN ports, written the way
+    the worker writes them (read stored → add_counters → plan_history_write → the same
+    commands publish sends, APPENDs included), then MEMORY USAGE of each port's keys."""
+    if not hasattr(redis_cache, "plan_history_write"):
+        return _measure_single_key(client, ports, interval, sample)
+    now = time.time()
+    chosen = [(gateway, f"{port}:bench{interval}") for gateway, port in ports[:sample]]
+    rng = random.Random(interval)
+    counters = {port: [0, 0] for port in chosen}
+    reboot = {port: now - rng.uniform(0, WEEK) for port in chosen}
+    ts = now - WEEK + interval
+    while ts <= now:
+        stored = redis_cache.read_stored_histories(client, chosen)
+        pipe = client.pipeline(transaction=True)
+        for port in chosen:
+            rx_tx = counters[port]
+            rx_tx[0] += int(rng.uniform(1e6, 5e7) * interval / 8)
+            rx_tx[1] += int(rng.uniform(1e5, 1e7) * interval / 8)
+            if abs(ts - reboot[port]) < interval:
+                rx_tx[0] = rx_tx[1] = 0
+            before = stored.get(port)
+            port_history = history.add_counters(
+                before.history if before else None, ts=ts, rx_bytes=rx_tx[0], tx_bytes=rx_tx[1]
+            )
+            port_history = history.prune(port_history, ts)
+            key = redis_cache.history_key(*port)
+            write = redis_cache.plan_history_write(
+                key, before, port_history, now=ts, interval=interval
+            )
+            if write is not None:
+                redis_cache._history_commands(pipe, key, write)
+        pipe.execute()
+        ts += interval
+    sizes = [_port_bytes(client, redis_cache.history_key(*port)) for port in chosen]
+    last = redis_cache.read_stored_histories(client, chosen)
+    fine = max((len(s.history.fine) for s in last.values()), default=0)
+    coarse = max((len(s.history.coarse) for s in last.values()), default=0)
+    for port in chosen:
+        key = redis_cache.history_key(*port)
+        client.delete(key, key + ":fine", key + ":coarse")
+    return HistoryMemory(
+        interval=interval,
+        ports=len(chosen),
+        fine_samples=fine,
+        coarse_samples=coarse,
+        median_bytes=statistics.median(sizes) if sizes else 0.0,
+        max_bytes=max(sizes) if sizes else 0,
+    )
+
+
+def _measure_single_key(
+    client: redis.Redis, ports: list[tuple[str, str]], interval: int, sample: int
+) -> HistoryMemory:
+    """Format 1 (one key per port, rewritten each refresh)."""
     now = time.time()
     chosen = ports[:sample]
     sizes: list[int] = []
@@ -75,11 +138,14 @@ def measure_history_memory(
 
 
 def stored_history_bytes(client: redis.Redis) -> tuple[int, float]:
-    """(history keys, median MEMORY USAGE) of what the worker itself stored so far."""
-    sizes = []
+    """(WAN ports with a stored history, median MEMORY USAGE of all their keys) as the worker
+    itself left them."""
+    per_port: dict[str, int] = {}
     for key in client.scan_iter(match="mist:insights:*", count=1000):
         name = key.decode() if isinstance(key, bytes) else str(key)
         if name.startswith("mist:insights:all"):
             continue
-        sizes.append(int(client.memory_usage(name) or 0))
+        home = name.removesuffix(":fine").removesuffix(":coarse")
+        per_port[home] = per_port.get(home, 0) + int(client.memory_usage(name) or 0)
+    sizes = list(per_port.values())
     return len(sizes), (statistics.median(sizes) if sizes else 0.0)
