@@ -97,7 +97,7 @@ DEVICE_FIELDS = (
 INVENTORY_FIELDS = ("id", "mac", "name", "site_id", "deviceprofile_id", "modified_time", "type")
 
 
-HISTORY_CHUNK = 1000
+HISTORY_CHUNK = 250  # ports per read: a chunk of full histories decodes to ~20 MB of samples
 # Top-level fields of gateway stats, port stats and peer paths that circuits.py reads. Items
 # are cut down to these as each page arrives: at 10,000 gateways the raw lists are most of the
 # worker's memory. tests/test_worker.py proves the trimmed build equals the untrimmed one.
