@@ -445,27 +445,30 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         endpoint = "fast" + path.replace("/", "_").replace(".", "_")
         app.add_url_rule(path, endpoint, flask_view(answer), methods=["GET"])
 
-    @app.get("/api/gateway/<gateway_id>")
-    def gateway_detail(gateway_id: str) -> Response:
+    def stored_gateway_json(
+        gateway_id: str, read: Callable[[redis.Redis, str], bytes | None], missing: str
+    ) -> Response:
+        """One gateway's JSON exactly as the worker stored it (bad id 400, absent 404)."""
         if not GATEWAY_ID_RE.match(gateway_id):
             return json_error(400, "gateway id must be a Mist device id")
-        body = redis_cache.read_gateway(_client(), gateway_id)
+        body = read(_client(), gateway_id)
         if body is None:
-            return json_error(404, "no such gateway in the current data")
+            return json_error(404, missing)
         response = Response(body, mimetype=JSON_MIMETYPE)
         response.headers["Cache-Control"] = "no-cache"
         return response
 
+    @app.get("/api/gateway/<gateway_id>")
+    def gateway_detail(gateway_id: str) -> Response:
+        return stored_gateway_json(
+            gateway_id, redis_cache.read_gateway, "no such gateway in the current data"
+        )
+
     @app.get("/api/gateway/<gateway_id>/vpn-peers")
     def gateway_peer_paths(gateway_id: str) -> Response:
-        if not GATEWAY_ID_RE.match(gateway_id):
-            return json_error(400, "gateway id must be a Mist device id")
-        body = redis_cache.read_gateway_peer_paths(_client(), gateway_id)
-        if body is None:
-            return json_error(404, "no peer paths known for this gateway")
-        response = Response(body, mimetype=JSON_MIMETYPE)
-        response.headers["Cache-Control"] = "no-cache"
-        return response
+        return stored_gateway_json(
+            gateway_id, redis_cache.read_gateway_peer_paths, "no peer paths known for this gateway"
+        )
 
     @app.get("/api/gateway/<gateway_id>/port/<path:port_id>/traffic")
     def port_traffic(gateway_id: str, port_id: str) -> Response:
