@@ -246,9 +246,11 @@ def decode_history(blob: bytes) -> history.PortHistory:
 
 # Since format 2 a port's history lives in three keys, so a refresh appends instead of
 # rewriting a week of samples (DATA.md §4): the home key holds the counters state, `:fine`
-# the samples appended one packed record per refresh, `:coarse` the hourly buckets that
-# cannot be recomputed from `:fine`, appended too. Both companions are rewritten, trimmed,
-# about every two hours per port (spread over the refreshes by the key's hash).
+# the samples, one packed record pushed per refresh, `:coarse` the hourly buckets that
+# cannot be recomputed from `:fine`, pushed too. Both companions are lists of 12-byte
+# records rather than appended strings: Redis grows an appended string greedily (up to twice
+# its length), a list by the record. Both are rewritten, trimmed, about every two hours per
+# port (spread over the refreshes by the key's hash).
 _STATE = struct.Struct("<Bdddd")  # version 2, last_ts, last_rx_bytes, last_tx_bytes, pruned_at
 _STATE_VERSION = 2
 FINE_SUFFIX = ":fine"
@@ -463,12 +465,18 @@ def _history_commands(pipe: Any, key: str, write: HistoryWrite) -> None:
         (COARSE_SUFFIX, write.coarse, write.append_coarse),
     ):
         if whole is not None:
+            pipe.delete(key + suffix)
             if whole:
-                pipe.set(key + suffix, whole, exat=companions_expire)
-            else:
-                pipe.delete(key + suffix)
+                pipe.rpush(key + suffix, *_records(whole))
+                pipe.expireat(key + suffix, companions_expire)
         elif appended:
-            pipe.append(key + suffix, appended)
+            pipe.rpush(key + suffix, *_records(appended))
+
+
+def _records(packed: bytes) -> list[bytes]:
+    """Packed samples as list elements, one 12-byte record each."""
+    size = _HISTORY_SAMPLE.size
+    return [packed[start : start + size] for start in range(0, len(packed), size)]
 
 
 # ---------------------------------------------------------------- key names
@@ -667,16 +675,24 @@ def _history_expiry(port_history: history.PortHistory, now: float) -> int | None
 def read_stored_histories(
     client: redis.Redis, ports: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], StoredHistory]:
-    """Bulk read of stored histories (MGET of each port's three keys, in chunks)."""
+    """Bulk read of stored histories (each port's three keys in one transaction, in chunks,
+    so a reader never sees half of a refresh's writes)."""
     found: dict[tuple[str, str], StoredHistory] = {}
     step = max(1, _MGET_CHUNK // 3)
     for start in range(0, len(ports), step):
         chunk = ports[start : start + step]
-        keys = []
+        pipe = client.pipeline(transaction=True)
         for gateway_id, port_id in chunk:
             key = history_key(gateway_id, port_id)
-            keys += [key, key + FINE_SUFFIX, key + COARSE_SUFFIX]
-        values = client.mget(keys)
+            pipe.get(key)
+            pipe.lrange(key + FINE_SUFFIX, 0, -1)
+            pipe.lrange(key + COARSE_SUFFIX, 0, -1)
+        # A companion left as a string by an older format answers WRONGTYPE: read as empty,
+        # so this refresh rewrites it whole, as a list.
+        values = [
+            None if isinstance(value, redis.ResponseError) else value
+            for value in pipe.execute(raise_on_error=False)
+        ]
         for index, port in enumerate(chunk):
             home, fine, coarse = values[3 * index : 3 * index + 3]
             if home is None:
@@ -684,8 +700,8 @@ def read_stored_histories(
             try:
                 stored = decode_stored_history(
                     _as_bytes(home),
-                    None if fine is None else _as_bytes(fine),
-                    None if coarse is None else _as_bytes(coarse),
+                    b"".join(fine) if fine else None,
+                    b"".join(coarse) if coarse else None,
                 )
             except ValueError:
                 continue

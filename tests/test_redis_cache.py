@@ -191,11 +191,15 @@ def test_port_history_round_trips_in_binary_and_expires_7_days_after_last_sample
     publication = _publication(1, now)
     publication.histories = {("gw-1", "ge-0/0/0"): port_history}
     redis_cache.publish(client, publication, interval=60)
-    stored = sum(
-        len(client.get("mist:insights:gw-1:ge-0/0/0" + suffix) or b"")
-        for suffix in ("", ":fine", ":coarse")
+    home = "mist:insights:gw-1:ge-0/0/0"
+    stored = len(client.get(home) or b"") + sum(
+        len(record)
+        for suffix in (":fine", ":coarse")
+        for record in client.lrange(home + suffix, 0, -1)
     )
     assert stored < 10_000  # a day of 5-minute samples and a week of hours
+    in_memory = sum(client.memory_usage(home + suffix) or 0 for suffix in ("", ":fine", ":coarse"))
+    assert in_memory < 10_000  # what Redis spends on it, key and list overhead included
     read = redis_cache.read_port_history(client, "gw-1", "ge-0/0/0")
     assert read is not None
     assert read.last_rx_bytes == 12_345_678_901 and read.last_tx_bytes is None
@@ -307,7 +311,7 @@ def test_a_day_of_refreshes_appends_and_reads_back_the_same_history(client):
         assert read is not None
         _assert_same_history(read, expected[port])
         assert len(read.fine) == 86400 // interval - 1  # a day, the sample 24 h ago pruned
-        fine_bytes = len(client.get(redis_cache.history_key(*port) + ":fine"))
+        fine_bytes = 12 * client.llen(redis_cache.history_key(*port) + ":fine")
         assert fine_bytes <= (86400 + redis_cache.TRIM_AT_MOST) // interval * 12 + 12
         home_ttl = client.ttl(redis_cache.history_key(*port))
         assert 7 * 86400 - 3 * 3600 - 60 < home_ttl <= 7 * 86400  # 7 days after its last sample
@@ -319,8 +323,8 @@ def test_a_torn_trailing_record_is_ignored(client):
     expected = {}
     for step in range(6):
         expected = _refresh_history(client, ports, start + 300 * step, 300, 10**9 + step * 10**8)
-    client.append("mist:insights:gw-1:ge-0/0/0:fine", b"\x01\x02\x03\x04\x05")  # half a record
-    client.append("mist:insights:gw-1:ge-0/0/0:coarse", b"\x09")
+    client.rpush("mist:insights:gw-1:ge-0/0/0:fine", b"\x01\x02\x03\x04\x05")  # half a record
+    client.rpush("mist:insights:gw-1:ge-0/0/0:coarse", b"\x09")
     _assert_same_history(redis_cache.read_port_history(client, *ports[0]), expected[ports[0]])
 
 
