@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 import redis_cache
 from tests.fixtures.mistsim_server import MistSim
@@ -232,9 +233,18 @@ def expand(page: Any, gateway: dict[str, Any]) -> Any:
     page.fill("#search", gateway["mac"])
     wait_count(page, "1 of")  # the search has redrawn the table: the row is the final one
     button = page.locator(f'button[data-gateway="{gateway["id"]}"]')
-    button.focus()
-    page.keyboard.press("Enter")  # the keyboard works as well as a tap
-    page.wait_for_selector(".port-card")
+    for attempt in range(3):
+        # A redraw (the full payload a search asked for arriving) may replace the row between
+        # focus and key press; a person would simply tap again, and so does the test.
+        if button.get_attribute("aria-expanded") != "true":
+            button.focus()
+            page.keyboard.press("Enter")  # the keyboard works as well as a tap
+        try:
+            page.wait_for_selector(".port-card", timeout=5000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
     assert button.get_attribute("aria-expanded") == "true"
     return button
 
