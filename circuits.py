@@ -334,34 +334,11 @@ def is_degraded(path: Mapping[str, Any]) -> bool:
 def _quality(up_paths: list[dict]) -> dict[str, Any]:
     """Average latency/jitter/loss/MOS over a port's up peer paths (records from
     peer_path_record, so values are numbers or None), and whether any is degraded."""
-    latency_limit, jitter_limit = THRESHOLDS["latency"][1], THRESHOLDS["jitter"][1]
-    loss_limit, mos_limit = THRESHOLDS["loss"][1], THRESHOLDS["mos"][1]
-    sums = [0.0, 0.0, 0.0, 0.0]
-    counts = [0, 0, 0, 0]
-    degraded = False
-    for path in up_paths:
-        latency, jitter, loss, mos = path["latency"], path["jitter"], path["loss"], path["mos"]
-        if latency is not None:
-            sums[0] += latency
-            counts[0] += 1
-            degraded = degraded or latency >= latency_limit
-        if jitter is not None:
-            sums[1] += jitter
-            counts[1] += 1
-            degraded = degraded or jitter >= jitter_limit
-        if loss is not None:
-            sums[2] += loss
-            counts[2] += 1
-            degraded = degraded or loss >= loss_limit
-        if mos is not None:
-            sums[3] += mos
-            counts[3] += 1
-            degraded = degraded or mos < mos_limit
-    quality: dict[str, Any] = {
-        field: round(sums[i] / counts[i], 3) if counts[i] else None  # no float noise
-        for i, field in enumerate(QUALITY)
-    }
-    quality["degraded"] = degraded
+    quality: dict[str, Any] = {}
+    for field in QUALITY:
+        values = [path[field] for path in up_paths if path[field] is not None]
+        quality[field] = round(sum(values) / len(values), 3) if values else None  # no float noise
+    quality["degraded"] = any(is_degraded(path) for path in up_paths)
     return quality
 
 
