@@ -10,8 +10,6 @@ import csv
 import gzip
 import io
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,25 +23,12 @@ import redis_cache
 from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.web_server import start_web_server
-from tests.fixtures.worker_proc import worker_env
+from tests.fixtures.worker_proc import run_worker_once
 
 ROOT = Path(__file__).resolve().parents[1]
 GZIP = {"Accept-Encoding": "gzip"}
 SIM_ARGS = ["--port", "0", "--gateways", "20", "--sites", "10", "--tokens", "tok-web-test"]
 SIM_ARGS += ["--edge-cases"]
-
-
-def run_worker_once(sim: MistSim, redis_url: str, cwd: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "worker.py"), "--once"],
-        cwd=cwd,
-        env=worker_env(sim, redis_url, WORKER_INTERVAL="300"),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 @pytest.fixture(scope="module")

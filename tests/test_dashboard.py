@@ -9,8 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,23 +21,10 @@ import redis_cache
 from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.web_server import WebServer, start_web_server
-from tests.fixtures.worker_proc import worker_env
+from tests.fixtures.worker_proc import run_worker_once
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "tok-dashboard-test"
-
-
-def run_worker_once(sim: MistSim, redis_url: str, cwd: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "worker.py"), "--once"],
-        cwd=cwd,
-        env=worker_env(sim, redis_url, WORKER_INTERVAL="300"),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 class Org:
