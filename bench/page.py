@@ -14,17 +14,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS  # the same browser the tests drive
+
 # Visible = laid out with a size. The table needs a data row; the summary any text.
 _READY = """() => {
   const seen = (el) => !!el && el.getClientRects().length > 0 && el.offsetHeight > 0;
@@ -58,7 +49,9 @@ def measure_page(
     sizes: list[int] = []
     counts: list[int] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         try:
             # One discarded load first: browser processes and the server's per-refresh views
             # warm, as for a NOC screen that is already open. Every counted load is cache-cold.
