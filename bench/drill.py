@@ -32,7 +32,15 @@ from typing import Any, Protocol
 import redis
 
 from bench import report
-from bench.procs import Gunicorn, Mistsim, RedisServer, kill, start_worker, wait_until
+from bench.procs import (
+    Gunicorn,
+    MistEndpoint,
+    Mistsim,
+    RedisServer,
+    kill,
+    start_worker,
+    wait_until,
+)
 from bench.report import Section
 from bench.wrk import WrkResult, run_wrk
 
@@ -42,15 +50,8 @@ PATHS = ["/api/status", "/api/gateways", "/health", "/api/gateways", "/api/statu
 VOLATILE = ("mist:lock:", "mist:metadata:heartbeat")
 
 
-class MistHandle(Protocol):
+class MistHandle(MistEndpoint, Protocol):
     """What the drill needs from a running mistsim (bench's Mistsim or the test fixture)."""
-
-    @property
-    def host(self) -> str: ...
-    @property
-    def ca(self) -> str: ...
-    @property
-    def org_id(self) -> str: ...
 
     def admin(self, path: str, body: Any = None, method: str | None = None) -> Any: ...
 
