@@ -51,12 +51,8 @@ def week_of_history(interval: int, seed: int, now: float) -> history.PortHistory
 
 def _port_bytes(client: redis.Redis, key: str) -> int:
     """MEMORY USAGE of a port's history: its home key plus any `:fine` / `:coarse` companions."""
-    suffixes = (
-        "",
-        getattr(redis_cache, "FINE_SUFFIX", None),
-        getattr(redis_cache, "COARSE_SUFFIX", None),
-    )
-    return sum(int(client.memory_usage(key + s) or 0) for s in suffixes if s is not None)
+    suffixes = ("", redis_cache.FINE_SUFFIX, redis_cache.COARSE_SUFFIX)
+    return sum(int(client.memory_usage(key + suffix) or 0) for suffix in suffixes)
 
 
 def measure_history_memory(
@@ -65,8 +61,6 @@ def measure_history_memory(
     """A week of refreshes every `interval` s for `sample` real WAN ports, written the way
     the worker writes them (read stored → add_counters → plan_history_write → the same
     commands publish sends, APPENDs included), then MEMORY USAGE of each port's keys."""
-    if not hasattr(redis_cache, "plan_history_write"):
-        return _measure_single_key(client, ports, interval, sample)
     now = time.time()
     chosen = [(gateway, f"{port}:bench{interval}") for gateway, port in ports[:sample]]
     rng = random.Random(interval)
@@ -102,31 +96,6 @@ def measure_history_memory(
     for port in chosen:
         key = redis_cache.history_key(*port)
         client.delete(key, key + ":fine", key + ":coarse")
-    return HistoryMemory(
-        interval=interval,
-        ports=len(chosen),
-        fine_samples=fine,
-        coarse_samples=coarse,
-        median_bytes=statistics.median(sizes) if sizes else 0.0,
-        max_bytes=max(sizes) if sizes else 0,
-    )
-
-
-def _measure_single_key(
-    client: redis.Redis, ports: list[tuple[str, str]], interval: int, sample: int
-) -> HistoryMemory:
-    """Format 1 (one key per port, rewritten each refresh)."""
-    now = time.time()
-    chosen = ports[:sample]
-    sizes: list[int] = []
-    fine = coarse = 0
-    for seed, (gateway_id, port_id) in enumerate(chosen):
-        port = week_of_history(interval, seed, now)
-        fine, coarse = len(port.fine), len(port.coarse)
-        key = redis_cache.history_key(gateway_id, port_id) + f":bench{interval}"
-        client.set(key, redis_cache.encode_history(port), ex=600)
-        sizes.append(int(client.memory_usage(key) or 0))
-        client.delete(key)
     return HistoryMemory(
         interval=interval,
         ports=len(chosen),
