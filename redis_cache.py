@@ -646,19 +646,53 @@ def publish(client: redis.Redis, publication: Publication, *, interval: int) -> 
     for (gateway_id, mac), paths in publication.peer_paths.items():
         pipe.set(peer_paths_key(gateway_id, mac), encode_json(paths), ex=ttl)
         written += 1
-    for (gateway_id, port_id), port_history in publication.histories.items():
-        key = history_key(gateway_id, port_id)
-        write = plan_history_write(
-            key, None, port_history, now=publication.now, interval=interval, pruned=False
-        )
-        if write is not None:
-            _history_commands(pipe, key, write)
-            written += 1
+    written += _whole_history_commands(
+        pipe, publication.histories, now=publication.now, interval=interval
+    )
     for (gateway_id, port_id), write in publication.history_writes.items():
         _history_commands(pipe, history_key(gateway_id, port_id), write)
         written += 1
     pipe.set(KEY_LAST_UPDATE, repr(float(publication.now)))
     pipe.execute()
+    return written
+
+
+def _whole_history_commands(
+    pipe: Any,
+    histories: Mapping[tuple[str, str], history.PortHistory],
+    *,
+    now: float,
+    interval: int,
+) -> int:
+    """Queue commands that store each history whole (replacing what its keys held)."""
+    written = 0
+    for (gateway_id, port_id), port_history in histories.items():
+        key = history_key(gateway_id, port_id)
+        write = plan_history_write(
+            key, None, port_history, now=now, interval=interval, pruned=False
+        )
+        if write is not None:
+            _history_commands(pipe, key, write)
+            written += 1
+    return written
+
+
+def write_port_histories(
+    client: redis.Redis,
+    histories: Mapping[tuple[str, str], history.PortHistory],
+    *,
+    now: float,
+    interval: int,
+) -> int:
+    """Store whole histories outside a refresh (seeding a benchmark, importing); returns ports
+    written. Each chunk is one transaction, so a reader never sees a port half written."""
+    written = 0
+    ports = list(histories)
+    for start in range(0, len(ports), _MGET_CHUNK):
+        pipe = client.pipeline(transaction=True)
+        chunk = {port: histories[port] for port in ports[start : start + _MGET_CHUNK]}
+        written += _whole_history_commands(pipe, chunk, now=now, interval=interval)
+        pipe.execute()
     return written
 
 
