@@ -3,20 +3,30 @@
 One mistsim per size (4 WAN ports and 6 peer paths per gateway, half as many sites,
 150 ms latency on every call), a fresh Redis, then `worker.py --once` twice: the first
 run (history backfill, hourly config) and the steady state (what every refresh costs).
+Both start with empty or one-sample traffic histories, so a third run measures what a
+deployment pays a week in: every WAN port seeded with 7 days of history (288 fine samples,
+168 hourly buckets at 300 s), then `worker.py --once` again.
 The calls are counted by mistsim — what Mist itself would bill against the tokens.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
+import statistics
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
 
+import history
+import redis_cache
+from bench.memory import week_of_history
 from bench.procs import Mistsim, RedisServer, WorkerRun, run_worker_once
 
 TOKENS = ["bench-token-a", "bench-token-b", "bench-token-c"]
@@ -24,6 +34,11 @@ TOKENS = ["bench-token-a", "bench-token-b", "bench-token-c"]
 # (9-10: device configs and history backfill, capped per refresh until everything is cached).
 HOURLY = ("/gatewaytemplates", "/deviceprofiles", "/inventory")
 CATCH_UP = ("/devices/{device_id}", "/insights/")
+WEEK_INTERVAL = 300  # the worker's default WORKER_INTERVAL, which run_worker_once uses
+SEED_DISTINCT = 48  # distinct week histories reused round-robin when building one per port …
+SEED_BUDGET_SECONDS = 60.0  # … would take longer than this (≈ 19 ms each: 40,000 ports ≈ 13 min)
+SEED_CHUNK = 1000  # ports read, built and written at a time (bounds the bench's own memory)
+SEED_CHECK = 500  # ports read back after the run to confirm it appended a sample
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -57,6 +72,22 @@ class RunFigures:
 
 
 @dataclass
+class SeedFigures:
+    """How the WAN ports got their week of history before the third run, and what it did."""
+
+    ports: int
+    distinct: int  # distinct week histories built; fewer than `ports` means reused round-robin
+    build_seconds: float  # building them with history.add_counters (bench/memory.py)
+    write_seconds: float  # storing them with redis_cache.write_port_histories
+    end: float  # the worker's last refresh, where every seeded week ends
+    fine_samples: int  # median per port as stored (read back)
+    hourly_buckets: int
+    baseline_only: int = 0  # ports without stored counters: the next refresh sets a baseline
+    checked: int = 0  # ports read back after the run …
+    appended: int = 0  # … whose history the run extended by a sample (the realistic cost)
+
+
+@dataclass
 class ScaleFigures:
     gateways: int
     sites: int
@@ -65,6 +96,8 @@ class ScaleFigures:
     first: RunFigures
     steady: RunFigures
     extra_runs: list[RunFigures] = field(default_factory=list)
+    week: RunFigures | None = None  # steady, a week of history (ScaleRun.measure_week)
+    seed: SeedFigures | None = None
 
     @property
     def per_gateway_per_port(self) -> int:
@@ -102,8 +135,8 @@ def _refresh_run(mist: Mistsim, redis_url: str) -> RunFigures:
         calls=sum(by_kind.values()),
         by_kind=by_kind,
         seconds=run.seconds,
-        refresh_seconds=status.get("refresh_seconds"),
         peak_rss_mb=run.peak_rss_mb,
+        refresh_seconds=status.get("refresh_seconds") if run.returncode == 0 else None,
         ok=run.returncode == 0,
         error="" if run.returncode == 0 else run.output[-800:],
     )
@@ -135,6 +168,104 @@ def wan_ports(redis_url: str) -> list[tuple[str, str]]:
         for gateway in payload.get("gateways") or []
         for port in gateway.get("ports") or []
     ]
+
+
+def _worker_last_refresh(redis_url: str) -> float:
+    last = _status(redis_url).get("last_update")
+    if not isinstance(last, int | float):
+        raise RuntimeError("no successful refresh in mist:metadata:status: nothing to seed after")
+    return float(last)
+
+
+def seed_week_of_history(
+    redis_url: str,
+    *,
+    interval: int = WEEK_INTERVAL,
+    distinct: int = SEED_DISTINCT,
+    budget_seconds: float = SEED_BUDGET_SECONDS,
+) -> SeedFigures:
+    """Give every WAN port of the org a week of history ending at the worker's last refresh.
+
+    The samples come from `week_of_history` (the product's own `history.add_counters`); the
+    counters state (`last_ts`, `last_rx_bytes`, `last_tx_bytes`) is each port's real stored
+    one, so the next refresh appends a sample to a full week, as it does every 300 s in a
+    deployment. One history per port when that fits `budget_seconds`, else `distinct` ones
+    reused (only the stored samples matter to the cost).
+    """
+    client = redis.Redis.from_url(redis_url)
+    ports = wan_ports(redis_url)
+    if not ports:
+        raise RuntimeError("no WAN ports in mist:gateways: the worker must have published")
+    end = _worker_last_refresh(redis_url)
+    started = time.monotonic()
+    bases = [week_of_history(interval, seed, end) for seed in range(min(distinct, len(ports)))]
+    build_seconds = time.monotonic() - started
+    one_each = build_seconds / len(bases) * len(ports) <= budget_seconds
+    write_seconds = 0.0
+    baseline_only = 0
+    for first in range(0, len(ports), SEED_CHUNK):
+        chunk = ports[first : first + SEED_CHUNK]
+        stored = redis_cache.read_stored_histories(client, chunk)
+        started = time.monotonic()
+        histories: dict[tuple[str, str], history.PortHistory] = {}
+        for index, port in enumerate(chunk, start=first):
+            if index < len(bases) or not one_each:
+                base = bases[index % len(bases)]
+            else:
+                base = week_of_history(interval, index, end)
+            last_ts: float | None
+            rx: int | None
+            tx: int | None
+            state = stored.get(port)
+            if state is None or state.history.last_ts is None:
+                baseline_only += 1
+                last_ts, rx, tx = end, None, None
+            else:
+                seen = state.history
+                last_ts, rx, tx = seen.last_ts, seen.last_rx_bytes, seen.last_tx_bytes
+            histories[port] = dataclasses.replace(
+                base,
+                last_ts=last_ts,
+                last_rx_bytes=rx,
+                last_tx_bytes=tx,
+                fine=list(base.fine),
+                coarse=list(base.coarse),
+            )
+        build_seconds += time.monotonic() - started
+        started = time.monotonic()
+        redis_cache.write_port_histories(client, histories, now=end, interval=interval)
+        write_seconds += time.monotonic() - started
+    back = redis_cache.read_stored_histories(client, _spread(ports, SEED_CHECK))
+    return SeedFigures(
+        ports=len(ports),
+        distinct=len(ports) if one_each else len(bases),
+        build_seconds=build_seconds,
+        write_seconds=write_seconds,
+        end=end,
+        fine_samples=_median_int(len(s.history.fine) for s in back.values()),
+        hourly_buckets=_median_int(len(s.history.coarse) for s in back.values()),
+        baseline_only=baseline_only,
+    )
+
+
+def appended_after(redis_url: str, seed: SeedFigures) -> tuple[int, int]:
+    """(ports checked, ports whose stored history gained a sample after the seeded week)."""
+    client = redis.Redis.from_url(redis_url)
+    ports = _spread(wan_ports(redis_url), SEED_CHECK)
+    back = redis_cache.read_stored_histories(client, ports)
+    grown = sum(1 for s in back.values() if s.history.fine and s.history.fine[-1][0] > seed.end)
+    return len(ports), grown
+
+
+def _spread(items: list[tuple[str, str]], count: int) -> list[tuple[str, str]]:
+    """Up to `count` items evenly spread over the list (first, middle and last gateways)."""
+    step = max(1, math.ceil(len(items) / count))
+    return items[::step]
+
+
+def _median_int(values: Iterable[int]) -> int:
+    found = list(values)
+    return round(statistics.median(found)) if found else 0
 
 
 class ScaleRun:
@@ -173,3 +304,11 @@ class ScaleRun:
             steady=runs[-1],
             extra_runs=runs[:-1],
         )
+
+    def measure_week(self, figures: ScaleFigures) -> ScaleFigures:
+        """After `measure`: seed a week of history on every WAN port, refresh once more."""
+        seed = seed_week_of_history(self.redis.url)
+        figures.seed = seed
+        figures.week = _refresh_run(self.mist, self.redis.url)
+        seed.checked, seed.appended = appended_after(self.redis.url, seed)
+        return figures

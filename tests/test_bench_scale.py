@@ -1,0 +1,56 @@
+"""The scale benchmark's "steady, a week of history" run: a small org through the real
+mistsim, redis-server and worker.py, as `python -m bench` runs it at 10,000 gateways."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.__main__ import WEEK_RUN, build_sections, week_problems
+from bench.scale import RunFigures, ScaleFigures, ScaleRun, SeedFigures, seed_week_of_history
+
+
+def test_week_run_extends_a_full_week_on_every_port_and_is_printed(tmp_path: Path) -> None:
+    with ScaleRun(6, tmp_path, latency_ms=0) as run:
+        figures = run.measure_week(run.measure())
+        week, seed = figures.week, figures.seed
+        assert week is not None and seed is not None
+        assert week.ok, week.error
+        assert seed.ports == figures.circuits > 0  # every WAN port the worker published
+        # A week at 300 s, as the worker would have stored it: a day of fine samples and
+        # an hourly bucket for each of the 168 hours.
+        assert 287 <= seed.fine_samples <= 289
+        assert 167 <= seed.hourly_buckets <= 169
+        assert seed.distinct == seed.ports  # 24 histories build in well under the budget
+        # The run paid the realistic cost: each full week read, extended and written back.
+        assert seed.checked == seed.ports
+        assert seed.appended == seed.ports - seed.baseline_only > 0
+        assert week_problems(figures) == []
+        assert week.calls > 0 and week.refresh_seconds is not None and week.peak_rss_mb > 0
+
+        # Too slow to build one per port: a few distinct weeks are reused, same shape.
+        again = seed_week_of_history(run.redis.url, distinct=3, budget_seconds=0.0)
+        assert again.distinct == 3 and again.ports == seed.ports
+        assert 287 <= again.fine_samples <= 289
+
+    text = build_sections([figures], [], [], [])[1].text()
+    week_rows = [line for line in text.splitlines() if WEEK_RUN in line and line.startswith("6 ")]
+    assert len(week_rows) == 1, text
+    assert f"{seed.ports} ports (288 fine + 168 hourly each, one history per port)" in text
+
+
+def _run(seconds: float, rss: float, ok: bool = True) -> RunFigures:
+    return RunFigures(20, {"/api/v1/orgs/{id}": 20}, seconds + 1, seconds, rss, ok)
+
+
+def test_week_run_missing_the_10k_targets_is_reported_as_missed() -> None:
+    seed = SeedFigures(40000, 48, 5.0, 30.0, 1.0, 288, 168, checked=500, appended=500)
+    figures = ScaleFigures(
+        10000, 5000, 40000, 60000, _run(40, 250), _run(30, 200), week=_run(75, 350), seed=seed
+    )
+    rows = {row[1]: row[-1] for row in build_sections([figures], [], [], [])[1].rows}
+    assert rows["next refresh"] == "< 60 s: ✅ met; RSS < 300 MB: ✅ met"
+    assert rows[WEEK_RUN] == "< 60 s: ❌ missed; RSS < 300 MB: ❌ missed"
+
+    figures.week = _run(0, 90, ok=False)
+    assert str(build_sections([figures], [], [], [])[1].rows[-1][-1]).startswith("❌ run failed")
+    assert week_problems(figures)[0].startswith("worker --once with a week of history failed")
