@@ -73,6 +73,8 @@ class Admin:
         return {
             "org_id": org.id,
             "org_ids": [org.id, *org.other_org_ids],
+            "msp_id": org.msp_id,
+            "msp_name": org.msp_name,
             "sites": len(org.sites),
             "gateways": len(org.gateways),
             "wan_ports": wan_ports,

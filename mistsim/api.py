@@ -171,21 +171,29 @@ def _first_after(items: Sequence[T], ordinal: Callable[[T], int], after: int) ->
 class MistApi:
     """The simulated Mist REST API over one generated org."""
 
-    def __init__(self, org: Org, runtime: Runtime, insights_keyed: bool = True) -> None:
+    def __init__(
+        self,
+        org: Org,
+        runtime: Runtime,
+        insights_keyed: bool = True,
+        msp_tokens: Iterable[str] = (),
+    ) -> None:
         self.org = org
         self.runtime = runtime
         self.insights_keyed = insights_keyed
+        self.msp_tokens = frozenset(msp_tokens)  # scoped to the org's MSP, not to an org
         self.random = random.Random()
         self.port_position = {self.port_key(gw, port): n for n, (gw, port) in enumerate(org.ports)}
         self.port_ordinal = {id(port): n for n, (_, port) in enumerate(org.ports)}
         self.peer_position = {self.peer_key(path): n for n, path in enumerate(org.peer_paths)}
         self.peer_ordinal = {id(path): n for n, path in enumerate(org.peer_paths)}
-        self.org_ids = [org.id, *org.other_org_ids]
+        self.org_ids = [org.id, *org.other_org_ids]  # every org is the MSP's
         self.device_json = DeviceStatsJson(org)
         self.port_json = PortStatsJson(org)
         routes: list[tuple[str, Callable[[Call], Reply]]] = [
             ("/api/v1/self", self.get_self),
             ("/api/v1/self/usage", self.get_usage),
+            ("/api/v1/msps/<msp_id>/orgs", self.list_msp_orgs),
             ("/api/v1/orgs/<org_id>", self.get_org),
             ("/api/v1/orgs/<org_id>/sites", self.list_sites),
             ("/api/v1/orgs/<org_id>/stats/devices", self.list_device_stats),
@@ -263,9 +271,11 @@ class MistApi:
             return _json(401, {"detail": DETAIL_401})
         if known_token in faults.exhausted_tokens or not self.runtime.spend(known_token):
             return self.too_many()
+        if faulted and faults.forbidden:
+            return _json(403, {"detail": DETAIL_403})
         call = Call(request=request, params=dict(params), now=self.runtime.now())
         try:
-            self.check_privilege(call.params)
+            self.check_privilege(call.params, known_token)
             reply = self.handlers[rule.endpoint](call)
         except ApiError as error:
             return _json(error.status, {"detail": error.detail})
@@ -289,7 +299,11 @@ class MistApi:
             response.headers["Retry-After"] = str(self.runtime.retry_after)
         return response
 
-    def check_privilege(self, params: dict[str, str]) -> None:
+    def check_privilege(self, params: dict[str, str], token: str) -> None:
+        """Org tokens and MSP tokens read every org; only MSP tokens read their MSP."""
+        msp_id = params.get("msp_id")
+        if msp_id is not None and (msp_id != self.org.msp_id or token not in self.msp_tokens):
+            raise ApiError(403, DETAIL_403)
         org_id = params.get("org_id")
         if org_id is not None and org_id not in self.org_ids:
             raise ApiError(403, DETAIL_403)
@@ -304,6 +318,16 @@ class MistApi:
     # ------------------------------------------------------------------ identity
 
     def get_self(self, call: Call) -> Reply:
+        if _token(call.request) in self.msp_tokens:
+            msp = {
+                "scope": "msp",
+                "role": "read",
+                "msp_id": self.org.msp_id,
+                "name": self.org.msp_name,
+                "msp_name": self.org.msp_name,
+                "views": [],
+            }
+            return Reply(200, {"name": "mistsim-msp-token", "privileges": [msp]})
         privileges = [
             {
                 "scope": "org",
@@ -315,6 +339,10 @@ class MistApi:
             for org_id in self.org_ids
         ]
         return Reply(200, {"name": "mistsim-token", "privileges": privileges})
+
+    def list_msp_orgs(self, call: Call) -> Reply:
+        """Style A, like every bare array (spec 2509 declares no paging for it; Mist pages)."""
+        return header_page(call, self.org_ids, lambda org_id: render.org_object(self.org, org_id))
 
     def get_usage(self, call: Call) -> Reply:
         token = _token(call.request)

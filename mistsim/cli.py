@@ -37,6 +37,12 @@ def parser() -> argparse.ArgumentParser:
         "--tokens", default="sim-token", help="comma-separated API tokens the simulator accepts"
     )
     p.add_argument(
+        "--msp-tokens",
+        default="",
+        help="comma-separated API tokens scoped to the orgs' MSP: /self lists the MSP, "
+        "GET /msps/{msp_id}/orgs lists every org (see --orgs), and they read every org",
+    )
+    p.add_argument(
         "--ca-file", default="mistsim-ca.pem", help="where to write the CA certificate (PEM)"
     )
     p.add_argument(
@@ -91,6 +97,10 @@ def _check(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
         (args.peer_paths >= 0, "--peer-paths must not be negative"),
         (args.orgs >= 1, "--orgs must be at least 1"),
         (bool(_tokens(args.tokens)), "--tokens must name at least one token"),
+        (
+            not set(_tokens(args.tokens)) & set(_tokens(args.msp_tokens)),
+            "--msp-tokens must not repeat a token of --tokens",
+        ),
     ]
     for ok, message in checks:
         if not ok:
@@ -120,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     gc.enable()
     gc.collect()
     gc.freeze()  # the org is immortal: keep the collector from re-scanning it on every request
+    msp_tokens = _tokens(args.msp_tokens)
     runtime = Runtime(
-        tokens=_tokens(args.tokens),
+        tokens=[*_tokens(args.tokens), *msp_tokens],
         rate_limit=args.rate_limit,
         retry_after=args.retry_after,
         faults={
@@ -130,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
             "error_rate": args.error_rate,
         },
     )
-    app = MistApi(org, runtime, insights_keyed=args.insights_shape == "keyed")
+    app = MistApi(
+        org, runtime, insights_keyed=args.insights_shape == "keyed", msp_tokens=msp_tokens
+    )
     ca_file = Path(args.ca_file).resolve()
     try:
         context = tls_context(ca_file, args.host)

@@ -19,6 +19,7 @@ FAULT_DEFAULTS: dict[str, Any] = {
     "hang": False,
     "malformed": False,
     "outage": False,
+    "forbidden": False,
     "exhausted_tokens": [],
     "paths": None,
 }
@@ -39,6 +40,7 @@ class Faults:
     hang: bool = False
     malformed: bool = False
     outage: bool = False
+    forbidden: bool = False  # 403 after auth and budget, as Mist answers a restricted admin
     exhausted_tokens: list[str] = field(default_factory=list)
     paths: str | None = None
     _paths_re: re.Pattern[str] | None = None
@@ -58,7 +60,7 @@ class Faults:
                     raise FaultError(f"{key} must be a non-negative number")
                 if key == "error_rate" and value > 1:
                     raise FaultError("error_rate must be between 0 and 1")
-            elif key in ("hang", "malformed", "outage"):
+            elif key in ("hang", "malformed", "outage", "forbidden"):
                 if not isinstance(value, bool):
                     raise FaultError(f"{key} must be true or false")
             elif key == "exhausted_tokens":
