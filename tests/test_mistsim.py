@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import mistapi
+from mistapi.api.v1.msps import orgs as msp_orgs
 from mistapi.api.v1.orgs import deviceprofiles, gatewaytemplates, inventory, orgs, sites, stats
 from mistapi.api.v1.self import self as self_api
 from mistapi.api.v1.self import usage
@@ -140,3 +141,37 @@ def test_concurrent_page_fetches_get_every_gateway_once(mistsim: MistSim) -> Non
         ids = [gateway_id for chunk in pool.map(fetch, range(2, pages + 1)) for gateway_id in chunk]
     ids += [gateway["id"] for gateway in first.json()]
     assert sorted(ids) == sorted(mistsim.org_summary()["gateway_ids"])
+
+
+def test_msp_tokens_see_the_msp_list_its_orgs_and_read_them(mistsim_factory) -> None:
+    """An MSP-scoped token: /self names the MSP, `listMspOrgs` pages like every bare array."""
+    sim: MistSim = mistsim_factory(orgs=3, msp_tokens=["msp-token"])
+    session = sdk_session(sim, ["msp-token"])
+    org_ids = sim.org_summary()["org_ids"]
+
+    privileges = self_api.getSelf(session).data["privileges"]
+    assert [(p["scope"], p["msp_id"], p["name"]) for p in privileges] == [
+        ("msp", sim.msp_id, "Example MSP")
+    ]
+    listed = msp_orgs.listMspOrgs(session, sim.msp_id)  # the SDK sends no limit: 100 a page
+    assert listed.status_code == 200 and [o["id"] for o in listed.data] == org_ids
+    assert {o["msp_id"] for o in listed.data} == {sim.msp_id}
+    first = session.mist_get(f"/api/v1/msps/{sim.msp_id}/orgs", query={"limit": "2"})
+    assert (first.headers["X-Page-Total"], first.headers["X-Page-Page"]) == ("3", "1")
+    assert [o["id"] for o in _walk(session, first)] == org_ids  # the SDK follows the headers
+
+    assert orgs.getOrg(session, sim.org_id).data["id"] == sim.org_id
+    assert len(_walk(session, sites.listOrgSites(session, sim.org_id, limit=4))) == 10
+
+    other_msp = "11111111-2222-4333-8444-555555555555"
+    assert msp_orgs.listMspOrgs(session, other_msp).status_code == 403
+    org_session = sdk_session(sim)  # an org token sees orgs, not the MSP
+    assert {p["scope"] for p in self_api.getSelf(org_session).data["privileges"]} == {"org"}
+    assert msp_orgs.listMspOrgs(org_session, sim.msp_id).status_code == 403
+
+    sim.set_faults(forbidden=True, paths="/msps/")  # a restricted MSP admin
+    refused = msp_orgs.listMspOrgs(session, sim.msp_id)
+    assert refused.status_code == 403 and "permission" in refused.data["detail"]
+    assert orgs.getOrg(session, sim.org_id).status_code == 200  # only the matching paths
+    sim.clear_faults()
+    assert msp_orgs.listMspOrgs(session, sim.msp_id).status_code == 200

@@ -91,9 +91,10 @@ def _all_pages(sim: MistSim, path: str, **params: Any) -> list[Any]:
                 timeout=60,
             )
             continue
-        if isinstance(body, list) and int(response.headers["X-Page-Total"]) > len(body) * int(
-            response.headers["X-Page-Page"]
-        ):
+        headers = response.headers
+        if isinstance(body, list) and int(headers["X-Page-Total"]) > int(
+            headers["X-Page-Limit"]
+        ) * int(headers["X-Page-Page"]):
             params["page"] = int(response.headers["X-Page-Page"]) + 1
             response = sim.get(path, **params)
             continue
@@ -105,11 +106,19 @@ def sim(request, tmp_path_factory) -> Any:
     """Module-scoped: the schema checks only read."""
     from tests.fixtures.mistsim_server import _flag_args
 
-    options: dict[str, Any] = {"gateways": 40, "sites": 14, "tokens": ["schema-token"]}
+    options: dict[str, Any] = {
+        "gateways": 40,
+        "sites": 14,
+        "orgs": 3,
+        "tokens": ["schema-token"],
+        "msp_tokens": ["schema-msp-token"],
+    }
     if request.param == "edge-cases":
         options["edge_cases"] = True
     ca = tmp_path_factory.mktemp("mistsim") / "ca.pem"
-    started = MistSim(["--port", "0", *_flag_args(options)], ca, ["schema-token"])
+    started = MistSim(
+        ["--port", "0", *_flag_args(options)], ca, ["schema-token"], ["schema-msp-token"]
+    )
     yield started
     started.stop()
 
@@ -120,6 +129,27 @@ def test_identity_and_org_answers_match_the_spec(sim: MistSim) -> None:
     _validate("getOrg", json_of(sim.get(f"/api/v1/orgs/{sim.org_id}")))
     for body in _all_pages(sim, f"/api/v1/orgs/{sim.org_id}/sites"):
         _validate("listOrgSites", body)
+
+
+def test_msp_token_answers_match_the_spec(sim: MistSim) -> None:
+    """An MSP-scoped token: /self names the MSP; its orgs are a header-paged org list."""
+    token = sim.msp_tokens[0]
+    me = json_of(sim.get("/api/v1/self", token=token))
+    _validate("getSelf", me)
+    assert [(p["scope"], p["msp_id"]) for p in me["privileges"]] == [("msp", sim.msp_id)]
+    path = f"/api/v1/msps/{sim.msp_id}/orgs"
+    first = sim.get(path, token=token, limit=2)
+    assert (first.headers["X-Page-Total"], first.headers["X-Page-Limit"]) == ("3", "2")
+    assert first.headers["X-Page-Page"] == "1"
+    pages = _all_pages(sim, path, token=token, limit=2)
+    assert [len(page) for page in pages] == [2, 1]
+    for page in pages:
+        _validate("listMspOrgs", page)
+    assert [org["id"] for page in pages for org in page] == sim.org_summary()["org_ids"]
+    assert {org["msp_id"] for page in pages for org in page} == {sim.msp_id}
+    refused = sim.get(path)  # an org token may not list the MSP
+    assert refused.status_code == 403
+    _validate("HTTP403", json_of(refused))
 
 
 def test_stats_answers_match_the_spec(sim: MistSim) -> None:

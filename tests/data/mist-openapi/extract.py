@@ -20,6 +20,7 @@ OPERATIONS = {
     "getSelf": "/api/v1/self",
     "getSelfApiUsage": "/api/v1/self/usage",
     "getOrg": "/api/v1/orgs/{org_id}",
+    "listMspOrgs": "/api/v1/msps/{msp_id}/orgs",
     "listOrgSites": "/api/v1/orgs/{org_id}/sites",
     "listOrgDevicesStats": "/api/v1/orgs/{org_id}/stats/devices",
     "searchOrgSwOrGwPorts": "/api/v1/orgs/{org_id}/stats/ports/search",
