@@ -439,7 +439,12 @@ class MistConnection:
     # ------------------------------------------------------------ the calls of DATA.md §1
 
     def detect_org(self, wanted: str | None) -> str:
-        """The org id to read: the configured one, or the only org the token can see."""
+        """The org id to read: the configured one, or the only org the token can see.
+
+        Org and site privileges name their org; an MSP privilege names only the MSP, whose
+        orgs are listed (header-paged, counted like every call). Anything but exactly one
+        org is an OrgChoiceError, which the worker turns into exit 2 naming MIST_ORG_ID.
+        """
         if wanted:
             return wanted
         body = self.call(self_api.getSelf)
@@ -447,18 +452,48 @@ class MistConnection:
         if not isinstance(privileges, list):
             raise MalformedResponse("/self answered without privileges")
         orgs_seen: dict[str, str] = {}
+        msps: dict[str, str] = {}
         for privilege in privileges:
-            if isinstance(privilege, dict) and privilege.get("org_id"):
+            if not isinstance(privilege, dict):
+                continue
+            if privilege.get("org_id"):
                 name = privilege.get("name") if privilege.get("scope") == "org" else None
                 org_id = str(privilege["org_id"])
                 orgs_seen[org_id] = str(
                     name or privilege.get("org_name") or orgs_seen.get(org_id, "")
                 )
+            elif privilege.get("scope") == "msp" and privilege.get("msp_id"):
+                msp_name = privilege.get("name") or privilege.get("msp_name") or ""
+                msps[str(privilege["msp_id"])] = str(msp_name)
+        refused: list[str] = []  # MSPs whose orgs Mist would not list (restricted MSP admin)
+        for msp_id, msp_name in msps.items():
+            try:
+                listed = self.msp_orgs(msp_id).items
+            except MistError as error:
+                if error.status not in (403, 404):
+                    raise
+                refused.append(f"MSP {msp_id} ({msp_name}, HTTP {error.status})")
+                continue
+            for org in listed:
+                if isinstance(org, dict) and org.get("id"):
+                    org_id = str(org["id"])
+                    orgs_seen[org_id] = orgs_seen.get(org_id) or str(org.get("name") or "")
+        unlisted = f"Mist would not list the orgs of {', '.join(refused)}" if refused else ""
         if len(orgs_seen) == 1:
+            if unlisted:
+                log.warning("%s; reading the one org the token names", unlisted)
             return next(iter(orgs_seen))
         if not orgs_seen:
-            raise OrgChoiceError("the token has no org privilege; set MIST_ORG_ID", {})
-        raise OrgChoiceError("the token sees several orgs; choose one with MIST_ORG_ID", orgs_seen)
+            why = f" and {unlisted}" if unlisted else ""
+            raise OrgChoiceError(f"the token has no org privilege{why}; set MIST_ORG_ID", {})
+        why = f" ({unlisted})" if unlisted else ""
+        raise OrgChoiceError(
+            f"the token sees several orgs{why}; choose one with MIST_ORG_ID", orgs_seen
+        )
+
+    def msp_orgs(self, msp_id: str) -> Fetched:
+        """Every org of an MSP (`GET /api/v1/msps/{msp_id}/orgs`), 1,000 a page."""
+        return self.header_paged(_list_msp_orgs, msp_id)
 
     def org(self, org_id: str) -> Fetched:
         started = time.monotonic()
@@ -548,12 +583,30 @@ class MistConnection:
 
 
 class OrgChoiceError(MistError):
-    """The org cannot be chosen automatically; `orgs` maps id to name for the message."""
+    """The org cannot be chosen automatically; `orgs` maps id to name for the message.
+
+    The message lists at most ORG_CHOICES_LISTED orgs: an MSP may have thousands, and one
+    line of stderr should stay readable.
+    """
 
     def __init__(self, message: str, orgs_seen: dict[str, str]) -> None:
-        listing = "; ".join(f"{org_id} ({name})" for org_id, name in orgs_seen.items())
+        shown = list(orgs_seen.items())[:ORG_CHOICES_LISTED]
+        listing = "; ".join(f"{org_id} ({name})" for org_id, name in shown)
+        if len(orgs_seen) > len(shown):
+            listing += f"; and {len(orgs_seen) - len(shown)} more"
         super().__init__(f"{message}: {listing}" if listing else message)
         self.orgs = orgs_seen
+
+
+ORG_CHOICES_LISTED = 50
+
+
+def _list_msp_orgs(session: mistapi.APISession, msp_id: str, *, limit: int, page: int) -> Any:
+    """`mistapi.api.v1.msps.orgs.listMspOrgs` with paging: the SDK function (0.63.3), like
+    spec 2509, takes no limit/page, yet Mist pages this bare array as every other one
+    (X-Page-* headers, 100 by default), so without them an MSP's 101st org would be lost."""
+    query = {"limit": str(limit), "page": str(page)}
+    return session.mist_get(f"/api/v1/msps/{msp_id}/orgs", query=query)
 
 
 def metric_key(body: dict[str, Any], metric: str) -> str:

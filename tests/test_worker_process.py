@@ -80,6 +80,54 @@ def test_several_orgs_without_a_choice_exit_2_listing_them(
     assert "MIST_ORG_ID" in output and sim.org_id in output and "Traceback" not in output
 
 
+def run_once_capturing(env: dict[str, str], cwd) -> subprocess.CompletedProcess[str]:
+    """`worker.py --once` with stdout and stderr apart (the setting error goes to stderr)."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "worker.py"), "--once"],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_an_msp_token_with_one_org_refreshes_without_mist_org_id(
+    mistsim_factory, redis_server, worker_proc
+):
+    sim = mistsim_factory(msp_tokens=["msp-token"])
+    env = worker_env(sim, redis_server.url, MIST_API_TOKEN="msp-token", MIST_ORG_ID="")
+    process = worker_proc(["--once"], env)
+    assert process.wait(60) == 0, process.output()
+    assert f"org detected from the token's privileges: {sim.org_id}" in process.output()
+    organization = json.loads(redis_server.client().get("mist:org"))
+    assert organization["id"] == sim.org_id
+    assert sim.calls()["by_endpoint"]["GET /api/v1/msps/{msp_id}/orgs"] == 1
+
+
+def test_an_msp_token_with_two_orgs_exits_2_naming_both(mistsim_factory, redis_server, tmp_path):
+    sim = mistsim_factory(orgs=2, msp_tokens=["msp-token"])
+    env = worker_env(sim, redis_server.url, MIST_API_TOKEN="msp-token", MIST_ORG_ID="")
+    result = run_once_capturing(env, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "error: setting MIST_ORG_ID: the token sees several orgs" in result.stderr
+    assert all(org_id in result.stderr for org_id in sim.org_summary()["org_ids"])
+    assert "Traceback" not in result.stderr
+    assert redis_server.client().get("mist:org") is None  # nothing read, nothing published
+
+
+def test_a_refused_msp_listing_exits_2_naming_the_msp(mistsim_factory, redis_server, tmp_path):
+    sim = mistsim_factory(msp_tokens=["msp-token"])
+    sim.set_faults(forbidden=True, paths="^/api/v1/msps/")
+    env = worker_env(sim, redis_server.url, MIST_API_TOKEN="msp-token", MIST_ORG_ID="")
+    result = run_once_capturing(env, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "error: setting MIST_ORG_ID:" in result.stderr
+    assert f"MSP {sim.msp_id} (Example MSP, HTTP 403)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_token_canary_never_reaches_logs_or_redis(mistsim_factory, redis_server, worker_proc):
     canary = "CANARY-tok-7f3a9c1e5b2d4f60"
     sim = mistsim_factory(tokens=["exhausted-9d8c7b6a5f4e3d2c", canary], edge_cases=True)
