@@ -17,7 +17,7 @@ import bisect
 import itertools
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 RANGES: dict[str, int] = {"1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800}
@@ -221,12 +221,6 @@ def add_counters(
     return prune(history, ts)
 
 
-def _measured_in(times: Sequence[int], hour: int) -> bool:
-    """Whether any fine sample (by its ts, ascending) measured the hour starting at `hour`."""
-    index = bisect.bisect_right(times, hour)
-    return index < len(times) and times[index] <= hour + COARSE_STEP
-
-
 def _measured_hours(history: PortHistory) -> set[int]:
     return {int((sample[0] - 1) // COARSE_STEP) * COARSE_STEP for sample in history.fine}
 
@@ -343,6 +337,106 @@ def _coverage(fine: Sequence[Sample], nominal: float, cap: float) -> list[Covera
     return spans
 
 
+VOLUME_HOURS = 25
+"""Hours a 24 h window can touch: 24 whole ones and the partial one at its start."""
+
+HourlyBytes = dict[int, tuple[float | None, float | None]]
+"""Bytes (rx, tx) moved in each hour (h, h + 1 h], by the hour's start: what a volume sums.
+The worker keeps the last VOLUME_HOURS of them with the port's counters, so the usual
+refresh adds one sample's bytes here instead of reading the port's samples back."""
+
+
+def _add_bytes(
+    hours: HourlyBytes, start: float, end: float, rx: float | None, tx: float | None
+) -> None:
+    """Spread a span's rates (bits/s) over the hours it overlaps, as bytes."""
+    hour = _hour(start)
+    while hour < end:
+        overlap = min(end, hour + COARSE_STEP) - max(start, hour)
+        if overlap > 0 and (rx is not None or tx is not None):
+            old_rx, old_tx = hours.get(hour, (None, None))
+            hours[hour] = (
+                old_rx if rx is None else (old_rx or 0.0) + rx * overlap / 8,
+                old_tx if tx is None else (old_tx or 0.0) + tx * overlap / 8,
+            )
+        hour += COARSE_STEP
+
+
+def _keep_recent_hours(hours: HourlyBytes, now: float, seconds: int = 86400) -> HourlyBytes:
+    lo = now - seconds
+    return {hour: value for hour, value in sorted(hours.items()) if hour + COARSE_STEP > lo}
+
+
+def hourly_bytes(
+    history: PortHistory | None,
+    *,
+    now: float,
+    seconds: int = 86400,
+    interval: float | None = None,
+) -> HourlyBytes:
+    """Each hour's bytes over the last `seconds`, from the whole history.
+
+    A fine sample counts for the time back to the one before (one nominal interval after a
+    gap or reset); time no sample covers counts at the hour's average in an hour that no
+    sample measured (backfilled, older than the fine tier) and in the part of a measured
+    hour whose samples were pruned (not before a new port's first sample).
+    """
+    hours: HourlyBytes = {}
+    if history is None:
+        return hours
+    lo = now - seconds
+    fine = history.fine
+    nominal = _nominal_interval(fine, interval)
+    covered: dict[int, float] = {}
+    for start, end, rx, tx in _coverage(fine, nominal, MAX_SAMPLE_SPAN):
+        if end <= lo - COARSE_STEP:
+            continue
+        _add_bytes(hours, start, end, rx, tx)
+        hour = _hour(start)
+        while hour < end:
+            covered[hour] = covered.get(hour, 0.0) + max(
+                0.0, min(end, hour + COARSE_STEP) - max(start, hour)
+            )
+            hour += COARSE_STEP
+    measured = _measured_hours(history)
+    fine_from = -math.inf  # a port's first samples: nothing measured before them
+    if fine and (len(fine) >= FINE_MAX_SAMPLES or fine[0][0] - nominal <= now - FINE_KEEP):
+        fine_from = fine[0][0] - nominal  # older samples were pruned
+    elif not fine:
+        fine_from = math.inf
+    for hour, rx, tx in history.coarse:
+        if hour + COARSE_STEP <= lo or hour >= now:
+            continue
+        if hour in measured:
+            uncounted = max(0.0, min(hour + COARSE_STEP, fine_from) - hour)
+        else:
+            uncounted = max(0.0, COARSE_STEP - covered.get(hour, 0.0))
+        if uncounted > 0:
+            _add_bytes(hours, hour, hour + uncounted, rx, tx)
+    return _keep_recent_hours(hours, now, seconds)
+
+
+def volume_of_hours(
+    hours: Mapping[int, tuple[float | None, float | None]], *, now: float, seconds: int = 86400
+) -> tuple[int | None, int | None]:
+    """Bytes (rx, tx) in the last `seconds`: whole hours in the window count in full, the
+    hour the window starts in by the share of it inside. A direction with no data is None."""
+    lo = now - seconds
+    totals: list[float | None] = [None, None]
+    for hour, values in hours.items():
+        end = min(hour + COARSE_STEP, now)
+        if end <= lo or end <= hour:
+            continue
+        share = (end - max(hour, lo)) / (end - hour)
+        for direction, value in enumerate(values):
+            if value is not None:
+                totals[direction] = (totals[direction] or 0.0) + value * share
+    return (
+        None if totals[0] is None else round(totals[0]),
+        None if totals[1] is None else round(totals[1]),
+    )
+
+
 def volume(
     history: PortHistory | None,
     *,
@@ -350,74 +444,72 @@ def volume(
     seconds: int = 86400,
     interval: float | None = None,
 ) -> tuple[int | None, int | None]:
-    """Bytes (rx, tx) transferred in the last `seconds`, integrated from the samples.
+    """Bytes (rx, tx) transferred in the last `seconds`, at hourly resolution (see
+    `hourly_bytes` and `volume_of_hours`). A direction with no data in the window is None."""
+    hours = hourly_bytes(history, now=now, seconds=seconds, interval=interval)
+    return volume_of_hours(hours, now=now, seconds=seconds)
 
-    Fine samples count for the time they cover; an hour with no fine sample at all (older
-    than the fine tier, or backfilled) counts with its coarse average for the part of it
-    no fine sample covers. A direction with no data in the window is None.
+
+@dataclass
+class PortState:
+    """A port's counters, its running hourly bytes and whether it waits for backfill: all
+    a usual refresh needs, without the port's samples."""
+
+    last_ts: float | None = None
+    last_rx_bytes: int | None = None
+    last_tx_bytes: int | None = None
+    hourly: HourlyBytes = field(default_factory=dict)
+    needs_backfill: bool = False
+
+
+def add_counters_to_state(
+    state: PortState,
+    *,
+    ts: float,
+    rx_bytes: int | None,
+    tx_bytes: int | None,
+    newest_bucket: int | None,
+) -> tuple[PortState, Sample | None] | None:
+    """`add_counters` for a port whose stored samples stay as they are: the new state and the
+    sample to append (or None), exactly what the whole history would get.
+
+    Returns None when that needs the whole history: the port waits for backfill, a hole of
+    HOLE_HOURS could open, the new sample's time reaches an hour that holds a stored bucket
+    (`newest_bucket`, which the measured value must replace), or two readings share a second.
     """
-    if history is None:
-        return (None, None)
-    lo = now - seconds
-    fine = history.fine
-    nominal = _nominal_interval(fine, interval)
-    rx_total = tx_total = 0.0
-    rx_known = tx_known = False
-    previous: float | None = None
-    for ts, rx, tx in fine:  # one tight pass: this runs for every port on every refresh
-        if previous is not None and ts - previous <= MAX_SAMPLE_SPAN:
-            start: float = previous
-        elif previous is None or ts - nominal > previous:
-            start = ts - nominal
-        else:
-            start = previous
-        previous = ts
-        if ts <= lo or start >= now:
-            continue
-        if start < lo:
-            start = lo
-        overlap = (now if ts > now else ts) - start
-        if rx is not None:
-            rx_total += rx * overlap
-            rx_known = True
-        if tx is not None:
-            tx_total += tx * overlap
-            tx_known = True
-    times = [sample[0] for sample in fine]
-    fine_from = fine[0][0] - nominal if fine else math.inf  # older samples were pruned
-    unmeasured = []
-    for bucket in history.coarse:
-        hour = bucket[0]
-        if hour + COARSE_STEP <= lo or hour >= now or (bucket[1] is None and bucket[2] is None):
-            continue
-        if max(hour, lo) < fine_from or not _measured_in(times, hour):
-            unmeasured.append(bucket)  # backfilled, or (partly) older than the fine tier
-    if unmeasured:
-        spans = _coverage(fine, nominal, MAX_SAMPLE_SPAN)
-        ends = [span[1] for span in spans]
-        for hour, rx, tx in unmeasured:
-            # The hour counts where no fine sample covers it (a neighbour's span may reach
-            # in); in an hour we measured, only the part whose samples were pruned.
-            first, last = max(hour, lo), min(hour + COARSE_STEP, now)
-            if _measured_in(times, hour):
-                last = min(last, fine_from)
-            uncovered, cursor = 0.0, first
-            index = bisect.bisect_right(ends, first)
-            while index < len(spans) and spans[index][0] < last:
-                uncovered += max(0.0, min(spans[index][0], last) - cursor)
-                cursor = max(cursor, spans[index][1])
-                index += 1
-            uncovered += max(0.0, last - cursor)
-            if uncovered > 0 and rx is not None:
-                rx_total += rx * uncovered
-                rx_known = True
-            if uncovered > 0 and tx is not None:
-                tx_total += tx * uncovered
-                tx_known = True
-    return (
-        round(rx_total / 8) if rx_known else None,
-        round(tx_total / 8) if tx_known else None,
+    rx_bytes, tx_bytes = _counter(rx_bytes), _counter(tx_bytes)
+    if state.needs_backfill or not math.isfinite(ts):
+        return None
+    last_ts = state.last_ts
+    if last_ts is not None:
+        if ts <= last_ts:
+            return (state, None)
+        if (_sample_hour(ts) - _sample_hour(last_ts)) // COARSE_STEP - 1 >= HOLE_HOURS:
+            return None
+        if int(ts) == int(last_ts):
+            return None
+        if newest_bucket is not None and newest_bucket >= _hour(last_ts):
+            return None
+    if rx_bytes is None and tx_bytes is None:
+        return (state, None)
+    sample: Sample | None = None
+    hourly = state.hourly
+    if last_ts is not None and ts - last_ts <= MAX_SAMPLE_SPAN:
+        seconds = ts - last_ts
+        rx = _rate(state.last_rx_bytes, rx_bytes, seconds)
+        tx = _rate(state.last_tx_bytes, tx_bytes, seconds)
+        if rx is not None or tx is not None:
+            sample = (int(ts), rx, tx)
+            hourly = dict(hourly)
+            _add_bytes(hourly, last_ts, ts, rx, tx)
+    updated = PortState(
+        last_ts=ts,
+        last_rx_bytes=rx_bytes,
+        last_tx_bytes=tx_bytes,
+        hourly=_keep_recent_hours(hourly, ts),
+        needs_backfill=False,
     )
+    return (updated, sample)
 
 
 def series_step(range_name: str, interval: float) -> int:
