@@ -18,12 +18,11 @@ import struct
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 
-if TYPE_CHECKING:
-    import history
+import history
 
 PREFIX = "mist:"
 KEY_ORG = "mist:org"
@@ -221,8 +220,6 @@ def encode_history(port_history: history.PortHistory) -> bytes:
 
 def decode_history(blob: bytes) -> history.PortHistory:
     """The inverse of encode_history; raises ValueError on bytes we did not write."""
-    import history
-
     if len(blob) < _HISTORY_HEADER.size or blob[0] != _HISTORY_VERSION:
         raise ValueError("not a port history written by this version")
     _, last_ts, last_rx, last_tx, n_fine, n_coarse = _HISTORY_HEADER.unpack_from(blob)
@@ -251,8 +248,14 @@ def decode_history(blob: bytes) -> history.PortHistory:
 # records rather than appended strings: Redis grows an appended string greedily (up to twice
 # its length), a list by the record. Both are rewritten, trimmed, about every two hours per
 # port (spread over the refreshes by the key's hash).
-_STATE = struct.Struct("<Bdddd")  # version 2, last_ts, last_rx_bytes, last_tx_bytes, pruned_at
-_STATE_VERSION = 2
+_STATE_V2 = struct.Struct("<Bdddd")  # version 2, last_ts, last_rx_bytes, last_tx_bytes, pruned_at
+_STATE_V2_VERSION = 2
+# Since format 3 the home key also says what the usual refresh needs without reading the
+# samples back: the oldest `:fine` record, the newest `:coarse` hour, whether backfill is
+# pending, and the running bytes of the last VOLUME_HOURS hours (the 24 h volume).
+_STATE = struct.Struct("<BddddIIBI" + "ff" * history.VOLUME_HOURS)
+_STATE_VERSION = 3
+_NEEDS_BACKFILL = 1
 FINE_SUFFIX = ":fine"
 COARSE_SUFFIX = ":coarse"
 TRIM_EVERY = 2 * 3600  # a port's `:fine` key is rewritten about this often …
@@ -325,32 +328,106 @@ def _same(a: tuple[float | None, float | None], b: tuple[float | None, float | N
     )
 
 
+def _counters(last_ts: float, last_rx: float, last_tx: float) -> tuple[Any, Any, Any]:
+    """(last_ts, last_rx_bytes, last_tx_bytes) from their stored doubles (NaN = none)."""
+    rx, tx = _nan_to_none(last_rx), _nan_to_none(last_tx)
+    return _nan_to_none(last_ts), None if rx is None else int(rx), None if tx is None else int(tx)
+
+
 def decode_stored_history(
     home: bytes | None, fine: bytes | None, coarse: bytes | None
 ) -> StoredHistory | None:
     """A port's history from its three keys (or a format-1 blob in the home key)."""
-    import history
-
     if not home:
         return None
     if home[0] == _HISTORY_VERSION:
         legacy = decode_history(home)
         return StoredHistory(legacy, None, (), {})
-    if home[0] != _STATE_VERSION or len(home) != _STATE.size:
+    if home[0] == _STATE_VERSION and len(home) == _STATE.size:
+        _, last_ts, last_rx, last_tx, pruned_at, *_rest = _STATE.unpack(home)
+    elif home[0] == _STATE_V2_VERSION and len(home) == _STATE_V2.size:
+        _, last_ts, last_rx, last_tx, pruned_at = _STATE_V2.unpack(home)
+    else:
         raise ValueError("not a port history written by this version")
-    _, last_ts, last_rx, last_tx, pruned_at = _STATE.unpack(home)
     samples = _unpack_samples(fine or b"")
     buckets = {hour: (rx, tx) for hour, rx, tx in _unpack_samples_any_order(coarse or b"")}
-    last_rx_bytes, last_tx_bytes = _nan_to_none(last_rx), _nan_to_none(last_tx)
+    counters = _counters(last_ts, last_rx, last_tx)
     restored = history.restore(
-        last_ts=_nan_to_none(last_ts),
-        last_rx_bytes=None if last_rx_bytes is None else int(last_rx_bytes),
-        last_tx_bytes=None if last_tx_bytes is None else int(last_tx_bytes),
+        last_ts=counters[0],
+        last_rx_bytes=counters[1],
+        last_tx_bytes=counters[2],
         samples=samples,
         stored_buckets=[(hour, rx, tx) for hour, (rx, tx) in buckets.items()],
         pruned_at=_nan_to_none(pruned_at),
     )
     return StoredHistory(restored, bytes(home), tuple(samples), buckets)
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """A port's home key alone: what the usual refresh reads (a few hundred bytes, not a week
+    of samples)."""
+
+    state: history.PortState
+    fine_oldest: int | None  # time of the oldest `:fine` record
+    newest_bucket: int | None  # newest hour `:coarse` holds
+    raw: bytes
+
+
+def _pack_state(
+    state: history.PortState,
+    *,
+    pruned_at: float | None,
+    fine_oldest: int | None,
+    newest_bucket: int | None,
+) -> bytes:
+    slots = [math.nan] * (2 * history.VOLUME_HOURS)
+    hourly = sorted(state.hourly.items())[-history.VOLUME_HOURS :]
+    newest = hourly[-1][0] if hourly else 0
+    for hour, (rx, tx) in hourly:
+        slot = history.VOLUME_HOURS - 1 - (newest - hour) // history.COARSE_STEP
+        if slot >= 0:
+            slots[2 * slot], slots[2 * slot + 1] = _float_or_nan(rx), _float_or_nan(tx)
+    return _STATE.pack(
+        _STATE_VERSION,
+        _float_or_nan(state.last_ts),
+        _float_or_nan(state.last_rx_bytes),
+        _float_or_nan(state.last_tx_bytes),
+        _float_or_nan(pruned_at),
+        fine_oldest or 0,
+        newest_bucket or 0,
+        _NEEDS_BACKFILL if state.needs_backfill else 0,
+        newest,
+        *slots,
+    )
+
+
+def decode_state(home: bytes) -> StoredState | None:
+    """The home key of format 3; None for an older format (whose refresh reads everything)."""
+    if len(home) != _STATE.size or home[0] != _STATE_VERSION:
+        return None
+    _, last_ts, last_rx, last_tx, _pruned, fine_oldest, newest_bucket, flags, newest, *slots = (
+        _STATE.unpack(home)
+    )
+    hourly: history.HourlyBytes = {}
+    for slot in range(history.VOLUME_HOURS):
+        rx, tx = _nan_to_none(slots[2 * slot]), _nan_to_none(slots[2 * slot + 1])
+        if rx is not None or tx is not None:
+            hour = newest - (history.VOLUME_HOURS - 1 - slot) * history.COARSE_STEP
+            hourly[hour] = (rx, tx)
+    last = _counters(last_ts, last_rx, last_tx)
+    return StoredState(
+        state=history.PortState(
+            last_ts=last[0],
+            last_rx_bytes=last[1],
+            last_tx_bytes=last[2],
+            hourly=hourly,
+            needs_backfill=bool(flags & _NEEDS_BACKFILL),
+        ),
+        fine_oldest=fine_oldest or None,
+        newest_bucket=newest_bucket or None,
+        raw=bytes(home),
+    )
 
 
 def _unpack_samples_any_order(blob: bytes) -> list[Sample]:
@@ -362,15 +439,20 @@ def _unpack_samples_any_order(blob: bytes) -> list[Sample]:
     ]
 
 
-def _trim_due(key: str, now: float, interval: int, oldest: int, first_kept: int) -> bool:
-    """Whether to rewrite `:fine` without its samples before `first_kept` this refresh.
+def _trim_due(key: str, now: float, interval: int, oldest: int | None) -> bool:
+    """Whether to rewrite `:fine` without the hours before the fine tier this refresh.
 
     About every TRIM_EVERY seconds per port, on a refresh picked by the key's hash so the
-    ports of a big org do not all rewrite at once; always past TRIM_AT_MOST.
+    ports of a big org do not all rewrite at once; always once `:fine` reaches TRIM_AT_MOST
+    before the tier. Depends only on what the home key holds, so the usual refresh can tell
+    without reading `:fine`.
     """
-    if oldest >= first_kept:
+    if oldest is None:
         return False
-    if first_kept - oldest >= TRIM_AT_MOST:
+    tier_start = now - min(history.FINE_KEEP, history.FINE_MAX_SAMPLES * max(1, interval))
+    if oldest >= tier_start:
+        return False
+    if tier_start - oldest >= TRIM_AT_MOST:
         return True
     slots = max(1, TRIM_EVERY // max(1, interval))
     return (zlib.crc32(key.encode()) + int(now // max(1, interval))) % slots == 0
@@ -384,22 +466,15 @@ def plan_history_write(
     now: float,
     interval: int,
     pruned: bool = True,
+    needs_backfill: bool = False,
+    hourly: history.HourlyBytes | None = None,
 ) -> HistoryWrite | None:
     """What to send so the keys hold `port_history` (pruned as of `now` unless `pruned` is
     False); None when it is older than the 7 days it may be kept. Usually: the new state and
-    one appended sample."""
-    import history
-
+    one appended sample. `hourly` is the port's `history.hourly_bytes` when already known."""
     expires_at = _history_expiry(port_history, now)
     if expires_at is None:
         return None
-    state = _STATE.pack(
-        _STATE_VERSION,
-        _float_or_nan(port_history.last_ts),
-        _float_or_nan(port_history.last_rx_bytes),
-        _float_or_nan(port_history.last_tx_bytes),
-        float(now) if pruned else math.nan,
-    )
     fine_tier = port_history.fine
     whole = stored is None or stored.state is None
     samples: list[Sample] = [] if stored is None else list(stored.samples)
@@ -420,7 +495,7 @@ def plan_history_write(
             samples.extend(new_samples[1:])
         else:
             samples.extend(new_samples)
-        if samples and _trim_due(key, now, interval, samples[0][0] - 1, first_kept):
+        if samples and samples[0][0] <= first_kept and _trim_due(key, now, interval, samples[0][0]):
             samples = [s for s in samples if s[0] > first_kept]
             fine = _pack_samples(samples)
         else:
@@ -438,6 +513,7 @@ def plan_history_write(
     append_coarse = b""
     if fine is not None or whole:
         coarse = _pack_samples((hour, rx, tx) for hour, (rx, tx) in sorted(needed.items()))
+        bucket_hours = set(needed)
     else:
         changed = [
             (hour, rx, tx)
@@ -445,6 +521,21 @@ def plan_history_write(
             if hour not in stored_buckets or not _same(stored_buckets[hour], (rx, tx))
         ]
         append_coarse = _pack_samples(changed)
+        bucket_hours = set(stored_buckets) | {hour for hour, _, _ in changed}
+    if hourly is None:
+        hourly = history.hourly_bytes(port_history, now=now, interval=interval)
+    state = _pack_state(
+        history.PortState(
+            last_ts=port_history.last_ts,
+            last_rx_bytes=port_history.last_rx_bytes,
+            last_tx_bytes=port_history.last_tx_bytes,
+            hourly=hourly,
+            needs_backfill=needs_backfill,
+        ),
+        pruned_at=float(now) if pruned else None,
+        fine_oldest=samples[0][0] if samples else None,
+        newest_bucket=max(bucket_hours, default=None),
+    )
     return HistoryWrite(
         expires_at=expires_at,
         state=None if stored is not None and stored.state == state else state,
@@ -453,6 +544,54 @@ def plan_history_write(
         append_coarse=append_coarse,
         coarse=coarse,
     )
+
+
+def plan_counters_write(
+    key: str,
+    stored: StoredState,
+    *,
+    now: float,
+    interval: int,
+    rx_bytes: int | None,
+    tx_bytes: int | None,
+) -> tuple[HistoryWrite | None, history.PortState] | None:
+    """The usual refresh of a port from its home key alone: its new state and the one
+    record to append, the same as `plan_history_write` would send for the whole history.
+
+    None when the whole history is needed: `:fine` is due for a trim, or
+    `history.add_counters_to_state` says so (backfill, a possible hole, a stored bucket).
+    """
+    if _trim_due(key, now, interval, stored.fine_oldest):
+        return None
+    added = history.add_counters_to_state(
+        stored.state,
+        ts=now,
+        rx_bytes=rx_bytes,
+        tx_bytes=tx_bytes,
+        newest_bucket=stored.newest_bucket,
+    )
+    if added is None:
+        return None
+    state, sample = added
+    last = max(state.last_ts or 0.0, float(stored.newest_bucket or 0))
+    expires_at = int(last) + HISTORY_TTL
+    if not last or expires_at <= now:
+        return (None, state)
+    packed = _pack_state(
+        state,
+        pruned_at=now,
+        fine_oldest=stored.fine_oldest or (sample[0] if sample else None),
+        newest_bucket=stored.newest_bucket,
+    )
+    record = _pack_samples([sample]) if sample else b""
+    first_record = stored.fine_oldest is None  # `:fine` starts now: written whole, with its TTL
+    write = HistoryWrite(
+        expires_at=expires_at,
+        state=None if packed == stored.raw else packed,
+        append_fine=b"" if first_record else record,
+        fine=record if first_record and record else None,
+    )
+    return (write, state)
 
 
 def _history_commands(pipe: Any, key: str, write: HistoryWrite) -> None:
@@ -704,6 +843,21 @@ def _history_expiry(port_history: history.PortHistory, now: float) -> int | None
     last = max(newest) if newest else now
     expires_at = int(last) + HISTORY_TTL
     return expires_at if expires_at > now else None
+
+
+def read_history_states(
+    client: redis.Redis, ports: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], StoredState | None]:
+    """The home keys of many ports (one MGET per chunk): a port that has none is left out,
+    one stored in an older format maps to None (its refresh reads the whole history)."""
+    found: dict[tuple[str, str], StoredState | None] = {}
+    for start in range(0, len(ports), _MGET_CHUNK):
+        chunk = ports[start : start + _MGET_CHUNK]
+        values = client.mget([history_key(*port) for port in chunk])
+        for port, raw in zip(chunk, values, strict=True):
+            if raw:
+                found[port] = decode_state(_as_bytes(raw))
+    return found
 
 
 def read_stored_histories(

@@ -249,11 +249,14 @@ def test_csv_export_is_served_with_bom_gzip_twin_and_etag_in_the_snapshot(client
     assert 0 < ttl <= 180 and client.ttl(redis_cache.KEY_EXPORT_CSV + ":gz") == ttl
 
 
-def _refresh_history(client, ports, now, interval, counters, backfill=None):
-    """One worker refresh of the given ports' histories, through the worker's own write path."""
+def _refresh_history(client, ports, now, interval, counters, backfill=None, paths=None):
+    """One worker refresh of the given ports' histories, through the worker's own two write
+    paths: the home key alone when it suffices, else the whole history (always for a
+    backfill). Returns the histories as the worker holds them."""
     import history
 
-    stored = redis_cache.read_stored_histories(client, ports)
+    states = redis_cache.read_history_states(client, ports)
+    stored = redis_cache.read_stored_histories(client, ports)  # the expected, and path two
     expected = {}
     writes = {}
     for port in ports:
@@ -264,12 +267,30 @@ def _refresh_history(client, ports, now, interval, counters, backfill=None):
         if backfill is not None:
             port_history = history.merge_backfill(port_history, points=backfill, step=3600, now=now)
         history.prune(port_history, now)
-        write = redis_cache.plan_history_write(
-            redis_cache.history_key(*port), before, port_history, now=now, interval=interval
+        expected[port] = port_history
+        key = redis_cache.history_key(*port)
+        state = states.get(port)
+        quick = (
+            redis_cache.plan_counters_write(
+                key, state, now=now, interval=interval, rx_bytes=counters, tx_bytes=counters // 3
+            )
+            if state is not None and backfill is None
+            else None
         )
+        if paths is not None:
+            paths["home key"] = paths.get("home key", 0) + (quick is not None)
+            paths["whole"] = paths.get("whole", 0) + (quick is None)
+        if quick is not None:
+            write = quick[0]
+            volume = history.volume_of_hours(quick[1].hourly, now=now)
+            whole_volume = history.volume(port_history, now=now, interval=interval)
+            assert volume == pytest.approx(whole_volume, rel=0.01)
+        else:
+            write = redis_cache.plan_history_write(
+                key, before, port_history, now=now, interval=interval
+            )
         assert write is not None
         writes[port] = write
-        expected[port] = port_history
     publication = _publication(1, now)
     publication.history_writes = writes
     redis_cache.publish(client, publication, interval=interval)
@@ -299,13 +320,16 @@ def test_a_day_of_refreshes_appends_and_reads_back_the_same_history(client):
     start = int(time.time()) // 3600 * 3600 - 30 * 3600 + 17
     counters = 10_000_000
     expected = {}
+    paths: dict[str, int] = {}
     for step in range(30 * 3600 // interval):
         now = start + step * interval
         counters = 1_000 if step == 100 else counters + 37_500_000 + step * 1000
         backfill = None
         if step == 5:  # Mist's hourly points for the week before the first reading
             backfill = [(start // 3600 * 3600 - 3600 * h, 8e6, 2e6) for h in range(1, 160)]
-        expected = _refresh_history(client, ports, now, interval, counters, backfill)
+        expected = _refresh_history(client, ports, now, interval, counters, backfill, paths)
+    # the usual refresh reads only the home key; trims (every ~2 h) read the whole history
+    assert paths["home key"] > 0.9 * (paths["home key"] + paths["whole"]), paths
     for port in ports:
         read = redis_cache.read_port_history(client, *port)
         assert read is not None
@@ -363,3 +387,33 @@ def test_a_refresh_appends_instead_of_rewriting_full_histories(client):
     assert per_port_refresh < len(full_history) / 6
     read = redis_cache.read_port_history(client, *ports[0])
     assert read is not None and len(read.coarse) > 160  # the week is still there
+
+
+def test_a_history_stored_in_format_2_is_read_and_rewritten_in_format_3(client):
+    """An upgrade keeps every port's chart: the older 33-byte home key (format 2) reads back, takes the
+    whole-history path once, and the usual path after that."""
+    import struct
+
+    ports = [("gw-1", "ge-0/0/0")]
+    start = int(time.time()) - 7200
+    expected = {}
+    for step in range(12):
+        expected = _refresh_history(client, ports, start + 300 * step, 300, 10**9 + step * 10**8)
+    key = redis_cache.history_key(*ports[0])
+    port = expected[ports[0]]
+    client.set(
+        key,
+        struct.pack(
+            "<Bdddd", 2, port.last_ts, port.last_rx_bytes, port.last_tx_bytes, start + 3300
+        ),
+    )
+    _assert_same_history(redis_cache.read_port_history(client, *ports[0]), port)
+    assert redis_cache.read_history_states(client, ports) == {ports[0]: None}
+    paths: dict[str, int] = {}
+    for step in range(12, 14):
+        expected = _refresh_history(
+            client, ports, start + 300 * step, 300, 10**9 + step * 10**8, paths=paths
+        )
+    assert paths == {"whole": 1, "home key": 1}
+    assert client.get(key)[0] == 3
+    _assert_same_history(redis_cache.read_port_history(client, *ports[0]), expected[ports[0]])
