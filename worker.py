@@ -204,16 +204,26 @@ class HistoryResult:
     stored: dict[tuple[str, str], redis_cache.StoredHistory] = field(default_factory=dict)
 
     def finish(
-        self, port: tuple[str, str], port_history: history.PortHistory, now: float, interval: int
+        self,
+        port: tuple[str, str],
+        port_history: history.PortHistory,
+        now: float,
+        interval: int,
+        *,
+        needs_backfill: bool = False,
     ) -> None:
+        """A port whose whole history was read: its volume and its write."""
         port_history = history.prune(port_history, now)
-        self.volumes[port] = history.volume(port_history, now=now, interval=interval)
+        hourly = history.hourly_bytes(port_history, now=now, interval=interval)
+        self.volumes[port] = history.volume_of_hours(hourly, now=now)
         write = redis_cache.plan_history_write(
             redis_cache.history_key(*port),
             self.stored.pop(port, None),
             port_history,
             now=now,
             interval=interval,
+            needs_backfill=needs_backfill,
+            hourly=hourly,
         )
         if write is not None:
             self.writes[port] = write
@@ -714,24 +724,55 @@ class Worker:
     def _histories(self, snapshot: circuits.Snapshot, now: float) -> HistoryResult:
         """Add this refresh's counters to every WAN port's history, backfill a capped few.
 
-        Ports go through in chunks and leave as encoded bytes, so a 10,000-gateway org never
-        holds every port's week of samples as Python objects at once.
+        The usual port needs only its home key: its state takes the new counters and one
+        record is appended. A port that is new, due for a `:fine` trim, waiting for backfill
+        or back from a long gap has its whole history read, in chunks, so a 10,000-gateway
+        org never holds every port's week of samples as Python objects at once.
         """
         started = time.monotonic()
         result = HistoryResult()
         cap = backfill_cap(self.interval) * max(1, self.mist.tokens_available())
         ports_to_fill = max(1, cap if self.mist.insights_keyed else cap // 2)
         candidates: list[tuple[circuits.Circuit, history.PortHistory, tuple[int, int]]] = []
-        waiting = 0
-        new_ports = 0
+        waiting = new_ports = whole_reads = 0
         for first in range(0, len(snapshot.circuits), HISTORY_CHUNK):
             chunk = snapshot.circuits[first : first + HISTORY_CHUNK]
-            ports = [(c.gateway_id, c.port_id) for c in chunk]
+            with self._redis_lock:
+                states = redis_cache.read_history_states(
+                    self.client, [(c.gateway_id, c.port_id) for c in chunk]
+                )
+            whole: list[circuits.Circuit] = []
+            for circuit in chunk:
+                port = (circuit.gateway_id, circuit.port_id)
+                stored_state = states.get(port)
+                new_ports += port not in states
+                planned = (
+                    redis_cache.plan_counters_write(
+                        redis_cache.history_key(*port),
+                        stored_state,
+                        now=now,
+                        interval=self.interval,
+                        rx_bytes=circuit.rx_bytes,
+                        tx_bytes=circuit.tx_bytes,
+                    )
+                    if stored_state is not None
+                    else None
+                )
+                if planned is None:
+                    whole.append(circuit)
+                    continue
+                write, state = planned
+                result.volumes[port] = history.volume_of_hours(state.hourly, now=now)
+                if write is not None:
+                    result.writes[port] = write
+            if not whole:
+                continue
+            whole_reads += len(whole)
+            ports = [(c.gateway_id, c.port_id) for c in whole]
             with self._redis_lock:
                 stored = redis_cache.read_stored_histories(self.client, ports)
-            new_ports += len(ports) - len(stored)
             result.stored.update(stored)  # finish() takes each back: what the keys hold now
-            for circuit, port in zip(chunk, ports, strict=True):
+            for circuit, port in zip(whole, ports, strict=True):
                 port_stored = stored.get(port)
                 port_history = history.add_counters(
                     port_stored.history if port_stored else None,
@@ -744,11 +785,14 @@ class Worker:
                     candidates.append((circuit, port_history, window))
                     continue
                 waiting += window is not None
-                result.finish(port, port_history, now, self.interval)
+                result.finish(
+                    port, port_history, now, self.interval, needs_backfill=window is not None
+                )
         log.info(
-            "history: %d ports (%d new), %.2f s",
+            "history: %d ports (%d new, %d read whole), %.2f s",
             len(snapshot.circuits),
             new_ports,
+            whole_reads,
             time.monotonic() - started,
         )
         self._phase("backfill", self.status.done, self.status.total)
@@ -799,6 +843,7 @@ class Worker:
         errors: list[str] = []
         filled = 0
         for (circuit, port_history, window), outcome in zip(candidates, outcomes, strict=True):
+            pending = True
             if outcome is not None:
                 try:
                     points, step = outcome.result()
@@ -806,9 +851,16 @@ class Worker:
                         port_history, points=points, step=step, now=now, window=window
                     )
                     filled += 1
+                    pending = False
                 except MistError as error:
                     errors.append(str(error))
-            result.finish((circuit.gateway_id, circuit.port_id), port_history, now, self.interval)
+            result.finish(
+                (circuit.gateway_id, circuit.port_id),
+                port_history,
+                now,
+                self.interval,
+                needs_backfill=pending,
+            )
         self._record(
             "backfill",
             Fetched([None] * filled, counter.calls, time.monotonic() - started),

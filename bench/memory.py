@@ -59,8 +59,8 @@ def measure_history_memory(
     client: redis.Redis, ports: list[tuple[str, str]], interval: int, sample: int = 10
 ) -> HistoryMemory:
     """A week of refreshes every `interval` s for `sample` real WAN ports, written the way
-    the worker writes them (read stored → add_counters → plan_history_write → the same
-    commands publish sends, APPENDs included), then MEMORY USAGE of each port's keys."""
+    the worker writes them (the home key alone when it suffices, else the whole history →
+    the same commands publish sends), then MEMORY USAGE of each port's keys."""
     now = time.time()
     chosen = [(gateway, f"{port}:bench{interval}") for gateway, port in ports[:sample]]
     rng = random.Random(interval)
@@ -68,7 +68,7 @@ def measure_history_memory(
     reboot = {port: now - rng.uniform(0, WEEK) for port in chosen}
     ts = now - WEEK + interval
     while ts <= now:
-        stored = redis_cache.read_stored_histories(client, chosen)
+        states = redis_cache.read_history_states(client, chosen)
         pipe = client.pipeline(transaction=True)
         for port in chosen:
             rx_tx = counters[port]
@@ -76,15 +76,26 @@ def measure_history_memory(
             rx_tx[1] += int(rng.uniform(1e5, 1e7) * interval / 8)
             if abs(ts - reboot[port]) < interval:
                 rx_tx[0] = rx_tx[1] = 0
-            before = stored.get(port)
-            port_history = history.add_counters(
-                before.history if before else None, ts=ts, rx_bytes=rx_tx[0], tx_bytes=rx_tx[1]
-            )
-            port_history = history.prune(port_history, ts)
             key = redis_cache.history_key(*port)
-            write = redis_cache.plan_history_write(
-                key, before, port_history, now=ts, interval=interval
+            state = states.get(port)
+            quick = (
+                redis_cache.plan_counters_write(
+                    key, state, now=ts, interval=interval, rx_bytes=rx_tx[0], tx_bytes=rx_tx[1]
+                )
+                if state is not None
+                else None
             )
+            if quick is not None:
+                write = quick[0]
+            else:  # what the worker does when the home key alone does not suffice
+                before = redis_cache.read_stored_histories(client, [port]).get(port)
+                port_history = history.add_counters(
+                    before.history if before else None, ts=ts, rx_bytes=rx_tx[0], tx_bytes=rx_tx[1]
+                )
+                port_history = history.prune(port_history, ts)
+                write = redis_cache.plan_history_write(
+                    key, before, port_history, now=ts, interval=interval
+                )
             if write is not None:
                 redis_cache._history_commands(pipe, key, write)
         pipe.execute()
