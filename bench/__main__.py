@@ -1,6 +1,6 @@
 """`make bench`: measure token thrift, speed and memory side by side; write docs/BENCHMARKS.md.
 
-python -m bench            # 100 / 1,000 / 10,000 gateways (about 10-15 min on 2 cores)
+python -m bench            # 100 / 1,000 / 10,000 gateways (about 15-25 min on 2 cores)
 python -m bench --quick    # 100 / 1,000 gateways, shorter load runs (a smoke test)
 """
 
@@ -252,7 +252,10 @@ def build_sections(
         "seeded with 7 days at 300 s (288 fine samples, 168 hourly buckets; "
         "`history.add_counters` via `bench/memory.py`, stored by "
         "`redis_cache.write_port_histories`) ending at the next refresh with its real "
-        "counters, so this run reads, extends by one sample and writes every full week.",
+        "counters; this run comes one interval (300 s) after that refresh, like a "
+        "deployment's, and extends every full week by one sample. Its Mist calls include "
+        "the capped catch-up still running (device configs at 1,000+ gateways), but no "
+        "backfill: every history is full.",
         "Targets (worker issue, 10,000 gateways): a steady refresh under 60 s and worker peak "
         "RSS under 300 MB, with full histories too.",
     ]
@@ -263,10 +266,12 @@ def build_sections(
                 f"{f.gateways:,} gateways: seeded {seed.ports:,} ports "
                 f"({seed.fine_samples} fine + {seed.hourly_buckets} hourly each, "
                 f"{_distinct(seed)}) in {seed.build_seconds:.0f} s building + "
-                f"{seed.write_seconds:.0f} s writing; the run appended a sample to "
+                f"{seed.write_seconds:.0f} s writing; the run, {seed.after_seconds:.0f} s "
+                f"after the seeded end, appended a sample to "
                 f"{seed.appended} of {seed.checked} ports read back"
                 + (
-                    f"; {seed.baseline_only} ports had no stored counters (baseline only)"
+                    f"; {seed.baseline_only} ports had no counters stored by the worker "
+                    "(disconnected gateways): seeded without, they take no sample"
                     if seed.baseline_only
                     else ""
                 )

@@ -36,7 +36,7 @@ HOURLY = ("/gatewaytemplates", "/deviceprofiles", "/inventory")
 CATCH_UP = ("/devices/{device_id}", "/insights/")
 WEEK_INTERVAL = 300  # the worker's default WORKER_INTERVAL, which run_worker_once uses
 SEED_DISTINCT = 48  # distinct week histories reused round-robin when building one per port …
-SEED_BUDGET_SECONDS = 60.0  # … would take longer than this (≈ 19 ms each: 40,000 ports ≈ 13 min)
+SEED_BUDGET_SECONDS = 20.0  # … would take longer than this (≈ 19 ms each: 40,000 ports ≈ 13 min)
 SEED_CHUNK = 1000  # ports read, built and written at a time (bounds the bench's own memory)
 SEED_CHECK = 500  # ports read back after the run to confirm it appended a sample
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -82,7 +82,8 @@ class SeedFigures:
     end: float  # the worker's last refresh, where every seeded week ends
     fine_samples: int  # median per port as stored (read back)
     hourly_buckets: int
-    baseline_only: int = 0  # ports without stored counters: the next refresh sets a baseline
+    baseline_only: int = 0  # ports the worker stored no counters for (disconnected gateways)
+    after_seconds: float = 0.0  # from the last refresh (the seeded end) to the measured one
     checked: int = 0  # ports read back after the run …
     appended: int = 0  # … whose history the run extended by a sample (the realistic cost)
 
@@ -305,10 +306,19 @@ class ScaleRun:
             extra_runs=runs[:-1],
         )
 
-    def measure_week(self, figures: ScaleFigures) -> ScaleFigures:
-        """After `measure`: seed a week of history on every WAN port, refresh once more."""
+    def measure_week(self, figures: ScaleFigures, *, on_schedule: bool = True) -> ScaleFigures:
+        """After `measure`: seed a week of history on every WAN port, refresh once more.
+
+        On schedule, the refresh starts one WORKER_INTERVAL after the last one (the bench
+        waits for what seeding left of it), as a deployment's next refresh does: the new
+        sample then spans a whole interval, and the ports whose periodic `:fine` rewrite
+        falls on this refresh see their oldest sample leave the 24 h tier, as every refresh.
+        """
         seed = seed_week_of_history(self.redis.url)
         figures.seed = seed
+        if on_schedule:
+            time.sleep(max(0.0, seed.end + WEEK_INTERVAL - time.time()))
+        seed.after_seconds = time.time() - seed.end
         figures.week = _refresh_run(self.mist, self.redis.url)
         seed.checked, seed.appended = appended_after(self.redis.url, seed)
         return figures
