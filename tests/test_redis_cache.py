@@ -390,8 +390,8 @@ def test_a_refresh_appends_instead_of_rewriting_full_histories(client):
 
 
 def test_a_history_stored_in_format_2_is_read_and_rewritten_in_format_3(client):
-    """An upgrade keeps every port's chart: the older 33-byte home key (format 2) reads back, takes the
-    whole-history path once, and the usual path after that."""
+    """An upgrade keeps every port's chart: the older 33-byte home key (format 2) reads back,
+    takes the whole-history path once, and the usual path after that."""
     import struct
 
     ports = [("gw-1", "ge-0/0/0")]
