@@ -98,100 +98,6 @@ INVENTORY_FIELDS = ("id", "mac", "name", "site_id", "deviceprofile_id", "modifie
 
 
 HISTORY_CHUNK = 250  # ports per read: a chunk of full histories decodes to ~20 MB of samples
-# Top-level fields of gateway stats, port stats and peer paths that circuits.py reads. Items
-# are cut down to these as each page arrives: at 10,000 gateways the raw lists are most of the
-# worker's memory. tests/test_worker.py proves the trimmed build equals the untrimmed one.
-CIRCUIT_FIELDS = frozenset(
-    {
-        "id",
-        "mac",
-        "name",
-        "site_id",
-        "model",
-        "version",
-        "status",
-        "uptime",
-        "last_seen",
-        "ip",
-        "ext_ip",
-        "is_ha",
-        "type",
-        "if_stat",
-        "if2_stat",
-        "node_name",
-        "port_id",
-        "port_usage",
-        "up",
-        "disabled",
-        "speed",
-        "rx_bps",
-        "tx_bps",
-        "rx_bytes",
-        "tx_bytes",
-        "last_flapped",
-        "latency",
-        "jitter",
-        "loss",
-        "mos",
-        "mtu",
-        "is_active",
-        "peer_mac",
-        "peer_port_id",
-        "peer_router_name",
-        "peer_site_id",
-        "wan_name",
-        "wan_type",
-        "node",
-    }
-)
-
-
-INTERFACE_FIELDS = frozenset(
-    {"port_id", "port_usage", "wan_name", "wan_type", "ips", "up", "vlan", "address_mode"}
-    | {"rx_bytes", "tx_bytes", "servp_info"}
-)
-SERVICE_PROVIDER_FIELDS = ("org", "asn")  # of servp_info: the ISP name and its AS number
-_INTERN_MAX = 64
-
-
-def _compact(value: Any) -> Any:
-    """One shared object per repeated string (MACs, port ids, models, ISP names…).
-
-    Each page decodes its own copy of every string; at 10,000 gateways the copies of a few
-    thousand distinct values are a large part of what the fetched lists hold.
-    """
-    if type(value) is str and len(value) <= _INTERN_MAX:
-        return sys.intern(value)
-    if type(value) is list:
-        return [_compact(entry) for entry in value]
-    return value
-
-
-def _trim_interface(entry: Any) -> Any:
-    if not isinstance(entry, dict):
-        return entry
-    kept = {k: _compact(v) for k, v in entry.items() if k in INTERFACE_FIELDS}
-    servp = kept.get("servp_info")
-    if isinstance(servp, dict):
-        kept["servp_info"] = {k: _compact(servp[k]) for k in SERVICE_PROVIDER_FIELDS if k in servp}
-    return kept
-
-
-def _trim_interfaces(interfaces: Any) -> Any:
-    if not isinstance(interfaces, dict):
-        return interfaces
-    return {sys.intern(name): _trim_interface(entry) for name, entry in interfaces.items()}
-
-
-def trim_for_circuits(item: Any) -> Any:
-    """Keep only the fields circuits.py uses, down into each if_stat entry, strings shared."""
-    if not isinstance(item, dict):
-        return item
-    kept = {key: _compact(value) for key, value in item.items() if key in CIRCUIT_FIELDS}
-    for key in ("if_stat", "if2_stat"):
-        if key in kept:
-            kept[key] = _trim_interfaces(kept[key])
-    return kept
 
 
 @dataclass
@@ -471,9 +377,10 @@ class Worker:
         jobs: dict[str, Callable[[str], Fetched]] = {
             "org": self.mist.org,
             "sites": self.mist.sites,
-            "gateways": partial(self.mist.gateway_stats, trim=trim_for_circuits),
-            "ports": partial(self.mist.port_stats, trim=trim_for_circuits),
-            "peer_paths": partial(self.mist.peer_paths, trim=trim_for_circuits),
+            # Each item is cut to its compact form as its page arrives (see circuits.py).
+            "gateways": partial(self.mist.gateway_stats, trim=circuits.gateway_stat),
+            "ports": partial(self.mist.port_stats, trim=circuits.port_stat),
+            "peer_paths": partial(self.mist.peer_paths, trim=circuits.peer_path),
         }
         if config_due:
             jobs.update(
@@ -551,9 +458,9 @@ class Worker:
         _give_back_memory()
         log.info(
             "build: %d gateways, %d circuits, %d peer path groups, %.2f s",
-            len(snapshot.gateways),
+            len(snapshot.records),
             len(snapshot.circuits),
-            len(snapshot.peer_paths),
+            len(snapshot.paths),
             time.monotonic() - built,
         )
         done += 1
@@ -564,10 +471,10 @@ class Worker:
         # Each gateway's peer paths are encoded once, for its own key and for the all-gateways
         # document; the big documents leave as bytes at once, item by item.
         peer_path_bodies = {
-            gateway: redis_cache.encode_json(paths)
-            for gateway, paths in snapshot.peer_paths.items()
+            gateway: redis_cache.encode_json([path.as_dict() for path in paths])
+            for gateway, paths in snapshot.paths.items()
         }
-        snapshot.peer_paths = {}
+        snapshot.paths = {}
         head = circuits.gateways_payload_head(snapshot)
         table = circuits.GatewayRows(snapshot.sites)
         circuit_rows = circuits.CircuitRows(snapshot.sites)
