@@ -18,9 +18,11 @@ import struct
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import redis
+from redis.commands import CoreCommands
+from redis.exceptions import ExecAbortError
 
 if TYPE_CHECKING:
     import history
@@ -150,11 +152,14 @@ def encode_json_object(members: Iterable[tuple[str, Any]]) -> bytes:
 class CsvEncoder:
     """CSV bytes built row by row: UTF-8 with a BOM (so Excel reads accents right), CRLF.
 
-    Rows are added as the gateway records stream past; only the text grows, no row list.
+    Rows are added as the gateway records stream past and leave as UTF-8 at once: no row
+    list, and no text copy of the whole file (a str with one accent takes 2-4 bytes a char).
     """
 
     def __init__(self, columns: Sequence[str]) -> None:
-        self._text = io.StringIO()
+        self._bytes = io.BytesIO()
+        self._text = io.TextIOWrapper(self._bytes, encoding="utf-8", newline="")
+        self._text.write("\ufeff")
         self._writer = csv.writer(self._text, lineterminator="\r\n")
         self._writer.writerow(columns)
 
@@ -162,7 +167,8 @@ class CsvEncoder:
         self._writer.writerow(row)
 
     def encoded(self) -> bytes:
-        return "\ufeff".encode() + self._text.getvalue().encode("utf-8")
+        self._text.flush()
+        return self._bytes.getvalue()
 
 
 def encode_csv(columns: Sequence[str], rows: Iterable[Iterable[str]]) -> bytes:
@@ -598,11 +604,168 @@ def _float(raw: Any) -> float | None:
 # ---------------------------------------------------------------- writes (worker)
 
 
-def _served_commands(pipe: Any, dataset: Dataset, body: bytes, ttl: int | None) -> str:
-    key = DATASET_KEYS[dataset]
-    pipe.set(key, body, ex=ttl)
-    pipe.set(key + GZ_SUFFIX, gzip_bytes(body), ex=ttl)
-    return etag_of(body)
+class Transaction(CoreCommands):
+    """One MULTI/EXEC whose commands leave for Redis in batches while they are being queued.
+
+    redis-py's transactional pipeline holds every command until execute() and then packs
+    them all into one more copy: at 10,000 gateways about 100 MB of values, held twice.
+    Here a batch is packed and sent once about a megabyte of values waits (a large value
+    goes at once), its QUEUED replies are read, and nothing of it stays in this process.
+    Redis applies every command at EXEC, so readers still see all old or all new.
+
+    The commands are redis-py's own (`set`, `rpush`, … from CoreCommands); they answer
+    nothing until execute(). The connection comes from the client's pool; leaving the
+    `with` block without execute() (an error half way) closes it, and Redis drops whatever
+    was queued. Not thread-safe: one transaction per thread, like a pipeline.
+    """
+
+    # What redis-py's typing asks of a command mixin's host (the sync overloads; no events).
+    _is_async_client: Literal[False] = False
+    _event_dispatcher: Any = None
+
+    def __init__(self, client: redis.Redis, *, batch_bytes: int = 1 << 20) -> None:
+        self._pool = client.connection_pool
+        self._batch_bytes = batch_bytes
+        self._waiting: list[tuple[Any, ...]] = []  # queued here, not yet sent
+        self._waiting_bytes = 0
+        self._unanswered = 0  # sent, QUEUED reply not read yet
+        self._errors: list[redis.ResponseError] = []  # commands Redis refused to queue
+        self.commands = 0
+        self._connection: Any = self._pool.get_connection()
+        try:
+            self._connection.send_command("MULTI")
+            self._connection.read_response()
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Transaction:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        """Queue one command (what every CoreCommands method calls); sends a full batch."""
+        if self._connection is None:
+            raise redis.RedisError("this transaction is finished")
+        self._waiting.append(args)
+        self._waiting_bytes += sum(len(a) if isinstance(a, bytes | str) else 8 for a in args)
+        self.commands += 1
+        if self._waiting_bytes >= self._batch_bytes:
+            self._send()
+        return None
+
+    def _send(self) -> None:
+        """Send what waits and read the QUEUED replies, so neither side piles them up."""
+        connection = self._connection
+        if self._waiting:
+            # No health-check PING inside MULTI: Redis would queue it and answer QUEUED.
+            connection.send_packed_command(
+                connection.pack_commands(self._waiting), check_health=False
+            )
+            self._unanswered += len(self._waiting)
+            self._waiting = []
+            self._waiting_bytes = 0
+        while self._unanswered:
+            self._unanswered -= 1
+            try:
+                connection.read_response()
+            except redis.ResponseError as error:  # e.g. a wrong argument: EXEC will abort
+                self._errors.append(error)
+
+    def execute(self) -> list[Any]:
+        """EXEC: apply every queued command at once; raises the first error of any."""
+        if self._connection is None:
+            raise redis.RedisError("this transaction is finished")
+        try:
+            self._send()
+            self._connection.send_command("EXEC", check_health=False)
+            try:
+                replies = self._connection.read_response()
+            except ExecAbortError:
+                if self._errors:
+                    raise self._errors[0] from None
+                raise
+        finally:
+            self.close(finished=True)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return list(replies)
+
+    def close(self, *, finished: bool = False) -> None:
+        """Give the connection back; closed first unless EXEC was answered (discards)."""
+        connection, self._connection = self._connection, None
+        self._waiting = []
+        if connection is None:
+            return
+        if not finished or self._unanswered:
+            connection.disconnect()
+        self._pool.release(connection)
+
+
+class Publisher:
+    """One refresh made visible in a single transaction, sent while it is being written.
+
+    The worker hands over each gateway's and each peer-path list's bytes as it encodes
+    them, then the big documents one at a time; each leaves at once (see Transaction), so
+    the process never holds the whole snapshot as bytes. commit() adds the ETags hash and
+    `last_update` and runs EXEC: before it, readers see only the previous snapshot.
+    """
+
+    def __init__(
+        self, client: redis.Redis, *, interval: int, now: float, batch_bytes: int = 1 << 20
+    ) -> None:
+        self._ttl = snapshot_ttl(interval)
+        self._interval = interval
+        self._now = now
+        self._etags: dict[str, str] = {}
+        self.written = 0  # keys, as publish counts them
+        self._transaction = Transaction(client, batch_bytes=batch_bytes)
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._transaction.close()
+
+    def served(self, dataset: Dataset, body: bytes) -> None:
+        """A served document (compact JSON or CSV bytes): its key, gzip twin and ETag."""
+        key = DATASET_KEYS[dataset]
+        self._transaction.set(key, body, ex=self._ttl)
+        self._transaction.set(key + GZ_SUFFIX, gzip_bytes(body), ex=self._ttl)
+        self._etags[dataset.value] = etag_of(body)
+        self.written += 2
+
+    def gateway(self, gateway_id: str, body: bytes) -> None:
+        """One gateway's JSON with its WAN ports (`/api/gateway/<id>`)."""
+        self._transaction.set(gateway_key(gateway_id), body, ex=self._ttl)
+        self.written += 1
+
+    def peer_paths(self, gateway_id: str, mac: str, body: bytes) -> None:
+        """One gateway's peer paths as a JSON list."""
+        self._transaction.set(peer_paths_key(gateway_id, mac), body, ex=self._ttl)
+        self.written += 1
+
+    def history_write(self, port: tuple[str, str], write: HistoryWrite) -> None:
+        """What one port's stored history needs this refresh (plan_history_write)."""
+        _history_commands(self._transaction, history_key(*port), write)
+        self.written += 1
+
+    def whole_histories(self, histories: Mapping[tuple[str, str], history.PortHistory]) -> None:
+        """Histories stored whole, replacing what their keys held."""
+        self.written += _whole_history_commands(
+            self._transaction, histories, now=self._now, interval=self._interval
+        )
+
+    def commit(self) -> int:
+        """ETags and `last_update` with the rest, then EXEC; returns the keys written."""
+        self._transaction.hset(KEY_ETAGS, mapping=self._etags)  # type: ignore[arg-type]
+        self._transaction.expire(KEY_ETAGS, self._ttl)
+        self._transaction.set(KEY_LAST_UPDATE, repr(float(self._now)))
+        self._transaction.execute()
+        return self.written
 
 
 def publish(client: redis.Redis, publication: Publication, *, interval: int) -> int:
@@ -610,51 +773,24 @@ def publish(client: redis.Redis, publication: Publication, *, interval: int) -> 
 
     Readers that take a body and its ETag in one transaction see all old or all new.
     """
-    ttl = snapshot_ttl(interval)
-    pipe = client.pipeline(transaction=True)
-    etags = {
-        Dataset.ORG.value: _served_commands(pipe, Dataset.ORG, encode_json(publication.org), ttl),
-        Dataset.SITES.value: _served_commands(
-            pipe, Dataset.SITES, encode_json(publication.sites), ttl
-        ),
-        Dataset.GATEWAYS.value: _served_commands(
-            pipe, Dataset.GATEWAYS, encode_json(publication.gateways), ttl
-        ),
-        Dataset.VPN_PEERS_ALL.value: _served_commands(
-            pipe, Dataset.VPN_PEERS_ALL, encode_json(publication.vpn_peers_all), ttl
-        ),
-        Dataset.INSIGHTS_ALL.value: _served_commands(
-            pipe, Dataset.INSIGHTS_ALL, encode_json(publication.insights_all), ttl
-        ),
-    }
-    written = 10
-    if publication.gateway_rows is not None:
-        etags[Dataset.GATEWAY_ROWS.value] = _served_commands(
-            pipe, Dataset.GATEWAY_ROWS, encode_json(publication.gateway_rows), ttl
-        )
-        written += 2
-    for gateway_id, body in publication.gateway_details.items():
-        pipe.set(gateway_key(gateway_id), body, ex=ttl)
-        written += 1
-    if publication.export_csv is not None:
-        etags[Dataset.EXPORT_CSV.value] = _served_commands(
-            pipe, Dataset.EXPORT_CSV, publication.export_csv, ttl
-        )
-        written += 2
-    pipe.hset(KEY_ETAGS, mapping=etags)  # type: ignore[arg-type]
-    pipe.expire(KEY_ETAGS, ttl)
-    for (gateway_id, mac), paths in publication.peer_paths.items():
-        pipe.set(peer_paths_key(gateway_id, mac), encode_json(paths), ex=ttl)
-        written += 1
-    written += _whole_history_commands(
-        pipe, publication.histories, now=publication.now, interval=interval
-    )
-    for (gateway_id, port_id), write in publication.history_writes.items():
-        _history_commands(pipe, history_key(gateway_id, port_id), write)
-        written += 1
-    pipe.set(KEY_LAST_UPDATE, repr(float(publication.now)))
-    pipe.execute()
-    return written
+    with Publisher(client, interval=interval, now=publication.now) as out:
+        out.served(Dataset.ORG, encode_json(publication.org))
+        out.served(Dataset.SITES, encode_json(publication.sites))
+        out.served(Dataset.GATEWAYS, encode_json(publication.gateways))
+        out.served(Dataset.VPN_PEERS_ALL, encode_json(publication.vpn_peers_all))
+        out.served(Dataset.INSIGHTS_ALL, encode_json(publication.insights_all))
+        if publication.gateway_rows is not None:
+            out.served(Dataset.GATEWAY_ROWS, encode_json(publication.gateway_rows))
+        for gateway_id, body in publication.gateway_details.items():
+            out.gateway(gateway_id, body)
+        if publication.export_csv is not None:
+            out.served(Dataset.EXPORT_CSV, publication.export_csv)
+        for (gateway_id, mac), paths in publication.peer_paths.items():
+            out.peer_paths(gateway_id, mac, encode_json(paths))
+        out.whole_histories(publication.histories)
+        for port, write in publication.history_writes.items():
+            out.history_write(port, write)
+        return out.commit()
 
 
 def _whole_history_commands(

@@ -143,6 +143,71 @@ def test_readers_never_see_a_mix_of_two_refreshes(client, redis_server):
     assert mismatches == []
 
 
+def test_a_publish_sent_in_many_batches_is_still_one_snapshot(client, redis_server):
+    """The publish transaction leaves in batches while it is encoded; a reader that takes the
+    payload and two gateways' own keys in one MULTI still sees one refresh, never a mix."""
+    gateway_ids = [f"00000000-0000-0000-1000-{n:012x}" for n in range(200)]
+
+    def publish(version: int) -> None:
+        with redis_cache.Publisher(client, interval=60, now=time.time(), batch_bytes=256) as out:
+            for gateway_id in gateway_ids:
+                out.gateway(gateway_id, redis_cache.encode_json({"id": gateway_id, "v": version}))
+            out.served(Dataset.GATEWAYS, redis_cache.encode_json({"v": version}))
+            assert out.commit() == 202
+
+    publish(0)
+    stop = threading.Event()
+    seen: list[tuple[int, int, int]] = []
+
+    def reader() -> None:
+        own = redis_cache.connect(redis_server.url)
+        keys = [redis_cache.gateway_key(gateway_ids[0]), redis_cache.gateway_key(gateway_ids[-1])]
+        while not stop.is_set():
+            pipe = own.pipeline(transaction=True)
+            pipe.get(redis_cache.KEY_GATEWAYS)
+            pipe.mget(keys)
+            payload, (first, last) = pipe.execute()
+            seen.append(tuple(json.loads(body)["v"] for body in (payload, first, last)))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    for version in range(1, 30):
+        publish(version)
+    stop.set()
+    thread.join(timeout=10)
+    assert len({versions[0] for versions in seen}) > 1  # the reader did overlap the writer
+    assert all(len(set(versions)) == 1 for versions in seen)
+
+
+def test_a_transaction_is_invisible_until_exec_and_gone_without_it(client, redis_server):
+    reader = redis_server.client()
+    keys = [f"mist:test:{n}" for n in range(100)]
+    with redis_cache.Transaction(client, batch_bytes=64) as transaction:
+        for key in keys:
+            transaction.set(key, b"x" * 50)
+        assert transaction.commands == 100
+        assert reader.exists(*keys) == 0  # sent to Redis in batches, queued there, not applied
+        assert transaction.execute() == [b"OK"] * 100  # Redis's own replies, unconverted
+    assert reader.exists(*keys) == 100
+    reader.delete(*keys)
+    with pytest.raises(RuntimeError), redis_cache.Transaction(client, batch_bytes=64) as left:
+        for key in keys:
+            left.set(key, b"x" * 50)
+        raise RuntimeError("the encoding failed half way")
+    assert reader.exists(*keys) == 0
+    assert client.set("mist:test:after", b"1") and client.get("mist:test:after") == b"1"
+
+
+def test_a_command_redis_refuses_aborts_the_whole_transaction(client, redis_server):
+    with redis_cache.Transaction(client, batch_bytes=64) as transaction:
+        transaction.set("mist:test:a", b"1")
+        transaction.execute_command("SET", "mist:test:b")  # wrong number of arguments
+        transaction.set("mist:test:c", b"1")
+        with pytest.raises(redis.ResponseError, match="wrong number of arguments"):
+            transaction.execute()
+    assert redis_server.client().exists("mist:test:a", "mist:test:c") == 0
+
+
 def test_lock_is_exclusive_renewable_and_released_only_by_its_owner(client):
     assert redis_cache.acquire_lock(client, "worker-a", 5)
     assert not redis_cache.acquire_lock(client, "worker-b", 5)
