@@ -930,6 +930,15 @@ def gateway_records(snapshot: Snapshot, volumes: Volumes) -> Iterator[dict]:
         yield gateway.as_dict(volumes)
 
 
+def drain_gateway_records(snapshot: Snapshot, volumes: Volumes) -> Iterator[dict]:
+    """gateway_records that empties `snapshot.records` as it goes (take the payload head
+    first): each compact record is released while the encoded payload grows."""
+    records, snapshot.records = snapshot.records, []
+    records.reverse()
+    while records:
+        yield records.pop().as_dict(volumes)
+
+
 def gateways_payload(snapshot: Snapshot, volumes: Volumes) -> dict:
     """The full DATA.md §3.1 payload, 24 h volumes filled from (gateway_id, port_id)."""
     return {**gateways_payload_head(snapshot), "gateways": list(gateway_records(snapshot, volumes))}
@@ -954,6 +963,17 @@ def insights_records(snapshot: Snapshot, volumes: Volumes) -> Iterator[tuple[str
 def insights_summary(snapshot: Snapshot, volumes: Volumes) -> dict:
     """`mist:insights:all`: current rates and 24 h volumes per `gateway_id:port_id`."""
     return dict(insights_records(snapshot, volumes))
+
+
+def drain_peer_paths(snapshot: Snapshot) -> Iterator[tuple[tuple[str, str], list[dict]]]:
+    """((gateway_id, mac), its §3.3 peer paths as dicts) in order, emptying `snapshot.paths`
+    as it goes so each gateway's compact paths are released once encoded."""
+    entries = list(snapshot.paths.items())
+    snapshot.paths = {}
+    entries.reverse()
+    while entries:
+        key, paths = entries.pop()
+        yield key, [path.as_dict() for path in paths]
 
 
 def peer_paths_all(snapshot: Snapshot) -> dict:

@@ -41,6 +41,7 @@ from mist_connection import (
     MistError,
     OrgChoiceError,
 )
+from redis_cache import Dataset
 from settings import (
     Secret,
     WorkerSettings,
@@ -466,58 +467,67 @@ class Worker:
         done += 1
         self._phase("history", done, total_phases)
         histories = self._histories(snapshot, now)
-        volumes = histories.volumes
         _give_back_memory()
-        # Each gateway's peer paths are encoded once, for its own key and for the all-gateways
-        # document; the big documents leave as bytes at once, item by item.
-        peer_path_bodies = {
-            gateway: redis_cache.encode_json([path.as_dict() for path in paths])
-            for gateway, paths in snapshot.paths.items()
-        }
-        snapshot.paths = {}
-        head = circuits.gateways_payload_head(snapshot)
-        table = circuits.GatewayRows(snapshot.sites)
-        circuit_rows = circuits.CircuitRows(snapshot.sites)
-        export = redis_cache.CsvEncoder(circuits.CSV_COLUMNS)
-        gateway_bodies: dict[str, bytes] = {}
-
-        def gateway_bodies_as_encoded() -> Iterator[bytes]:
-            """Each gateway encoded once: its own key and the payload share the bytes."""
-            for record in circuits.gateway_records(snapshot, volumes):
-                table.add(record)
-                for row in circuit_rows.of(record):
-                    export.add(row)
-                body = redis_cache.encode_json(record)  # bytes count as encoded: no copy
-                gateway_bodies[record["id"]] = body
-                yield body
-
-        gateways_body = redis_cache.encode_json_document(
-            head, "gateways", gateway_bodies_as_encoded()
-        )
-        publication = redis_cache.Publication(
-            org=snapshot.org,
-            sites=snapshot.sites,
-            gateways=gateways_body,
-            gateway_rows=table.document(head),
-            gateway_details=gateway_bodies,
-            export_csv=export.encoded(),
-            vpn_peers_all=redis_cache.encode_json_object(
-                (gateway_id, body) for (gateway_id, _mac), body in peer_path_bodies.items()
-            ),
-            insights_all=redis_cache.encode_json_object(
-                circuits.insights_records(snapshot, volumes)
-            ),
-            peer_paths=peer_path_bodies,
-            histories={},
-            history_writes=histories.writes,
-            now=now,
-        )
         done += 1
         self._phase("publish", done, total_phases)
         if not self.holds_lease or not self.acquire_lease():
             raise RefreshAborted("the lease went to another worker")
-        with self._redis_lock:
-            return redis_cache.publish(self.client, publication, interval=self.interval)
+        with (
+            self._redis_lock,
+            redis_cache.Publisher(self.client, interval=self.interval, now=now) as out,
+        ):
+            self._encode_into(out, snapshot, histories)
+            if self.lease_lost.is_set():  # another worker may be publishing: ours goes
+                raise RefreshAborted("the lease went to another worker")
+            return out.commit()
+
+    def _encode_into(
+        self, out: redis_cache.Publisher, snapshot: circuits.Snapshot, histories: HistoryResult
+    ) -> None:
+        """Encode the snapshot straight into the open publish transaction.
+
+        Each gateway's and each peer-path list's bytes leave as they are made, and each big
+        document as soon as it is whole, while the snapshot's compact records are released
+        one by one: at 10,000 gateways the worker never holds the snapshot twice.
+        """
+        volumes = histories.volumes
+        head = circuits.gateways_payload_head(snapshot)
+
+        def peer_path_bodies() -> Iterator[tuple[str, bytes]]:
+            """Each gateway's peer paths encoded once: its own key and the whole document."""
+            for (gateway_id, mac), paths in circuits.drain_peer_paths(snapshot):
+                body = redis_cache.encode_json(paths)
+                out.peer_paths(gateway_id, mac, body)
+                yield gateway_id, body
+
+        out.served(Dataset.VPN_PEERS_ALL, redis_cache.encode_json_object(peer_path_bodies()))
+        table = circuits.GatewayRows(snapshot.sites)
+        circuit_rows = circuits.CircuitRows(snapshot.sites)
+        export = redis_cache.CsvEncoder(circuits.CSV_COLUMNS)
+
+        def gateway_bodies() -> Iterator[bytes]:
+            """Each gateway encoded once: its own key and the payload share the bytes."""
+            for record in circuits.drain_gateway_records(snapshot, volumes):
+                table.add(record)
+                for row in circuit_rows.of(record):
+                    export.add(row)
+                body = redis_cache.encode_json(record)  # bytes count as encoded: no copy
+                out.gateway(record["id"], body)
+                yield body
+
+        out.served(
+            Dataset.GATEWAYS, redis_cache.encode_json_document(head, "gateways", gateway_bodies())
+        )
+        out.served(Dataset.GATEWAY_ROWS, redis_cache.encode_json(table.document(head)))
+        out.served(Dataset.EXPORT_CSV, export.encoded())
+        out.served(
+            Dataset.INSIGHTS_ALL,
+            redis_cache.encode_json_object(circuits.insights_records(snapshot, volumes)),
+        )
+        out.served(Dataset.ORG, redis_cache.encode_json(snapshot.org))
+        out.served(Dataset.SITES, redis_cache.encode_json(snapshot.sites))
+        for port, write in histories.writes.items():
+            out.history_write(port, write)
 
     # ------------------------------------------------------------ config (hourly, cached)
 
