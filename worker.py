@@ -404,13 +404,11 @@ class Worker:
         pending = dict(futures)
         done = 0
         while pending:
-            for name, future in list(pending.items()):
-                if not future.done():
-                    continue
-                del pending[name]
+            # No loop variable may keep a finished future: it holds its stream's items.
+            for name in [name for name, future in pending.items() if future.done()]:
                 done += 1
                 try:
-                    fetched[name] = future.result()
+                    fetched[name] = pending.pop(name).result()
                     self._record(name, fetched[name])
                 except MistError as error:
                     self._record(name, None, str(error))
@@ -767,6 +765,18 @@ def _load_libc() -> Any:
 
 
 _LIBC = _load_libc()
+_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+
+
+def _tune_malloc() -> None:
+    """Big blocks (pages of Mist JSON, the encoded documents) straight from the OS and back.
+
+    glibc raises its mmap threshold each time it frees a big mapped block (up to 32 MB);
+    the next big blocks then come from the heap, where they leave holes malloc_trim cannot
+    give back: about 40 MB of peak RSS at 10,000 gateways. A fixed threshold keeps them out.
+    """
+    if _LIBC is not None and hasattr(_LIBC, "mallopt"):
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
 
 
 # ---------------------------------------------------------------- command line
@@ -872,6 +882,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return healthcheck()
     settings = load_or_exit(load_worker_settings)
     configure_logging(settings.log_level)
+    _tune_malloc()
     redactor = TokenRedactor(settings.tokens)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redactor)
