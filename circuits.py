@@ -115,6 +115,8 @@ def _address_mode(value: Any) -> str | None:
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
+    if type(value) is dict:  # what JSON gives: skip the slower ABC check
+        return value
     return value if isinstance(value, Mapping) else {}
 
 
@@ -268,7 +270,7 @@ def _counter(value: Any) -> int | None:
 
 
 def _bool(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
+    return value if value is True or value is False else None
 
 
 def gateway_id_from_mac(mac: str) -> str:
@@ -356,7 +358,7 @@ def gateway_stat(raw: Any) -> GatewayStat | None:
         entries = _mapping(raw.get(key))
         for name in sorted(entries, key=str):
             entry = entries[name]
-            if isinstance(entry, Mapping):
+            if type(entry) is dict or isinstance(entry, Mapping):
                 interfaces.append(_interface_stat(node, name, entry))
     return GatewayStat(
         id=_share(gateway_id),

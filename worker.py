@@ -443,17 +443,18 @@ class Worker:
                 for gateway_id, entry in device_configs.items()
             },
         )
+        del device_configs, configs, cached_configs  # port_configs has what build needs
         snapshot = circuits.build_snapshot(
             org=fetched["org"].items[0],
             sites=fetched["sites"].items,
-            gateway_stats=fetched["gateways"].items,
+            gateway_stats=_consumed(fetched["gateways"].items),
             port_stats=fetched["ports"].items,
             peer_paths=fetched["peer_paths"].items,
             port_configs=port_configs,
             now=now,
         )
         fetched.clear()  # the raw Mist lists are done with: let history and publish reuse it
-        del port_configs, device_configs, configs
+        del port_configs
         _give_back_memory()
         log.info(
             "build: %d gateways, %d circuits, %d peer path groups, %.2f s",
@@ -742,6 +743,14 @@ class Worker:
             last = max(last or 0.0, float(stored["last_attempt"]))
         if last is None or self.clock() - last >= self.interval:
             self.refresh()
+
+
+def _consumed(items: list[Any]) -> Iterator[Any]:
+    """The items in order, each dropped from the list as it is taken (a gateway's stats
+    leave memory as soon as its record is built, not after the whole build)."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def _give_back_memory() -> None:
