@@ -18,7 +18,7 @@ import struct
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import redis
 from redis.commands import CoreCommands
@@ -117,57 +117,90 @@ def encode_json(document: Any) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+class Sink(Protocol):
+    """Where the document writers put their bytes: a BytesIO, or a ServedDocument that
+    sends them into the publish transaction as they come."""
+
+    def write(self, data: bytes, /) -> Any: ...
+
+
+def write_json_document(
+    sink: Sink, head: Mapping[str, Any], name: str, items: Iterable[Any]
+) -> None:
+    """encode_json({**head, name: list(items)}) byte for byte into `sink`, one item at a
+    time (the list is the document's last member)."""
+    opening = encode_json({**head, name: []})
+    assert opening.endswith(b"[]}")  # the list is the last member by construction
+    sink.write(opening[:-2])
+    for index, item in enumerate(items):
+        if index:
+            sink.write(b",")
+        sink.write(encode_json(item))
+    sink.write(b"]}")
+
+
 def encode_json_document(head: Mapping[str, Any], name: str, items: Iterable[Any]) -> bytes:
     """encode_json({**head, name: list(items)}) byte for byte, one item at a time.
 
     Encoding a 25 MB document in one go holds its pieces, their join and the UTF-8 copy at
     once; item by item, only the finished bytes grow.
     """
-    opening = encode_json({**head, name: []})
-    assert opening.endswith(b"[]}")  # the list is the last member by construction
     out = io.BytesIO()
-    out.write(opening[:-2])
-    for index, item in enumerate(items):
-        if index:
-            out.write(b",")
-        out.write(encode_json(item))
-    out.write(b"]}")
+    write_json_document(out, head, name, items)
     return out.getvalue()
+
+
+def write_json_object(sink: Sink, members: Iterable[tuple[str, Any]]) -> None:
+    """encode_json(dict(members)) byte for byte into `sink` (keys unique, in order)."""
+    sink.write(b"{")
+    for index, (key, value) in enumerate(members):
+        if index:
+            sink.write(b",")
+        sink.write(encode_json(key))
+        sink.write(b":")
+        sink.write(encode_json(value))
+    sink.write(b"}")
 
 
 def encode_json_object(members: Iterable[tuple[str, Any]]) -> bytes:
     """encode_json(dict(members)) byte for byte (keys unique, in order), member by member."""
     out = io.BytesIO()
-    out.write(b"{")
-    for index, (key, value) in enumerate(members):
-        if index:
-            out.write(b",")
-        out.write(encode_json(key))
-        out.write(b":")
-        out.write(encode_json(value))
-    out.write(b"}")
+    write_json_object(out, members)
     return out.getvalue()
+
+
+class _Utf8:
+    """What csv.writer writes to: each row's text on to a byte sink as UTF-8."""
+
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+
+    def write(self, text: str) -> int:
+        self._sink.write(text.encode("utf-8"))
+        return len(text)
 
 
 class CsvEncoder:
     """CSV bytes built row by row: UTF-8 with a BOM (so Excel reads accents right), CRLF.
 
-    Rows are added as the gateway records stream past and leave as UTF-8 at once: no row
-    list, and no text copy of the whole file (a str with one accent takes 2-4 bytes a char).
+    Rows are added as the gateway records stream past and leave as UTF-8 at once, into
+    `sink` when given (a ServedDocument), else into bytes for encoded(): no row list, and
+    no text copy of the whole file (a str with one accent takes 2-4 bytes a char).
     """
 
-    def __init__(self, columns: Sequence[str]) -> None:
-        self._bytes = io.BytesIO()
-        self._text = io.TextIOWrapper(self._bytes, encoding="utf-8", newline="")
-        self._text.write("\ufeff")
-        self._writer = csv.writer(self._text, lineterminator="\r\n")
+    def __init__(self, columns: Sequence[str], sink: Sink | None = None) -> None:
+        self._bytes = io.BytesIO() if sink is None else None
+        target: Sink = sink if sink is not None else self._bytes  # type: ignore[assignment]
+        target.write("\ufeff".encode())
+        self._writer = csv.writer(_Utf8(target), lineterminator="\r\n")
         self._writer.writerow(columns)
 
     def add(self, row: Iterable[str]) -> None:
         self._writer.writerow(row)
 
     def encoded(self) -> bytes:
-        self._text.flush()
+        if self._bytes is None:
+            raise ValueError("this CSV went to its sink, not into bytes")
         return self._bytes.getvalue()
 
 
@@ -182,6 +215,11 @@ def encode_csv(columns: Sequence[str], rows: Iterable[Iterable[str]]) -> bytes:
 def gzip_bytes(body: bytes) -> bytes:
     """Deterministic gzip (mtime 0) so identical bodies give identical twins."""
     return gzip.compress(body, compresslevel=6, mtime=0)
+
+
+def _gzip_stream() -> Any:
+    """gzip_bytes a piece at a time: the same parameters give the same bytes."""
+    return zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip header with mtime 0
 
 
 def etag_of(body: bytes) -> str:
@@ -705,66 +743,137 @@ class Transaction(CoreCommands):
         self._pool.release(connection)
 
 
+class ServedDocument:
+    """A served document that goes into the publish transaction while it is written.
+
+    Its bytes leave about a megabyte at a time (SET, then APPEND, as the transaction's
+    commands), its gzip twin is compressed and its ETag hashed as they pass: at EXEC Redis
+    holds exactly what Publisher.served stores for the whole body, and this process never
+    held the body. Open it with Publisher.document; close() (the `with` block) finishes it.
+    """
+
+    def __init__(self, publisher: Publisher, dataset: Dataset, piece_bytes: int) -> None:
+        self._publisher = publisher
+        self._dataset = dataset
+        self._key = DATASET_KEYS[dataset]
+        self._piece_bytes = piece_bytes
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._hash = hashlib.blake2b(digest_size=8)
+        self._gzip = _gzip_stream()
+        self._started: set[str] = set()
+        self.size = 0
+
+    def __enter__(self) -> ServedDocument:
+        return self
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is None:  # after an error the transaction is discarded anyway
+            self.close()
+
+    def write(self, data: bytes) -> int:
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        self._hash.update(data)
+        if self._pending_bytes >= self._piece_bytes:
+            self._send_piece()
+        return len(data)
+
+    def _send_piece(self) -> None:
+        piece = b"".join(self._pending)
+        self._pending = []
+        self._pending_bytes = 0
+        self.size += len(piece)
+        self._put(self._key, piece)
+        self._put(self._key + GZ_SUFFIX, self._gzip.compress(piece))
+
+    def _put(self, key: str, data: bytes) -> None:
+        if key in self._started:
+            if data:
+                self._publisher.transaction.append(key, data)
+        else:
+            self._started.add(key)
+            self._publisher.transaction.set(key, data, ex=self._publisher.ttl)
+
+    def close(self) -> None:
+        """Send the rest and the end of the gzip twin; the ETag joins the others."""
+        if self._gzip is None:
+            return
+        self._send_piece()
+        self._put(self._key + GZ_SUFFIX, self._gzip.flush())
+        self._gzip = None
+        self._publisher.add_etag(self._dataset, '"' + self._hash.hexdigest() + '"')
+
+
 class Publisher:
     """One refresh made visible in a single transaction, sent while it is being written.
 
     The worker hands over each gateway's and each peer-path list's bytes as it encodes
-    them, then the big documents one at a time; each leaves at once (see Transaction), so
-    the process never holds the whole snapshot as bytes. commit() adds the ETags hash and
-    `last_update` and runs EXEC: before it, readers see only the previous snapshot.
+    them and writes the big documents into document(), which sends them as they grow;
+    everything leaves at once (see Transaction), so the process never holds the snapshot
+    as bytes. commit() adds the ETags hash and `last_update` and runs EXEC: before it,
+    readers see only the previous snapshot.
     """
 
     def __init__(
         self, client: redis.Redis, *, interval: int, now: float, batch_bytes: int = 1 << 20
     ) -> None:
-        self._ttl = snapshot_ttl(interval)
+        self.ttl = snapshot_ttl(interval)
         self._interval = interval
         self._now = now
         self._etags: dict[str, str] = {}
         self.written = 0  # keys, as publish counts them
-        self._transaction = Transaction(client, batch_bytes=batch_bytes)
+        self.transaction = Transaction(client, batch_bytes=batch_bytes)
 
     def __enter__(self) -> Publisher:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._transaction.close()
+        self.transaction.close()
 
     def served(self, dataset: Dataset, body: bytes) -> None:
         """A served document (compact JSON or CSV bytes): its key, gzip twin and ETag."""
         key = DATASET_KEYS[dataset]
-        self._transaction.set(key, body, ex=self._ttl)
-        self._transaction.set(key + GZ_SUFFIX, gzip_bytes(body), ex=self._ttl)
-        self._etags[dataset.value] = etag_of(body)
-        self.written += 2
+        self.transaction.set(key, body, ex=self.ttl)
+        self.transaction.set(key + GZ_SUFFIX, gzip_bytes(body), ex=self.ttl)
+        self.add_etag(dataset, etag_of(body))
+
+    def document(self, dataset: Dataset, *, piece_bytes: int = 1 << 20) -> ServedDocument:
+        """A served document written piece by piece (the big ones: the gateways payload, the
+        CSV, all peer paths), sent as it grows; same keys, twin and ETag as served()."""
+        return ServedDocument(self, dataset, piece_bytes)
+
+    def add_etag(self, dataset: Dataset, etag: str) -> None:
+        self._etags[dataset.value] = etag
+        self.written += 2  # the body and its gzip twin
 
     def gateway(self, gateway_id: str, body: bytes) -> None:
         """One gateway's JSON with its WAN ports (`/api/gateway/<id>`)."""
-        self._transaction.set(gateway_key(gateway_id), body, ex=self._ttl)
+        self.transaction.set(gateway_key(gateway_id), body, ex=self.ttl)
         self.written += 1
 
     def peer_paths(self, gateway_id: str, mac: str, body: bytes) -> None:
         """One gateway's peer paths as a JSON list."""
-        self._transaction.set(peer_paths_key(gateway_id, mac), body, ex=self._ttl)
+        self.transaction.set(peer_paths_key(gateway_id, mac), body, ex=self.ttl)
         self.written += 1
 
     def history_write(self, port: tuple[str, str], write: HistoryWrite) -> None:
         """What one port's stored history needs this refresh (plan_history_write)."""
-        _history_commands(self._transaction, history_key(*port), write)
+        _history_commands(self.transaction, history_key(*port), write)
         self.written += 1
 
     def whole_histories(self, histories: Mapping[tuple[str, str], history.PortHistory]) -> None:
         """Histories stored whole, replacing what their keys held."""
         self.written += _whole_history_commands(
-            self._transaction, histories, now=self._now, interval=self._interval
+            self.transaction, histories, now=self._now, interval=self._interval
         )
 
     def commit(self) -> int:
         """ETags and `last_update` with the rest, then EXEC; returns the keys written."""
-        self._transaction.hset(KEY_ETAGS, mapping=self._etags)  # type: ignore[arg-type]
-        self._transaction.expire(KEY_ETAGS, self._ttl)
-        self._transaction.set(KEY_LAST_UPDATE, repr(float(self._now)))
-        self._transaction.execute()
+        self.transaction.hset(KEY_ETAGS, mapping=self._etags)  # type: ignore[arg-type]
+        self.transaction.expire(KEY_ETAGS, self.ttl)
+        self.transaction.set(KEY_LAST_UPDATE, repr(float(self._now)))
+        self.transaction.execute()
         return self.written
 
 

@@ -179,6 +179,35 @@ def test_a_publish_sent_in_many_batches_is_still_one_snapshot(client, redis_serv
     assert all(len(set(versions)) == 1 for versions in seen)
 
 
+def test_a_document_sent_in_pieces_is_stored_as_one_body_with_its_twin_and_etag(client):
+    """The big documents go to Redis a piece at a time (SET, APPENDs), their gzip twin and
+    ETag computed on the way: the web must get exactly what the whole body would give."""
+    items = [{"id": f"gw-{n}", "name": "Zürich <b>", "up": n % 3 == 0} for n in range(2000)]
+    head = {"generated_at": 1.25, "summary": {"gateways": 2000}}
+    whole = redis_cache.encode_json_document(head, "gateways", items)
+    rows = [["Zürich", f"gw,{n}"] for n in range(500)]
+    with redis_cache.Publisher(client, interval=60, now=time.time()) as out:
+        with out.document(Dataset.GATEWAYS, piece_bytes=1000) as document:
+            redis_cache.write_json_document(document, head, "gateways", iter(items))
+        with out.document(Dataset.EXPORT_CSV, piece_bytes=100) as document:
+            encoder = redis_cache.CsvEncoder(("site", "gateway"), document)
+            for row in rows:
+                encoder.add(row)
+        assert out.commit() == 4
+    expected = {
+        Dataset.GATEWAYS: whole,
+        Dataset.EXPORT_CSV: redis_cache.encode_csv(("site", "gateway"), rows),
+    }
+    for dataset, body in expected.items():
+        plain = redis_cache.read_served(client, dataset, gzip_ok=False)
+        zipped = redis_cache.read_served(client, dataset, gzip_ok=True)
+        assert plain is not None and zipped is not None
+        assert plain.body == body and zipped.body == redis_cache.gzip_bytes(body)
+        assert plain.etag == zipped.etag == redis_cache.etag_of(body)
+        key = redis_cache.DATASET_KEYS[dataset]
+        assert 0 < client.ttl(key) <= 180 and 0 < client.ttl(key + ":gz") <= 180
+
+
 def test_a_transaction_is_invisible_until_exec_and_gone_without_it(client, redis_server):
     reader = redis_server.client()
     keys = [f"mist:test:{n}" for n in range(100)]
