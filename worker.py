@@ -485,9 +485,10 @@ class Worker:
     ) -> None:
         """Encode the snapshot straight into the open publish transaction.
 
-        Each gateway's and each peer-path list's bytes leave as they are made, and each big
-        document as soon as it is whole, while the snapshot's compact records are released
-        one by one: at 10,000 gateways the worker never holds the snapshot twice.
+        Each gateway's and each peer-path list's bytes leave as they are made, the big
+        documents a megabyte at a time as they grow, while the snapshot's compact records
+        are released one by one: at 10,000 gateways the worker never holds the snapshot
+        twice, nor any whole document but the page's table.
         """
         volumes = histories.volumes
         head = circuits.gateways_payload_head(snapshot)
@@ -499,12 +500,12 @@ class Worker:
                 out.peer_paths(gateway_id, mac, body)
                 yield gateway_id, body
 
-        out.served(Dataset.VPN_PEERS_ALL, redis_cache.encode_json_object(peer_path_bodies()))
+        with out.document(Dataset.VPN_PEERS_ALL) as document:
+            redis_cache.write_json_object(document, peer_path_bodies())
         table = circuits.GatewayRows(snapshot.sites)
         circuit_rows = circuits.CircuitRows(snapshot.sites)
-        export = redis_cache.CsvEncoder(circuits.CSV_COLUMNS)
 
-        def gateway_bodies() -> Iterator[bytes]:
+        def gateway_bodies(export: redis_cache.CsvEncoder) -> Iterator[bytes]:
             """Each gateway encoded once: its own key and the payload share the bytes."""
             for record in circuits.drain_gateway_records(snapshot, volumes):
                 table.add(record)
@@ -514,15 +515,12 @@ class Worker:
                 out.gateway(record["id"], body)
                 yield body
 
-        out.served(
-            Dataset.GATEWAYS, redis_cache.encode_json_document(head, "gateways", gateway_bodies())
-        )
+        with out.document(Dataset.GATEWAYS) as payload, out.document(Dataset.EXPORT_CSV) as csv:
+            export = redis_cache.CsvEncoder(circuits.CSV_COLUMNS, csv)
+            redis_cache.write_json_document(payload, head, "gateways", gateway_bodies(export))
         out.served(Dataset.GATEWAY_ROWS, redis_cache.encode_json(table.document(head)))
-        out.served(Dataset.EXPORT_CSV, export.encoded())
-        out.served(
-            Dataset.INSIGHTS_ALL,
-            redis_cache.encode_json_object(circuits.insights_records(snapshot, volumes)),
-        )
+        with out.document(Dataset.INSIGHTS_ALL) as document:
+            redis_cache.write_json_object(document, circuits.insights_records(snapshot, volumes))
         out.served(Dataset.ORG, redis_cache.encode_json(snapshot.org))
         out.served(Dataset.SITES, redis_cache.encode_json(snapshot.sites))
         for port, write in histories.writes.items():
