@@ -669,6 +669,7 @@ class Transaction(CoreCommands):
         self._unanswered = 0  # sent, QUEUED reply not read yet
         self._errors: list[redis.ResponseError] = []  # commands Redis refused to queue
         self.commands = 0
+        self._answered = False  # EXEC's reply read: the connection is clean again
         self._connection: Any = self._pool.get_connection()
         try:
             self._connection.send_command("MULTI")
@@ -722,23 +723,26 @@ class Transaction(CoreCommands):
             try:
                 replies = self._connection.read_response()
             except ExecAbortError:
+                self._answered = True
                 if self._errors:
                     raise self._errors[0] from None
                 raise
+            self._answered = True
         finally:
-            self.close(finished=True)
+            self.close()
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
         return list(replies)
 
-    def close(self, *, finished: bool = False) -> None:
-        """Give the connection back; closed first unless EXEC was answered (discards)."""
+    def close(self) -> None:
+        """Give the connection back, closed first unless EXEC was answered: Redis then drops
+        what was queued, and no reply is left unread for the connection's next user."""
         connection, self._connection = self._connection, None
         self._waiting = []
         if connection is None:
             return
-        if not finished or self._unanswered:
+        if not self._answered:
             connection.disconnect()
         self._pool.release(connection)
 
