@@ -351,3 +351,12 @@ def test_status_walks_through_the_phases_with_progress(mistsim, redis_server, mo
     progress = [s["progress"]["done"] for s in seen if s["status"] == "running"]
     assert progress == sorted(progress) and progress[-1] == seen[-2]["progress"]["total"]
     assert seen[-1]["status"] == "idle" and seen[-1]["phase"] is None
+
+
+def test_consumed_items_leave_their_list_as_they_are_taken():
+    """The build takes each gateway's compact stats through worker._consumed: in order, and
+    gone from the fetched list as soon as taken, so the list never outlives its use."""
+    items = ["a", "b", "c"]
+    taken = [(item, len(items)) for item in worker_module._consumed(items)]
+    assert taken == [("a", 2), ("b", 1), ("c", 0)]
+    assert items == []
