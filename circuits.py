@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 THRESHOLDS: dict[str, list[float]] = {
     "latency": [50, 100, 150],
@@ -36,7 +37,7 @@ Json = dict[str, Any]
 # ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PortConfig:
     """One port's effective configuration after template/profile/device merging."""
 
@@ -114,6 +115,8 @@ def _address_mode(value: Any) -> str | None:
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
+    if type(value) is dict:  # what JSON gives: skip the slower ABC check
+        return value
     return value if isinstance(value, Mapping) else {}
 
 
@@ -209,6 +212,7 @@ def index_port_configs(
         if isinstance(item, Mapping) and isinstance(item.get("id"), str)
     }
     configs: dict[str, dict[str, PortConfig]] = {}
+    shared: dict[PortConfig, PortConfig] = {}  # gateways of one template: the same configs
     for gateway_id in list(inventory_by_id) + [
         g for g in device_configs if g not in inventory_by_id
     ]:
@@ -217,44 +221,198 @@ def index_port_configs(
         site_id = device.get("site_id") or item.get("site_id")
         site = _mapping(sites_by_id.get(site_id))
         profile_id = device.get("deviceprofile_id") or item.get("deviceprofile_id")
-        configs[gateway_id] = resolve_port_configs(
+        resolved = resolve_port_configs(
             site=site,
             template=templates_by_id.get(site.get("gatewaytemplate_id")),
             profile=profiles_by_id.get(profile_id),
             device=device or None,
         )
+        configs[gateway_id] = {
+            _share(port_id): shared.setdefault(config, config)
+            for port_id, config in resolved.items()
+        }
     return configs
 
 
 # ---------------------------------------------------------------------------------------
-# Snapshot: gateways with their WAN ports and peer paths
+# Mist items, cut down as they arrive
 # ---------------------------------------------------------------------------------------
+# At 10,000 gateways the fetched lists are most of what the worker holds: a gateway's stats
+# decode to a dict of dicts (every if_stat entry a dozen keys). The worker turns each item
+# into one of these tuples as its page arrives (gateway_stat, port_stat, peer_path): only
+# what the snapshot reads, already normalised, short strings shared. build_snapshot takes
+# raw Mist dicts or these alike, through the same functions.
+
+_SHARE_MAX = 64  # longer strings (descriptions, addresses) rarely repeat
 
 
-@dataclass(frozen=True)
-class Circuit:
-    """One WAN port of one gateway, as the traffic history needs it."""
+def _share(value: Any) -> Any:
+    """One object per repeated short string (MACs, port ids, models, ISP names …): each page
+    decodes its own copy of every string."""
+    if type(value) is str and len(value) <= _SHARE_MAX:
+        return sys.intern(value)
+    return value
 
-    gateway_id: str
-    mac: str
-    site_id: str | None
-    port_id: str
+
+def _number(value: Any) -> float | int | None:
+    """A finite JSON number, or None (bools and numeric-looking strings are not numbers)."""
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is float and math.isfinite(value):
+        return value
+    return None
+
+
+def _counter(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None and number >= 0 else None
+
+
+def _bool(value: Any) -> bool | None:
+    return value if value is True or value is False else None
+
+
+def gateway_id_from_mac(mac: str) -> str:
+    """Mist's device id for a gateway MAC (REFERENCE.md §1)."""
+    return f"00000000-0000-0000-1000-{mac}"
+
+
+class InterfaceStat(NamedTuple):
+    """One if_stat / if2_stat entry of a gateway, as a WAN port record reads it."""
+
+    node: str  # node0 for if_stat, node1 for if2_stat
+    port_id: str  # the entry's port_id, else its key without the unit (ge-0/0/0.0)
+    wan: bool  # port_usage == "wan"
+    wan_name: Any  # verbatim: the WAN-name join and the record read it differently
+    wan_type: str | None
+    ip: str | None  # the first address
+    has_ips: bool
+    up: bool | None
+    vlan: int | None
+    address_mode: str | None
     rx_bytes: int | None
     tx_bytes: int | None
-    rx_bps: float | None
-    tx_bps: float | None
+    isp: str | None  # servp_info.org
+    asn: str | None
 
 
-@dataclass
-class Snapshot:
-    """Everything one refresh produced, before the 24 h volumes are known."""
+def _interface_stat(node: str, name: str, entry: Mapping[str, Any]) -> InterfaceStat:
+    servp = _mapping(entry.get("servp_info"))
+    ips = entry.get("ips")
+    return InterfaceStat(
+        node=node,
+        port_id=_share(_text(entry.get("port_id")) or str(name).split(".")[0]),
+        wan=entry.get("port_usage") == "wan",
+        wan_name=_share(entry.get("wan_name")),
+        wan_type=_share(_text(entry.get("wan_type"))),
+        ip=_text(ips[0]) if isinstance(ips, list) and ips else None,
+        has_ips=bool(ips),
+        up=_bool(entry.get("up")),
+        vlan=_as_int(entry.get("vlan")),
+        address_mode=_address_mode(entry.get("address_mode")),
+        rx_bytes=_counter(entry.get("rx_bytes")),
+        tx_bytes=_counter(entry.get("tx_bytes")),
+        isp=_share(_text(servp.get("org"))),
+        asn=_share(_text(servp.get("asn"))),
+    )
 
-    org: dict
-    sites: list[dict]
-    gateways: list[dict]
-    peer_paths: dict[tuple[str, str], list[dict]]
-    circuits: list[Circuit]
-    generated_at: float
+
+def _configured_only(port_id: str) -> InterfaceStat:
+    """A configured WAN port that if_stat does not list (e.g. an offline gateway)."""
+    return InterfaceStat(
+        "node0", port_id, False, None, None, None, False, None, None, None, None, None, None, None
+    )
+
+
+class GatewayStat(NamedTuple):
+    """One gateway of `stats/devices?type=gateway`, as build_snapshot reads it."""
+
+    id: str  # Mist's id, else the one its MAC gives
+    mac: str | None
+    name: Any  # verbatim, like model … ext_ip: Mist's values pass through untouched
+    site_id: str | None
+    model: Any
+    version: Any
+    status: Any
+    uptime: float | int | None
+    last_seen: float | int | None
+    ip: Any
+    ext_ip: Any
+    ha: bool
+    interfaces: tuple[InterfaceStat, ...]  # if_stat, then if2_stat, each in key order
+
+
+def gateway_stat(raw: Any) -> GatewayStat | None:
+    """The compact form of one gateway stats item; None for what is not a gateway."""
+    if isinstance(raw, GatewayStat):
+        return raw
+    if not isinstance(raw, Mapping) or raw.get("type") not in (None, "gateway"):
+        return None
+    mac = _text(raw.get("mac"))
+    gateway_id = _text(raw.get("id")) or (gateway_id_from_mac(mac) if mac else None)
+    if gateway_id is None:
+        return None
+    interfaces: list[InterfaceStat] = []
+    for node, key in (("node0", "if_stat"), ("node1", "if2_stat")):
+        entries = _mapping(raw.get(key))
+        for name in sorted(entries, key=str):
+            entry = entries[name]
+            if type(entry) is dict or isinstance(entry, Mapping):
+                interfaces.append(_interface_stat(node, name, entry))
+    return GatewayStat(
+        id=_share(gateway_id),
+        mac=_share(mac),
+        name=_share(raw.get("name")),
+        site_id=_share(_text(raw.get("site_id"))),
+        model=_share(raw.get("model")),
+        version=_share(raw.get("version")),
+        status=_share(raw.get("status")),
+        uptime=_number(raw.get("uptime")),
+        last_seen=_number(raw.get("last_seen")),
+        ip=_share(raw.get("ip")),
+        ext_ip=_share(raw.get("ext_ip")),
+        ha=raw.get("is_ha") is True or bool(raw.get("if2_stat")),
+        interfaces=tuple(interfaces),
+    )
+
+
+class PortStat(NamedTuple):
+    """One row of the gateway port search: link state, speed, rates and counters."""
+
+    mac: str
+    port_id: str
+    up: bool | None
+    disabled: bool | None
+    speed: float | int | None
+    rx_bps: float | int | None
+    tx_bps: float | int | None
+    rx_bytes: int | None
+    tx_bytes: int | None
+    last_flapped: float | int | None
+
+
+def port_stat(raw: Any) -> PortStat | None:
+    """The compact form of one port search result; None without a MAC and port id."""
+    if isinstance(raw, PortStat):
+        return raw
+    if not isinstance(raw, Mapping):
+        return None
+    mac, port_id = raw.get("mac"), raw.get("port_id")
+    if not isinstance(mac, str) or not isinstance(port_id, str):
+        return None
+    return PortStat(
+        mac=_share(mac),
+        port_id=_share(port_id),
+        up=_bool(raw.get("up")),
+        disabled=_bool(raw.get("disabled")),
+        speed=_number(raw.get("speed")),
+        rx_bps=_number(raw.get("rx_bps")),
+        tx_bps=_number(raw.get("tx_bps")),
+        rx_bytes=_counter(raw.get("rx_bytes")),
+        tx_bytes=_counter(raw.get("tx_bytes")),
+        last_flapped=_number(raw.get("last_flapped")),
+    )
 
 
 PEER_PATH_FIELDS = (
@@ -277,52 +435,197 @@ PEER_PATH_FIELDS = (
 QUALITY = ("latency", "jitter", "loss", "mos")
 
 
-def _number(value: Any) -> float | int | None:
-    """A finite JSON number, or None (bools and numeric-looking strings are not numbers)."""
-    kind = type(value)
-    if kind is int:
-        return value
-    if kind is float and math.isfinite(value):
-        return value
-    return None
+class PeerPath(NamedTuple):
+    """One DATA.md §3.3 peer path (PEER_PATH_FIELDS, in order) and its gateway's MAC."""
+
+    port_id: Any
+    peer_router_name: Any
+    peer_port_id: Any
+    peer_mac: Any
+    peer_site_id: Any
+    type: Any
+    up: Any
+    is_active: Any
+    uptime: Any
+    latency: float | int | None
+    jitter: float | int | None
+    loss: float | int | None
+    mos: float | int | None
+    mtu: Any
+    last_seen: Any
+    mac: str
+
+    def as_dict(self) -> dict:
+        """The §3.3 record (without the gateway's MAC)."""
+        return dict(zip(PEER_PATH_FIELDS, self))  # noqa: B905 - stops before `mac`
 
 
-def _counter(value: Any) -> int | None:
-    number = _number(value)
-    return int(number) if number is not None and number >= 0 else None
-
-
-def _bool(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def gateway_id_from_mac(mac: str) -> str:
-    """Mist's device id for a gateway MAC (REFERENCE.md §1)."""
-    return f"00000000-0000-0000-1000-{mac}"
-
-
-def peer_path_record(raw: Mapping[str, Any]) -> dict:
-    """One DATA.md §3.3 peer path from a vpn_peers/search result (quality as numbers)."""
-    record = {field: raw.get(field) for field in PEER_PATH_FIELDS}
-    for field in QUALITY:
-        record[field] = _number(record[field])
-    return record
-
-
-def _peer_path_sort_key(path: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    return (
-        str(path.get("port_id") or ""),
-        str(path.get("peer_router_name") or "").casefold(),
-        str(path.get("peer_port_id") or ""),
-        str(path.get("peer_mac") or ""),
+def peer_path(raw: Any) -> PeerPath | None:
+    """The compact form of one vpn_peers/search result (quality as numbers); None when it
+    names no gateway MAC."""
+    if isinstance(raw, PeerPath):
+        return raw
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("mac"), str):
+        return None
+    get = raw.get
+    return PeerPath(
+        port_id=_share(get("port_id")),
+        peer_router_name=_share(get("peer_router_name")),
+        peer_port_id=_share(get("peer_port_id")),
+        peer_mac=_share(get("peer_mac")),
+        peer_site_id=_share(get("peer_site_id")),
+        type=_share(get("type")),
+        up=get("up"),
+        is_active=get("is_active"),
+        uptime=get("uptime"),
+        latency=_number(get("latency")),
+        jitter=_number(get("jitter")),
+        loss=_number(get("loss")),
+        mos=_number(get("mos")),
+        mtu=get("mtu"),
+        last_seen=get("last_seen"),
+        mac=_share(raw["mac"]),
     )
 
 
-def is_degraded(path: Mapping[str, Any]) -> bool:
+# ---------------------------------------------------------------------------------------
+# Snapshot: gateways with their WAN ports and peer paths
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Circuit:
+    """One WAN port of one gateway, as the traffic history needs it."""
+
+    gateway_id: str
+    mac: str
+    site_id: str | None
+    port_id: str
+    rx_bytes: int | None
+    tx_bytes: int | None
+    rx_bps: float | None
+    tx_bps: float | None
+
+
+Volumes = Mapping[tuple[str, str], tuple[int | None, int | None]]
+_NO_VOLUMES: Volumes = {}
+
+
+class WanPort(NamedTuple):
+    """One DATA.md §3.1 WAN port record, in its key order, less the 24 h volumes (known only
+    after the history step; as_dict puts them in before `last_flapped`)."""
+
+    port_id: str
+    node: str
+    wan_name: str | None
+    description: str | None
+    isp: str | None
+    asn: str | None
+    wan_type: str | None
+    enabled: bool | None
+    up: bool | None
+    speed: float | int | None
+    ip: str | None
+    gateway_ip: str | None
+    vlan: int | None
+    address_mode: str | None
+    override: bool
+    peers_up: int
+    peers_total: int
+    latency: float | None
+    jitter: float | None
+    loss: float | None
+    mos: float | None
+    degraded: bool
+    rx_bps: float | int | None
+    tx_bps: float | int | None
+    last_flapped: float | int | None
+
+    def as_dict(self, rx_bytes_24h: int | None = None, tx_bytes_24h: int | None = None) -> dict:
+        record = dict(zip(_PORT_HEAD, self))  # noqa: B905 - stops before last_flapped
+        record["rx_bytes_24h"] = rx_bytes_24h
+        record["tx_bytes_24h"] = tx_bytes_24h
+        record["last_flapped"] = self.last_flapped
+        return record
+
+
+_PORT_HEAD = WanPort._fields[:-1]
+
+
+class Gateway(NamedTuple):
+    """One DATA.md §3.1 gateway record, in its key order (`ports` last)."""
+
+    id: str
+    mac: str | None
+    name: Any
+    site_id: str | None
+    model: Any
+    version: Any
+    status: Any
+    uptime: float | int | None
+    last_seen: float | int | None
+    ip: Any
+    ext_ip: Any
+    ha: bool
+    ports_up: int
+    ports_total: int
+    peers_up: int
+    peers_total: int
+    degraded: bool
+    ports: tuple[WanPort, ...]
+
+    def as_dict(self, volumes: Volumes = _NO_VOLUMES) -> dict:
+        """The §3.1 record, 24 h volumes filled from (gateway_id, port_id)."""
+        record = dict(zip(_GATEWAY_HEAD, self))  # noqa: B905 - stops before ports
+        record["ports"] = [
+            port.as_dict(*volumes.get((self.id, port.port_id), (None, None))) for port in self.ports
+        ]
+        return record
+
+
+_GATEWAY_HEAD = Gateway._fields[:-1]
+
+
+@dataclass
+class Snapshot:
+    """Everything one refresh produced, before the 24 h volumes are known.
+
+    Gateways and peer paths are kept as tuples (`records`, `paths`), a third of the memory
+    of dicts at 10,000 gateways; `gateways` and `peer_paths` give them as DATA.md dicts.
+    """
+
+    org: dict
+    sites: list[dict]
+    records: list[Gateway]
+    paths: dict[tuple[str, str], list[PeerPath]]  # (gateway_id, mac) -> its peer paths
+    circuits: list[Circuit]
+    generated_at: float
+
+    @property
+    def gateways(self) -> list[dict]:
+        """The §3.1 gateway records (without volumes) as dicts, built on each call."""
+        return [gateway.as_dict() for gateway in self.records]
+
+    @property
+    def peer_paths(self) -> dict[tuple[str, str], list[dict]]:
+        """Each gateway's §3.3 peer paths as dicts, built on each call."""
+        return {key: [path.as_dict() for path in paths] for key, paths in self.paths.items()}
+
+
+def _peer_path_sort_key(path: PeerPath) -> tuple[str, str, str, str]:
+    return (
+        str(path.port_id or ""),
+        str(path.peer_router_name or "").casefold(),
+        str(path.peer_port_id or ""),
+        str(path.peer_mac or ""),
+    )
+
+
+def is_degraded(path: PeerPath) -> bool:
     """An up peer path past any middle threshold (DATA.md §3.1)."""
-    if path.get("up") is not True:
+    if path.up is not True:
         return False
-    latency, jitter, loss, mos = (_number(path.get(k)) for k in QUALITY)
+    latency, jitter, loss, mos = path.latency, path.jitter, path.loss, path.mos
     return (
         (latency is not None and latency >= THRESHOLDS["latency"][1])
         or (jitter is not None and jitter >= THRESHOLDS["jitter"][1])
@@ -331,46 +634,46 @@ def is_degraded(path: Mapping[str, Any]) -> bool:
     )
 
 
-def _quality(up_paths: list[dict]) -> dict[str, Any]:
-    """Average latency/jitter/loss/MOS over a port's up peer paths (records from
-    peer_path_record, so values are numbers or None), and whether any is degraded."""
-    quality: dict[str, Any] = {}
-    for field in QUALITY:
-        values = [path[field] for path in up_paths if path[field] is not None]
-        quality[field] = round(sum(values) / len(values), 3) if values else None  # no float noise
-    quality["degraded"] = any(is_degraded(path) for path in up_paths)
-    return quality
+def _average(values: list[float | int]) -> float | None:
+    return round(sum(values) / len(values), 3) if values else None  # no float noise
+
+
+def _quality(
+    up_paths: list[PeerPath],
+) -> tuple[float | None, float | None, float | None, float | None, bool]:
+    """Average latency/jitter/loss/MOS over a port's up peer paths, and whether any is
+    degraded."""
+    return (
+        _average([path.latency for path in up_paths if path.latency is not None]),
+        _average([path.jitter for path in up_paths if path.jitter is not None]),
+        _average([path.loss for path in up_paths if path.loss is not None]),
+        _average([path.mos for path in up_paths if path.mos is not None]),
+        any(is_degraded(path) for path in up_paths),
+    )
 
 
 def _wan_interfaces(
-    stat: Mapping[str, Any], configs: Mapping[str, PortConfig], ports_seen: set[str]
-) -> list[tuple[str, Json]]:
-    """(node, if_stat entry) of every WAN port of a gateway, one per physical port id.
+    stat: GatewayStat, configs: Mapping[str, PortConfig], ports_seen: set[str]
+) -> list[InterfaceStat]:
+    """The if_stat entry of every WAN port of a gateway, one per physical port id.
 
     WAN is `port_usage == "wan"` in if_stat/if2_stat or `usage: wan` in the port config.
     A configured WAN port missing from if_stat still counts when the port search knows
     it (e.g. an offline gateway), so its circuit shows as down rather than vanishing.
     """
-    found: dict[str, tuple[str, Json]] = {}
-    for node, key in (("node0", "if_stat"), ("node1", "if2_stat")):
-        interfaces = _mapping(stat.get(key))
-        for name in sorted(interfaces, key=str):
-            entry = interfaces[name]
-            if not isinstance(entry, Mapping):
-                continue
-            port_id = _text(entry.get("port_id")) or str(name).split(".")[0]
-            config = configs.get(port_id)
-            wan = entry.get("port_usage") == "wan" or (config is not None and config.usage == "wan")
-            if not wan:
-                continue
-            current = found.get(port_id)
-            # Prefer the unit that actually carries the WAN (has addresses) on a shared port.
-            if current is None or (not current[1].get("ips") and entry.get("ips")):
-                found[port_id] = (node, {**entry, "port_id": port_id})
+    found: dict[str, InterfaceStat] = {}
+    for entry in stat.interfaces:
+        config = configs.get(entry.port_id)
+        if not entry.wan and (config is None or config.usage != "wan"):
+            continue
+        current = found.get(entry.port_id)
+        # Prefer the unit that actually carries the WAN (has addresses) on a shared port.
+        if current is None or (not current.has_ips and entry.has_ips):
+            found[entry.port_id] = entry
     for port_id, config in configs.items():
         if config.usage == "wan" and port_id not in found and port_id in ports_seen:
-            found[port_id] = ("node0", {"port_id": port_id})
-    return sorted(found.values(), key=lambda item: (item[0], _port_sort_key(item[1]["port_id"])))
+            found[port_id] = _configured_only(port_id)
+    return sorted(found.values(), key=lambda entry: (entry.node, _port_sort_key(entry.port_id)))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -380,53 +683,53 @@ def _port_sort_key(port_id: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def _wan_port(
-    node: str,
-    interface: Mapping[str, Any],
-    port: Mapping[str, Any],
+    interface: InterfaceStat,
+    port: PortStat | None,
     config: PortConfig | None,
-    paths: list[dict],
-) -> dict:
+    paths: list[PeerPath],
+) -> WanPort:
     """One DATA.md §3.1 WAN port record (without the 24 h volumes)."""
-    servp = _mapping(interface.get("servp_info"))
-    ips = interface.get("ips")
-    disabled = _bool(port.get("disabled"))
+    disabled = port.disabled if port is not None else None
     if disabled is None and config is not None:
         disabled = config.disabled
-    up = _bool(port.get("up"))
+    up = port.up if port is not None else None
     if up is None:
-        up = _bool(interface.get("up"))
-    vlan = _as_int(interface.get("vlan"))
+        up = interface.up
+    vlan = interface.vlan
     if vlan is None and config is not None:
         vlan = config.vlan
     address_mode = config.address_mode if config is not None else None
     if address_mode is None:
-        address_mode = _address_mode(interface.get("address_mode"))
-    up_paths = [path for path in paths if path.get("up") is True]
-    return {
-        "port_id": interface["port_id"],
-        "node": node,
-        "wan_name": _text(interface.get("wan_name")) or (config.name if config else None),
-        "description": config.description if config else None,
-        "isp": _text(servp.get("org")),
-        "asn": _text(servp.get("asn")),
-        "wan_type": _text(interface.get("wan_type")) or (config.wan_type if config else None),
-        "enabled": None if disabled is None else not disabled,
-        "up": up,
-        "speed": _number(port.get("speed")),
-        "ip": _text(ips[0]) if isinstance(ips, list) and ips else None,
-        "gateway_ip": config.gateway_ip if config else None,
-        "vlan": vlan,
-        "address_mode": address_mode,
-        "override": config.override if config else False,
-        "peers_up": len(up_paths),
-        "peers_total": len(paths),
-        **_quality(up_paths),
-        "rx_bps": _number(port.get("rx_bps")),
-        "tx_bps": _number(port.get("tx_bps")),
-        "rx_bytes_24h": None,
-        "tx_bytes_24h": None,
-        "last_flapped": _number(port.get("last_flapped")),
-    }
+        address_mode = interface.address_mode
+    up_paths = [path for path in paths if path.up is True]
+    latency, jitter, loss, mos, degraded = _quality(up_paths)
+    return WanPort(
+        port_id=interface.port_id,
+        node=interface.node,
+        wan_name=_text(interface.wan_name) or (config.name if config else None),
+        description=config.description if config else None,
+        isp=interface.isp,
+        asn=interface.asn,
+        wan_type=interface.wan_type or (config.wan_type if config else None),
+        enabled=None if disabled is None else not disabled,
+        up=up,
+        speed=port.speed if port is not None else None,
+        ip=interface.ip,
+        gateway_ip=config.gateway_ip if config else None,
+        vlan=vlan,
+        address_mode=address_mode,
+        override=config.override if config else False,
+        peers_up=len(up_paths),
+        peers_total=len(paths),
+        latency=latency,
+        jitter=jitter,
+        loss=loss,
+        mos=mos,
+        degraded=degraded,
+        rx_bps=port.rx_bps if port is not None else None,
+        tx_bps=port.tx_bps if port is not None else None,
+        last_flapped=port.last_flapped if port is not None else None,
+    )
 
 
 def _site_record(site: Mapping[str, Any], gateway_count: int) -> dict:
@@ -455,62 +758,59 @@ def build_snapshot(
     *,
     org: dict,
     sites: list[dict],
-    gateway_stats: list[dict],
-    port_stats: list[dict],
-    peer_paths: list[dict],
+    gateway_stats: Iterable[Any],
+    port_stats: Iterable[Any],
+    peer_paths: Iterable[Any],
     port_configs: Mapping[str, Mapping[str, PortConfig]],
     now: float,
 ) -> Snapshot:
-    """Join one refresh's raw Mist lists into gateways, WAN ports and peer paths.
+    """Join one refresh's Mist lists (raw dicts, or their compact forms from gateway_stat,
+    port_stat and peer_path) into gateways, WAN ports and peer paths.
 
     Every join is a dict lookup keyed by (mac, port_id) or (mac, wan_name), so 10,000
     gateways with 4 WAN ports and 6 peer paths each build in a few seconds at most.
     """
-    ports_by_key: dict[tuple[str, str], Mapping[str, Any]] = {}
+    ports_by_key: dict[tuple[str, str], PortStat] = {}
     ports_by_mac: dict[str, set[str]] = {}
     for row in port_stats:
-        if not isinstance(row, Mapping):
-            continue
-        mac, port_id = row.get("mac"), row.get("port_id")
-        if isinstance(mac, str) and isinstance(port_id, str):
-            ports_by_key[(mac, port_id)] = row
-            ports_by_mac.setdefault(mac, set()).add(port_id)
+        port = port_stat(row)
+        if port is not None:
+            ports_by_key[(port.mac, port.port_id)] = port
+            ports_by_mac.setdefault(port.mac, set()).add(port.port_id)
 
-    paths_by_mac: dict[str, list[Json]] = {}
+    paths_by_mac: dict[str, list[PeerPath]] = {}
     for raw in peer_paths:
-        if isinstance(raw, Mapping) and isinstance(raw.get("mac"), str):
-            paths_by_mac.setdefault(raw["mac"], []).append(peer_path_record(raw))
+        path = peer_path(raw)
+        if path is not None:
+            paths_by_mac.setdefault(path.mac, []).append(path)
 
     site_names = {s.get("id"): s.get("name") for s in sites if isinstance(s, Mapping)}
-    gateways: list[dict] = []
-    snapshot_paths: dict[tuple[str, str], list[dict]] = {}
+    gateways: list[Gateway] = []
+    snapshot_paths: dict[tuple[str, str], list[PeerPath]] = {}
     circuits: list[Circuit] = []
     seen: set[str] = set()
-    for stat in gateway_stats:
-        if not isinstance(stat, Mapping) or stat.get("type") not in (None, "gateway"):
+    no_ports: set[str] = set()
+    for item in gateway_stats:
+        stat = gateway_stat(item)
+        if stat is None or stat.id in seen:
             continue
-        mac = _text(stat.get("mac"))
-        gateway_id = _text(stat.get("id")) or (gateway_id_from_mac(mac) if mac else None)
-        if gateway_id is None or gateway_id in seen:
-            continue
+        gateway_id = stat.id
         seen.add(gateway_id)
-        mac = mac or ""
+        mac = stat.mac or ""
         configs = port_configs.get(gateway_id) or {}
-        paths = sorted(paths_by_mac.get(mac, []), key=_peer_path_sort_key)
-        interfaces = _wan_interfaces(stat, configs, ports_by_mac.get(mac, set()))
+        paths = sorted(paths_by_mac.get(mac, ()), key=_peer_path_sort_key)
+        interfaces = _wan_interfaces(stat, configs, ports_by_mac.get(mac, no_ports))
 
-        by_port: dict[str, list[dict]] = {i["port_id"]: [] for _, i in interfaces}
+        by_port: dict[str, list[PeerPath]] = {i.port_id: [] for i in interfaces}
         by_wan_name = {
-            str(
-                i.get("wan_name") or (configs[i["port_id"]].name if i["port_id"] in configs else "")
-            ): i["port_id"]
-            for _, i in interfaces
+            str(i.wan_name or (configs[i.port_id].name if i.port_id in configs else "")): i.port_id
+            for i in interfaces
         }
         by_wan_name.pop("", None)
         for path in paths:
-            path_port = str(path.get("port_id") or "")
+            path_port = str(path.port_id or "")
             candidates = (path_port, path_port.split(".")[0])
-            if path.get("type") == "svr":  # SSR reports the WAN name, not the interface
+            if path.type == "svr":  # SSR reports the WAN name, not the interface
                 target = by_wan_name.get(path_port) or next(
                     (c for c in candidates if c in by_port), None
                 )
@@ -521,66 +821,57 @@ def build_snapshot(
             if target is not None:
                 by_port[target].append(path)
 
-        site_id = _text(stat.get("site_id"))
-        offline = stat.get("status") == "disconnected"
-        ports: list[dict] = []
-        for node, interface in interfaces:
-            port_id = interface["port_id"]
-            port: Mapping[str, Any] = ports_by_key.get((mac, port_id), {})
-            record = _wan_port(node, interface, port, configs.get(port_id), by_port[port_id])
+        offline = stat.status == "disconnected"
+        ports: list[WanPort] = []
+        for interface in interfaces:
+            port_id = interface.port_id
+            port = ports_by_key.get((mac, port_id))
+            record = _wan_port(interface, port, configs.get(port_id), by_port[port_id])
             ports.append(record)
-            rx_bytes = _counter(port.get("rx_bytes"))
-            tx_bytes = _counter(port.get("tx_bytes"))
-            if not port:
-                rx_bytes, tx_bytes = (
-                    _counter(interface.get("rx_bytes")),
-                    _counter(interface.get("tx_bytes")),
-                )
+            source = port if port is not None else interface
+            rx_bytes, tx_bytes = source.rx_bytes, source.tx_bytes
             if offline:  # stale counters would chart as 0 bps; no reading shows as a gap
                 rx_bytes = tx_bytes = None
             circuits.append(
                 Circuit(
                     gateway_id,
                     mac,
-                    site_id,
+                    stat.site_id,
                     port_id,
                     rx_bytes,
                     tx_bytes,
-                    record["rx_bps"],
-                    record["tx_bps"],
+                    record.rx_bps,
+                    record.tx_bps,
                 )
             )
-        peers_up = sum(1 for path in paths if path.get("up") is True)
         gateways.append(
-            {
-                "id": gateway_id,
-                "mac": mac or None,
-                "name": stat.get("name"),
-                "site_id": site_id,
-                "model": stat.get("model"),
-                "version": stat.get("version"),
-                "status": stat.get("status"),
-                "uptime": _number(stat.get("uptime")),
-                "last_seen": _number(stat.get("last_seen")),
-                "ip": stat.get("ip"),
-                "ext_ip": stat.get("ext_ip"),
-                "ha": stat.get("is_ha") is True or bool(stat.get("if2_stat")),
-                "ports_up": sum(1 for p in ports if p["up"] is True),
-                "ports_total": len(ports),
-                "peers_up": peers_up,
-                "peers_total": len(paths),
-                "degraded": any(p["degraded"] for p in ports),
-                "ports": ports,
-            }
+            Gateway(
+                id=gateway_id,
+                mac=mac or None,
+                name=stat.name,
+                site_id=stat.site_id,
+                model=stat.model,
+                version=stat.version,
+                status=stat.status,
+                uptime=stat.uptime,
+                last_seen=stat.last_seen,
+                ip=stat.ip,
+                ext_ip=stat.ext_ip,
+                ha=stat.ha,
+                ports_up=sum(1 for p in ports if p.up is True),
+                ports_total=len(ports),
+                peers_up=sum(1 for path in paths if path.up is True),
+                peers_total=len(paths),
+                degraded=any(p.degraded for p in ports),
+                ports=tuple(ports),
+            )
         )
         snapshot_paths[(gateway_id, mac)] = paths
 
-    gateways.sort(
-        key=lambda g: (_name_key(site_names.get(g["site_id"])), _name_key(g["name"]), g["id"])
-    )
+    gateways.sort(key=lambda g: (_name_key(site_names.get(g.site_id)), _name_key(g.name), g.id))
     gateway_counts: dict[Any, int] = {}
     for gateway in gateways:
-        gateway_counts[gateway["site_id"]] = gateway_counts.get(gateway["site_id"], 0) + 1
+        gateway_counts[gateway.site_id] = gateway_counts.get(gateway.site_id, 0) + 1
     site_records = [
         _site_record(site, gateway_counts.get(site.get("id"), 0))
         for site in sites
@@ -590,8 +881,8 @@ def build_snapshot(
     return Snapshot(
         org=_org_record(_mapping(org)),
         sites=site_records,
-        gateways=gateways,
-        peer_paths=snapshot_paths,
+        records=gateways,
+        paths=snapshot_paths,
         circuits=circuits,
         generated_at=now,
     )
@@ -602,13 +893,13 @@ def build_snapshot(
 # ---------------------------------------------------------------------------------------
 
 
-def summarize(gateways: list[dict]) -> dict:
+def summarize(gateways: Sequence[Gateway]) -> dict:
     """The counts line of DATA.md §3.1: a circuit is up when its link is up."""
-    online = sum(1 for g in gateways if g.get("status") == "connected")
-    ports = [p for g in gateways for p in g["ports"]]
-    circuits_up = sum(1 for p in ports if p["up"] is True)
-    peer_paths = sum(g["peers_total"] for g in gateways)
-    peer_paths_up = sum(g["peers_up"] for g in gateways)
+    online = sum(1 for g in gateways if g.status == "connected")
+    ports = [p for g in gateways for p in g.ports]
+    circuits_up = sum(1 for p in ports if p.up is True)
+    peer_paths = sum(g.peers_total for g in gateways)
+    peer_paths_up = sum(g.peers_up for g in gateways)
     return {
         "gateways": len(gateways),
         "gateways_online": online,
@@ -616,14 +907,11 @@ def summarize(gateways: list[dict]) -> dict:
         "circuits": len(ports),
         "circuits_up": circuits_up,
         "circuits_down": len(ports) - circuits_up,
-        "circuits_degraded": sum(1 for p in ports if p["degraded"]),
+        "circuits_degraded": sum(1 for p in ports if p.degraded),
         "peer_paths": peer_paths,
         "peer_paths_up": peer_paths_up,
         "peer_paths_down": peer_paths - peer_paths_up,
     }
-
-
-Volumes = Mapping[tuple[str, str], tuple[int | None, int | None]]
 
 
 def gateways_payload_head(snapshot: Snapshot) -> dict:
@@ -631,7 +919,7 @@ def gateways_payload_head(snapshot: Snapshot) -> dict:
     return {
         "generated_at": snapshot.generated_at,
         "thresholds": {name: list(values) for name, values in THRESHOLDS.items()},
-        "summary": summarize(snapshot.gateways),
+        "summary": summarize(snapshot.records),
     }
 
 
@@ -640,12 +928,17 @@ def gateway_records(snapshot: Snapshot, volumes: Volumes) -> Iterator[dict]:
 
     A generator, so the worker can encode 10,000 gateways without a second copy of them all.
     """
-    for gateway in snapshot.gateways:
-        ports = []
-        for port in gateway["ports"]:
-            rx, tx = volumes.get((gateway["id"], port["port_id"]), (None, None))
-            ports.append({**port, "rx_bytes_24h": rx, "tx_bytes_24h": tx})
-        yield {**gateway, "ports": ports}
+    for gateway in snapshot.records:
+        yield gateway.as_dict(volumes)
+
+
+def drain_gateway_records(snapshot: Snapshot, volumes: Volumes) -> Iterator[dict]:
+    """gateway_records that empties `snapshot.records` as it goes (take the payload head
+    first): each compact record is released while the encoded payload grows."""
+    records, snapshot.records = snapshot.records, []
+    records.reverse()
+    while records:
+        yield records.pop().as_dict(volumes)
 
 
 def gateways_payload(snapshot: Snapshot, volumes: Volumes) -> dict:
@@ -674,9 +967,23 @@ def insights_summary(snapshot: Snapshot, volumes: Volumes) -> dict:
     return dict(insights_records(snapshot, volumes))
 
 
+def drain_peer_paths(snapshot: Snapshot) -> Iterator[tuple[tuple[str, str], list[dict]]]:
+    """((gateway_id, mac), its §3.3 peer paths as dicts) in order, emptying `snapshot.paths`
+    as it goes so each gateway's compact paths are released once encoded."""
+    entries = list(snapshot.paths.items())
+    snapshot.paths = {}
+    entries.reverse()
+    while entries:
+        key, paths = entries.pop()
+        yield key, [path.as_dict() for path in paths]
+
+
 def peer_paths_all(snapshot: Snapshot) -> dict:
     """{gateway_id: [peer path, ...]} for `/api/vpn-peers/all` (every gateway present)."""
-    return {gateway_id: paths for (gateway_id, _mac), paths in snapshot.peer_paths.items()}
+    return {
+        gateway_id: [path.as_dict() for path in paths]
+        for (gateway_id, _mac), paths in snapshot.paths.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------

@@ -18,9 +18,11 @@ import struct
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import redis
+from redis.commands import CoreCommands
+from redis.exceptions import ExecAbortError
 
 import history
 
@@ -114,54 +116,91 @@ def encode_json(document: Any) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+class Sink(Protocol):
+    """Where the document writers put their bytes: a BytesIO, or a ServedDocument that
+    sends them into the publish transaction as they come."""
+
+    def write(self, data: bytes, /) -> Any: ...
+
+
+def write_json_document(
+    sink: Sink, head: Mapping[str, Any], name: str, items: Iterable[Any]
+) -> None:
+    """encode_json({**head, name: list(items)}) byte for byte into `sink`, one item at a
+    time (the list is the document's last member)."""
+    opening = encode_json({**head, name: []})
+    assert opening.endswith(b"[]}")  # the list is the last member by construction
+    sink.write(opening[:-2])
+    for index, item in enumerate(items):
+        if index:
+            sink.write(b",")
+        sink.write(encode_json(item))
+    sink.write(b"]}")
+
+
 def encode_json_document(head: Mapping[str, Any], name: str, items: Iterable[Any]) -> bytes:
     """encode_json({**head, name: list(items)}) byte for byte, one item at a time.
 
     Encoding a 25 MB document in one go holds its pieces, their join and the UTF-8 copy at
     once; item by item, only the finished bytes grow.
     """
-    opening = encode_json({**head, name: []})
-    assert opening.endswith(b"[]}")  # the list is the last member by construction
     out = io.BytesIO()
-    out.write(opening[:-2])
-    for index, item in enumerate(items):
-        if index:
-            out.write(b",")
-        out.write(encode_json(item))
-    out.write(b"]}")
+    write_json_document(out, head, name, items)
     return out.getvalue()
+
+
+def write_json_object(sink: Sink, members: Iterable[tuple[str, Any]]) -> None:
+    """encode_json(dict(members)) byte for byte into `sink` (keys unique, in order)."""
+    sink.write(b"{")
+    for index, (key, value) in enumerate(members):
+        if index:
+            sink.write(b",")
+        sink.write(encode_json(key))
+        sink.write(b":")
+        sink.write(encode_json(value))
+    sink.write(b"}")
 
 
 def encode_json_object(members: Iterable[tuple[str, Any]]) -> bytes:
     """encode_json(dict(members)) byte for byte (keys unique, in order), member by member."""
     out = io.BytesIO()
-    out.write(b"{")
-    for index, (key, value) in enumerate(members):
-        if index:
-            out.write(b",")
-        out.write(encode_json(key))
-        out.write(b":")
-        out.write(encode_json(value))
-    out.write(b"}")
+    write_json_object(out, members)
     return out.getvalue()
+
+
+class _Utf8:
+    """What csv.writer writes to: each row's text on to a byte sink as UTF-8."""
+
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+
+    def write(self, text: str) -> int:
+        self._sink.write(text.encode("utf-8"))
+        return len(text)
 
 
 class CsvEncoder:
     """CSV bytes built row by row: UTF-8 with a BOM (so Excel reads accents right), CRLF.
 
-    Rows are added as the gateway records stream past; only the text grows, no row list.
+    Rows are added as the gateway records stream past and leave as UTF-8 at once, into
+    `sink` when given (a ServedDocument), else into bytes for encoded(): no row list, and
+    no text copy of the whole file (a str with one accent takes 2-4 bytes a char).
     """
 
-    def __init__(self, columns: Sequence[str]) -> None:
-        self._text = io.StringIO()
-        self._writer = csv.writer(self._text, lineterminator="\r\n")
+    def __init__(self, columns: Sequence[str], sink: Sink | None = None) -> None:
+        self._bytes = io.BytesIO() if sink is None else None
+        target: Sink = sink if sink is not None else self._bytes  # type: ignore[assignment]
+        target.write("\ufeff".encode())
+        self._writer = csv.writer(_Utf8(target), lineterminator="\r\n")
         self._writer.writerow(columns)
 
     def add(self, row: Iterable[str]) -> None:
         self._writer.writerow(row)
 
     def encoded(self) -> bytes:
-        return "\ufeff".encode() + self._text.getvalue().encode("utf-8")
+        if self._bytes is None:
+            raise ValueError("this CSV went to its sink, not into bytes")
+        return self._bytes.getvalue()
 
 
 def encode_csv(columns: Sequence[str], rows: Iterable[Iterable[str]]) -> bytes:
@@ -175,6 +214,11 @@ def encode_csv(columns: Sequence[str], rows: Iterable[Iterable[str]]) -> bytes:
 def gzip_bytes(body: bytes) -> bytes:
     """Deterministic gzip (mtime 0) so identical bodies give identical twins."""
     return gzip.compress(body, compresslevel=6, mtime=0)
+
+
+def _gzip_stream() -> Any:
+    """gzip_bytes a piece at a time: the same parameters give the same bytes."""
+    return zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip header with mtime 0
 
 
 def etag_of(body: bytes) -> str:
@@ -737,11 +781,243 @@ def _float(raw: Any) -> float | None:
 # ---------------------------------------------------------------- writes (worker)
 
 
-def _served_commands(pipe: Any, dataset: Dataset, body: bytes, ttl: int | None) -> str:
-    key = DATASET_KEYS[dataset]
-    pipe.set(key, body, ex=ttl)
-    pipe.set(key + GZ_SUFFIX, gzip_bytes(body), ex=ttl)
-    return etag_of(body)
+class Transaction(CoreCommands):
+    """One MULTI/EXEC whose commands leave for Redis in batches while they are being queued.
+
+    redis-py's transactional pipeline holds every command until execute() and then packs
+    them all into one more copy: at 10,000 gateways about 100 MB of values, held twice.
+    Here a batch is packed and sent once about a megabyte of values waits (a large value
+    goes at once), its QUEUED replies are read, and nothing of it stays in this process.
+    Redis applies every command at EXEC, so readers still see all old or all new.
+
+    The commands are redis-py's own (`set`, `rpush`, … from CoreCommands); they answer
+    nothing until execute(). The connection comes from the client's pool; leaving the
+    `with` block without execute() (an error half way) closes it, and Redis drops whatever
+    was queued. Not thread-safe: one transaction per thread, like a pipeline.
+    """
+
+    # What redis-py's typing asks of a command mixin's host (the sync overloads; no events).
+    _is_async_client: Literal[False] = False
+    _event_dispatcher: Any = None
+
+    def __init__(self, client: redis.Redis, *, batch_bytes: int = 1 << 20) -> None:
+        self._pool = client.connection_pool
+        self._batch_bytes = batch_bytes
+        self._waiting: list[tuple[Any, ...]] = []  # queued here, not yet sent
+        self._waiting_bytes = 0
+        self._unanswered = 0  # sent, QUEUED reply not read yet
+        self._errors: list[redis.ResponseError] = []  # commands Redis refused to queue
+        self.commands = 0
+        self._answered = False  # EXEC's reply read: the connection is clean again
+        self._connection: Any = self._pool.get_connection()
+        try:
+            self._connection.send_command("MULTI")
+            self._connection.read_response()
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Transaction:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        """Queue one command (what every CoreCommands method calls); sends a full batch."""
+        if self._connection is None:
+            raise redis.RedisError("this transaction is finished")
+        self._waiting.append(args)
+        self._waiting_bytes += sum(len(a) if isinstance(a, bytes | str) else 8 for a in args)
+        self.commands += 1
+        if self._waiting_bytes >= self._batch_bytes:
+            self._send()
+        return None
+
+    def _send(self) -> None:
+        """Send what waits and read the QUEUED replies, so neither side piles them up."""
+        connection = self._connection
+        if self._waiting:
+            # No health-check PING inside MULTI: Redis would queue it and answer QUEUED.
+            connection.send_packed_command(
+                connection.pack_commands(self._waiting), check_health=False
+            )
+            self._unanswered += len(self._waiting)
+            self._waiting = []
+            self._waiting_bytes = 0
+        while self._unanswered:
+            self._unanswered -= 1
+            try:
+                connection.read_response()
+            except redis.ResponseError as error:  # e.g. a wrong argument: EXEC will abort
+                self._errors.append(error)
+
+    def execute(self) -> list[Any]:
+        """EXEC: apply every queued command at once; raises the first error of any."""
+        if self._connection is None:
+            raise redis.RedisError("this transaction is finished")
+        try:
+            self._send()
+            self._connection.send_command("EXEC", check_health=False)
+            try:
+                replies = self._connection.read_response()
+            except ExecAbortError:
+                self._answered = True
+                if self._errors:
+                    raise self._errors[0] from None
+                raise
+            self._answered = True
+        finally:
+            self.close()
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return list(replies)
+
+    def close(self) -> None:
+        """Give the connection back, closed first unless EXEC was answered: Redis then drops
+        what was queued, and no reply is left unread for the connection's next user."""
+        connection, self._connection = self._connection, None
+        self._waiting = []
+        if connection is None:
+            return
+        if not self._answered:
+            connection.disconnect()
+        self._pool.release(connection)
+
+
+class ServedDocument:
+    """A served document that goes into the publish transaction while it is written.
+
+    Its bytes leave about a megabyte at a time (SET, then APPEND, as the transaction's
+    commands), its gzip twin is compressed and its ETag hashed as they pass: at EXEC Redis
+    holds exactly what Publisher.served stores for the whole body, and this process never
+    held the body. Open it with Publisher.document; close() (the `with` block) finishes it.
+    """
+
+    def __init__(self, publisher: Publisher, dataset: Dataset, piece_bytes: int) -> None:
+        self._publisher = publisher
+        self._dataset = dataset
+        self._key = DATASET_KEYS[dataset]
+        self._piece_bytes = piece_bytes
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._hash = hashlib.blake2b(digest_size=8)
+        self._gzip = _gzip_stream()
+        self._started: set[str] = set()
+        self.size = 0
+
+    def __enter__(self) -> ServedDocument:
+        return self
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is None:  # after an error the transaction is discarded anyway
+            self.close()
+
+    def write(self, data: bytes) -> int:
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        self._hash.update(data)
+        if self._pending_bytes >= self._piece_bytes:
+            self._send_piece()
+        return len(data)
+
+    def _send_piece(self) -> None:
+        piece = b"".join(self._pending)
+        self._pending = []
+        self._pending_bytes = 0
+        self.size += len(piece)
+        self._put(self._key, piece)
+        self._put(self._key + GZ_SUFFIX, self._gzip.compress(piece))
+
+    def _put(self, key: str, data: bytes) -> None:
+        if key in self._started:
+            if data:
+                self._publisher.transaction.append(key, data)
+        else:
+            self._started.add(key)
+            self._publisher.transaction.set(key, data, ex=self._publisher.ttl)
+
+    def close(self) -> None:
+        """Send the rest and the end of the gzip twin; the ETag joins the others."""
+        if self._gzip is None:
+            return
+        self._send_piece()
+        self._put(self._key + GZ_SUFFIX, self._gzip.flush())
+        self._gzip = None
+        self._publisher.add_etag(self._dataset, '"' + self._hash.hexdigest() + '"')
+
+
+class Publisher:
+    """One refresh made visible in a single transaction, sent while it is being written.
+
+    The worker hands over each gateway's and each peer-path list's bytes as it encodes
+    them and writes the big documents into document(), which sends them as they grow;
+    everything leaves at once (see Transaction), so the process never holds the snapshot
+    as bytes. commit() adds the ETags hash and `last_update` and runs EXEC: before it,
+    readers see only the previous snapshot.
+    """
+
+    def __init__(
+        self, client: redis.Redis, *, interval: int, now: float, batch_bytes: int = 1 << 20
+    ) -> None:
+        self.ttl = snapshot_ttl(interval)
+        self._interval = interval
+        self._now = now
+        self._etags: dict[str, str] = {}
+        self.written = 0  # keys, as publish counts them
+        self.transaction = Transaction(client, batch_bytes=batch_bytes)
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.transaction.close()
+
+    def served(self, dataset: Dataset, body: bytes) -> None:
+        """A served document (compact JSON or CSV bytes): its key, gzip twin and ETag."""
+        key = DATASET_KEYS[dataset]
+        self.transaction.set(key, body, ex=self.ttl)
+        self.transaction.set(key + GZ_SUFFIX, gzip_bytes(body), ex=self.ttl)
+        self.add_etag(dataset, etag_of(body))
+
+    def document(self, dataset: Dataset, *, piece_bytes: int = 1 << 20) -> ServedDocument:
+        """A served document written piece by piece (the big ones: the gateways payload, the
+        CSV, all peer paths), sent as it grows; same keys, twin and ETag as served()."""
+        return ServedDocument(self, dataset, piece_bytes)
+
+    def add_etag(self, dataset: Dataset, etag: str) -> None:
+        self._etags[dataset.value] = etag
+        self.written += 2  # the body and its gzip twin
+
+    def gateway(self, gateway_id: str, body: bytes) -> None:
+        """One gateway's JSON with its WAN ports (`/api/gateway/<id>`)."""
+        self.transaction.set(gateway_key(gateway_id), body, ex=self.ttl)
+        self.written += 1
+
+    def peer_paths(self, gateway_id: str, mac: str, body: bytes) -> None:
+        """One gateway's peer paths as a JSON list."""
+        self.transaction.set(peer_paths_key(gateway_id, mac), body, ex=self.ttl)
+        self.written += 1
+
+    def history_write(self, port: tuple[str, str], write: HistoryWrite) -> None:
+        """What one port's stored history needs this refresh (plan_history_write)."""
+        _history_commands(self.transaction, history_key(*port), write)
+        self.written += 1
+
+    def whole_histories(self, histories: Mapping[tuple[str, str], history.PortHistory]) -> None:
+        """Histories stored whole, replacing what their keys held."""
+        self.written += _whole_history_commands(
+            self.transaction, histories, now=self._now, interval=self._interval
+        )
+
+    def commit(self) -> int:
+        """ETags and `last_update` with the rest, then EXEC; returns the keys written."""
+        self.transaction.hset(KEY_ETAGS, mapping=self._etags)  # type: ignore[arg-type]
+        self.transaction.expire(KEY_ETAGS, self.ttl)
+        self.transaction.set(KEY_LAST_UPDATE, repr(float(self._now)))
+        self.transaction.execute()
+        return self.written
 
 
 def publish(client: redis.Redis, publication: Publication, *, interval: int) -> int:
@@ -749,51 +1025,24 @@ def publish(client: redis.Redis, publication: Publication, *, interval: int) -> 
 
     Readers that take a body and its ETag in one transaction see all old or all new.
     """
-    ttl = snapshot_ttl(interval)
-    pipe = client.pipeline(transaction=True)
-    etags = {
-        Dataset.ORG.value: _served_commands(pipe, Dataset.ORG, encode_json(publication.org), ttl),
-        Dataset.SITES.value: _served_commands(
-            pipe, Dataset.SITES, encode_json(publication.sites), ttl
-        ),
-        Dataset.GATEWAYS.value: _served_commands(
-            pipe, Dataset.GATEWAYS, encode_json(publication.gateways), ttl
-        ),
-        Dataset.VPN_PEERS_ALL.value: _served_commands(
-            pipe, Dataset.VPN_PEERS_ALL, encode_json(publication.vpn_peers_all), ttl
-        ),
-        Dataset.INSIGHTS_ALL.value: _served_commands(
-            pipe, Dataset.INSIGHTS_ALL, encode_json(publication.insights_all), ttl
-        ),
-    }
-    written = 10
-    if publication.gateway_rows is not None:
-        etags[Dataset.GATEWAY_ROWS.value] = _served_commands(
-            pipe, Dataset.GATEWAY_ROWS, encode_json(publication.gateway_rows), ttl
-        )
-        written += 2
-    for gateway_id, body in publication.gateway_details.items():
-        pipe.set(gateway_key(gateway_id), body, ex=ttl)
-        written += 1
-    if publication.export_csv is not None:
-        etags[Dataset.EXPORT_CSV.value] = _served_commands(
-            pipe, Dataset.EXPORT_CSV, publication.export_csv, ttl
-        )
-        written += 2
-    pipe.hset(KEY_ETAGS, mapping=etags)  # type: ignore[arg-type]
-    pipe.expire(KEY_ETAGS, ttl)
-    for (gateway_id, mac), paths in publication.peer_paths.items():
-        pipe.set(peer_paths_key(gateway_id, mac), encode_json(paths), ex=ttl)
-        written += 1
-    written += _whole_history_commands(
-        pipe, publication.histories, now=publication.now, interval=interval
-    )
-    for (gateway_id, port_id), write in publication.history_writes.items():
-        _history_commands(pipe, history_key(gateway_id, port_id), write)
-        written += 1
-    pipe.set(KEY_LAST_UPDATE, repr(float(publication.now)))
-    pipe.execute()
-    return written
+    with Publisher(client, interval=interval, now=publication.now) as out:
+        out.served(Dataset.ORG, encode_json(publication.org))
+        out.served(Dataset.SITES, encode_json(publication.sites))
+        out.served(Dataset.GATEWAYS, encode_json(publication.gateways))
+        out.served(Dataset.VPN_PEERS_ALL, encode_json(publication.vpn_peers_all))
+        out.served(Dataset.INSIGHTS_ALL, encode_json(publication.insights_all))
+        if publication.gateway_rows is not None:
+            out.served(Dataset.GATEWAY_ROWS, encode_json(publication.gateway_rows))
+        for gateway_id, body in publication.gateway_details.items():
+            out.gateway(gateway_id, body)
+        if publication.export_csv is not None:
+            out.served(Dataset.EXPORT_CSV, publication.export_csv)
+        for (gateway_id, mac), paths in publication.peer_paths.items():
+            out.peer_paths(gateway_id, mac, encode_json(paths))
+        out.whole_histories(publication.histories)
+        for port, write in publication.history_writes.items():
+            out.history_write(port, write)
+        return out.commit()
 
 
 def _whole_history_commands(

@@ -41,6 +41,7 @@ from mist_connection import (
     MistError,
     OrgChoiceError,
 )
+from redis_cache import Dataset
 from settings import (
     Secret,
     WorkerSettings,
@@ -98,100 +99,6 @@ INVENTORY_FIELDS = ("id", "mac", "name", "site_id", "deviceprofile_id", "modifie
 
 
 HISTORY_CHUNK = 250  # ports per read: a chunk of full histories decodes to ~20 MB of samples
-# Top-level fields of gateway stats, port stats and peer paths that circuits.py reads. Items
-# are cut down to these as each page arrives: at 10,000 gateways the raw lists are most of the
-# worker's memory. tests/test_worker.py proves the trimmed build equals the untrimmed one.
-CIRCUIT_FIELDS = frozenset(
-    {
-        "id",
-        "mac",
-        "name",
-        "site_id",
-        "model",
-        "version",
-        "status",
-        "uptime",
-        "last_seen",
-        "ip",
-        "ext_ip",
-        "is_ha",
-        "type",
-        "if_stat",
-        "if2_stat",
-        "node_name",
-        "port_id",
-        "port_usage",
-        "up",
-        "disabled",
-        "speed",
-        "rx_bps",
-        "tx_bps",
-        "rx_bytes",
-        "tx_bytes",
-        "last_flapped",
-        "latency",
-        "jitter",
-        "loss",
-        "mos",
-        "mtu",
-        "is_active",
-        "peer_mac",
-        "peer_port_id",
-        "peer_router_name",
-        "peer_site_id",
-        "wan_name",
-        "wan_type",
-        "node",
-    }
-)
-
-
-INTERFACE_FIELDS = frozenset(
-    {"port_id", "port_usage", "wan_name", "wan_type", "ips", "up", "vlan", "address_mode"}
-    | {"rx_bytes", "tx_bytes", "servp_info"}
-)
-SERVICE_PROVIDER_FIELDS = ("org", "asn")  # of servp_info: the ISP name and its AS number
-_INTERN_MAX = 64
-
-
-def _compact(value: Any) -> Any:
-    """One shared object per repeated string (MACs, port ids, models, ISP names…).
-
-    Each page decodes its own copy of every string; at 10,000 gateways the copies of a few
-    thousand distinct values are a large part of what the fetched lists hold.
-    """
-    if type(value) is str and len(value) <= _INTERN_MAX:
-        return sys.intern(value)
-    if type(value) is list:
-        return [_compact(entry) for entry in value]
-    return value
-
-
-def _trim_interface(entry: Any) -> Any:
-    if not isinstance(entry, dict):
-        return entry
-    kept = {k: _compact(v) for k, v in entry.items() if k in INTERFACE_FIELDS}
-    servp = kept.get("servp_info")
-    if isinstance(servp, dict):
-        kept["servp_info"] = {k: _compact(servp[k]) for k in SERVICE_PROVIDER_FIELDS if k in servp}
-    return kept
-
-
-def _trim_interfaces(interfaces: Any) -> Any:
-    if not isinstance(interfaces, dict):
-        return interfaces
-    return {sys.intern(name): _trim_interface(entry) for name, entry in interfaces.items()}
-
-
-def trim_for_circuits(item: Any) -> Any:
-    """Keep only the fields circuits.py uses, down into each if_stat entry, strings shared."""
-    if not isinstance(item, dict):
-        return item
-    kept = {key: _compact(value) for key, value in item.items() if key in CIRCUIT_FIELDS}
-    for key in ("if_stat", "if2_stat"):
-        if key in kept:
-            kept[key] = _trim_interfaces(kept[key])
-    return kept
 
 
 @dataclass
@@ -481,9 +388,10 @@ class Worker:
         jobs: dict[str, Callable[[str], Fetched]] = {
             "org": self.mist.org,
             "sites": self.mist.sites,
-            "gateways": partial(self.mist.gateway_stats, trim=trim_for_circuits),
-            "ports": partial(self.mist.port_stats, trim=trim_for_circuits),
-            "peer_paths": partial(self.mist.peer_paths, trim=trim_for_circuits),
+            # Each item is cut to its compact form as its page arrives (see circuits.py).
+            "gateways": partial(self.mist.gateway_stats, trim=circuits.gateway_stat),
+            "ports": partial(self.mist.port_stats, trim=circuits.port_stat),
+            "peer_paths": partial(self.mist.peer_paths, trim=circuits.peer_path),
         }
         if config_due:
             jobs.update(
@@ -506,13 +414,11 @@ class Worker:
         pending = dict(futures)
         done = 0
         while pending:
-            for name, future in list(pending.items()):
-                if not future.done():
-                    continue
-                del pending[name]
+            # No loop variable may keep a finished future: it holds its stream's items.
+            for name in [name for name, future in pending.items() if future.done()]:
                 done += 1
                 try:
-                    fetched[name] = future.result()
+                    fetched[name] = pending.pop(name).result()
                     self._record(name, fetched[name])
                 except MistError as error:
                     self._record(name, None, str(error))
@@ -547,80 +453,88 @@ class Worker:
                 for gateway_id, entry in device_configs.items()
             },
         )
+        del device_configs, configs, cached_configs  # port_configs has what build needs
         snapshot = circuits.build_snapshot(
             org=fetched["org"].items[0],
             sites=fetched["sites"].items,
-            gateway_stats=fetched["gateways"].items,
+            gateway_stats=_consumed(fetched["gateways"].items),
             port_stats=fetched["ports"].items,
             peer_paths=fetched["peer_paths"].items,
             port_configs=port_configs,
             now=now,
         )
         fetched.clear()  # the raw Mist lists are done with: let history and publish reuse it
-        del port_configs, device_configs, configs
+        del port_configs
         _give_back_memory()
         log.info(
             "build: %d gateways, %d circuits, %d peer path groups, %.2f s",
-            len(snapshot.gateways),
+            len(snapshot.records),
             len(snapshot.circuits),
-            len(snapshot.peer_paths),
+            len(snapshot.paths),
             time.monotonic() - built,
         )
         done += 1
         self._phase("history", done, total_phases)
         histories = self._histories(snapshot, now)
-        volumes = histories.volumes
         _give_back_memory()
-        # Each gateway's peer paths are encoded once, for its own key and for the all-gateways
-        # document; the big documents leave as bytes at once, item by item.
-        peer_path_bodies = {
-            gateway: redis_cache.encode_json(paths)
-            for gateway, paths in snapshot.peer_paths.items()
-        }
-        snapshot.peer_paths = {}
-        head = circuits.gateways_payload_head(snapshot)
-        table = circuits.GatewayRows(snapshot.sites)
-        circuit_rows = circuits.CircuitRows(snapshot.sites)
-        export = redis_cache.CsvEncoder(circuits.CSV_COLUMNS)
-        gateway_bodies: dict[str, bytes] = {}
-
-        def gateway_bodies_as_encoded() -> Iterator[bytes]:
-            """Each gateway encoded once: its own key and the payload share the bytes."""
-            for record in circuits.gateway_records(snapshot, volumes):
-                table.add(record)
-                for row in circuit_rows.of(record):
-                    export.add(row)
-                body = redis_cache.encode_json(record)  # bytes count as encoded: no copy
-                gateway_bodies[record["id"]] = body
-                yield body
-
-        gateways_body = redis_cache.encode_json_document(
-            head, "gateways", gateway_bodies_as_encoded()
-        )
-        publication = redis_cache.Publication(
-            org=snapshot.org,
-            sites=snapshot.sites,
-            gateways=gateways_body,
-            gateway_rows=table.document(head),
-            gateway_details=gateway_bodies,
-            export_csv=export.encoded(),
-            vpn_peers_all=redis_cache.encode_json_object(
-                (gateway_id, body) for (gateway_id, _mac), body in peer_path_bodies.items()
-            ),
-            insights_all=redis_cache.encode_json_object(
-                circuits.insights_records(snapshot, volumes)
-            ),
-            peer_paths=peer_path_bodies,
-            histories={},
-            history_writes=histories.writes,
-            now=now,
-        )
         done += 1
         self._phase("publish", done, total_phases)
         if not self.holds_lease or not self.acquire_lease():
             raise RefreshAborted("the lease went to another worker")
-        with self._redis_lock:
-            return redis_cache.publish(self.client, publication, interval=self.interval)
+        with (
+            self._redis_lock,
+            redis_cache.Publisher(self.client, interval=self.interval, now=now) as out,
+        ):
+            self._encode_into(out, snapshot, histories)
+            if self.lease_lost.is_set():  # another worker may be publishing: ours goes
+                raise RefreshAborted("the lease went to another worker")
+            return out.commit()
+
+    def _encode_into(
+        self, out: redis_cache.Publisher, snapshot: circuits.Snapshot, histories: HistoryResult
+    ) -> None:
+        """Encode the snapshot straight into the open publish transaction.
+
+        Each gateway's and each peer-path list's bytes leave as they are made, the big
+        documents a megabyte at a time as they grow, while the snapshot's compact records
+        are released one by one: at 10,000 gateways the worker never holds the snapshot
+        twice, nor any whole document but the page's table.
+        """
+        volumes = histories.volumes
+        head = circuits.gateways_payload_head(snapshot)
+
+        def peer_path_bodies() -> Iterator[tuple[str, bytes]]:
+            """Each gateway's peer paths encoded once: its own key and the whole document."""
+            for (gateway_id, mac), paths in circuits.drain_peer_paths(snapshot):
+                body = redis_cache.encode_json(paths)
+                out.peer_paths(gateway_id, mac, body)
+                yield gateway_id, body
+
+        with out.document(Dataset.VPN_PEERS_ALL) as document:
+            redis_cache.write_json_object(document, peer_path_bodies())
+        table = circuits.GatewayRows(snapshot.sites)
+        circuit_rows = circuits.CircuitRows(snapshot.sites)
+
+        def gateway_bodies(export: redis_cache.CsvEncoder) -> Iterator[bytes]:
+            """Each gateway encoded once: its own key and the payload share the bytes."""
+            for record in circuits.drain_gateway_records(snapshot, volumes):
+                table.add(record)
+                for row in circuit_rows.of(record):
+                    export.add(row)
+                body = redis_cache.encode_json(record)  # bytes count as encoded: no copy
+                out.gateway(record["id"], body)
+                yield body
+
+        with out.document(Dataset.GATEWAYS) as payload, out.document(Dataset.EXPORT_CSV) as csv:
+            export = redis_cache.CsvEncoder(circuits.CSV_COLUMNS, csv)
+            redis_cache.write_json_document(payload, head, "gateways", gateway_bodies(export))
+        out.served(Dataset.GATEWAY_ROWS, redis_cache.encode_json(table.document(head)))
+        with out.document(Dataset.INSIGHTS_ALL) as document:
+            redis_cache.write_json_object(document, circuits.insights_records(snapshot, volumes))
+        out.served(Dataset.ORG, redis_cache.encode_json(snapshot.org))
+        out.served(Dataset.SITES, redis_cache.encode_json(snapshot.sites))
+        for port, write in histories.writes.items():
+            out.history_write(port, write)
 
     # ------------------------------------------------------------ config (hourly, cached)
 
@@ -881,6 +795,14 @@ class Worker:
             self.refresh()
 
 
+def _consumed(items: list[Any]) -> Iterator[Any]:
+    """The items in order, each dropped from the list as it is taken (a gateway's stats
+    leave memory as soon as its record is built, not after the whole build)."""
+    items.reverse()
+    while items:
+        yield items.pop()
+
+
 def _give_back_memory() -> None:
     """Collect cycles and hand freed heap pages back to the OS between the big phases.
 
@@ -902,6 +824,18 @@ def _load_libc() -> Any:
 
 
 _LIBC = _load_libc()
+_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+
+
+def _tune_malloc() -> None:
+    """Big blocks (pages of Mist JSON, the encoded documents) straight from the OS and back.
+
+    glibc raises its mmap threshold each time it frees a big mapped block (up to 32 MB);
+    the next big blocks then come from the heap, where they leave holes malloc_trim cannot
+    give back: about 40 MB of peak RSS at 10,000 gateways. A fixed threshold keeps them out.
+    """
+    if _LIBC is not None and hasattr(_LIBC, "mallopt"):
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
 
 
 # ---------------------------------------------------------------- command line
@@ -1007,6 +941,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return healthcheck()
     settings = load_or_exit(load_worker_settings)
     configure_logging(settings.log_level)
+    _tune_malloc()
     redactor = TokenRedactor(settings.tokens)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redactor)

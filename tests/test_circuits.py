@@ -1039,3 +1039,38 @@ def test_csv_rows_one_per_wan_port_excel_safe_with_the_site_name() -> None:
     assert (second["link"], second["latency_ms"], second["wan_name"]) == ("down", "", "")
     offline = circuits.CircuitRows([]).of({**gateway, "site_id": "s9", "ports": []})
     assert len(offline) == 1 and offline[0][:3] == ["", "gw-1", "g1"] and offline[0][5] == ""
+
+
+def test_draining_gives_the_payload_and_releases_the_compact_records(mist):
+    """The worker encodes gateways and peer paths while releasing them (drain_*): the same
+    records as gateway_records / peer_paths_all, in the same order, and nothing left after."""
+    snapshot = snapshot_from(mist)
+    volumes = {(DENVER_GW, "ge-0/0/0"): (123, 456)}
+    expected_gateways = list(circuits.gateway_records(snapshot, volumes))
+    expected_paths = peer_paths_all(snapshot)
+    assert list(circuits.drain_gateway_records(snapshot, volumes)) == expected_gateways
+    drained = list(circuits.drain_peer_paths(snapshot))
+    assert {gateway_id: paths for (gateway_id, _mac), paths in drained} == expected_paths
+    assert [key for key, _ in drained] == [(DENVER_GW, "4c96144f0a10")]
+    assert snapshot.records == [] and snapshot.paths == {}
+
+
+def test_compact_items_keep_only_what_the_dashboard_reads(mist):
+    """gateway_stat / port_stat / peer_path: tuples, normalised once, idempotent; an item that
+    is not a gateway (or names no MAC) has no compact form."""
+    raw = mist["listOrgDevicesStats"][0]
+    compact = circuits.gateway_stat(raw)
+    assert compact is not None and compact.id == DENVER_GW
+    assert circuits.gateway_stat(compact) is compact
+    wan = [i for i in compact.interfaces if i.wan]
+    assert wan and all(isinstance(i, circuits.InterfaceStat) for i in compact.interfaces)
+    assert circuits.gateway_stat({**raw, "type": "switch"}) is None
+    assert circuits.gateway_stat({"mac": None}) is None
+    row = mist["searchOrgSwOrGwPorts"]["results"][0]
+    port = circuits.port_stat(row)
+    assert port is not None and circuits.port_stat(port) is port
+    assert circuits.port_stat({**row, "mac": None}) is None
+    path = circuits.peer_path({**mist["searchOrgPeerPathStats"]["results"][0], "latency": "9"})
+    assert path is not None and path.latency is None  # a string is not a number
+    assert list(path.as_dict()) == list(circuits.PEER_PATH_FIELDS)
+    assert circuits.peer_path({"port_id": "ge-0/0/0"}) is None

@@ -143,6 +143,100 @@ def test_readers_never_see_a_mix_of_two_refreshes(client, redis_server):
     assert mismatches == []
 
 
+def test_a_publish_sent_in_many_batches_is_still_one_snapshot(client, redis_server):
+    """The publish transaction leaves in batches while it is encoded; a reader that takes the
+    payload and two gateways' own keys in one MULTI still sees one refresh, never a mix."""
+    gateway_ids = [f"00000000-0000-0000-1000-{n:012x}" for n in range(200)]
+
+    def publish(version: int) -> None:
+        with redis_cache.Publisher(client, interval=60, now=time.time(), batch_bytes=256) as out:
+            for gateway_id in gateway_ids:
+                out.gateway(gateway_id, redis_cache.encode_json({"id": gateway_id, "v": version}))
+            out.served(Dataset.GATEWAYS, redis_cache.encode_json({"v": version}))
+            assert out.commit() == 202
+
+    publish(0)
+    stop = threading.Event()
+    seen: list[tuple[int, int, int]] = []
+
+    def reader() -> None:
+        own = redis_cache.connect(redis_server.url)
+        keys = [redis_cache.gateway_key(gateway_ids[0]), redis_cache.gateway_key(gateway_ids[-1])]
+        while not stop.is_set():
+            pipe = own.pipeline(transaction=True)
+            pipe.get(redis_cache.KEY_GATEWAYS)
+            pipe.mget(keys)
+            payload, (first, last) = pipe.execute()
+            seen.append(tuple(json.loads(body)["v"] for body in (payload, first, last)))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    for version in range(1, 30):
+        publish(version)
+    stop.set()
+    thread.join(timeout=10)
+    assert len({versions[0] for versions in seen}) > 1  # the reader did overlap the writer
+    assert all(len(set(versions)) == 1 for versions in seen)
+
+
+def test_a_document_sent_in_pieces_is_stored_as_one_body_with_its_twin_and_etag(client):
+    """The big documents go to Redis a piece at a time (SET, APPENDs), their gzip twin and
+    ETag computed on the way: the web must get exactly what the whole body would give."""
+    items = [{"id": f"gw-{n}", "name": "Zürich <b>", "up": n % 3 == 0} for n in range(2000)]
+    head = {"generated_at": 1.25, "summary": {"gateways": 2000}}
+    whole = redis_cache.encode_json_document(head, "gateways", items)
+    rows = [["Zürich", f"gw,{n}"] for n in range(500)]
+    with redis_cache.Publisher(client, interval=60, now=time.time()) as out:
+        with out.document(Dataset.GATEWAYS, piece_bytes=1000) as document:
+            redis_cache.write_json_document(document, head, "gateways", iter(items))
+        with out.document(Dataset.EXPORT_CSV, piece_bytes=100) as document:
+            encoder = redis_cache.CsvEncoder(("site", "gateway"), document)
+            for row in rows:
+                encoder.add(row)
+        assert out.commit() == 4
+    expected = {
+        Dataset.GATEWAYS: whole,
+        Dataset.EXPORT_CSV: redis_cache.encode_csv(("site", "gateway"), rows),
+    }
+    for dataset, body in expected.items():
+        plain = redis_cache.read_served(client, dataset, gzip_ok=False)
+        zipped = redis_cache.read_served(client, dataset, gzip_ok=True)
+        assert plain is not None and zipped is not None
+        assert plain.body == body and zipped.body == redis_cache.gzip_bytes(body)
+        assert plain.etag == zipped.etag == redis_cache.etag_of(body)
+        key = redis_cache.DATASET_KEYS[dataset]
+        assert 0 < client.ttl(key) <= 180 and 0 < client.ttl(key + ":gz") <= 180
+
+
+def test_a_transaction_is_invisible_until_exec_and_gone_without_it(client, redis_server):
+    reader = redis_server.client()
+    keys = [f"mist:test:{n}" for n in range(100)]
+    with redis_cache.Transaction(client, batch_bytes=64) as transaction:
+        for key in keys:
+            transaction.set(key, b"x" * 50)
+        assert transaction.commands == 100
+        assert reader.exists(*keys) == 0  # sent to Redis in batches, queued there, not applied
+        assert transaction.execute() == [b"OK"] * 100  # Redis's own replies, unconverted
+    assert reader.exists(*keys) == 100
+    reader.delete(*keys)
+    with pytest.raises(RuntimeError), redis_cache.Transaction(client, batch_bytes=64) as left:
+        for key in keys:
+            left.set(key, b"x" * 50)
+        raise RuntimeError("the encoding failed half way")
+    assert reader.exists(*keys) == 0
+    assert client.set("mist:test:after", b"1") and client.get("mist:test:after") == b"1"
+
+
+def test_a_command_redis_refuses_aborts_the_whole_transaction(client, redis_server):
+    with redis_cache.Transaction(client, batch_bytes=64) as transaction:
+        transaction.set("mist:test:a", b"1")
+        transaction.execute_command("SET", "mist:test:b")  # wrong number of arguments
+        transaction.set("mist:test:c", b"1")
+        with pytest.raises(redis.ResponseError, match="wrong number of arguments"):
+            transaction.execute()
+    assert redis_server.client().exists("mist:test:a", "mist:test:c") == 0
+
+
 def test_lock_is_exclusive_renewable_and_released_only_by_its_owner(client):
     assert redis_cache.acquire_lock(client, "worker-a", 5)
     assert not redis_cache.acquire_lock(client, "worker-b", 5)

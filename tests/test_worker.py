@@ -245,8 +245,9 @@ def test_exhausted_tokens_rotate_and_a_fully_limited_org_keeps_its_data(
 
 
 def test_trimmed_mist_items_build_exactly_the_same_dashboard(mistsim_factory):
-    """The worker keeps only CIRCUIT_FIELDS of each item; if circuits.py starts reading another
-    field, this fails instead of the dashboard silently losing it."""
+    """The worker keeps each item only in its compact form (circuits.gateway_stat, port_stat,
+    peer_path); if circuits.py starts reading another field without keeping it there, this
+    fails instead of the dashboard silently losing it."""
     import circuits
 
     sim = mistsim_factory(edge_cases=True)
@@ -266,9 +267,16 @@ def test_trimmed_mist_items_build_exactly_the_same_dashboard(mistsim_factory):
         device_configs={},
     )
     trimmed = dict(raw)
-    for name in ("gateway_stats", "port_stats", "peer_paths"):
-        trimmed[name] = [worker_module.trim_for_circuits(item) for item in raw[name]]
-        assert sum(map(len, trimmed[name])) < sum(map(len, raw[name]))  # it does cut
+    compact = {
+        "gateway_stats": circuits.gateway_stat,
+        "port_stats": circuits.port_stat,
+        "peer_paths": circuits.peer_path,
+    }
+    for name, trim in compact.items():
+        trimmed[name] = [trim(item) for item in raw[name]]
+        kept = [item for item in trimmed[name] if item is not None]
+        assert sum(map(len, kept)) < sum(map(len, raw[name]))  # it does cut
+        assert all(type(item) is not dict for item in kept)
     full = circuits.build_snapshot(**raw, port_configs=configs, now=1.0)
     cut = circuits.build_snapshot(**trimmed, port_configs=configs, now=1.0)
     assert circuits.gateways_payload(cut, {}) == circuits.gateways_payload(full, {})
@@ -343,3 +351,12 @@ def test_status_walks_through_the_phases_with_progress(mistsim, redis_server, mo
     progress = [s["progress"]["done"] for s in seen if s["status"] == "running"]
     assert progress == sorted(progress) and progress[-1] == seen[-2]["progress"]["total"]
     assert seen[-1]["status"] == "idle" and seen[-1]["phase"] is None
+
+
+def test_consumed_items_leave_their_list_as_they_are_taken():
+    """The build takes each gateway's compact stats through worker._consumed: in order, and
+    gone from the fetched list as soon as taken, so the list never outlives its use."""
+    items = ["a", "b", "c"]
+    taken = [(item, len(items)) for item in worker_module._consumed(items)]
+    assert taken == [("a", 2), ("b", 1), ("c", 0)]
+    assert items == []
