@@ -372,7 +372,9 @@ def _same(a: tuple[float | None, float | None], b: tuple[float | None, float | N
     )
 
 
-def _counters(last_ts: float, last_rx: float, last_tx: float) -> tuple[Any, Any, Any]:
+def _counters(
+    last_ts: float, last_rx: float, last_tx: float
+) -> tuple[float | None, int | None, int | None]:
     """(last_ts, last_rx_bytes, last_tx_bytes) from their stored doubles (NaN = none)."""
     rx, tx = _nan_to_none(last_rx), _nan_to_none(last_tx)
     return _nan_to_none(last_ts), None if rx is None else int(rx), None if tx is None else int(tx)
