@@ -127,6 +127,35 @@ def test_small_org_reaches_a_steady_five_call_refresh(mistsim, redis_server):
     assert calls_by_kind(mistsim)["every"] == 5
 
 
+def test_a_steady_refresh_reads_only_the_home_keys_of_its_ports(mistsim, redis_server, caplog):
+    """Once every port has its history, a refresh appends one sample per port from its home
+    key alone (no week of samples read back) and still shows each port's 24 h volume."""
+    instance = make_worker(mistsim, redis_server, interval=300)
+    assert instance.refresh()
+    time.sleep(1.1)  # a second reading: every connected port makes its first sample
+    assert instance.refresh()
+    client = redis_server.client()
+    ports = [
+        (gateway["id"], port["port_id"])
+        for gateway in served_json(client, Dataset.GATEWAYS)["gateways"]
+        for port in gateway["ports"]
+    ]
+    before = redis_cache.read_port_histories(client, ports)
+    time.sleep(1.1)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="worker"):
+        assert instance.refresh()
+    assert f"history: {len(ports)} ports (0 new, 0 read whole)" in caplog.text
+    after = redis_cache.read_port_histories(client, ports)
+    gateways = served_json(client, Dataset.GATEWAYS)["gateways"]
+    volumes = {(g["id"], p["port_id"]): p["rx_bytes_24h"] for g in gateways for p in g["ports"]}
+    sampled = [port for port in ports if after[port].fine]
+    assert sampled, "connected ports make samples"
+    for port in sampled:
+        assert len(after[port].fine) == len(before[port].fine) + 1
+        assert volumes[port] is not None and volumes[port] >= 0
+
+
 def test_1000_gateway_org_stays_within_25_calls(mistsim_factory, redis_server):
     """1,000 gateways × 4 WAN ports × 6 peer paths in 500 sites (the issue's budget)."""
     sim = mistsim_factory(gateways=1000, sites=500, wan_ports_min=4, wan_ports_max=4, peer_paths=6)
