@@ -246,8 +246,8 @@ def build_sections(
         "first run / next refresh: the same two runs as above; the next refresh still carries "
         "its capped catch-up calls, so a caught-up refresh is no slower. refresh: the "
         "worker's own `refresh_seconds` (fetch → build → publish); worker process: "
-        "`worker.py --once` wall time including interpreter start; peak RSS from `wait4()` "
-        "of the worker process itself.",
+        "`worker.py --once` wall time including interpreter start; peak RSS: the worker "
+        "process's own high-water mark (VmHWM, sampled every 20 ms until it exits).",
         f"{WEEK_RUN}: what a refresh costs a week into a deployment — every WAN port first "
         "seeded with 7 days at 300 s (288 fine samples, 168 hourly buckets; "
         "`history.add_counters` via `bench/memory.py`, stored by "
@@ -350,8 +350,8 @@ def build_sections(
         rows=list[Sequence[object]](memory_rows),
         notes=[
             "Target: under 10 KB per WAN port with 7 days of history. A week of refreshes "
-            "replayed the worker's way (stored history read back, `history.add_counters`, "
-            "`redis_cache.plan_history_write`, the same SET/APPEND commands publish sends), "
+            "replayed the worker's way (the home key alone when it suffices, else the stored "
+            "history read back; the same SET/RPUSH commands publish sends), "
             "one counter reset; bytes = MEMORY USAGE of the port's home, `:fine` and `:coarse` "
             "keys together."
         ],

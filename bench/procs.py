@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -210,7 +209,12 @@ def run_worker_once(
     timeout: float = 600.0,
     interval: int = 300,
 ) -> WorkerRun:
-    """Run `worker.py --once` and take its own peak RSS from wait4 (not the bench's)."""
+    """Run `worker.py --once` and take its own peak RSS (VmHWM, sampled until it exits).
+
+    Not wait4's ru_maxrss: Linux carries the high-water mark of the process that spawned
+    it across exec into it, so the worker would be charged the bench's own peak (Chromium's
+    driver, the seeded histories) whenever that is the larger.
+    """
     log = (mist.workdir / f"worker-once-{time.monotonic_ns()}.log").open("w+")
     started = time.monotonic()
     process = subprocess.Popen(
@@ -223,8 +227,14 @@ def run_worker_once(
     )
     timer = threading.Timer(timeout, process.kill)
     timer.start()
+    peak_kib = 0
     try:
-        _, status, usage = os.wait4(process.pid, 0)
+        while True:
+            peak_kib = max(peak_kib, _high_water_kib(process.pid))
+            pid, status = os.waitpid(process.pid, os.WNOHANG)
+            if pid:
+                break
+            time.sleep(0.02)
     finally:
         timer.cancel()
     seconds = time.monotonic() - started
@@ -232,8 +242,17 @@ def run_worker_once(
     log.seek(0)
     output = log.read()
     log.close()
-    # ru_maxrss is in KiB on Linux.
-    return WorkerRun(process.returncode, seconds, usage.ru_maxrss / 1024, output)
+    return WorkerRun(process.returncode, seconds, peak_kib / 1024, output)
+
+
+def _high_water_kib(pid: int) -> int:
+    """The process's peak resident memory so far (VmHWM, KiB); 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+    return int(match.group(1)) if match else 0
 
 
 def start_worker(
@@ -328,8 +347,3 @@ class Gunicorn:
             self.process.wait(timeout=10)
         self.process = None
         self.start()
-
-
-def children_peak_rss_mb() -> float:
-    """Peak RSS of any waited-for child so far (RUSAGE_CHILDREN), in MiB."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
