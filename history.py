@@ -181,6 +181,23 @@ def restore(
     return prune(restored, pruned_at) if pruned_at is not None else restored
 
 
+def _sample(
+    last: PortHistory | PortState,
+    ts: float,
+    rx_bytes: int | None,
+    tx_bytes: int | None,
+    span: float,
+) -> Sample | None:
+    """The rate sample a reading at `ts` makes after the `last` one, if any: not on a first
+    reading, after a gap longer than `span`, or when neither direction has a rate."""
+    if last.last_ts is None or ts - last.last_ts > span:
+        return None
+    seconds = ts - last.last_ts
+    rx = _rate(last.last_rx_bytes, rx_bytes, seconds)
+    tx = _rate(last.last_tx_bytes, tx_bytes, seconds)
+    return (int(ts), rx, tx) if rx is not None or tx is not None else None
+
+
 def add_counters(
     history: PortHistory | None,
     *,
@@ -204,13 +221,7 @@ def add_counters(
         return prune(history, ts)
     if history.last_ts is not None and ts <= history.last_ts:
         return history
-    sample: Sample | None = None
-    if history.last_ts is not None and ts - history.last_ts <= max_span:
-        seconds = ts - history.last_ts
-        rx = _rate(history.last_rx_bytes, rx_bytes, seconds)
-        tx = _rate(history.last_tx_bytes, tx_bytes, seconds)
-        if rx is not None or tx is not None:
-            sample = (int(ts), rx, tx)
+    sample = _sample(history, ts, rx_bytes, tx_bytes, max_span)
     history.last_ts, history.last_rx_bytes, history.last_tx_bytes = ts, rx_bytes, tx_bytes
     if sample is not None:
         if history.fine and history.fine[-1][0] >= sample[0]:
@@ -347,12 +358,20 @@ refresh adds one sample's bytes here instead of reading the port's samples back.
 
 
 def _add_bytes(
-    hours: HourlyBytes, start: float, end: float, rx: float | None, tx: float | None
+    hours: HourlyBytes,
+    start: float,
+    end: float,
+    rx: float | None,
+    tx: float | None,
+    covered: dict[int, float] | None = None,
 ) -> None:
-    """Spread a span's rates (bits/s) over the hours it overlaps, as bytes."""
+    """Spread a span's rates (bits/s) over the hours it overlaps, as bytes; with `covered`,
+    also add up the seconds of each hour the span covers."""
     hour = _hour(start)
     while hour < end:
         overlap = min(end, hour + COARSE_STEP) - max(start, hour)
+        if overlap > 0 and covered is not None:
+            covered[hour] = covered.get(hour, 0.0) + overlap
         if overlap > 0 and (rx is not None or tx is not None):
             old_rx, old_tx = hours.get(hour, (None, None))
             hours[hour] = (
@@ -391,13 +410,7 @@ def hourly_bytes(
     for start, end, rx, tx in _coverage(fine, nominal, MAX_SAMPLE_SPAN):
         if end <= lo - COARSE_STEP:
             continue
-        _add_bytes(hours, start, end, rx, tx)
-        hour = _hour(start)
-        while hour < end:
-            covered[hour] = covered.get(hour, 0.0) + max(
-                0.0, min(end, hour + COARSE_STEP) - max(start, hour)
-            )
-            hour += COARSE_STEP
+        _add_bytes(hours, start, end, rx, tx, covered)
     measured = _measured_hours(history)
     fine_from = -math.inf  # a port's first samples: nothing measured before them
     if fine and (len(fine) >= FINE_MAX_SAMPLES or fine[0][0] - nominal <= now - FINE_KEEP):
@@ -492,16 +505,11 @@ def add_counters_to_state(
             return None
     if rx_bytes is None and tx_bytes is None:
         return (state, None)
-    sample: Sample | None = None
+    sample = _sample(state, ts, rx_bytes, tx_bytes, MAX_SAMPLE_SPAN)
     hourly = state.hourly
-    if last_ts is not None and ts - last_ts <= MAX_SAMPLE_SPAN:
-        seconds = ts - last_ts
-        rx = _rate(state.last_rx_bytes, rx_bytes, seconds)
-        tx = _rate(state.last_tx_bytes, tx_bytes, seconds)
-        if rx is not None or tx is not None:
-            sample = (int(ts), rx, tx)
-            hourly = dict(hourly)
-            _add_bytes(hourly, last_ts, ts, rx, tx)
+    if sample is not None and last_ts is not None:
+        hourly = dict(hourly)
+        _add_bytes(hourly, last_ts, ts, sample[1], sample[2])
     updated = PortState(
         last_ts=ts,
         last_rx_bytes=rx_bytes,
