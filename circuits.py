@@ -9,12 +9,19 @@ pass through verbatim (the page escapes them, we never do).
 from __future__ import annotations
 
 import functools
-import math
 import re
-import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+from model.values import address_mode as _address_mode
+from model.values import as_int as _as_int
+from model.values import boolean as _bool
+from model.values import counter as _counter
+from model.values import mapping as _mapping
+from model.values import number as _number
+from model.values import share as _share
+from model.values import text as _text
 
 THRESHOLDS: dict[str, list[float]] = {
     "latency": [50, 100, 150],
@@ -24,7 +31,6 @@ THRESHOLDS: dict[str, list[float]] = {
 }
 """Colour bands for the page; the middle value of each is the `degraded` line (DATA.md §3.1)."""
 
-ADDRESS_MODES = ("static", "dhcp", "pppoe")
 MAX_RANGE_PORTS = 256  # a port-key range longer than this is a typo, not a chassis
 _VAR = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 _RANGE = re.compile(r"^(.*/)(\d+)-(\d+)$")  # Junos style: ge-0/0/1-3; SSR ge-0-1 is a name
@@ -84,40 +90,6 @@ def substitute_vars(value: Any, variables: Mapping[str, Any]) -> Any:
         return str(variables[name]) if variables.get(name) is not None else match.group(0)
 
     return _VAR.sub(replace, value)
-
-
-def _text(value: Any) -> str | None:
-    """A Mist string, or None when Mist gave nothing usable (missing, null, empty)."""
-    if value is None or value == "":
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-def _as_int(value: Any) -> int | None:
-    """An int from an int or a numeric string (Mist's `vlan_id` may be either)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def _address_mode(value: Any) -> str | None:
-    """Normalise Mist's address mode spellings (`DHCP`, `Static`, `Unknown`) to ours."""
-    if not isinstance(value, str):
-        return None
-    mode = value.strip().lower()
-    return mode if mode in ADDRESS_MODES else None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    if type(value) is dict:  # what JSON gives: skip the slower ABC check
-        return value
-    return value if isinstance(value, Mapping) else {}
 
 
 def _port_entries(layer: Mapping[str, Any] | None, variables: Mapping[str, Any]) -> dict[str, Json]:
@@ -242,35 +214,6 @@ def index_port_configs(
 # into one of these tuples as its page arrives (gateway_stat, port_stat, peer_path): only
 # what the snapshot reads, already normalised, short strings shared. build_snapshot takes
 # raw Mist dicts or these alike, through the same functions.
-
-_SHARE_MAX = 64  # longer strings (descriptions, addresses) rarely repeat
-
-
-def _share(value: Any) -> Any:
-    """One object per repeated short string (MACs, port ids, models, ISP names …): each page
-    decodes its own copy of every string."""
-    if type(value) is str and len(value) <= _SHARE_MAX:
-        return sys.intern(value)
-    return value
-
-
-def _number(value: Any) -> float | int | None:
-    """A finite JSON number, or None (bools and numeric-looking strings are not numbers)."""
-    kind = type(value)
-    if kind is int:
-        return value
-    if kind is float and math.isfinite(value):
-        return value
-    return None
-
-
-def _counter(value: Any) -> int | None:
-    number = _number(value)
-    return int(number) if number is not None and number >= 0 else None
-
-
-def _bool(value: Any) -> bool | None:
-    return value if value is True or value is False else None
 
 
 def gateway_id_from_mac(mac: str) -> str:
