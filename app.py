@@ -1,7 +1,7 @@
 """The web app: a read-only Flask factory that serves the dashboard and its JSON API from Redis.
 
 It holds no Mist token and never calls Mist: every byte it serves was written by the worker
-through `redis_cache.py`. The big payloads (the gateways, the page's gateway rows, each
+through `reads.py`. The big payloads (the gateways, the page's gateway rows, each
 gateway, the CSV export) are sent as the worker stored them (already gzipped when the client
 accepts it) through a WSGI shortcut: a request costs one small Redis read (the ETag), the
 bytes come from this process's memory until the ETag moves, and nothing is decoded or
@@ -27,10 +27,11 @@ from flask import Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES, parse_etags
 
-import history
-import redis_cache
 import settings
-from redis_cache import Dataset
+from history.series import series as traffic_series
+from store import reads
+from store.histories import read_port_history
+from store.keys import Dataset
 
 ROOT = Path(__file__).resolve().parent
 STATIC_DIR = ROOT / "static"
@@ -189,14 +190,14 @@ class DatasetServer:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self._bodies: dict[tuple[Dataset, bool], redis_cache.Served] = {}
+        self._bodies: dict[tuple[Dataset, bool], reads.Served] = {}
 
     def answer(
         self, dataset: Dataset, accept_encoding: str, if_none_match: str | None
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         """(status, headers, body) for a GET; raises redis.RedisError when Redis is away."""
         gzip_ok = "gzip" in accept_encoding.lower()
-        etag = redis_cache.read_etag(self.client, dataset)
+        etag = reads.read_etag(self.client, dataset)
         headers = [("Vary", "Accept-Encoding"), ("Cache-Control", "no-cache")]
         if etag is not None:
             variant = _variant_etag(etag, gzip_ok)
@@ -205,7 +206,7 @@ class DatasetServer:
             cached = self._bodies.get((dataset, gzip_ok))
             if cached is not None and cached.etag == etag:
                 return 200, self._headers(dataset, cached, headers), cached.body
-        served = redis_cache.read_served(self.client, dataset, gzip_ok=gzip_ok)
+        served = reads.read_served(self.client, dataset, gzip_ok=gzip_ok)
         if served is None:
             body = _error_body(503, "no data yet: the worker has not finished a refresh")
             return 503, list(NO_STORE_JSON), body
@@ -214,7 +215,7 @@ class DatasetServer:
 
     @staticmethod
     def _headers(
-        dataset: Dataset, served: redis_cache.Served, base: list[tuple[str, str]]
+        dataset: Dataset, served: reads.Served, base: list[tuple[str, str]]
     ) -> list[tuple[str, str]]:
         headers = [*base, ("Content-Type", DATASET_MIMETYPES.get(dataset, JSON_MIMETYPE))]
         headers.append(("ETag", f'"{_variant_etag(served.etag, served.gzipped)}"'))
@@ -280,7 +281,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not logging.getLogger().handlers:  # gunicorn or main() may have set logging up already
         settings.configure_logging(app.config["LOG_LEVEL"])
     LOG.setLevel(app.config["LOG_LEVEL"])
-    client = app.config.get("REDIS_CLIENT") or redis_cache.connect(app.config["REDIS_URL"])
+    client = app.config.get("REDIS_CLIENT") or reads.connect(app.config["REDIS_URL"])
     app.extensions["redis_client"] = client
     assets = _build_static(Path(app.config.get("STATIC_DIR", STATIC_DIR)))
     app.extensions["static_assets"] = assets
@@ -362,7 +363,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def health_answer(environ: Mapping[str, Any]) -> Answer:
         """Liveness without loading the org: Redis reachable, data age, worker status."""
         try:
-            state = redis_cache.read_health(client)
+            state = reads.read_health(client)
         except redis.RedisError:
             return 503, list(NO_STORE_JSON), _error_body(503, "redis unreachable")
         interval = state.get("interval") or interval_default
@@ -381,7 +382,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     def status_answer(environ: Mapping[str, Any]) -> Answer:
         """The worker's status JSON plus the age of the data and whether it is stale."""
-        document, published = redis_cache.read_status_published(client)
+        document, published = reads.read_status_published(client)
         worker = document or {
             "status": "starting",
             "phase": None,
@@ -461,13 +462,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.get("/api/gateway/<gateway_id>")
     def gateway_detail(gateway_id: str) -> Response:
         return stored_gateway_json(
-            gateway_id, redis_cache.read_gateway, "no such gateway in the current data"
+            gateway_id, reads.read_gateway, "no such gateway in the current data"
         )
 
     @app.get("/api/gateway/<gateway_id>/vpn-peers")
     def gateway_peer_paths(gateway_id: str) -> Response:
         return stored_gateway_json(
-            gateway_id, redis_cache.read_gateway_peer_paths, "no peer paths known for this gateway"
+            gateway_id, reads.read_gateway_peer_paths, "no peer paths known for this gateway"
         )
 
     @app.get("/api/gateway/<gateway_id>/port/<path:port_id>/traffic")
@@ -479,11 +480,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         range_name = request.args.get("range", "24h")
         if range_name not in TRAFFIC_RANGES:
             return json_error(400, "range must be one of 1h, 6h, 24h, 7d")
-        port_history = redis_cache.read_port_history(_client(), gateway_id, port_id)
+        port_history = read_port_history(_client(), gateway_id, port_id)
         if port_history is None:
             return json_error(404, "no traffic history for this gateway port")
         try:
-            series = history.series(
+            series = traffic_series(
                 port_history, range_name=range_name, now=time.time(), interval=interval_default
             )
         except ValueError:

@@ -251,7 +251,7 @@ def build_sections(
         f"{WEEK_RUN}: what a refresh costs a week into a deployment — every WAN port first "
         "seeded with 7 days at 300 s (288 fine samples, 168 hourly buckets; "
         "`history.add_counters` via `bench/memory.py`, stored by "
-        "`redis_cache.write_port_histories`) ending at the next refresh with its real "
+        "`traffic.plan.write_port_histories`) ending at the next refresh with its real "
         "counters; this run comes one interval (300 s) after that refresh, like a "
         "deployment's, and extends every full week by one sample. Its Mist calls include "
         "the capped catch-up still running (device configs at 1,000+ gateways), but no "

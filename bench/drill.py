@@ -43,6 +43,7 @@ from bench.procs import (
 )
 from bench.report import Section
 from bench.wrk import WrkResult, run_wrk
+from store.codec import etag_of
 
 TOKENS = ["drill-token-a", "drill-token-b", "drill-token-c"]
 PATHS = ["/api/status", "/api/gateways", "/health", "/api/gateways", "/api/status"]
@@ -147,8 +148,6 @@ class Observer(threading.Thread):
         return float(value) if value is not None else None
 
     def run(self) -> None:
-        import redis_cache
-
         while not self.stop_event.is_set():
             try:
                 before = self._status()
@@ -167,7 +166,7 @@ class Observer(threading.Thread):
                     problem = f"gateways {generated} older than status said before ({before})"
                 elif generated > after + 1e-6:
                     problem = f"gateways {generated} newer than status said after ({after})"
-                elif etag and not etag_matches(etag, redis_cache.etag_of(body)):
+                elif etag and not etag_matches(etag, etag_of(body)):
                     problem = f"ETag {etag} does not belong to the body served"
                 with self.lock:
                     self.checks += 1

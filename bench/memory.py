@@ -2,7 +2,7 @@
 
 Histories are built by the product's own code (history.add_counters, one reading per
 refresh for 7 days) and written under the product's key names and encoding
-(redis_cache.history_key / encode_history), then measured with MEMORY USAGE: what a real
+(store.keys.history_key, traffic.plan's writes), then measured with MEMORY USAGE: what a real
 deployment holds after a week, without waiting a week.
 """
 
@@ -15,8 +15,15 @@ from dataclasses import dataclass
 
 import redis
 
-import history
-import redis_cache
+from history.samples import PortHistory, add_counters, prune
+from store.histories import (
+    port_history,
+    queue_history_write,
+    read_history_states,
+    read_stored_histories,
+)
+from store.keys import COARSE_SUFFIX, FINE_SUFFIX, history_key
+from traffic.plan import plan_counters_write, plan_history_write
 
 WEEK = 7 * 86400
 
@@ -31,10 +38,10 @@ class HistoryMemory:
     max_bytes: int
 
 
-def week_of_history(interval: int, seed: int, now: float) -> history.PortHistory:
+def week_of_history(interval: int, seed: int, now: float) -> PortHistory:
     """A port's history after 7 days of refreshes every `interval` s, with a reboot."""
     rng = random.Random(seed)
-    port: history.PortHistory | None = None
+    port: PortHistory | None = None
     rx = tx = 0
     reboot_at = now - rng.uniform(0, WEEK)
     ts = now - WEEK
@@ -43,7 +50,7 @@ def week_of_history(interval: int, seed: int, now: float) -> history.PortHistory
         tx += int(rng.uniform(1e5, 1e7) * interval / 8)
         if abs(ts - reboot_at) < interval:
             rx = tx = 0
-        port = history.add_counters(port, ts=ts, rx_bytes=rx, tx_bytes=tx)
+        port = add_counters(port, ts=ts, rx_bytes=rx, tx_bytes=tx)
         ts += interval
     assert port is not None
     return port
@@ -51,7 +58,7 @@ def week_of_history(interval: int, seed: int, now: float) -> history.PortHistory
 
 def _port_bytes(client: redis.Redis, key: str) -> int:
     """MEMORY USAGE of a port's history: its home key plus any `:fine` / `:coarse` companions."""
-    suffixes = ("", redis_cache.FINE_SUFFIX, redis_cache.COARSE_SUFFIX)
+    suffixes = ("", FINE_SUFFIX, COARSE_SUFFIX)
     return sum(int(client.memory_usage(key + suffix) or 0) for suffix in suffixes)
 
 
@@ -68,7 +75,7 @@ def measure_history_memory(
     reboot = {port: now - rng.uniform(0, WEEK) for port in chosen}
     ts = now - WEEK + interval
     while ts <= now:
-        states = redis_cache.read_history_states(client, chosen)
+        states = read_history_states(client, chosen)
         pipe = client.pipeline(transaction=True)
         for port in chosen:
             rx_tx = counters[port]
@@ -76,10 +83,10 @@ def measure_history_memory(
             rx_tx[1] += int(rng.uniform(1e5, 1e7) * interval / 8)
             if abs(ts - reboot[port]) < interval:
                 rx_tx[0] = rx_tx[1] = 0
-            key = redis_cache.history_key(*port)
+            key = history_key(*port)
             state = states.get(port)
             quick = (
-                redis_cache.plan_counters_write(
+                plan_counters_write(
                     key, state, now=ts, interval=interval, rx_bytes=rx_tx[0], tx_bytes=rx_tx[1]
                 )
                 if state is not None
@@ -88,24 +95,25 @@ def measure_history_memory(
             if quick is not None:
                 write = quick[0]
             else:  # what the worker does when the home key alone does not suffice
-                before = redis_cache.read_stored_histories(client, [port]).get(port)
-                port_history = history.add_counters(
-                    before.history if before else None, ts=ts, rx_bytes=rx_tx[0], tx_bytes=rx_tx[1]
+                before = read_stored_histories(client, [port]).get(port)
+                whole = add_counters(
+                    port_history(before) if before else None,
+                    ts=ts,
+                    rx_bytes=rx_tx[0],
+                    tx_bytes=rx_tx[1],
                 )
-                port_history = history.prune(port_history, ts)
-                write = redis_cache.plan_history_write(
-                    key, before, port_history, now=ts, interval=interval
-                )
+                whole = prune(whole, ts)
+                write = plan_history_write(key, before, whole, now=ts, interval=interval)
             if write is not None:
-                redis_cache._history_commands(pipe, key, write)
+                queue_history_write(pipe, key, write)
         pipe.execute()
         ts += interval
-    sizes = [_port_bytes(client, redis_cache.history_key(*port)) for port in chosen]
-    last = redis_cache.read_stored_histories(client, chosen)
-    fine = max((len(s.history.fine) for s in last.values()), default=0)
-    coarse = max((len(s.history.coarse) for s in last.values()), default=0)
+    sizes = [_port_bytes(client, history_key(*port)) for port in chosen]
+    last = read_stored_histories(client, chosen)
+    fine = max((len(port_history(s).fine) for s in last.values()), default=0)
+    coarse = max((len(port_history(s).coarse) for s in last.values()), default=0)
     for port in chosen:
-        key = redis_cache.history_key(*port)
+        key = history_key(*port)
         client.delete(key, key + ":fine", key + ":coarse")
     return HistoryMemory(
         interval=interval,

@@ -24,10 +24,11 @@ from typing import Any
 
 import redis
 
-import history
-import redis_cache
 from bench.memory import week_of_history
 from bench.procs import Mistsim, RedisServer, WorkerRun, run_worker_once
+from history.samples import PortHistory
+from store.histories import port_history, read_stored_histories
+from traffic.plan import write_port_histories
 
 TOKENS = ["bench-token-a", "bench-token-b", "bench-token-c"]
 # What every refresh asks (DATA.md §1 rows 1-5), what is hourly (6-8) and what is catch-up
@@ -78,7 +79,7 @@ class SeedFigures:
     ports: int
     distinct: int  # distinct week histories built; fewer than `ports` means reused round-robin
     build_seconds: float  # building them with history.add_counters (bench/memory.py)
-    write_seconds: float  # storing them with redis_cache.write_port_histories
+    write_seconds: float  # storing them with traffic.plan.write_port_histories
     end: float  # the worker's last refresh, where every seeded week ends
     fine_samples: int  # median per port as stored (read back)
     hourly_buckets: int
@@ -206,9 +207,9 @@ def seed_week_of_history(
     baseline_only = 0
     for first in range(0, len(ports), SEED_CHUNK):
         chunk = ports[first : first + SEED_CHUNK]
-        stored = redis_cache.read_stored_histories(client, chunk)
+        stored = read_stored_histories(client, chunk)
         started = time.monotonic()
-        histories: dict[tuple[str, str], history.PortHistory] = {}
+        histories: dict[tuple[str, str], PortHistory] = {}
         for index, port in enumerate(chunk, start=first):
             if index < len(bases) or not one_each:
                 base = bases[index % len(bases)]
@@ -218,11 +219,11 @@ def seed_week_of_history(
             rx: int | None
             tx: int | None
             state = stored.get(port)
-            if state is None or state.history.last_ts is None:
+            seen = None if state is None else state.home.state
+            if seen is None or seen.last_ts is None:
                 baseline_only += 1
                 last_ts, rx, tx = end, None, None
             else:
-                seen = state.history
                 last_ts, rx, tx = seen.last_ts, seen.last_rx_bytes, seen.last_tx_bytes
             histories[port] = dataclasses.replace(
                 base,
@@ -234,17 +235,17 @@ def seed_week_of_history(
             )
         build_seconds += time.monotonic() - started
         started = time.monotonic()
-        redis_cache.write_port_histories(client, histories, now=end, interval=interval)
+        write_port_histories(client, histories, now=end, interval=interval)
         write_seconds += time.monotonic() - started
-    back = redis_cache.read_stored_histories(client, _spread(ports, SEED_CHECK))
+    back = read_stored_histories(client, _spread(ports, SEED_CHECK))
     return SeedFigures(
         ports=len(ports),
         distinct=len(ports) if one_each else len(bases),
         build_seconds=build_seconds,
         write_seconds=write_seconds,
         end=end,
-        fine_samples=_median_int(len(s.history.fine) for s in back.values()),
-        hourly_buckets=_median_int(len(s.history.coarse) for s in back.values()),
+        fine_samples=_median_int(len(port_history(s).fine) for s in back.values()),
+        hourly_buckets=_median_int(len(port_history(s).coarse) for s in back.values()),
         baseline_only=baseline_only,
     )
 
@@ -253,8 +254,9 @@ def appended_after(redis_url: str, seed: SeedFigures) -> tuple[int, int]:
     """(ports checked, ports whose stored history gained a sample after the seeded week)."""
     client = redis.Redis.from_url(redis_url)
     ports = _spread(wan_ports(redis_url), SEED_CHECK)
-    back = redis_cache.read_stored_histories(client, ports)
-    grown = sum(1 for s in back.values() if s.history.fine and s.history.fine[-1][0] > seed.end)
+    back = read_stored_histories(client, ports)
+    fine = [port_history(s).fine for s in back.values()]
+    grown = sum(1 for samples in fine if samples and samples[-1][0] > seed.end)
     return len(ports), grown
 
 

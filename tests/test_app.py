@@ -1,6 +1,6 @@
 """The web app through Flask's test client: every route, header and error a user would notice.
 
-Pure unit tests on fakeredis filled through redis_cache.publish (tests/fixtures/sample_data.py);
+Pure unit tests on fakeredis filled through the worker's Publisher (tests/fixtures/sample_data.py);
 tests/test_app_redis.py repeats the important paths against a real redis-server filled by the
 worker from mistsim.
 """
@@ -27,7 +27,8 @@ from flask.testing import FlaskClient
 
 import app as web
 import circuits
-import redis_cache
+from store import keys, reads
+from store.status import write_status
 from tests.fixtures.ports import free_port, port_open, wait_until
 from tests.fixtures.sample_data import publish_sample, status_document
 
@@ -56,7 +57,7 @@ def client(store) -> FlaskClient:
 
 def circuits_of(store: fakeredis.FakeRedis) -> list[dict]:
     """The gateways of the published payload (a test may decode; the app may not)."""
-    body = store.get(redis_cache.KEY_GATEWAYS)
+    body = store.get(keys.KEY_GATEWAYS)
     assert isinstance(body, bytes)
     return list(json.loads(body)["gateways"])
 
@@ -173,12 +174,12 @@ def test_gateways_are_the_stored_bytes_gzipped_with_etag_and_vary(client, store,
     plain = client.get("/api/gateways")
     assert plain.status_code == 200
     assert plain.headers["Content-Type"] == "application/json"
-    assert plain.data == store.get(redis_cache.KEY_GATEWAYS)
+    assert plain.data == store.get(keys.KEY_GATEWAYS)
     assert "Content-Encoding" not in plain.headers
     zipped = client.get("/api/gateways", headers=GZIP)
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert zipped.headers["Vary"] == "Accept-Encoding"
-    assert zipped.data == store.get(redis_cache.KEY_GATEWAYS + ":gz")
+    assert zipped.data == store.get(keys.KEY_GATEWAYS + ":gz")
     assert gzip.decompress(zipped.data) == plain.data
     assert plain.headers["ETag"] != zipped.headers["ETag"], "two encodings, two ETags"
     assert json.loads(plain.data)["summary"]["gateways"] == 12
@@ -190,7 +191,7 @@ def test_if_none_match_answers_304_from_the_cheap_read(client, org, monkeypatch)
     def no_body(*args, **kwargs):
         raise AssertionError("the body must not be loaded for a matching ETag")
 
-    monkeypatch.setattr(redis_cache, "read_served", no_body)
+    monkeypatch.setattr(reads, "read_served", no_body)
     response = client.get("/api/gateways", headers={**GZIP, "If-None-Match": etag})
     assert response.status_code == 304 and response.data == b""
     assert response.headers["ETag"] == etag
@@ -241,9 +242,9 @@ def test_gateway_rows_are_compact_and_consistent_with_the_payload(client, store,
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert zipped.headers["Vary"] == "Accept-Encoding"
     assert zipped.headers["Cache-Control"] == "no-cache"
-    assert zipped.data == store.get(redis_cache.KEY_GATEWAY_ROWS + ":gz"), "the stored bytes"
+    assert zipped.data == store.get(keys.KEY_GATEWAY_ROWS + ":gz"), "the stored bytes"
     plain = client.get("/api/gateways/rows")
-    assert plain.data == store.get(redis_cache.KEY_GATEWAY_ROWS)
+    assert plain.data == store.get(keys.KEY_GATEWAY_ROWS)
     assert plain.headers["ETag"] != zipped.headers["ETag"], "two encodings, two ETags"
     document = json.loads(gzip.decompress(zipped.data))
     full = client.get("/api/gateways").get_json()
@@ -276,7 +277,7 @@ def test_one_gateway_with_its_wan_ports(client, store, org):
     response = client.get(f"/api/gateway/{gateway['id']}")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
-    assert response.data == store.get(redis_cache.gateway_key(gateway["id"])), "the stored bytes"
+    assert response.data == store.get(keys.gateway_key(gateway["id"])), "the stored bytes"
     assert response.get_json() == gateway
     missing = client.get("/api/gateway/00000000-0000-0000-1000-ffffffffffff")
     assert missing.status_code == 404
@@ -287,7 +288,7 @@ def test_one_gateway_with_its_wan_ports(client, store, org):
 def test_a_gateway_that_left_the_org_is_a_404_after_the_refresh(client, store, org):
     """Its key expires with the snapshot: once gone from Redis the API says so, in JSON."""
     gateway_id = org.gateways["gateways"][0]["id"]
-    store.delete(redis_cache.gateway_key(gateway_id))
+    store.delete(keys.gateway_key(gateway_id))
     response = client.get(f"/api/gateway/{gateway_id}")
     assert response.status_code == 404 and "no such gateway" in response.get_json()["error"]
 
@@ -334,7 +335,7 @@ def test_status_adds_age_and_stale(client, store, org):
 def test_status_never_announces_older_data_than_published(client, store, org):
     """Between the publish and the worker's status write, last_update comes from the publish."""
     now = time.time()
-    redis_cache.write_status(store, status_document(now, last_update=now - 600))
+    write_status(store, status_document(now, last_update=now - 600))
     status = client.get("/api/status").get_json()
     assert status["last_update"] == pytest.approx(org.now)
     assert status["last_update"] >= client.get("/api/gateways").get_json()["generated_at"]
@@ -358,7 +359,7 @@ def test_health_never_loads_the_org(client, org, monkeypatch):
     def no_body(*args, **kwargs):
         raise AssertionError("/health must stay cheap")
 
-    monkeypatch.setattr(redis_cache, "read_served", no_body)
+    monkeypatch.setattr(reads, "read_served", no_body)
     assert client.get("/health").status_code == 200
 
 
@@ -387,7 +388,7 @@ def test_one_gateways_peer_paths(client, org):
     response = client.get(f"/api/gateway/{gateway['id']}/vpn-peers")
     assert response.status_code == 200
     paths = response.get_json()
-    assert paths == org.peer_paths[(gateway["id"], gateway["mac"])]
+    assert paths == org.peer_paths[gateway["id"]]
 
 
 def test_traffic_of_a_port_with_a_slash_in_its_id(client, org):
@@ -442,7 +443,7 @@ def test_an_unexpected_error_is_a_json_500_without_details(client, org, monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(redis_cache, "read_served", broken)
+    monkeypatch.setattr(reads, "read_served", broken)
     response = client.get("/api/gateways")
     assert response.status_code == 500
     body = response.get_data(as_text=True)
@@ -468,7 +469,7 @@ def test_server_csv_has_one_row_per_wan_port_and_is_excel_safe(client, store, or
         r'attachment; filename="mist-circuits-\d{8}-\d{4}\.csv"',
         response.headers["Content-Disposition"],
     )
-    assert response.data == store.get(redis_cache.KEY_EXPORT_CSV), "the bytes the worker wrote"
+    assert response.data == store.get(keys.KEY_EXPORT_CSV), "the bytes the worker wrote"
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert tuple(rows[0]) == circuits.CSV_COLUMNS
@@ -489,7 +490,7 @@ def test_server_csv_gzipped_when_the_browser_accepts_it(client, store, org):
     assert zipped.headers["Vary"] == "Accept-Encoding"
     assert zipped.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert zipped.headers["Content-Disposition"].startswith("attachment;")
-    assert zipped.data == store.get(redis_cache.KEY_EXPORT_CSV + ":gz")
+    assert zipped.data == store.get(keys.KEY_EXPORT_CSV + ":gz")
     assert gzip.decompress(zipped.data) == client.get("/api/export.csv").data
 
 
@@ -583,7 +584,7 @@ def test_the_web_app_never_imports_mist_code():
                 top = imported.split(".")[0]
                 reached.add(top)
                 todo.append(top)
-    assert "redis_cache" in reached
+    assert "store" in reached
     assert "mistapi" not in reached
     assert "mist_connection" not in reached
     assert "mistsim" not in reached

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 import app as web
-import redis_cache
+from store import keys
 from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.web_server import start_web_server
@@ -76,8 +76,8 @@ def test_gateways_from_the_worker_gzipped_with_etag_and_304(filled):
 @pytest.mark.parametrize(
     ("path", "key"),
     [
-        ("/api/gateways/rows", redis_cache.KEY_GATEWAY_ROWS),
-        ("/api/export.csv", redis_cache.KEY_EXPORT_CSV),
+        ("/api/gateways/rows", keys.KEY_GATEWAY_ROWS),
+        ("/api/export.csv", keys.KEY_EXPORT_CSV),
     ],
 )
 def test_rows_and_csv_are_the_bytes_the_worker_stored(filled, path, key):
@@ -113,7 +113,7 @@ def test_rows_and_each_gateway_agree_with_the_gateways_payload(filled):
         response = server.get(f"/api/gateway/{gateway['id']}")
         assert response.status_code == 200
         assert response.headers["Content-Type"] == "application/json"
-        assert response.content == store.get(redis_cache.gateway_key(gateway["id"]))
+        assert response.content == store.get(keys.gateway_key(gateway["id"]))
         assert response.json() == gateway
     missing = server.get("/api/gateway/00000000-0000-0000-1000-ffffffffffff")
     assert missing.status_code == 404 and "no such gateway" in missing.json()["error"]

@@ -28,8 +28,9 @@ SCHEMA = ROOT / "tests" / "data" / "compose-spec" / "compose-spec.json"
 WEB_FILES = {
     "app.py",
     "settings.py",
-    "redis_cache.py",
-    "history.py",
+    "store",
+    "history",
+    "model",
     "gunicorn.conf.py",
     "templates",
     "static",
@@ -37,10 +38,13 @@ WEB_FILES = {
 WORKER_FILES = {
     "worker.py",
     "settings.py",
-    "redis_cache.py",
+    "store",
     "mist_connection.py",
     "circuits.py",
-    "history.py",
+    "model",
+    "history",
+    "traffic",
+    "refresh",
 }
 OCI_LABELS = {"title", "source", "version", "created", "revision", "licenses"}
 BUILD_ARGS = {"VERSION", "CREATED", "REVISION", "SOURCE"}

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-import redis_cache
+from store.keys import KEY_LAST_UPDATE
+from store.status import read_status, write_status
 from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.web_server import WebServer, start_web_server
@@ -352,31 +353,29 @@ def test_csv_of_exactly_the_filtered_rows_is_excel_safe(page, org):
 
 def test_stale_and_rate_limit_banners(page, org):
     client = org.redis.client()
-    saved = redis_cache.read_status(client)
+    saved = read_status(client)
     assert saved is not None
     try:
         load(page, org)
         assert page.locator("#stale-banner").is_hidden()
         old = time.time() - 3 * 3600
-        client.set(redis_cache.KEY_LAST_UPDATE, repr(old))  # as if nothing published for 3 h
-        redis_cache.write_status(
-            client, {**saved, "last_update": old, "interval": 300, "rate_limited": True}
-        )
+        client.set(KEY_LAST_UPDATE, repr(old))  # as if nothing published for 3 h
+        write_status(client, {**saved, "last_update": old, "interval": 300, "rate_limited": True})
         page.wait_for_selector("#stale-banner", state="visible")
         banner = page.inner_text("#stale-banner")
         assert "stale" in banner and "3 h" in banner
         assert time.strftime("%Y", time.localtime(old)) in banner, "a date, not just a clock"
         assert page.locator("#ratelimit-banner").is_visible()
         assert "rate limit" in page.inner_text("#ratelimit-banner")
-        redis_cache.write_status(
+        write_status(
             client,
             {**saved, "status": "running", "phase": "ports", "progress": {"done": 3, "total": 5}},
         )
         page.wait_for_selector("#worker-phase", state="visible")
         assert "3/5" in page.inner_text("#worker-phase")
     finally:
-        client.set(redis_cache.KEY_LAST_UPDATE, repr(float(saved["last_update"])))
-        redis_cache.write_status(client, saved)
+        client.set(KEY_LAST_UPDATE, repr(float(saved["last_update"])))
+        write_status(client, saved)
     page.wait_for_selector("#stale-banner", state="hidden")
     assert page.problems == []
 

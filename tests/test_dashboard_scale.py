@@ -2,7 +2,7 @@
 an iPad in portrait and a phone, and the README screenshot (docs/screenshot.png, 1180x820).
 
 The org comes from tests/fixtures/sample_data.py (10,000 gateways publish in ~2 s; mistsim and
-the worker would take much longer) through redis_cache.publish, like the worker writes it.
+the worker would take much longer) through the worker's Publisher, like the worker writes it.
 """
 
 from __future__ import annotations

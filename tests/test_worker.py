@@ -10,12 +10,23 @@ import time
 
 import pytest
 
-import redis_cache
 import worker as worker_module
 from mist_connection import MistConnection
-from redis_cache import Dataset
+from refresh.configs import device_config_cap
+from refresh.memory import consumed
+from refresh.pipeline import STREAMS
 from settings import Secret, load_worker_settings
+from store.histories import port_history, read_port_history, read_stored_histories
+from store.keys import Dataset
+from store.reads import (
+    read_etag,
+    read_gateway_peer_paths,
+    read_health,
+    read_served,
+    scan_keys,
+)
 from tests.fixtures.worker_proc import worker_env
+from traffic.step import backfill_cap
 
 EVERY_REFRESH = (
     "GET /api/v1/orgs/{org_id}",
@@ -52,8 +63,14 @@ def calls_by_kind(sim) -> dict[str, int]:
     return kinds
 
 
+def histories(client, ports):
+    return {
+        port: port_history(found) for port, found in read_stored_histories(client, ports).items()
+    }
+
+
 def served_json(client, dataset):
-    served = redis_cache.read_served(client, dataset, gzip_ok=True)
+    served = read_served(client, dataset, gzip_ok=True)
     assert served is not None, dataset
     return json.loads(gzip.decompress(served.body))
 
@@ -73,7 +90,7 @@ def test_a_refresh_publishes_every_key_with_its_ttl(mistsim, redis_server):
     insights = served_json(client, Dataset.INSIGHTS_ALL)
     assert len(insights) == summary["wan_ports"]
 
-    keys = set(redis_cache.scan_keys(client))
+    keys = set(scan_keys(client))
     for key in (
         "mist:org",
         "mist:org:gz",
@@ -93,7 +110,7 @@ def test_a_refresh_publishes_every_key_with_its_ttl(mistsim, redis_server):
         assert client.ttl(key) == -1, key
     assert client.get("mist:metadata:worker_status") == b"idle"
     for gateway in gateways["gateways"]:
-        body = redis_cache.read_gateway_peer_paths(client, gateway["id"])
+        body = read_gateway_peer_paths(client, gateway["id"])
         assert body is not None and json.loads(body) == peers_all.get(gateway["id"], [])
         assert 170 <= client.ttl(f"mist:vpn_peers:{gateway['id']}-{gateway['mac']}") <= 180
         for port in gateway["ports"]:
@@ -110,7 +127,7 @@ def test_a_refresh_publishes_every_key_with_its_ttl(mistsim, redis_server):
         {"label": "token 1", "calls_this_hour": mistsim.calls()["total"], "limit": 5000,
          "exhausted": False}
     ]  # fmt: skip
-    assert redis_cache.read_health(client)["interval"] == 60
+    assert read_health(client)["interval"] == 60
     assert not [key for key in keys if not key.startswith("mist:")]
 
 
@@ -140,13 +157,13 @@ def test_a_steady_refresh_reads_only_the_home_keys_of_its_ports(mistsim, redis_s
         for gateway in served_json(client, Dataset.GATEWAYS)["gateways"]
         for port in gateway["ports"]
     ]
-    before = redis_cache.read_port_histories(client, ports)
+    before = histories(client, ports)
     time.sleep(1.1)
     caplog.clear()
     with caplog.at_level("INFO", logger="worker"):
         assert instance.refresh()
     assert f"history: {len(ports)} ports (0 new, 0 read whole)" in caplog.text
-    after = redis_cache.read_port_histories(client, ports)
+    after = histories(client, ports)
     gateways = served_json(client, Dataset.GATEWAYS)["gateways"]
     volumes = {(g["id"], p["port_id"]): p["rx_bytes_24h"] for g in gateways for p in g["ports"]}
     sampled = [port for port in ports if after[port].fine]
@@ -164,8 +181,8 @@ def test_1000_gateway_org_stays_within_25_calls(mistsim_factory, redis_server):
     assert instance.refresh()
     first = calls_by_kind(sim)
     assert first["config"] == 3  # templates, profiles, inventory: one page each
-    assert first["device"] == worker_module.device_config_cap(300)
-    assert first["insights"] <= worker_module.backfill_cap(300)
+    assert first["device"] == device_config_cap(300)
+    assert first["insights"] <= backfill_cap(300)
     sim.reset()
     assert instance.refresh()
     second = calls_by_kind(sim)
@@ -176,8 +193,8 @@ def test_1000_gateway_org_stays_within_25_calls(mistsim_factory, redis_server):
     steady = second["every"] + second["config"]
     assert steady <= 25, second
     # device configs and backfill shrink to zero as their caches fill; each is capped
-    assert second["device"] <= worker_module.device_config_cap(300)
-    assert second["insights"] <= worker_module.backfill_cap(300)
+    assert second["device"] <= device_config_cap(300)
+    assert second["insights"] <= backfill_cap(300)
     gateways = served_json(redis_server.client(), Dataset.GATEWAYS)
     assert gateways["summary"]["circuits"] == summary["wan_ports"]
     assert gateways["summary"]["gateways"] == 1000
@@ -187,7 +204,7 @@ def test_mist_outage_and_malformed_payloads_leave_the_last_good_data(mistsim, re
     instance = make_worker(mistsim, redis_server, interval=60)
     assert instance.refresh()
     client = redis_server.client()
-    before = {d: redis_cache.read_served(client, d, gzip_ok=False) for d in Dataset}
+    before = {d: read_served(client, d, gzip_ok=False) for d in Dataset}
     last_update = client.get("mist:metadata:last_update")
     for fault in ({"outage": True}, {"malformed": True}, {"hang": True}):
         mistsim.set_faults(**fault)
@@ -199,7 +216,7 @@ def test_mist_outage_and_malformed_payloads_leave_the_last_good_data(mistsim, re
         for dataset in Dataset:
             if dataset is Dataset.STATUS:
                 continue
-            assert redis_cache.read_served(client, dataset, gzip_ok=False) == before[dataset]
+            assert read_served(client, dataset, gzip_ok=False) == before[dataset]
         assert client.get("mist:metadata:last_update") == last_update
         assert client.get("mist:metadata:worker_status") == b"error"
         status = served_json(client, Dataset.STATUS)
@@ -232,14 +249,14 @@ def test_traffic_history_grows_per_refresh_and_backfill_is_capped(mistsim, redis
     assert instance.refresh()
     client = redis_server.client()
     status = served_json(client, Dataset.STATUS)
-    assert status["datasets"]["backfill"]["calls"] <= worker_module.backfill_cap(60) == 8
+    assert status["datasets"]["backfill"]["calls"] <= backfill_cap(60) == 8
     gateway = served_json(client, Dataset.GATEWAYS)["gateways"][0]
     port_id = gateway["ports"][0]["port_id"]
-    first = redis_cache.read_port_history(client, gateway["id"], port_id)
+    first = read_port_history(client, gateway["id"], port_id)
     assert first is not None and first.last_rx_bytes is not None
     time.sleep(1.1)
     assert instance.refresh()
-    second = redis_cache.read_port_history(client, gateway["id"], port_id)
+    second = read_port_history(client, gateway["id"], port_id)
     assert second is not None and (second.last_ts or 0) > (first.last_ts or 0)
     assert len(second.fine) == len(first.fine) + 1
 
@@ -265,12 +282,12 @@ def test_exhausted_tokens_rotate_and_a_fully_limited_org_keeps_its_data(
     status = served_json(client, Dataset.STATUS)
     assert [t["exhausted"] for t in status["tokens"]] == [True, True, False]
     assert status["rate_limited"] is False
-    etag = redis_cache.read_etag(client, Dataset.GATEWAYS)
+    etag = read_etag(client, Dataset.GATEWAYS)
     sim.set_faults(exhausted_tokens=["tok-a", "tok-b", "tok-c"])
     assert not instance.refresh()
     status = served_json(client, Dataset.STATUS)
     assert status["rate_limited"] is True and "rate limited" in status["last_error"]
-    assert redis_cache.read_etag(client, Dataset.GATEWAYS) == etag
+    assert read_etag(client, Dataset.GATEWAYS) == etag
 
 
 def test_trimmed_mist_items_build_exactly_the_same_dashboard(mistsim_factory):
@@ -355,7 +372,7 @@ def test_backfill_stays_within_its_cap_whatever_shape_mist_answers(
         sim.reset()
         assert instance.refresh()
         insights_calls = calls_by_kind(sim)["insights"]
-        assert 0 < insights_calls <= worker_module.backfill_cap(60) == 8
+        assert 0 < insights_calls <= backfill_cap(60) == 8
         backfill = served_json(redis_server.client(), Dataset.STATUS)["datasets"]["backfill"]
         assert backfill["calls"] == insights_calls and backfill["error"] is None
         assert backfill["items"] == (8 if shape == "keyed" else insights_calls // 2)
@@ -364,17 +381,17 @@ def test_backfill_stays_within_its_cap_whatever_shape_mist_answers(
 def test_status_walks_through_the_phases_with_progress(mistsim, redis_server, monkeypatch):
     instance = make_worker(mistsim, redis_server)
     seen: list[dict] = []
-    original = redis_cache.write_status
+    original = worker_module.write_status
 
     def record(client, status):
         seen.append(json.loads(json.dumps(status)))
         original(client, status)
 
-    monkeypatch.setattr(redis_cache, "write_status", record)
+    monkeypatch.setattr(worker_module, "write_status", record)
     assert instance.refresh()
     phases = [s["phase"] for s in seen if s["status"] == "running"]
     assert phases[0] == "fetch"
-    assert {f"fetch:{name}" for name in worker_module.STREAMS} <= set(phases)
+    assert {f"fetch:{name}" for name in STREAMS} <= set(phases)
     tail = [p for p in phases if not p.startswith("fetch")]
     assert tail == ["device_configs", "build", "history", "backfill", "publish"]
     progress = [s["progress"]["done"] for s in seen if s["status"] == "running"]
@@ -383,9 +400,9 @@ def test_status_walks_through_the_phases_with_progress(mistsim, redis_server, mo
 
 
 def test_consumed_items_leave_their_list_as_they_are_taken():
-    """The build takes each gateway's compact stats through worker._consumed: in order, and
+    """The build takes each gateway's compact stats through refresh.memory.consumed: in order, and
     gone from the fetched list as soon as taken, so the list never outlives its use."""
     items = ["a", "b", "c"]
-    taken = [(item, len(items)) for item in worker_module._consumed(items)]
+    taken = [(item, len(items)) for item in consumed(items)]
     assert taken == [("a", 2), ("b", 1), ("c", 0)]
     assert items == []

@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 
-import redis_cache
-from redis_cache import Dataset
+from store.codec import etag_of
+from store.keys import Dataset
+from store.reads import read_served
 from tests.fixtures.ports import wait_until
 from tests.fixtures.worker_proc import ROOT, worker_env
 
@@ -27,10 +28,10 @@ def assert_consistent(client) -> None:
     for dataset in Dataset:
         if dataset is Dataset.STATUS:
             continue
-        served = redis_cache.read_served(client, dataset, gzip_ok=False)
+        served = read_served(client, dataset, gzip_ok=False)
         assert served is not None, dataset
-        assert redis_cache.etag_of(served.body) == served.etag, dataset
-        zipped = redis_cache.read_served(client, dataset, gzip_ok=True)
+        assert etag_of(served.body) == served.etag, dataset
+        zipped = read_served(client, dataset, gzip_ok=True)
         assert zipped is not None and gzip.decompress(zipped.body) == served.body
     pipe = client.pipeline(transaction=True)  # both in one snapshot read
     pipe.get("mist:gateways")

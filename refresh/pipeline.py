@@ -1,0 +1,207 @@
+"""One refresh as a short pipeline: fetch from Mist → build the snapshot → traffic → publish.
+
+A failed step raises and publishes nothing, so the web keeps serving the last good snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol
+
+import redis
+
+import circuits
+from mist_connection import Fetched, MistConnection, MistError
+from refresh.configs import ConfigCache, DeviceConfigs
+from refresh.lease import Lease
+from refresh.memory import consumed, give_back_memory
+from refresh.writer import write_snapshot
+from store.publisher import Publisher
+from traffic.step import TrafficResult, TrafficStep
+
+log = logging.getLogger("worker")
+
+PortConfigs = dict[str, dict[str, circuits.PortConfig]]
+STREAMS = ("org", "sites", "gateways", "ports", "peer_paths")
+
+
+class RefreshAborted(Exception):
+    """The refresh stopped on purpose (SIGTERM, or the lease went to another worker)."""
+
+
+class Reporter(Protocol):
+    """Where the pipeline says how far it got (the worker's status document)."""
+
+    def phase(self, phase: str, done: int, total: int) -> None: ...
+    def record(self, name: str, fetched: Fetched | None, error: str | None = None) -> None: ...
+    def stopping(self) -> bool: ...
+
+
+@dataclass
+class Parts:
+    """What a refresh runs with (built once by the worker)."""
+
+    client: redis.Redis
+    redis_lock: threading.Lock
+    mist: MistConnection
+    lease: Lease
+    configs: ConfigCache
+    traffic: TrafficStep
+    pool: Executor
+    interval: int
+
+
+class Pipeline:
+    """Runs one refresh with the worker's parts, telling `report` about each phase."""
+
+    def __init__(self, parts: Parts, report: Reporter) -> None:
+        self.parts = parts
+        self.report = report
+
+    def _jobs(self, config_due: bool) -> dict[str, Callable[[str], Fetched]]:
+        mist = self.parts.mist
+        jobs: dict[str, Callable[[str], Fetched]] = {
+            "org": mist.org,
+            "sites": mist.sites,
+            # Each item is cut to its compact form as its page arrives (see circuits.py).
+            "gateways": partial(mist.gateway_stats, trim=circuits.gateway_stat),
+            "ports": partial(mist.port_stats, trim=circuits.port_stat),
+            "peer_paths": partial(mist.peer_paths, trim=circuits.peer_path),
+        }
+        if config_due:
+            jobs.update(
+                templates=mist.gateway_templates,
+                profiles=mist.device_profiles,
+                inventory=mist.inventory,
+            )
+        return jobs
+
+    def run(self, org_id: str, now: float) -> int:
+        """Fetch, build and publish one snapshot; returns the keys written."""
+        configs = self.parts.configs
+        config_due = configs.due(now)
+        jobs = self._jobs(config_due)
+        total = len(jobs) + 3
+        self.report.phase("fetch", 0, total)
+        cached: dict[str, Any] | None = None
+        device_job: Future[tuple[DeviceConfigs, Fetched, str | None]] | None = None
+        if not config_due:  # steady state: device configs need only the cached inventory
+            cached = configs.configs(org_id, {}, now)
+            device_job = self.parts.pool.submit(configs.device_configs, cached)
+        fetched, done = self._fetch(jobs, org_id, total)
+        config = cached or configs.configs(org_id, fetched, now)
+        self.report.phase("device_configs", done, total)
+        devices, cost, error = (device_job or _now(configs.device_configs, config)).result()
+        device_job = None
+        self.report.record("device_configs", cost, error)
+        self.report.phase("build", done + 1, total)
+        port_configs = _port_configs(fetched, config, devices)
+        del devices, config, cached  # port_configs has what build needs
+        snapshot = self._build(fetched, port_configs, now)
+        del port_configs
+        self.report.phase("history", done + 2, total)
+        traffic = self._traffic(snapshot, now, done + 2, total)
+        self.report.phase("publish", done + 3, total)
+        return self._publish(snapshot, traffic, now)
+
+    def _fetch(
+        self, jobs: Mapping[str, Callable[[str], Fetched]], org_id: str, total: int
+    ) -> tuple[dict[str, Fetched], int]:
+        """Every stream at once; the first failed snapshot stream fails the refresh."""
+        pending = {self.parts.pool.submit(job, org_id): name for name, job in jobs.items()}
+        fetched: dict[str, Fetched] = {}
+        first_error: MistError | None = None
+        while pending:
+            finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name = pending.pop(future)
+                try:
+                    fetched[name] = future.result()
+                    self.report.record(name, fetched[name])
+                except MistError as error:
+                    self.report.record(name, None, str(error))
+                    if name in STREAMS and first_error is None:
+                        first_error = error
+                self.report.phase(f"fetch:{name}", len(jobs) - len(pending), total)
+            if pending and self.report.stopping():
+                raise RefreshAborted("stop requested (SIGTERM)")
+        if first_error is not None:
+            raise first_error
+        return fetched, len(jobs)
+
+    def _build(
+        self, fetched: dict[str, Fetched], port_configs: PortConfigs, now: float
+    ) -> circuits.Snapshot:
+        """The snapshot; the raw Mist lists are released as it is built."""
+        started = time.monotonic()
+        snapshot = circuits.build_snapshot(
+            org=fetched["org"].items[0],
+            sites=fetched["sites"].items,
+            gateway_stats=consumed(fetched["gateways"].items),
+            port_stats=fetched["ports"].items,
+            peer_paths=fetched["peer_paths"].items,
+            port_configs=port_configs,
+            now=now,
+        )
+        fetched.clear()  # the raw Mist lists are done with: let history and publish reuse it
+        give_back_memory()
+        log.info(
+            "build: %d gateways, %d circuits, %d peer path groups, %.2f s",
+            len(snapshot.records),
+            len(snapshot.circuits),
+            len(snapshot.paths),
+            time.monotonic() - started,
+        )
+        return snapshot
+
+    def _traffic(
+        self, snapshot: circuits.Snapshot, now: float, done: int, total: int
+    ) -> TrafficResult:
+        result, backfill = self.parts.traffic.run(
+            snapshot.circuits,
+            now,
+            before_backfill=lambda: self.report.phase("backfill", done, total),
+        )
+        filled = Fetched([None] * backfill.filled, backfill.calls, backfill.seconds)
+        self.report.record("backfill", filled, backfill.error)
+        give_back_memory()
+        return result
+
+    def _publish(self, snapshot: circuits.Snapshot, traffic: TrafficResult, now: float) -> int:
+        """Everything in one transaction, only while we still hold the lease."""
+        parts = self.parts
+        if not parts.lease.held or not parts.lease.acquire():
+            raise RefreshAborted("the lease went to another worker")
+        with (
+            parts.redis_lock,
+            Publisher(parts.client, interval=parts.interval, now=now) as out,
+        ):
+            write_snapshot(out, snapshot, traffic)
+            if parts.lease.lost.is_set():  # another worker may be publishing: ours goes
+                raise RefreshAborted("the lease went to another worker")
+            return out.commit()
+
+
+def _now(job: Callable[[Any], Any], argument: Any) -> Future[Any]:
+    """A job run on this thread, as a finished future."""
+    future: Future[Any] = Future()
+    future.set_result(job(argument))
+    return future
+
+
+def _port_configs(
+    fetched: Mapping[str, Fetched], configs: Mapping[str, Any], devices: DeviceConfigs
+) -> PortConfigs:
+    return circuits.index_port_configs(
+        sites=fetched["sites"].items,
+        templates=configs.get("templates") or [],
+        profiles=configs.get("profiles") or [],
+        inventory=configs.get("inventory") or [],
+        device_configs={gateway: entry.get("config") or {} for gateway, entry in devices.items()},
+    )

@@ -1,0 +1,83 @@
+"""What the worker says about itself: the status document (DATA.md §3.4) and redaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from settings import Secret
+
+
+class Redactor(logging.Filter):
+    """The one redaction: a token that reaches an error text or a log record becomes ***.
+
+    Error texts go to Redis (the status document) and logs; as a logging filter it is the
+    last line of defence for anything else.
+    """
+
+    def __init__(self, secrets: Sequence[Secret]) -> None:
+        super().__init__()
+        self._values = [secret.reveal() for secret in secrets if secret.reveal()]
+
+    def redact(self, text: str) -> str:
+        for value in self._values:
+            text = text.replace(value, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(value in message for value in self._values):
+            record.msg, record.args = self.redact(message), None
+        return True
+
+
+@dataclass
+class RefreshStatus:
+    """The status JSON of DATA.md §3.4, rewritten to Redis at every phase."""
+
+    interval: int
+    status: str = "idle"
+    phase: str | None = None
+    done: int = 0
+    total: int = 0
+    last_update: float | None = None
+    last_attempt: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    calls_last_refresh: int | None = None
+    refresh_seconds: float | None = None
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+    rate_limited: bool = False
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "phase": self.phase,
+            "progress": {"done": self.done, "total": self.total},
+            "last_update": self.last_update,
+            "last_attempt": self.last_attempt,
+            "interval": self.interval,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+            "calls_last_refresh": self.calls_last_refresh,
+            "refresh_seconds": self.refresh_seconds,
+            "datasets": self.datasets,
+            "tokens": self.tokens,
+            "rate_limited": self.rate_limited,
+        }
+
+    @classmethod
+    def resume(cls, interval: int, stored: Mapping[str, Any] | None) -> RefreshStatus:
+        """Continue from what a previous worker left (last success, last error)."""
+        status = cls(interval=interval)
+        if stored:
+            for name in ("last_update", "last_attempt", "last_error", "last_error_at"):
+                value = stored.get(name)
+                if value is None or isinstance(value, str | int | float):
+                    setattr(status, name, value)
+            if stored.get("status") == "error":
+                status.status = "error"
+        return status

@@ -1,0 +1,158 @@
+"""A port's traffic history as bytes (DATA.md §4): 12-byte sample records and the home key.
+
+One packer and one unpacker for samples, and the one NaN rule: a missing value (None) is
+stored as NaN and read back as None. Only format 3 is read; nothing older is deployed.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from history.samples import COARSE_STEP, Sample
+from history.state import PortState
+from history.volume import VOLUME_HOURS, HourlyBytes
+
+RECORD = struct.Struct("<Iff")  # uint32 time, float32 rx, float32 tx
+# format 3, last_ts, last_rx_bytes, last_tx_bytes, pruned_at, oldest `:fine` record,
+# newest `:coarse` hour, flags, newest hour of the running bytes, then 25 × (rx, tx) bytes
+STATE = struct.Struct("<BddddIIBI" + "ff" * VOLUME_HOURS)
+STATE_VERSION = 3
+NEEDS_BACKFILL = 1
+
+
+def to_stored(value: float | None) -> float:
+    """None is stored as NaN."""
+    return math.nan if value is None else float(value)
+
+
+def from_stored(value: float) -> float | None:
+    """NaN reads back as None."""
+    return None if math.isnan(value) else value
+
+
+def _count(value: float) -> int | None:
+    found = from_stored(value)
+    return None if found is None else int(found)
+
+
+def pack_samples(samples: Iterable[Sample]) -> bytes:
+    """Samples (or hourly buckets) as consecutive 12-byte records."""
+    pack = RECORD.pack
+    return b"".join(pack(int(ts), to_stored(rx), to_stored(tx)) for ts, rx, tx in samples)
+
+
+def unpack_samples(blob: bytes, *, ordered: bool = True) -> list[Sample]:
+    """Records back as samples; a partial trailing record (a torn write) is ignored.
+
+    `ordered` (`:fine`): a record with the same time as the one before replaces it (two
+    readings within a second) and one older than it is dropped. Otherwise (`:coarse`) the
+    records come as appended, in any order.
+    """
+    whole = len(blob) - len(blob) % RECORD.size
+    samples: list[Sample] = []
+    for ts, rx, tx in RECORD.iter_unpack(blob[:whole]):
+        sample = (ts, from_stored(rx), from_stored(tx))
+        if ordered and samples and samples[-1][0] >= ts:
+            if samples[-1][0] == ts:
+                samples[-1] = sample
+            continue
+        samples.append(sample)
+    return samples
+
+
+def records(packed: bytes) -> list[bytes]:
+    """Packed samples as list elements, one 12-byte record each."""
+    size = RECORD.size
+    return [packed[start : start + size] for start in range(0, len(packed), size)]
+
+
+def as_float32(value: float | None) -> float | None:
+    """The value as a float32 record gives it back (what a reader will see)."""
+    if value is None:
+        return None
+    return float(struct.unpack("<f", struct.pack("<f", value))[0])
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """A port's home key alone: what the usual refresh reads (a few hundred bytes, not a week
+    of samples)."""
+
+    state: PortState
+    pruned_at: float | None  # when the writer last pruned the tiers
+    fine_oldest: int | None  # time of the oldest `:fine` record
+    newest_bucket: int | None  # newest hour `:coarse` holds
+    raw: bytes
+
+
+def pack_state(
+    state: PortState, *, pruned_at: float | None, fine_oldest: int | None, newest_bucket: int | None
+) -> bytes:
+    """The home key's bytes: counters, tier facts and the last VOLUME_HOURS of hourly bytes."""
+    slots = [math.nan] * (2 * VOLUME_HOURS)
+    hourly = sorted(state.hourly.items())[-VOLUME_HOURS:]
+    newest = hourly[-1][0] if hourly else 0
+    for hour, (rx, tx) in hourly:
+        slot = VOLUME_HOURS - 1 - (newest - hour) // COARSE_STEP
+        if slot >= 0:
+            slots[2 * slot], slots[2 * slot + 1] = to_stored(rx), to_stored(tx)
+    return STATE.pack(
+        STATE_VERSION,
+        to_stored(state.last_ts),
+        to_stored(state.last_rx_bytes),
+        to_stored(state.last_tx_bytes),
+        to_stored(pruned_at),
+        fine_oldest or 0,
+        newest_bucket or 0,
+        NEEDS_BACKFILL if state.needs_backfill else 0,
+        newest,
+        *slots,
+    )
+
+
+def unpack_state(home: bytes) -> StoredState:
+    """The inverse of pack_state; raises ValueError on bytes we did not write."""
+    if len(home) != STATE.size or home[0] != STATE_VERSION:
+        raise ValueError("not a port history written by this version")
+    fields: tuple[Any, ...] = STATE.unpack(home)
+    _, last_ts, last_rx, last_tx, pruned_at, fine_oldest, newest_bucket, flags, newest = fields[:9]
+    slots = fields[9:]
+    hourly: HourlyBytes = {}
+    for slot in range(VOLUME_HOURS):
+        rx, tx = from_stored(slots[2 * slot]), from_stored(slots[2 * slot + 1])
+        if rx is not None or tx is not None:
+            hourly[newest - (VOLUME_HOURS - 1 - slot) * COARSE_STEP] = (rx, tx)
+    state = PortState(
+        last_ts=from_stored(last_ts),
+        last_rx_bytes=_count(last_rx),
+        last_tx_bytes=_count(last_tx),
+        hourly=hourly,
+        needs_backfill=bool(flags & NEEDS_BACKFILL),
+    )
+    return StoredState(
+        state=state,
+        pruned_at=from_stored(pruned_at),
+        fine_oldest=fine_oldest or None,
+        newest_bucket=newest_bucket or None,
+        raw=bytes(home),
+    )
+
+
+@dataclass(frozen=True)
+class StoredHistory:
+    """A port's three keys as read: the home key's state, every `:fine` record (the pruned
+    ones included) and the `:coarse` buckets (later records winning)."""
+
+    home: StoredState
+    samples: tuple[Sample, ...]
+    buckets: dict[int, tuple[float | None, float | None]]
+
+
+def unpack_history(home: bytes, fine: bytes, coarse: bytes) -> StoredHistory:
+    """A port's history from its three keys; raises ValueError on a home key we did not write."""
+    buckets = {hour: (rx, tx) for hour, rx, tx in unpack_samples(coarse, ordered=False)}
+    return StoredHistory(unpack_state(home), tuple(unpack_samples(fine)), buckets)

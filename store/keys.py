@@ -1,0 +1,82 @@
+"""Every Redis key name and TTL (docs/DATA.md §2), and nothing else."""
+
+from __future__ import annotations
+
+import enum
+
+PREFIX = "mist:"
+KEY_ORG = "mist:org"
+KEY_SITES = "mist:sites"
+KEY_GATEWAYS = "mist:gateways"
+KEY_GATEWAY_ROWS = "mist:gateways:rows"
+KEY_EXPORT_CSV = "mist:export:csv"
+KEY_VPN_PEERS_ALL = "mist:vpn_peers:all"
+KEY_INSIGHTS_ALL = "mist:insights:all"
+KEY_LAST_UPDATE = "mist:metadata:last_update"
+KEY_WORKER_STATUS = "mist:metadata:worker_status"
+KEY_STATUS = "mist:metadata:status"
+KEY_ETAGS = "mist:metadata:etags"
+KEY_HEARTBEAT = "mist:metadata:heartbeat"
+KEY_LOCK = "mist:lock:worker"
+GZ_SUFFIX = ":gz"
+FINE_SUFFIX = ":fine"
+COARSE_SUFFIX = ":coarse"
+
+HISTORY_TTL = 7 * 86400  # a port's history lives 7 days after its newest sample
+CONFIG_TTL = 7 * 86400
+HEARTBEAT_PERIOD = 10
+HEARTBEAT_TTL = 3 * HEARTBEAT_PERIOD  # a missing heartbeat means a dead worker
+COMPANION_SLACK = 3 * 3600  # `:fine`/`:coarse` outlive the home key by at most this
+
+
+class Dataset(enum.Enum):
+    """The ready-made documents the web app serves."""
+
+    ORG = "org"
+    SITES = "sites"
+    GATEWAYS = "gateways"
+    GATEWAY_ROWS = "gateway_rows"
+    EXPORT_CSV = "export_csv"
+    VPN_PEERS_ALL = "vpn_peers_all"
+    INSIGHTS_ALL = "insights_all"
+    STATUS = "status"
+
+
+DATASET_KEYS: dict[Dataset, str] = {
+    Dataset.ORG: KEY_ORG,
+    Dataset.SITES: KEY_SITES,
+    Dataset.GATEWAYS: KEY_GATEWAYS,
+    Dataset.GATEWAY_ROWS: KEY_GATEWAY_ROWS,
+    Dataset.EXPORT_CSV: KEY_EXPORT_CSV,
+    Dataset.VPN_PEERS_ALL: KEY_VPN_PEERS_ALL,
+    Dataset.INSIGHTS_ALL: KEY_INSIGHTS_ALL,
+    Dataset.STATUS: KEY_STATUS,
+}
+
+
+def snapshot_ttl(interval: int) -> int:
+    """Snapshot keys live 3 refresh intervals: a dead worker's data disappears, a slow one's not."""
+    return 3 * interval
+
+
+def gateway_key(gateway_id: str) -> str:
+    return f"mist:gateway:{gateway_id}"
+
+
+def gateway_mac(gateway_id: str) -> str:
+    """The MAC a Mist gateway id ends with (`00000000-0000-0000-1000-{mac}`)."""
+    return gateway_id.rsplit("-", 1)[-1]
+
+
+def peer_paths_key(gateway_id: str) -> str:
+    """`mist:vpn_peers:{gateway_id}-{mac}` (the seed's name): the MAC is the id's own end."""
+    return f"mist:vpn_peers:{gateway_id}-{gateway_mac(gateway_id)}"
+
+
+def history_key(gateway_id: str, port_id: str) -> str:
+    """The home key of a port's traffic history (its `:fine`/`:coarse` companions append)."""
+    return f"mist:insights:{gateway_id}:{port_id}"
+
+
+def config_key(kind: str) -> str:
+    return f"mist:config:{kind}"

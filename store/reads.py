@@ -1,0 +1,137 @@
+"""What the web app reads: served documents with their ETags, one gateway, the health facts.
+
+Every read is one round trip; a body and its ETag come from one transaction, so a reader
+sees either the whole old snapshot or the whole new one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from store.codec import etag_of
+from store.histories import as_bytes
+from store.keys import (
+    DATASET_KEYS,
+    GZ_SUFFIX,
+    KEY_ETAGS,
+    KEY_HEARTBEAT,
+    KEY_LAST_UPDATE,
+    KEY_STATUS,
+    KEY_WORKER_STATUS,
+    PREFIX,
+    Dataset,
+    gateway_key,
+    peer_paths_key,
+)
+
+
+@dataclass(frozen=True)
+class Served:
+    """A body ready to send with its ETag; `body` is gzip bytes when `gzipped`."""
+
+    body: bytes
+    etag: str
+    gzipped: bool
+
+
+def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
+    """One client with its own connection pool; short socket timeouts so a dead Redis is a 503."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+    )
+
+
+def read_served(client: redis.Redis, dataset: Dataset, *, gzip_ok: bool) -> Served | None:
+    """Body and ETag of one dataset from one MULTI/EXEC round trip; None when absent."""
+    key = DATASET_KEYS[dataset]
+    pipe = client.pipeline(transaction=True)
+    pipe.get(key + GZ_SUFFIX if gzip_ok else key)
+    pipe.hget(KEY_ETAGS, dataset.value)
+    body, etag = pipe.execute()
+    if body is None and gzip_ok:  # a twin that is missing: serve the plain bytes
+        return read_served(client, dataset, gzip_ok=False)
+    if body is None:
+        return None
+    body = bytes(body)
+    if etag is None:
+        etag = etag_of(gzip.decompress(body) if gzip_ok else body).encode()
+    return Served(body=body, etag=bytes(etag).decode(), gzipped=gzip_ok)
+
+
+def read_etag(client: redis.Redis, dataset: Dataset) -> str | None:
+    """The current ETag of a dataset (cheap: for If-None-Match)."""
+    etag = client.hget(KEY_ETAGS, dataset.value)
+    return None if etag is None else as_bytes(etag).decode()
+
+
+def read_gateway(client: redis.Redis, gateway_id: str) -> bytes | None:
+    """JSON of one gateway with its WAN ports (DATA.md §3.1 item), as the worker stored it."""
+    body = client.get(gateway_key(gateway_id))
+    return None if body is None else as_bytes(body)
+
+
+def read_gateway_peer_paths(client: redis.Redis, gateway_id: str) -> bytes | None:
+    """JSON list of one gateway's peer paths, as the worker stored it."""
+    body = client.get(peer_paths_key(gateway_id))
+    return None if body is None else as_bytes(body)
+
+
+def read_status_published(client: redis.Redis) -> tuple[dict[str, Any] | None, float | None]:
+    """The status JSON and `last_update` in one MGET, for /api/status.
+
+    `last_update` moves inside the publish transaction, the status JSON a moment later: a
+    reader that takes the newer of the two never announces data older than what it serves.
+    """
+    body, last_update = client.mget([KEY_STATUS, KEY_LAST_UPDATE])
+    return _json_object(body), as_float(last_update)
+
+
+def read_health(client: redis.Redis) -> dict[str, Any]:
+    """Liveness facts for /health without loading any snapshot (one MGET)."""
+    last_update, worker_status, heartbeat, status = client.mget(
+        [KEY_LAST_UPDATE, KEY_WORKER_STATUS, KEY_HEARTBEAT, KEY_STATUS]
+    )
+    interval = (_json_object(status) or {}).get("interval")
+    return {
+        "redis": "ok",
+        "last_update": as_float(last_update),
+        "worker_status": None if worker_status is None else as_bytes(worker_status).decode(),
+        "heartbeat": as_float(heartbeat),
+        "interval": interval
+        if isinstance(interval, int) and not isinstance(interval, bool)
+        else None,
+    }
+
+
+def _json_object(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def scan_keys(client: redis.Redis, pattern: str = PREFIX + "*") -> Iterable[str]:
+    """Every key under our prefix by SCAN (never KEYS); for tests and diagnostics."""
+    for key in client.scan_iter(match=pattern, count=1000):
+        yield as_bytes(key).decode()
+
+
+def as_float(raw: Any) -> float | None:
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return None

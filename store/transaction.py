@@ -1,0 +1,114 @@
+"""One MULTI/EXEC whose commands leave for Redis in batches while they are queued."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import redis
+from redis.commands import CoreCommands
+from redis.exceptions import ExecAbortError
+
+
+class Transaction(CoreCommands):
+    """One MULTI/EXEC whose commands leave for Redis in batches while they are being queued.
+
+    redis-py's transactional pipeline holds every command until execute() and then packs
+    them all into one more copy: at 10,000 gateways about 100 MB of values, held twice.
+    Here a batch is packed and sent once about a megabyte of values waits (a large value
+    goes at once), its QUEUED replies are read, and nothing of it stays in this process.
+    Redis applies every command at EXEC, so readers still see all old or all new.
+
+    The commands are redis-py's own (`set`, `rpush`, … from CoreCommands); they answer
+    nothing until execute(). The connection comes from the client's pool; leaving the
+    `with` block without execute() (an error half way) closes it, and Redis drops whatever
+    was queued. Not thread-safe: one transaction per thread, like a pipeline.
+    """
+
+    # What redis-py's typing asks of a command mixin's host (the sync overloads; no events).
+    _is_async_client: Literal[False] = False
+    _event_dispatcher: Any = None
+
+    def __init__(self, client: redis.Redis, *, batch_bytes: int = 1 << 20) -> None:
+        self._pool = client.connection_pool
+        self._batch_bytes = batch_bytes
+        self._waiting: list[tuple[Any, ...]] = []  # queued here, not yet sent
+        self._waiting_bytes = 0
+        self._unanswered = 0  # sent, QUEUED reply not read yet
+        self._errors: list[redis.ResponseError] = []  # commands Redis refused to queue
+        self.commands = 0
+        self._answered = False  # EXEC's reply read: the connection is clean again
+        self._connection: Any = self._pool.get_connection()
+        try:
+            self._connection.send_command("MULTI")
+            self._connection.read_response()
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Transaction:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        """Queue one command (what every CoreCommands method calls); sends a full batch."""
+        if self._connection is None:
+            raise redis.RedisError("this transaction is finished")
+        self._waiting.append(args)
+        self._waiting_bytes += sum(len(a) if isinstance(a, bytes | str) else 8 for a in args)
+        self.commands += 1
+        if self._waiting_bytes >= self._batch_bytes:
+            self._send()
+        return None
+
+    def _send(self) -> None:
+        """Send what waits and read the QUEUED replies, so neither side piles them up."""
+        connection = self._connection
+        if self._waiting:
+            # No health-check PING inside MULTI: Redis would queue it and answer QUEUED.
+            connection.send_packed_command(
+                connection.pack_commands(self._waiting), check_health=False
+            )
+            self._unanswered += len(self._waiting)
+            self._waiting = []
+            self._waiting_bytes = 0
+        while self._unanswered:
+            self._unanswered -= 1
+            try:
+                connection.read_response()
+            except redis.ResponseError as error:  # e.g. a wrong argument: EXEC will abort
+                self._errors.append(error)
+
+    def execute(self) -> list[Any]:
+        """EXEC: apply every queued command at once; raises the first error of any."""
+        if self._connection is None:
+            raise redis.RedisError("this transaction is finished")
+        try:
+            self._send()
+            self._connection.send_command("EXEC", check_health=False)
+            try:
+                replies = self._connection.read_response()
+            except ExecAbortError:
+                self._answered = True
+                if self._errors:
+                    raise self._errors[0] from None
+                raise
+            self._answered = True
+        finally:
+            self.close()
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return list(replies)
+
+    def close(self) -> None:
+        """Give the connection back, closed first unless EXEC was answered: Redis then drops
+        what was queued, and no reply is left unread for the connection's next user."""
+        connection, self._connection = self._connection, None
+        self._waiting = []
+        if connection is None:
+            return
+        if not self._answered:
+            connection.disconnect()
+        self._pool.release(connection)
