@@ -34,13 +34,9 @@ import schedule
 import circuits
 import history
 import redis_cache
-from mist_connection import (
-    CallCounter,
-    Fetched,
-    MistConnection,
-    MistError,
-    OrgChoiceError,
-)
+from mist.connection import MistConnection
+from mist.errors import MistError, OrgChoiceError
+from mist.streams import CallCounter, Fetched
 from redis_cache import Dataset
 from settings import (
     Secret,

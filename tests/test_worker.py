@@ -12,7 +12,7 @@ import pytest
 
 import redis_cache
 import worker as worker_module
-from mist_connection import MistConnection
+from mist.connection import MistConnection
 from redis_cache import Dataset
 from settings import Secret, load_worker_settings
 from tests.fixtures.worker_proc import worker_env
