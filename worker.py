@@ -28,7 +28,9 @@ from typing import Any
 import redis
 import schedule
 
-from mist_connection import CallCounter, Fetched, MistConnection, MistError, OrgChoiceError
+from mist.connection import MistConnection
+from mist.errors import MistError, OrgChoiceError
+from mist.streams import CallCounter, Fetched
 from refresh.configs import ConfigCache
 from refresh.lease import Lease
 from refresh.memory import tune_malloc

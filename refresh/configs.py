@@ -16,7 +16,9 @@ from typing import Any
 
 import redis
 
-from mist_connection import CallCounter, Fetched, MistConnection, MistError
+from mist.connection import MistConnection
+from mist.errors import MistError
+from mist.streams import CallCounter, Fetched
 from store.configs import read_config, write_configs
 
 log = logging.getLogger("worker")

@@ -17,7 +17,9 @@ from typing import Any, Protocol
 import redis
 
 import circuits
-from mist_connection import Fetched, MistConnection, MistError
+from mist.connection import MistConnection
+from mist.errors import MistError
+from mist.streams import Fetched
 from refresh.configs import ConfigCache, DeviceConfigs
 from refresh.lease import Lease
 from refresh.memory import consumed, give_back_memory

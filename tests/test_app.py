@@ -586,7 +586,7 @@ def test_the_web_app_never_imports_mist_code():
                 todo.append(top)
     assert "store" in reached
     assert "mistapi" not in reached
-    assert "mist_connection" not in reached
+    assert "mist" not in reached
     assert "mistsim" not in reached
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import worker as worker_module
-from mist_connection import MistConnection
+from mist.connection import MistConnection
 from refresh.configs import device_config_cap
 from refresh.memory import consumed
 from refresh.pipeline import STREAMS

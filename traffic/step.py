@@ -22,7 +22,7 @@ import redis
 from history.backfill import backfill_window, merge_backfill
 from history.samples import PortHistory, Sample, add_counters, prune
 from history.volume import hourly_bytes, volume_of_hours
-from mist_connection import MistError
+from mist.errors import MistError
 from store.histories import (
     HistoryWrite,
     port_history,
@@ -58,8 +58,10 @@ class Circuit(Protocol):
 class Insights(Protocol):
     """What backfill needs of the Mist connection."""
 
-    insights_keyed: bool
-    insights_shape_known: bool
+    @property
+    def insights_keyed(self) -> bool: ...
+    @property
+    def insights_shape_known(self) -> bool: ...
 
     def port_insights(
         self, site_id: str, gateway_id: str, port_id: str, *, start: int, end: int, counter: Any
