@@ -31,7 +31,6 @@ from typing import Any
 import redis
 import schedule
 
-import circuits
 import history
 import redis_cache
 from mist_connection import (
@@ -41,6 +40,9 @@ from mist_connection import (
     MistError,
     OrgChoiceError,
 )
+from model.items import gateway_stat, peer_path, port_stat
+from model.port_config import index_port_configs
+from model.snapshot import Circuit, Snapshot, build_snapshot
 from redis_cache import Dataset
 from settings import (
     Secret,
@@ -51,6 +53,14 @@ from settings import (
     load_web_settings,
     load_worker_settings,
 )
+from views.export import CSV_COLUMNS, CircuitRows
+from views.payload import (
+    drain_gateway_records,
+    drain_peer_paths,
+    gateways_payload_head,
+    insights_records,
+)
+from views.rows import GatewayRows
 
 log = logging.getLogger("worker")
 
@@ -388,10 +398,10 @@ class Worker:
         jobs: dict[str, Callable[[str], Fetched]] = {
             "org": self.mist.org,
             "sites": self.mist.sites,
-            # Each item is cut to its compact form as its page arrives (see circuits.py).
-            "gateways": partial(self.mist.gateway_stats, trim=circuits.gateway_stat),
-            "ports": partial(self.mist.port_stats, trim=circuits.port_stat),
-            "peer_paths": partial(self.mist.peer_paths, trim=circuits.peer_path),
+            # Each item is cut to its compact form as its page arrives (see model/items.py).
+            "gateways": partial(self.mist.gateway_stats, trim=gateway_stat),
+            "ports": partial(self.mist.port_stats, trim=port_stat),
+            "peer_paths": partial(self.mist.peer_paths, trim=peer_path),
         }
         if config_due:
             jobs.update(
@@ -443,7 +453,7 @@ class Worker:
         done += 1
         self._phase("build", done, total_phases)
         built = time.monotonic()
-        port_configs = circuits.index_port_configs(
+        port_configs = index_port_configs(
             sites=fetched["sites"].items,
             templates=configs.get("templates") or [],
             profiles=configs.get("profiles") or [],
@@ -454,7 +464,7 @@ class Worker:
             },
         )
         del device_configs, configs, cached_configs  # port_configs has what build needs
-        snapshot = circuits.build_snapshot(
+        snapshot = build_snapshot(
             org=fetched["org"].items[0],
             sites=fetched["sites"].items,
             gateway_stats=_consumed(fetched["gateways"].items),
@@ -491,7 +501,7 @@ class Worker:
             return out.commit()
 
     def _encode_into(
-        self, out: redis_cache.Publisher, snapshot: circuits.Snapshot, histories: HistoryResult
+        self, out: redis_cache.Publisher, snapshot: Snapshot, histories: HistoryResult
     ) -> None:
         """Encode the snapshot straight into the open publish transaction.
 
@@ -501,23 +511,23 @@ class Worker:
         twice, nor any whole document but the page's table.
         """
         volumes = histories.volumes
-        head = circuits.gateways_payload_head(snapshot)
+        head = gateways_payload_head(snapshot)
 
         def peer_path_bodies() -> Iterator[tuple[str, bytes]]:
             """Each gateway's peer paths encoded once: its own key and the whole document."""
-            for (gateway_id, mac), paths in circuits.drain_peer_paths(snapshot):
+            for (gateway_id, mac), paths in drain_peer_paths(snapshot):
                 body = redis_cache.encode_json(paths)
                 out.peer_paths(gateway_id, mac, body)
                 yield gateway_id, body
 
         with out.document(Dataset.VPN_PEERS_ALL) as document:
             redis_cache.write_json_object(document, peer_path_bodies())
-        table = circuits.GatewayRows(snapshot.sites)
-        circuit_rows = circuits.CircuitRows(snapshot.sites)
+        table = GatewayRows(snapshot.sites)
+        circuit_rows = CircuitRows(snapshot.sites)
 
         def gateway_bodies(export: redis_cache.CsvEncoder) -> Iterator[bytes]:
             """Each gateway encoded once: its own key and the payload share the bytes."""
-            for record in circuits.drain_gateway_records(snapshot, volumes):
+            for record in drain_gateway_records(snapshot, volumes):
                 table.add(record)
                 for row in circuit_rows.of(record):
                     export.add(row)
@@ -526,11 +536,11 @@ class Worker:
                 yield body
 
         with out.document(Dataset.GATEWAYS) as payload, out.document(Dataset.EXPORT_CSV) as csv:
-            export = redis_cache.CsvEncoder(circuits.CSV_COLUMNS, csv)
+            export = redis_cache.CsvEncoder(CSV_COLUMNS, csv)
             redis_cache.write_json_document(payload, head, "gateways", gateway_bodies(export))
         out.served(Dataset.GATEWAY_ROWS, redis_cache.encode_json(table.document(head)))
         with out.document(Dataset.INSIGHTS_ALL) as document:
-            redis_cache.write_json_object(document, circuits.insights_records(snapshot, volumes))
+            redis_cache.write_json_object(document, insights_records(snapshot, volumes))
         out.served(Dataset.ORG, redis_cache.encode_json(snapshot.org))
         out.served(Dataset.SITES, redis_cache.encode_json(snapshot.sites))
         for port, write in histories.writes.items():
@@ -635,7 +645,7 @@ class Worker:
 
     # ------------------------------------------------------------ traffic history
 
-    def _histories(self, snapshot: circuits.Snapshot, now: float) -> HistoryResult:
+    def _histories(self, snapshot: Snapshot, now: float) -> HistoryResult:
         """Add this refresh's counters to every WAN port's history, backfill a capped few.
 
         The usual port needs only its home key: its state takes the new counters and one
@@ -647,7 +657,7 @@ class Worker:
         result = HistoryResult()
         cap = backfill_cap(self.interval) * max(1, self.mist.tokens_available())
         ports_to_fill = max(1, cap if self.mist.insights_keyed else cap // 2)
-        candidates: list[tuple[circuits.Circuit, history.PortHistory, tuple[int, int]]] = []
+        candidates: list[tuple[Circuit, history.PortHistory, tuple[int, int]]] = []
         waiting = new_ports = whole_reads = 0
         for first in range(0, len(snapshot.circuits), HISTORY_CHUNK):
             chunk = snapshot.circuits[first : first + HISTORY_CHUNK]
@@ -655,7 +665,7 @@ class Worker:
                 states = redis_cache.read_history_states(
                     self.client, [(c.gateway_id, c.port_id) for c in chunk]
                 )
-            whole: list[circuits.Circuit] = []
+            whole: list[Circuit] = []
             for circuit in chunk:
                 port = (circuit.gateway_id, circuit.port_id)
                 stored_state = states.get(port)
@@ -717,7 +727,7 @@ class Worker:
 
     def _backfill(
         self,
-        candidates: list[tuple[circuits.Circuit, history.PortHistory, tuple[int, int]]],
+        candidates: list[tuple[Circuit, history.PortHistory, tuple[int, int]]],
         result: HistoryResult,
         now: float,
     ) -> None:
@@ -730,7 +740,7 @@ class Worker:
         started = time.monotonic()
         budget = backfill_cap(self.interval) * max(1, self.mist.tokens_available())
 
-        def fill(item: tuple[circuits.Circuit, history.PortHistory, tuple[int, int]]) -> Any:
+        def fill(item: tuple[Circuit, history.PortHistory, tuple[int, int]]) -> Any:
             circuit, _, window = item
             return self.mist.port_insights(
                 circuit.site_id or "",
