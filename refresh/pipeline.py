@@ -16,10 +16,12 @@ from typing import Any, Protocol
 
 import redis
 
-import circuits
 from mist.connection import MistConnection
 from mist.errors import MistError
 from mist.streams import Fetched
+from model.items import gateway_stat, peer_path, port_stat
+from model.port_config import PortConfig, index_port_configs
+from model.snapshot import Snapshot, build_snapshot
 from refresh.configs import ConfigCache, DeviceConfigs
 from refresh.lease import Lease
 from refresh.memory import consumed, give_back_memory
@@ -29,7 +31,7 @@ from traffic.step import TrafficResult, TrafficStep
 
 log = logging.getLogger("worker")
 
-PortConfigs = dict[str, dict[str, circuits.PortConfig]]
+PortConfigs = dict[str, dict[str, PortConfig]]
 STREAMS = ("org", "sites", "gateways", "ports", "peer_paths")
 
 
@@ -71,10 +73,10 @@ class Pipeline:
         jobs: dict[str, Callable[[str], Fetched]] = {
             "org": mist.org,
             "sites": mist.sites,
-            # Each item is cut to its compact form as its page arrives (see circuits.py).
-            "gateways": partial(mist.gateway_stats, trim=circuits.gateway_stat),
-            "ports": partial(mist.port_stats, trim=circuits.port_stat),
-            "peer_paths": partial(mist.peer_paths, trim=circuits.peer_path),
+            # Each item is cut to its compact form as its page arrives (see model/items.py).
+            "gateways": partial(mist.gateway_stats, trim=gateway_stat),
+            "ports": partial(mist.port_stats, trim=port_stat),
+            "peer_paths": partial(mist.peer_paths, trim=peer_path),
         }
         if config_due:
             jobs.update(
@@ -139,10 +141,10 @@ class Pipeline:
 
     def _build(
         self, fetched: dict[str, Fetched], port_configs: PortConfigs, now: float
-    ) -> circuits.Snapshot:
+    ) -> Snapshot:
         """The snapshot; the raw Mist lists are released as it is built."""
         started = time.monotonic()
-        snapshot = circuits.build_snapshot(
+        snapshot = build_snapshot(
             org=fetched["org"].items[0],
             sites=fetched["sites"].items,
             gateway_stats=consumed(fetched["gateways"].items),
@@ -162,9 +164,7 @@ class Pipeline:
         )
         return snapshot
 
-    def _traffic(
-        self, snapshot: circuits.Snapshot, now: float, done: int, total: int
-    ) -> TrafficResult:
+    def _traffic(self, snapshot: Snapshot, now: float, done: int, total: int) -> TrafficResult:
         result, backfill = self.parts.traffic.run(
             snapshot.circuits,
             now,
@@ -175,7 +175,7 @@ class Pipeline:
         give_back_memory()
         return result
 
-    def _publish(self, snapshot: circuits.Snapshot, traffic: TrafficResult, now: float) -> int:
+    def _publish(self, snapshot: Snapshot, traffic: TrafficResult, now: float) -> int:
         """Everything in one transaction, only while we still hold the lease."""
         parts = self.parts
         if not parts.lease.held or not parts.lease.acquire():
@@ -200,7 +200,7 @@ def _now(job: Callable[[Any], Any], argument: Any) -> Future[Any]:
 def _port_configs(
     fetched: Mapping[str, Fetched], configs: Mapping[str, Any], devices: DeviceConfigs
 ) -> PortConfigs:
-    return circuits.index_port_configs(
+    return index_port_configs(
         sites=fetched["sites"].items,
         templates=configs.get("templates") or [],
         profiles=configs.get("profiles") or [],

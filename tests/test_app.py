@@ -26,11 +26,12 @@ import pytest
 from flask.testing import FlaskClient
 
 import app as web
-import circuits
 from store import keys, reads
 from store.status import write_status
 from tests.fixtures.ports import free_port, port_open, wait_until
 from tests.fixtures.sample_data import publish_sample, status_document
+from views.export import CSV_COLUMNS
+from views.rows import ROW_COLUMNS, has_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 CSP = (
@@ -250,13 +251,13 @@ def test_gateway_rows_are_compact_and_consistent_with_the_payload(client, store,
     full = client.get("/api/gateways").get_json()
     assert document["summary"] == full["summary"]
     assert document["thresholds"] == full["thresholds"]
-    assert document["columns"] == list(circuits.ROW_COLUMNS)
+    assert document["columns"] == list(ROW_COLUMNS)
     rows = [dict(zip(document["columns"], row, strict=True)) for row in document["rows"]]
     assert [row["id"] for row in rows] == [g["id"] for g in full["gateways"]]
     site_names = {site["id"]: site["name"] for site in client.get("/api/sites").get_json()}
     for row, gateway in zip(rows, full["gateways"], strict=True):
         assert row["name"] == gateway["name"] and row["ports_total"] == gateway["ports_total"]
-        assert row["problem"] == circuits.has_problem(gateway)
+        assert row["problem"] == has_problem(gateway)
         site_id, site_name = document["sites"][row["site"]]
         assert site_id == gateway["site_id"] and site_name == site_names[site_id]
     again = client.get(
@@ -472,7 +473,7 @@ def test_server_csv_has_one_row_per_wan_port_and_is_excel_safe(client, store, or
     assert response.data == store.get(keys.KEY_EXPORT_CSV), "the bytes the worker wrote"
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
-    assert tuple(rows[0]) == circuits.CSV_COLUMNS
+    assert tuple(rows[0]) == CSV_COLUMNS
     ports = sum(max(1, len(g["ports"])) for g in org.gateways["gateways"])
     assert len(rows) - 1 == ports
     for row in rows[1:]:
@@ -507,7 +508,7 @@ def test_server_csv_follows_a_new_refresh(client, store, org):
 def test_page_csv_has_the_same_columns_as_the_server_csv():
     source = (ROOT / "static/js/csv.js").read_text()
     block = source[source.index("CSV_COLUMNS = [") : source.index("];")]
-    assert tuple(re.findall(r"'([a-z0-9_]+)'", block)) == circuits.CSV_COLUMNS
+    assert tuple(re.findall(r"'([a-z0-9_]+)'", block)) == CSV_COLUMNS
 
 
 # ------------------------------------------------------------------ settings, process, imports

@@ -40,7 +40,7 @@ WORKER_FILES = {
     "settings.py",
     "store",
     "mist",
-    "circuits.py",
+    "views",
     "model",
     "history",
     "traffic",

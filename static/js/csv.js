@@ -1,5 +1,5 @@
 // CSV of exactly what the filters show: one row per WAN port, Excel-safe, UTF-8 with BOM.
-// Same columns and rules as the server's /api/export.csv (circuits.py CSV_COLUMNS / excel_safe).
+// The same columns and rules as the server's /api/export.csv (views/export.py).
 
 export const CSV_COLUMNS = [
   'site', 'gateway', 'gateway_id', 'model', 'gateway_status', 'port', 'wan_name', 'description',

@@ -27,7 +27,7 @@ export function portDown(port) {
   return port.enabled !== false && port.up === false;
 }
 
-/** What "problems only" keeps (circuits.py has_problem): offline, a circuit
+/** What "problems only" keeps (views/rows.py has_problem): offline, a circuit
  *  down, a peer path down or a degraded circuit. */
 export function hasProblem(gateway) {
   return Boolean(gateway.problem);

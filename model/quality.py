@@ -1,0 +1,58 @@
+"""Peer path quality: the colour bands, the `degraded` line and a port's averages.
+
+THRESHOLDS is the one source of the bands: the page colours by them (they travel in the
+payload head) and the middle value of each is where a path counts as degraded.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from model.items import PeerPath
+
+THRESHOLDS: dict[str, list[float]] = {
+    "latency": [50, 100, 150],
+    "jitter": [10, 30, 50],
+    "loss": [0.1, 0.5, 1],
+    "mos": [4, 3.6],
+}
+"""Colour bands for the page; the middle value of each is the `degraded` line (DATA.md §3.1)."""
+
+
+def is_degraded(path: PeerPath) -> bool:
+    """An up peer path past any middle threshold (DATA.md §3.1)."""
+    if path.up is not True:
+        return False
+    latency, jitter, loss, mos = path.latency, path.jitter, path.loss, path.mos
+    return (
+        (latency is not None and latency >= THRESHOLDS["latency"][1])
+        or (jitter is not None and jitter >= THRESHOLDS["jitter"][1])
+        or (loss is not None and loss >= THRESHOLDS["loss"][1])
+        or (mos is not None and mos < THRESHOLDS["mos"][1])
+    )
+
+
+class Quality(NamedTuple):
+    """A WAN port's averages over its up peer paths, and whether any of them is degraded."""
+
+    latency: float | None
+    jitter: float | None
+    loss: float | None
+    mos: float | None
+    degraded: bool
+
+
+def _average(values: list[float | int]) -> float | None:
+    return round(sum(values) / len(values), 3) if values else None  # no float noise
+
+
+def port_quality(up_paths: list[PeerPath]) -> Quality:
+    """Average latency/jitter/loss/MOS over a port's up peer paths (each over the paths that
+    report it), and whether any is degraded."""
+    return Quality(
+        _average([path.latency for path in up_paths if path.latency is not None]),
+        _average([path.jitter for path in up_paths if path.jitter is not None]),
+        _average([path.loss for path in up_paths if path.loss is not None]),
+        _average([path.mos for path in up_paths if path.mos is not None]),
+        any(is_degraded(path) for path in up_paths),
+    )

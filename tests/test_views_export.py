@@ -1,0 +1,52 @@
+"""views/export.py: the CSV export's rows, one per WAN port, Excel-safe."""
+
+from __future__ import annotations
+
+import pytest
+
+from views.export import CSV_COLUMNS, CircuitRows, excel_safe
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+49 30", "'+49 30"),
+        ("-cmd", "'-cmd"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain", "plain"),
+        (None, ""),
+        (True, "yes"),
+        (False, "no"),
+        (12.5, "12.5"),
+    ],
+)
+def test_excel_safe_cells(value: object, cell: str) -> None:
+    assert excel_safe(value) == cell
+
+
+def test_csv_rows_one_per_wan_port_excel_safe_with_the_site_name() -> None:
+    sites = [{"id": "s1", "name": '=HYPERLINK("http://evil")'}]
+    gateway = {
+        "id": "g1", "name": "gw-1", "site_id": "s1", "model": "SRX320", "status": "connected",
+        "ports": [
+            {"port_id": "ge-0/0/0", "up": True, "enabled": True, "speed": 1000, "loss": 0.0,
+             "description": "-cmd|' /C calc'!A0", "override": False},
+            {"port_id": "ge-0/0/1", "up": False, "enabled": True, "latency": None},
+        ],
+    }  # fmt: skip
+    rows = CircuitRows(sites).of(gateway)
+    assert len(rows) == 2 and all(len(row) == len(CSV_COLUMNS) for row in rows)
+    first = dict(zip(CSV_COLUMNS, rows[0], strict=True))
+    assert first["site"] == '\'=HYPERLINK("http://evil")'
+    assert first["description"] == "'-cmd|' /C calc'!A0"
+    assert (first["port"], first["link"], first["enabled"], first["override"]) == (
+        "ge-0/0/0", "up", "yes", "no",
+    )  # fmt: skip
+    assert (first["speed_mbps"], first["loss_pct"]) == ("1000", "0.0")
+    second = dict(zip(CSV_COLUMNS, rows[1], strict=True))
+    assert (second["link"], second["latency_ms"], second["wan_name"]) == ("down", "", "")
+    offline = CircuitRows([]).of({**gateway, "site_id": "s9", "ports": []})
+    assert len(offline) == 1 and offline[0][:3] == ["", "gw-1", "g1"] and offline[0][5] == ""

@@ -1,0 +1,49 @@
+"""views/rows.py: the page's table rows (DATA.md §3.6) and the "problems only" rule."""
+
+from __future__ import annotations
+
+from views.rows import GatewayRows, has_problem
+
+
+def test_gateway_rows_index_sites_and_flag_problems_for_the_table() -> None:
+    """The page's table rows: one site list shared by index, and the "problems only" flag."""
+    sites = [{"id": "s1", "name": "<b>Denver</b>"}, {"id": "s2", "name": "Oslo"}]
+    healthy = {
+        "id": "g1", "mac": "m1", "name": "gw-1", "site_id": "s1", "model": "SRX320",
+        "status": "connected", "uptime": 10, "ip": "10.0.0.1", "ext_ip": "198.51.100.1",
+        "ports_up": 1, "ports_total": 1, "peers_up": 2, "peers_total": 2,
+        "degraded": False, "ha": False, "ports": [{"enabled": True, "up": True}],
+    }  # fmt: skip
+    port_down = {
+        **healthy, "id": "g2", "name": "gw-2",
+        "ports": [{"enabled": True, "up": False}, {"enabled": False, "up": False}],
+    }  # fmt: skip
+    disabled_only = {
+        **healthy,
+        "id": "g3",
+        "site_id": "s2",
+        "ports": [{"enabled": False, "up": False}],
+    }
+    table = GatewayRows(sites)
+    for gateway in (healthy, port_down, disabled_only):
+        table.add(gateway)
+    document = table.document({"generated_at": 1.0, "summary": {"gateways": 3}, "thresholds": {}})
+    columns = document["columns"]
+    rows = [dict(zip(columns, row, strict=True)) for row in document["rows"]]
+    assert document["sites"] == [["s1", "<b>Denver</b>"], ["s2", "Oslo"]]
+    assert [row["site"] for row in rows] == [0, 0, 1]
+    assert rows[0]["ip"] == "198.51.100.1"
+    assert [row["problem"] for row in rows] == [False, True, False]
+    assert [row["ports_down"] for row in rows] == [0, 1, 0]
+    assert document["summary"] == {"gateways": 3}
+
+
+def test_has_problem_rule() -> None:
+    healthy = {"status": "connected", "degraded": False, "peers_up": 2, "peers_total": 2}
+    port_up = {"enabled": True, "up": True}
+    assert not has_problem({**healthy, "ports": [port_up]})
+    assert has_problem({**healthy, "status": "disconnected", "ports": []})
+    assert has_problem({**healthy, "degraded": True, "ports": []})
+    assert has_problem({**healthy, "peers_up": 1, "ports": []})
+    assert has_problem({**healthy, "ports": [port_up, {"enabled": True, "up": False}]})
+    assert not has_problem({**healthy, "ports": [{"enabled": False, "up": False}]})

@@ -1,0 +1,104 @@
+"""The CSV export (/api/export.csv, DATA.md §3.7): one Excel-safe row per WAN port."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# Shared with static/js/csv.js, which exports the page's filtered rows with the same columns.
+CSV_COLUMNS = (
+    "site",
+    "gateway",
+    "gateway_id",
+    "model",
+    "gateway_status",
+    "port",
+    "wan_name",
+    "description",
+    "isp",
+    "asn",
+    "wan_type",
+    "enabled",
+    "link",
+    "speed_mbps",
+    "wan_ip",
+    "gateway_ip",
+    "vlan",
+    "address_mode",
+    "override",
+    "peer_paths_up",
+    "peer_paths_total",
+    "latency_ms",
+    "jitter_ms",
+    "loss_pct",
+    "mos",
+    "degraded",
+    "rx_bps",
+    "tx_bps",
+    "rx_bytes_24h",
+    "tx_bytes_24h",
+)
+_PORT_CSV_FIELDS = (
+    "port_id",
+    "wan_name",
+    "description",
+    "isp",
+    "asn",
+    "wan_type",
+    "enabled",
+    "link",
+    "speed",
+    "ip",
+    "gateway_ip",
+    "vlan",
+    "address_mode",
+    "override",
+    "peers_up",
+    "peers_total",
+    "latency",
+    "jitter",
+    "loss",
+    "mos",
+    "degraded",
+    "rx_bps",
+    "tx_bps",
+    "rx_bytes_24h",
+    "tx_bytes_24h",
+)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def excel_safe(value: object) -> str:
+    """A CSV cell Excel cannot run as a formula: a leading = + - @ tab or CR gets a quote.
+
+    Mist names are free text (a site called =HYPERLINK(...) must stay text in the sheet).
+    """
+    if value is None:
+        return ""
+    text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+class CircuitRows:
+    """The CSV rows of each gateway as its record streams past (the worker keeps no list)."""
+
+    def __init__(self, sites: list[dict]) -> None:
+        self._site_names = {site.get("id"): site.get("name") or "" for site in sites}
+
+    def of(self, gateway: Mapping[str, Any]) -> list[list[str]]:
+        """One Excel-safe row per WAN port; a gateway without WAN ports still gets one row."""
+        base = [
+            self._site_names.get(gateway.get("site_id") or "", ""),
+            gateway.get("name"),
+            gateway.get("id"),
+            gateway.get("model"),
+            gateway.get("status"),
+        ]
+        rows: list[list[str]] = []
+        for port in gateway.get("ports") or [{}]:
+            port = port or {}
+            up = port.get("up")
+            link = None if up is None else ("up" if up else "down")
+            cells = [link if name == "link" else port.get(name) for name in _PORT_CSV_FIELDS]
+            rows.append([excel_safe(cell) for cell in (*base, *cells)])
+        return rows
