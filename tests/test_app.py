@@ -27,9 +27,11 @@ from flask.testing import FlaskClient
 
 import app as web
 import circuits
+import history
 import redis_cache
 from tests.fixtures.ports import free_port, port_open, wait_until
 from tests.fixtures.sample_data import publish_sample, status_document
+from web.fast import SERVED_ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
 CSP = (
@@ -304,7 +306,7 @@ def test_before_the_first_refresh_rows_and_csv_say_so(client):
 def test_no_served_route_decodes_json(client, org, monkeypatch):
     """The web sends the worker's bytes: a served route that parsed JSON would fail here."""
     gateway_id = org.gateways["gateways"][0]["id"]
-    paths = [*web.SERVED_ROUTES, f"/api/gateway/{gateway_id}", "/api/export.csv"]
+    paths = [*SERVED_ROUTES, f"/api/gateway/{gateway_id}", "/api/export.csv"]
     assert "/api/gateways/rows" in paths
 
     def no_decoding(*args, **kwargs):
@@ -406,6 +408,21 @@ def test_traffic_of_a_port_with_a_slash_in_its_id(client, org):
     assert week["step"] == 3600 and len(week["t"]) == 168
 
 
+def test_a_bad_range_names_the_ranges_history_knows(client, org):
+    gateway_id, port_id = first_port(org)
+    response = client.get(f"/api/gateway/{gateway_id}/port/{port_id}/traffic?range=2y")
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "range must be one of " + ", ".join(history.RANGES)
+    for range_name in history.RANGES:
+        url = f"/api/gateway/{gateway_id}/port/{port_id}/traffic?range={range_name}"
+        assert client.get(url).get_json()["range"] == range_name
+
+
+def test_the_page_offers_exactly_the_ranges_history_knows(client):
+    page = client.get("/").get_data(as_text=True)
+    assert re.findall(r'data-range="([^"]+)"', page) == list(history.RANGES)
+
+
 @pytest.mark.parametrize(
     ("url", "status"),
     [
@@ -432,8 +449,30 @@ def test_bad_requests_get_a_json_4xx_that_echoes_no_markup(client, org, url, sta
     assert isinstance(response.get_json()["error"], str)
 
 
-def test_wrong_method_is_a_json_405(client, org):
-    response = client.post("/api/gateways", data="x")
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize("path", ["/api/gateways", "/api/status", "/health", "/api/export.csv"])
+def test_the_fast_paths_answer_any_other_method_with_a_json_405(client, org, path, method):
+    """One routing table: the fast path answers every method of its paths itself."""
+    response = client.open(path, method=method, data="x")
+    assert response.status_code == 405
+    assert response.get_json() == {"error": "method not allowed", "status": 405}
+    assert response.headers["Allow"] == "GET, HEAD"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Security-Policy"] == CSP
+
+
+def test_flask_knows_no_route_of_the_fast_paths(store):
+    """No second routing table: Flask has none of the paths the fast path answers."""
+    flask_app = web.create_app({"REDIS_CLIENT": store})
+    rules = {rule.rule for rule in flask_app.url_map.iter_rules()}
+    fast = set(flask_app.extensions["fast_paths"].routes)
+    assert {"/health", "/api/status", "/api/export.csv", *SERVED_ROUTES} == fast
+    assert not rules & fast
+
+
+def test_a_flask_route_still_answers_a_wrong_method_with_a_json_405(client, org):
+    gateway_id = org.gateways["gateways"][0]["id"]
+    response = client.post(f"/api/gateway/{gateway_id}", data="x")
     assert response.status_code == 405
     assert response.get_json()["error"] == "method not allowed"
 
@@ -569,10 +608,9 @@ def test_the_web_app_never_imports_mist_code():
         if name in seen:
             continue
         seen.add(name)
-        path = ROOT / f"{name}.py"
-        if not path.exists():
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        module = ROOT / name.replace(".", "/")
+        files = sorted(module.glob("*.py")) if module.is_dir() else [module.with_suffix(".py")]
+        for node in (n for f in files if f.exists() for n in ast.walk(ast.parse(f.read_text()))):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -583,7 +621,8 @@ def test_the_web_app_never_imports_mist_code():
                 top = imported.split(".")[0]
                 reached.add(top)
                 todo.append(top)
-    assert "redis_cache" in reached
+    assert {"web", "redis_cache", "history"} <= reached
+    assert "circuits" not in reached, "circuits.py is not in the web image"
     assert "mistapi" not in reached
     assert "mist_connection" not in reached
     assert "mistsim" not in reached

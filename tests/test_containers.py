@@ -27,6 +27,7 @@ SCHEMA = ROOT / "tests" / "data" / "compose-spec" / "compose-spec.json"
 
 WEB_FILES = {
     "app.py",
+    "web",
     "settings.py",
     "redis_cache.py",
     "history.py",
@@ -519,12 +520,15 @@ def test_an_image_installs_every_package_its_code_imports(dockerfile: str) -> No
     from importlib import metadata
 
     shipped = shipped_files(ROOT / dockerfile)
+    # Project modules: top-level files and package folders (a folder with an __init__.py).
+    sources = [ROOT / name for name in shipped if name.endswith(".py")]
+    packages = [ROOT / name for name in shipped if (ROOT / name / "__init__.py").exists()]
+    sources += [path for package in packages for path in sorted(package.rglob("*.py"))]
     local = {Path(name).stem for name in shipped if name.endswith(".py")}
+    local |= {package.name for package in packages}
     imported: set[str] = set()
-    for name in shipped:
-        if not name.endswith(".py"):
-            continue
-        for node in ast.walk(ast.parse((ROOT / name).read_text())):
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.Import):
                 imported |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -540,4 +544,5 @@ def test_an_image_installs_every_package_its_code_imports(dockerfile: str) -> No
     assert missing == set(), f"{dockerfile}: imported but not in requirements.txt: {missing}"
     # And the image ships every project module it imports.
     project = {path.stem for path in ROOT.glob("*.py")}
+    project |= {path.parent.name for path in ROOT.glob("*/__init__.py")}
     assert (imported & project) - local == set()
