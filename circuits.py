@@ -467,6 +467,7 @@ class WanPort(NamedTuple):
     wan_type: str | None
     enabled: bool | None
     up: bool | None
+    down: bool
     speed: float | int | None
     ip: str | None
     gateway_ip: str | None
@@ -646,6 +647,7 @@ def _wan_port(
         address_mode = interface.address_mode
     up_paths = [path for path in paths if path.up is True]
     latency, jitter, loss, mos, degraded = _quality(up_paths)
+    enabled = None if disabled is None else not disabled
     return WanPort(
         port_id=interface.port_id,
         node=interface.node,
@@ -654,8 +656,9 @@ def _wan_port(
         isp=interface.isp,
         asn=interface.asn,
         wan_type=interface.wan_type or (config.wan_type if config else None),
-        enabled=None if disabled is None else not disabled,
+        enabled=enabled,
         up=up,
+        down=link_down(enabled, up),
         speed=port.speed if port is not None else None,
         ip=interface.ip,
         gateway_ip=config.gateway_ip if config else None,
@@ -947,15 +950,22 @@ ROW_COLUMNS = (
     "ports_down",
     "peers_up",
     "peers_total",
+    "peers_down",
     "degraded",
     "ha",
     "problem",
 )
 
 
+def link_down(enabled: bool | None, up: bool | None) -> bool:
+    """An enabled WAN port whose link is down (a disabled port is not a problem): the rule
+    behind a port record's `down`, the rows' `ports_down` and `problem`."""
+    return enabled is not False and up is False
+
+
 def port_down(port: Mapping[str, Any]) -> bool:
-    """An enabled WAN port whose link is down (a disabled port is not a problem)."""
-    return port.get("enabled") is not False and port.get("up") is False
+    """link_down of a §3.1 port record."""
+    return link_down(port.get("enabled"), port.get("up"))
 
 
 def has_problem(gateway: Mapping[str, Any]) -> bool:
@@ -1001,6 +1011,7 @@ class GatewayRows:
                 sum(1 for port in ports if port_down(port)),
                 gateway.get("peers_up"),
                 gateway.get("peers_total"),
+                (gateway.get("peers_total") or 0) - (gateway.get("peers_up") or 0),
                 bool(gateway.get("degraded")),
                 bool(gateway.get("ha")),
                 has_problem(gateway),
@@ -1008,7 +1019,8 @@ class GatewayRows:
         )
 
     def document(self, head: Mapping[str, Any]) -> dict:
-        """The §3.6 document: the payload head (generated_at, thresholds, summary) + rows."""
+        """The §3.6 document: the payload head (generated_at, thresholds, summary), the rows
+        and the CSV format the page's own export follows (the server's columns and rule)."""
         return {
             "generated_at": head.get("generated_at"),
             "thresholds": head.get("thresholds"),
@@ -1016,6 +1028,7 @@ class GatewayRows:
             "sites": self.sites,
             "columns": list(ROW_COLUMNS),
             "rows": self.rows,
+            "csv": {"columns": list(CSV_COLUMNS), "formula_starts": "".join(_FORMULA_STARTS)},
         }
 
 
@@ -1023,7 +1036,7 @@ class GatewayRows:
 # The CSV export (/api/export.csv): one row per WAN port
 # ---------------------------------------------------------------------------------------
 
-# Shared with static/js/csv.js, which exports the page's filtered rows with the same columns.
+# Sent to the page in the rows document's `csv`: static/js/csv.js exports with these columns.
 CSV_COLUMNS = (
     "site",
     "gateway",
