@@ -258,6 +258,8 @@ def test_gateway_rows_are_compact_and_consistent_with_the_payload(client, store,
     for row, gateway in zip(rows, full["gateways"], strict=True):
         assert row["name"] == gateway["name"] and row["ports_total"] == gateway["ports_total"]
         assert row["problem"] == circuits.has_problem(gateway)
+        assert row["ports_down"] == sum(1 for port in gateway["ports"] if port["down"])
+        assert row["peers_down"] == gateway["peers_total"] - gateway["peers_up"]
         site_id, site_name = document["sites"][row["site"]]
         assert site_id == gateway["site_id"] and site_name == site_names[site_id]
     again = client.get(
@@ -542,10 +544,22 @@ def test_server_csv_follows_a_new_refresh(client, store, org):
     )
 
 
-def test_page_csv_has_the_same_columns_as_the_server_csv():
+def test_the_rows_document_carries_the_servers_csv_format(client, org):
+    """The page's own CSV takes its columns and Excel-safe rule from here (static/js/csv.js)."""
+    document = client.get("/api/gateways/rows").get_json()
+    assert document["csv"] == {"columns": list(circuits.CSV_COLUMNS), "formula_starts": "=+-@\t\r"}
+    for start in document["csv"]["formula_starts"]:
+        assert circuits.excel_safe(start + "x") == "'" + start + "x"
+    assert circuits.excel_safe("x=") == "x="
+
+
+def test_the_page_has_a_csv_getter_for_every_server_column():
+    """csv.js keeps only one getter per column name; the names come from the server."""
     source = (ROOT / "static/js/csv.js").read_text()
-    block = source[source.index("CSV_COLUMNS = [") : source.index("];")]
-    assert tuple(re.findall(r"'([a-z0-9_]+)'", block)) == circuits.CSV_COLUMNS
+    block = source[source.index("CSV_GETTERS = {") : source.index("};")]
+    getters = re.findall(r"^  ([a-z0-9_]+): ", block, flags=re.MULTILINE)
+    assert sorted(getters) == sorted(circuits.CSV_COLUMNS)
+    assert "CSV_COLUMNS =" not in source and "[=+" not in source, "no copy of the server's format"
 
 
 # ------------------------------------------------------------------ settings, process, imports
