@@ -61,6 +61,7 @@ class WanPort(NamedTuple):
     wan_type: str | None
     enabled: bool | None
     up: bool | None
+    down: bool  # link_down: enabled and its link down
     speed: float | int | None
     ip: str | None
     gateway_ip: str | None
@@ -205,6 +206,12 @@ _NO_PORT = PortStat("", "", None, None, None, None, None, None, None, None)
 """What a WAN port the port search does not list reads as: nothing known."""
 
 
+def link_down(enabled: bool | None, up: bool | None) -> bool:
+    """An enabled WAN port whose link is down (a disabled port is not a problem): the one
+    rule behind a port record's `down`, the rows' `ports_down` and `problem`."""
+    return enabled is not False and up is False
+
+
 def _link(
     interface: InterfaceStat, port: PortStat, config: PortConfig | None
 ) -> tuple[bool | None, bool | None]:
@@ -247,6 +254,7 @@ def _wan_port(
         wan_type=interface.wan_type or (config.wan_type if config else None),
         enabled=enabled,
         up=up,
+        down=link_down(enabled, up),
         speed=port.speed,
         ip=interface.ip,
         gateway_ip=config.gateway_ip if config else None,

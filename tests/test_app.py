@@ -26,12 +26,14 @@ import pytest
 from flask.testing import FlaskClient
 
 import app as web
+from history.series import RANGES
 from store import keys, reads
 from store.status import write_status
 from tests.fixtures.ports import free_port, port_open, wait_until
 from tests.fixtures.sample_data import publish_sample, status_document
-from views.export import CSV_COLUMNS
+from views.export import CSV_COLUMNS, excel_safe
 from views.rows import ROW_COLUMNS, has_problem
+from web.fast import SERVED_ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
 CSP = (
@@ -258,6 +260,8 @@ def test_gateway_rows_are_compact_and_consistent_with_the_payload(client, store,
     for row, gateway in zip(rows, full["gateways"], strict=True):
         assert row["name"] == gateway["name"] and row["ports_total"] == gateway["ports_total"]
         assert row["problem"] == has_problem(gateway)
+        assert row["ports_down"] == sum(1 for port in gateway["ports"] if port["down"])
+        assert row["peers_down"] == gateway["peers_total"] - gateway["peers_up"]
         site_id, site_name = document["sites"][row["site"]]
         assert site_id == gateway["site_id"] and site_name == site_names[site_id]
     again = client.get(
@@ -306,7 +310,7 @@ def test_before_the_first_refresh_rows_and_csv_say_so(client):
 def test_no_served_route_decodes_json(client, org, monkeypatch):
     """The web sends the worker's bytes: a served route that parsed JSON would fail here."""
     gateway_id = org.gateways["gateways"][0]["id"]
-    paths = [*web.SERVED_ROUTES, f"/api/gateway/{gateway_id}", "/api/export.csv"]
+    paths = [*SERVED_ROUTES, f"/api/gateway/{gateway_id}", "/api/export.csv"]
     assert "/api/gateways/rows" in paths
 
     def no_decoding(*args, **kwargs):
@@ -408,6 +412,21 @@ def test_traffic_of_a_port_with_a_slash_in_its_id(client, org):
     assert week["step"] == 3600 and len(week["t"]) == 168
 
 
+def test_a_bad_range_names_the_ranges_history_knows(client, org):
+    gateway_id, port_id = first_port(org)
+    response = client.get(f"/api/gateway/{gateway_id}/port/{port_id}/traffic?range=2y")
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "range must be one of " + ", ".join(RANGES)
+    for range_name in RANGES:
+        url = f"/api/gateway/{gateway_id}/port/{port_id}/traffic?range={range_name}"
+        assert client.get(url).get_json()["range"] == range_name
+
+
+def test_the_page_offers_exactly_the_ranges_history_knows(client):
+    page = client.get("/").get_data(as_text=True)
+    assert re.findall(r'data-range="([^"]+)"', page) == list(RANGES)
+
+
 @pytest.mark.parametrize(
     ("url", "status"),
     [
@@ -434,8 +453,30 @@ def test_bad_requests_get_a_json_4xx_that_echoes_no_markup(client, org, url, sta
     assert isinstance(response.get_json()["error"], str)
 
 
-def test_wrong_method_is_a_json_405(client, org):
-    response = client.post("/api/gateways", data="x")
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize("path", ["/api/gateways", "/api/status", "/health", "/api/export.csv"])
+def test_the_fast_paths_answer_any_other_method_with_a_json_405(client, org, path, method):
+    """One routing table: the fast path answers every method of its paths itself."""
+    response = client.open(path, method=method, data="x")
+    assert response.status_code == 405
+    assert response.get_json() == {"error": "method not allowed", "status": 405}
+    assert response.headers["Allow"] == "GET, HEAD"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Security-Policy"] == CSP
+
+
+def test_flask_knows_no_route_of_the_fast_paths(store):
+    """No second routing table: Flask has none of the paths the fast path answers."""
+    flask_app = web.create_app({"REDIS_CLIENT": store})
+    rules = {rule.rule for rule in flask_app.url_map.iter_rules()}
+    fast = set(flask_app.extensions["fast_paths"].routes)
+    assert {"/health", "/api/status", "/api/export.csv", *SERVED_ROUTES} == fast
+    assert not rules & fast
+
+
+def test_a_flask_route_still_answers_a_wrong_method_with_a_json_405(client, org):
+    gateway_id = org.gateways["gateways"][0]["id"]
+    response = client.post(f"/api/gateway/{gateway_id}", data="x")
     assert response.status_code == 405
     assert response.get_json()["error"] == "method not allowed"
 
@@ -505,10 +546,22 @@ def test_server_csv_follows_a_new_refresh(client, store, org):
     )
 
 
-def test_page_csv_has_the_same_columns_as_the_server_csv():
+def test_the_rows_document_carries_the_servers_csv_format(client, org):
+    """The page's own CSV takes its columns and Excel-safe rule from here (static/js/csv.js)."""
+    document = client.get("/api/gateways/rows").get_json()
+    assert document["csv"] == {"columns": list(CSV_COLUMNS), "formula_starts": "=+-@\t\r"}
+    for start in document["csv"]["formula_starts"]:
+        assert excel_safe(start + "x") == "'" + start + "x"
+    assert excel_safe("x=") == "x="
+
+
+def test_the_page_has_a_csv_getter_for_every_server_column():
+    """csv.js keeps only one getter per column name; the names come from the server."""
     source = (ROOT / "static/js/csv.js").read_text()
-    block = source[source.index("CSV_COLUMNS = [") : source.index("];")]
-    assert tuple(re.findall(r"'([a-z0-9_]+)'", block)) == CSV_COLUMNS
+    block = source[source.index("CSV_GETTERS = {") : source.index("};")]
+    getters = re.findall(r"^  ([a-z0-9_]+): ", block, flags=re.MULTILINE)
+    assert sorted(getters) == sorted(CSV_COLUMNS)
+    assert "CSV_COLUMNS =" not in source and "[=+" not in source, "no copy of the server's format"
 
 
 # ------------------------------------------------------------------ settings, process, imports
@@ -571,10 +624,9 @@ def test_the_web_app_never_imports_mist_code():
         if name in seen:
             continue
         seen.add(name)
-        path = ROOT / f"{name}.py"
-        if not path.exists():
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        module = ROOT / name.replace(".", "/")
+        files = sorted(module.glob("*.py")) if module.is_dir() else [module.with_suffix(".py")]
+        for node in (n for f in files if f.exists() for n in ast.walk(ast.parse(f.read_text()))):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -585,7 +637,8 @@ def test_the_web_app_never_imports_mist_code():
                 top = imported.split(".")[0]
                 reached.add(top)
                 todo.append(top)
-    assert "store" in reached
+    assert {"web", "store", "history"} <= reached
+    assert not {"model", "views", "refresh", "traffic"} & reached, "worker code stays out"
     assert "mistapi" not in reached
     assert "mist" not in reached
     assert "mistsim" not in reached

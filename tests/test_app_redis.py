@@ -24,6 +24,7 @@ from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.web_server import start_web_server
 from tests.fixtures.worker_proc import run_worker_once
+from views.rows import has_problem, port_down
 
 ROOT = Path(__file__).resolve().parents[1]
 GZIP = {"Accept-Encoding": "gzip"}
@@ -118,6 +119,25 @@ def test_rows_and_each_gateway_agree_with_the_gateways_payload(filled):
     missing = server.get("/api/gateway/00000000-0000-0000-1000-ffffffffffff")
     assert missing.status_code == 404 and "no such gateway" in missing.json()["error"]
     assert server.get("/api/gateway/not%20an%20id").status_code == 400
+
+
+def test_the_worker_decides_every_problem_flag_the_page_shows(filled):
+    """A port's `down` (right after `up`), a row's ports_down, peers_down and problem: all
+    from the worker, by the one rule (views.rows.port_down / has_problem)."""
+    payload = gateways_of(filled)
+    document = filled["server"].get("/api/gateways/rows").json()
+    rows = [dict(zip(document["columns"], row, strict=True)) for row in document["rows"]]
+    ports = [port for gateway in payload["gateways"] for port in gateway["ports"]]
+    assert any(port["down"] for port in ports) and not all(port["down"] for port in ports)
+    for port in ports:
+        keys = list(port)
+        assert keys[keys.index("up") + 1] == "down"
+        assert port["down"] is port_down(port)
+    for row, gateway in zip(rows, payload["gateways"], strict=True):
+        assert row["ports_down"] == sum(1 for port in gateway["ports"] if port["down"])
+        assert row["peers_down"] == gateway["peers_total"] - gateway["peers_up"]
+        assert row["problem"] is has_problem(gateway)
+    assert any(row["peers_down"] for row in rows), "the edge-case org has a peer path down"
 
 
 def test_hostile_names_arrive_verbatim_as_json_text(filled):

@@ -27,6 +27,7 @@ SCHEMA = ROOT / "tests" / "data" / "compose-spec" / "compose-spec.json"
 
 WEB_FILES = {
     "app.py",
+    "web",
     "settings.py",
     "store",
     "history",

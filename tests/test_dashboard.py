@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +73,23 @@ def load(page: Any, org: Org) -> None:
     page.wait_for_selector("body[data-loaded=true]")
 
 
-def has_problem(gateway: dict[str, Any]) -> bool:
-    """The page's "problems only" rule (static/js/table.js hasProblem)."""
-    if gateway["status"] != "connected" or gateway["degraded"]:
-        return True
-    if (gateway["peers_up"] or 0) < (gateway["peers_total"] or 0):
-        return True
-    return any(p.get("enabled") is not False and p.get("up") is False for p in gateway["ports"])
+def problem_ids(org: Org) -> set[str]:
+    """The gateways "problems only" keeps: the server's `problem` flag in the rows document."""
+    document = org.api("/api/gateways/rows")
+    columns = document["columns"]
+    rows = [dict(zip(columns, row, strict=True)) for row in document["rows"]]
+    return {row["id"] for row in rows if row["problem"]}
+
+
+def serve_rows(page: Any, change: Callable[[dict[str, Any]], None]) -> None:
+    """Every /api/gateways/rows the page asks for is the server's document after `change`."""
+
+    def handle(route: Any) -> None:
+        document = route.fetch().json()
+        change(document)
+        route.fulfill(status=200, json=document, headers={"Cache-Control": "no-cache"})
+
+    page.route("**/api/gateways/rows", handle)
 
 
 def wait_count(page: Any, prefix: str) -> None:
@@ -182,7 +192,7 @@ def test_search_site_filter_problems_only_and_sort(page, org):
     assert cells and {c.strip() for c in cells} == {sites[site_id].strip() or "—"}
     page.select_option("#site-filter", "")
     # problems only
-    problems = sum(1 for g in gateways if has_problem(g))
+    problems = len(problem_ids(org))
     assert 0 < problems < total, "the edge-case org has some gateways with problems"
     page.check("#problems-only")
     wait_count(page, f"{problems} of")
@@ -323,26 +333,29 @@ def test_traffic_dialog_draws_a_time_chart_and_switches_range(page, org):
 def test_csv_of_exactly_the_filtered_rows_is_excel_safe(page, org):
     load(page, org)
     gateways = org.api("/api/gateways")["gateways"]
+    server_csv = org.api("/api/gateways/rows")["csv"]
     page.check("#problems-only")
-    shown = [g for g in gateways if has_problem(g)]
+    problems = problem_ids(org)
+    shown = [g for g in gateways if g["id"] in problems]
     with page.expect_download() as download_info:
         page.click("#export-filtered")
     path = download_info.value.path()
     raw = Path(path).read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM for Excel"
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert rows[0][:6] == ["site", "gateway", "gateway_id", "model", "gateway_status", "port"]
+    assert rows[0] == server_csv["columns"], "the server's columns, in its order"
     assert len(rows) - 1 == sum(max(1, len(g["ports"])) for g in shown)
     assert {row[2] for row in rows[1:]} == {g["id"] for g in shown}
     for row in rows[1:]:
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
     cells = page.evaluate(
-        """async () => {
+        """async (starts) => {
             const csv = await import('/static/js/csv.js');
             return ['=1+1', '+49', '-cmd', '@SUM(A1)', '\\tx', '\\rx', 'plain', null, true]
-                .map(csv.excelSafe);
-        }"""
+                .map((value) => csv.excelSafe(value, starts));
+        }""",
+        server_csv["formula_starts"],
     )
     assert cells == ["'=1+1", "'+49", "'-cmd", "'@SUM(A1)", "'\tx", "'\rx", "plain", "", "yes"]
     assert page.problems == []
@@ -413,3 +426,76 @@ def test_status_json_is_what_the_page_reads(org):
     status = org.api("/api/status")
     assert {"status", "last_update", "age", "stale", "interval"} <= set(status)
     assert TOKEN not in json.dumps(status)
+
+
+# ------------------------------------------------------------------ the server decides
+
+
+def test_the_stale_banner_shows_exactly_what_the_status_says(page, org):
+    """No interval maths in the page: stale with a small age warns, fresh with a huge age not."""
+    status = {**org.api("/api/status"), "status": "idle", "rate_limited": False}
+    answer = {**status, "stale": True, "age": 5}
+
+    def handle(route: Any) -> None:
+        route.fulfill(status=200, json=answer, headers={"Cache-Control": "no-store"})
+
+    page.route("**/api/status", handle)
+    load(page, org)
+    page.wait_for_selector("#stale-banner", state="visible")
+    assert "stale" in page.inner_text("#stale-banner")
+    assert "warn" in (page.get_attribute("#sum-age", "class") or "")
+    answer = {**status, "stale": False, "age": 30 * 86400, "interval": 60}
+    page.wait_for_selector("#stale-banner", state="hidden")
+    page.wait_for_timeout(1200)  # two more polls and a second of ticking age: still not stale
+    assert page.locator("#stale-banner").is_hidden()
+    assert "warn" not in (page.get_attribute("#sum-age", "class") or "")
+    assert page.problems == []
+
+
+def latency_class(page: Any, org: Org, thresholds: dict[str, Any]) -> str:
+    """The colour class of a port's latency when the rows document carries `thresholds`."""
+    page.unroute("**/api/gateways/rows")
+    serve_rows(page, lambda document: document.update(thresholds=thresholds))
+    load(page, org)
+    gateway = next(
+        g
+        for g in org.api("/api/gateways")["gateways"]
+        if any(p["latency"] is not None for p in g["ports"])
+    )
+    expand(page, gateway)
+    port = next(p for p in gateway["ports"] if p["latency"] is not None)
+    card = page.locator(f'.port-card[data-port="{port["port_id"]}"]')
+    return str(card.locator(".port-metrics .metric").first.get_attribute("class"))
+
+
+def test_metric_colours_follow_the_thresholds_the_server_sends(page, org):
+    served = org.api("/api/gateways/rows")["thresholds"]
+    assert latency_class(page, org, {**served, "latency": [0, 0, 0]}) == "metric metric-bad"
+    huge = [10**6, 2 * 10**6, 3 * 10**6]
+    assert latency_class(page, org, {**served, "latency": huge}) == "metric metric-good"
+    without = {name: bands for name, bands in served.items() if name != "latency"}
+    assert latency_class(page, org, without) == "metric", "no thresholds of its own"
+    assert page.problems == []
+
+
+def test_the_page_csv_follows_the_servers_columns_and_rule(page, org):
+    server_csv = org.api("/api/gateways/rows")["csv"]
+    load(page, org)
+    missing = page.evaluate(
+        """async (spec) => (await import('/static/js/csv.js')).missingGetters(spec)""",
+        server_csv,
+    )
+    assert missing == [], "every server column has a getter"
+    changed = {"columns": ["port", "gateway_id", "isp"], "formula_starts": "g"}
+    serve_rows(page, lambda document: document.update(csv=changed))
+    load(page, org)
+    with page.expect_download() as download_info:
+        page.click("#export-filtered")
+    raw = Path(download_info.value.path()).read_bytes()
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0] == changed["columns"]
+    ports = [row[0] for row in rows[1:] if row[0]]
+    assert any(port.startswith("'ge-") for port in ports), "the server's rule, not a copy"
+    assert all(not port.startswith("g") for port in ports)
+    assert all(not row[1].startswith("'") for row in rows[1:]), "ids start with 0"
+    assert page.problems == []

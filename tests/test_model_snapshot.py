@@ -62,6 +62,7 @@ def test_reference_gateway_shows_its_two_wan_circuits_with_config_labels(mist):
         "wan_type": "broadband",
         "enabled": True,
         "up": True,
+        "down": False,
         "speed": 1000,
         "ip": "198.51.100.10/24",
         "gateway_ip": None,

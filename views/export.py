@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# Shared with static/js/csv.js, which exports the page's filtered rows with the same columns.
+# Sent to the page in the rows document's `csv`: static/js/csv.js exports with these columns.
 CSV_COLUMNS = (
     "site",
     "gateway",
@@ -65,7 +65,7 @@ _PORT_CSV_FIELDS = (
     "rx_bytes_24h",
     "tx_bytes_24h",
 )
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def excel_safe(value: object) -> str:
@@ -76,7 +76,7 @@ def excel_safe(value: object) -> str:
     if value is None:
         return ""
     text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 class CircuitRows:

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from model.snapshot import link_down
+from views.export import CSV_COLUMNS, FORMULA_STARTS
+
 ROW_COLUMNS = (
     "id",
     "mac",
@@ -20,6 +23,7 @@ ROW_COLUMNS = (
     "ports_down",
     "peers_up",
     "peers_total",
+    "peers_down",
     "degraded",
     "ha",
     "problem",
@@ -27,8 +31,8 @@ ROW_COLUMNS = (
 
 
 def port_down(port: Mapping[str, Any]) -> bool:
-    """An enabled WAN port whose link is down (a disabled port is not a problem)."""
-    return port.get("enabled") is not False and port.get("up") is False
+    """link_down of a §3.1 port record."""
+    return link_down(port.get("enabled"), port.get("up"))
 
 
 def has_problem(gateway: Mapping[str, Any]) -> bool:
@@ -75,6 +79,7 @@ class GatewayRows:
                 sum(1 for port in ports if port_down(port)),
                 gateway.get("peers_up"),
                 gateway.get("peers_total"),
+                (gateway.get("peers_total") or 0) - (gateway.get("peers_up") or 0),
                 bool(gateway.get("degraded")),
                 bool(gateway.get("ha")),
                 has_problem(gateway),
@@ -82,7 +87,8 @@ class GatewayRows:
         )
 
     def document(self, head: Mapping[str, Any]) -> dict:
-        """The §3.6 document: the payload head (generated_at, thresholds, summary) + rows."""
+        """The §3.6 document: the payload head (generated_at, thresholds, summary), the rows
+        and the CSV format the page's own export follows (the server's columns and rule)."""
         return {
             "generated_at": head.get("generated_at"),
             "thresholds": head.get("thresholds"),
@@ -90,4 +96,5 @@ class GatewayRows:
             "sites": self.sites,
             "columns": list(ROW_COLUMNS),
             "rows": self.rows,
+            "csv": {"columns": list(CSV_COLUMNS), "formula_starts": "".join(FORMULA_STARTS)},
         }

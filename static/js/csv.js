@@ -1,46 +1,71 @@
 // CSV of exactly what the filters show: one row per WAN port, Excel-safe, UTF-8 with BOM.
-// The same columns and rules as the server's /api/export.csv (views/export.py).
+// The server is the one source of the format: the rows document's `csv` names the columns
+// (circuits.CSV_COLUMNS, as /api/export.csv has them) and the characters Excel would run as a
+// formula. This module only knows how to read each named column from a gateway and its port.
 
-export const CSV_COLUMNS = [
-  'site', 'gateway', 'gateway_id', 'model', 'gateway_status', 'port', 'wan_name', 'description',
-  'isp', 'asn', 'wan_type', 'enabled', 'link', 'speed_mbps', 'wan_ip', 'gateway_ip', 'vlan',
-  'address_mode', 'override', 'peer_paths_up', 'peer_paths_total', 'latency_ms', 'jitter_ms',
-  'loss_pct', 'mos', 'degraded', 'rx_bps', 'tx_bps', 'rx_bytes_24h', 'tx_bytes_24h',
-];
-const FORMULA_START = /^[=+\-@\t\r]/;
+/** One getter per server column name: (gateway, port, siteNames) → the raw cell value. */
+export const CSV_GETTERS = {
+  site: (g, p, siteNames) => siteNames.get(g.site_id) || '',
+  gateway: (g) => g.name,
+  gateway_id: (g) => g.id,
+  model: (g) => g.model,
+  gateway_status: (g) => g.status,
+  port: (g, p) => p.port_id,
+  wan_name: (g, p) => p.wan_name,
+  description: (g, p) => p.description,
+  isp: (g, p) => p.isp,
+  asn: (g, p) => p.asn,
+  wan_type: (g, p) => p.wan_type,
+  enabled: (g, p) => p.enabled,
+  link: (g, p) => (p.up === null || p.up === undefined ? null : p.up ? 'up' : 'down'),
+  speed_mbps: (g, p) => p.speed,
+  wan_ip: (g, p) => p.ip,
+  gateway_ip: (g, p) => p.gateway_ip,
+  vlan: (g, p) => p.vlan,
+  address_mode: (g, p) => p.address_mode,
+  override: (g, p) => p.override,
+  peer_paths_up: (g, p) => p.peers_up,
+  peer_paths_total: (g, p) => p.peers_total,
+  latency_ms: (g, p) => p.latency,
+  jitter_ms: (g, p) => p.jitter,
+  loss_pct: (g, p) => p.loss,
+  mos: (g, p) => p.mos,
+  degraded: (g, p) => p.degraded,
+  rx_bps: (g, p) => p.rx_bps,
+  tx_bps: (g, p) => p.tx_bps,
+  rx_bytes_24h: (g, p) => p.rx_bytes_24h,
+  tx_bytes_24h: (g, p) => p.tx_bytes_24h,
+};
 
-/** A cell Excel will never run as a formula. */
-export function excelSafe(value) {
+/** The server's columns this page cannot fill (none, unless the two drifted apart). */
+export function missingGetters(spec) {
+  return ((spec && spec.columns) || []).filter((column) => !Object.hasOwn(CSV_GETTERS, column));
+}
+
+/** A cell Excel will never run as a formula: a leading formula character gets a quote. */
+export function excelSafe(value, formulaStarts) {
   if (value === null || value === undefined) return '';
   const cell = typeof value === 'boolean' ? (value ? 'yes' : 'no') : String(value);
-  return FORMULA_START.test(cell) ? `'${cell}` : cell;
+  return cell.length && formulaStarts.includes(cell[0]) ? `'${cell}` : cell;
 }
 
 function quote(cell) {
   return /[",\r\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
 }
 
-export function circuitRows(gateways, siteNames) {
-  const rows = [];
+/** The CSV text of `gateways` in the server's format `spec` ({columns, formula_starts}). */
+export function toCsv(gateways, siteNames, spec) {
+  const missing = missingGetters(spec);
+  if (missing.length) throw new Error(`no getter for CSV column ${missing.join(', ')}`);
+  const getters = spec.columns.map((column) => CSV_GETTERS[column]);
+  const lines = [spec.columns.join(',')];
   for (const gateway of gateways) {
-    const base = [siteNames.get(gateway.site_id) || '', gateway.name, gateway.id, gateway.model, gateway.status];
     const ports = gateway.ports && gateway.ports.length ? gateway.ports : [{}];
     for (const port of ports) {
-      const link = port.up === null || port.up === undefined ? null : port.up ? 'up' : 'down';
-      rows.push([
-        ...base, port.port_id, port.wan_name, port.description, port.isp, port.asn, port.wan_type,
-        port.enabled, link, port.speed, port.ip, port.gateway_ip, port.vlan, port.address_mode,
-        port.override, port.peers_up, port.peers_total, port.latency, port.jitter, port.loss,
-        port.mos, port.degraded, port.rx_bps, port.tx_bps, port.rx_bytes_24h, port.tx_bytes_24h,
-      ]);
+      const cells = getters.map((get) => quote(excelSafe(get(gateway, port, siteNames), spec.formula_starts)));
+      lines.push(cells.join(','));
     }
   }
-  return rows;
-}
-
-export function toCsv(rows) {
-  const lines = [CSV_COLUMNS.join(',')];
-  for (const row of rows) lines.push(row.map((cell) => quote(excelSafe(cell))).join(','));
   return `\ufeff${lines.join('\r\n')}\r\n`;
 }
 
@@ -49,8 +74,8 @@ function stamp(date = new Date()) {
   return `${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}-${pad(date.getHours())}${pad(date.getMinutes())}`;
 }
 
-export function downloadCsv(gateways, siteNames) {
-  const blob = new Blob([toCsv(circuitRows(gateways, siteNames))], { type: 'text/csv;charset=utf-8' });
+export function downloadCsv(gateways, siteNames, spec) {
+  const blob = new Blob([toCsv(gateways, siteNames, spec)], { type: 'text/csv;charset=utf-8' });
   const url = URL.createObjectURL(blob);
   const link = document.createElement('a');
   link.href = url;

@@ -1,13 +1,6 @@
 // Formatting and DOM helpers. Every value from Mist reaches the page through `el` as text:
 // nothing here (or anywhere in the page) parses data as HTML.
 
-const DEFAULT_THRESHOLDS = {
-  latency: [50, 100, 150],
-  jitter: [10, 30, 50],
-  loss: [0.1, 0.5, 1],
-  mos: [4, 3.6],
-};
-
 /** Create an element: `attrs.class` → className, `attrs.text` → textContent, others attributes. */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -99,14 +92,16 @@ export function formatNumber(value) {
   return value === null || value === undefined ? '—' : Number(value).toLocaleString();
 }
 
+/** The colour thresholds the server sent with the rows (or payload) document: the only ones. */
 export function thresholdsOf(payload) {
-  return { ...DEFAULT_THRESHOLDS, ...(payload && payload.thresholds ? payload.thresholds : {}) };
+  return (payload && payload.thresholds) || {};
 }
 
-/** good / fair / warn / bad for a peer-path metric against the colour thresholds. */
+/** good / fair / warn / bad for a peer-path metric against the server's thresholds
+ *  ('' when the server sent none for it). */
 export function metricLevel(metric, value, thresholds) {
   if (value === null || value === undefined) return '';
-  const bands = thresholds[metric] || DEFAULT_THRESHOLDS[metric];
+  const bands = thresholds && thresholds[metric];
   if (!bands) return '';
   if (metric === 'mos') {
     if (value >= bands[0]) return 'good';

@@ -1,5 +1,6 @@
 // Freshness: poll /api/status, show the data age, the worker's phase and progress, and the
-// stale / rate-limit / error banners. Tells main.js when a new refresh has been published.
+// stale / rate-limit / error banners. Stale is what /api/status says (the server's rule).
+// Tells main.js when a new refresh has been published.
 
 import { getStatus } from './api.js';
 import { el, formatAge, formatDateTime, formatDuration, text } from './format.js';
@@ -70,10 +71,9 @@ export class Freshness {
     return this.status.age + (performance.now() - this.receivedAt) / 1000;
   }
 
+  /** Exactly what the last /api/status said: the server owns the rule (web/freshness.py). */
   stale() {
-    const age = this.age();
-    const interval = (this.status && this.status.interval) || 300;
-    return age !== null && age > 2 * interval;
+    return Boolean(this.status && this.status.stale === true);
   }
 
   renderAge() {
@@ -81,13 +81,12 @@ export class Freshness {
     const lastUpdate = this.status.last_update;
     const age = this.age();
     renderAge(age, lastUpdate, this.stale());
-    const interval = this.status.interval || 300;
     if (!lastUpdate) {
       show('stale-banner', 'No data yet: waiting for the worker to finish its first refresh.');
     } else if (this.stale()) {
       show('stale-banner',
         `Data is stale: last updated ${formatDateTime(lastUpdate)} (${formatAge(age)}). ` +
-        `The worker should refresh every ${formatDuration(interval)}.`);
+        `The worker should refresh every ${formatDuration(this.status.interval)}.`);
     } else {
       show('stale-banner', null);
     }

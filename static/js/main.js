@@ -186,7 +186,7 @@ $('export-filtered').addEventListener('click', async () => {
   try {
     const full = await ensureFull();
     const shown = table.filtered().map((gateway) => (full && full.get(gateway.id)) || gateway);
-    downloadCsv(shown, state.siteNames);
+    downloadCsv(shown, state.siteNames, state.payload && state.payload.csv);
   } catch (error) {
     $('row-count').textContent = `CSV failed: ${error.message}`;
   } finally {

@@ -5,10 +5,18 @@ import { el, formatDuration, formatMetric, metricNode, text } from './format.js'
 import { setUpDialog } from './dialogs.js';
 
 const METRICS = ['latency', 'jitter', 'loss', 'mos'];
+const LEGEND = [['latency', 'latency', ' ms'], ['jitter', 'jitter', ' ms'], ['loss', 'loss', ' %'], ['mos', 'MOS', '']];
 
 function average(paths, metric) {
   const values = paths.map((path) => path[metric]).filter((value) => typeof value === 'number');
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+}
+
+/** "Colours: latency 50/100/150 ms, …" from the server's thresholds (those it sent). */
+function legend(thresholds) {
+  const parts = LEGEND.filter(([metric]) => Array.isArray(thresholds[metric]))
+    .map(([metric, label, unit]) => `${label} ${thresholds[metric].join('/')}${unit}`);
+  return parts.length ? `Colours: ${parts.join(', ')}.` : '';
 }
 
 export class PeerPathDialog {
@@ -28,9 +36,7 @@ export class PeerPathDialog {
     this.subtitle.textContent = 'Loading…';
     this.rows.replaceChildren();
     this.averages.replaceChildren();
-    this.legend.textContent =
-      `Colours: latency ${thresholds.latency.join('/')} ms, jitter ${thresholds.jitter.join('/')} ms, ` +
-      `loss ${thresholds.loss.join('/')} %, MOS ${thresholds.mos.join('/')}.`;
+    this.legend.textContent = legend(thresholds);
     this.controls.open(opener);
     const request = getPeerPaths(gateway.id);
     this.request = request;

@@ -1,6 +1,8 @@
 // The gateway table: filter, sort and page 10,000 gateways in memory, render only one page.
 // Rows come from the compact /api/gateways/rows; a gateway's WAN ports (circuits) load when it
 // is expanded, or all at once when a search needs circuit fields (ISP, description, port IP).
+// The server decides every flag: a row's `problem`, `ports_down`, `peers_down` and a port's
+// `down` are shown as sent, never worked out here.
 
 import {
   el,
@@ -11,6 +13,7 @@ import {
   formatSpeed,
   metricNode,
   text,
+  thresholdsOf,
 } from './format.js';
 import { icon } from './icons.js';
 
@@ -20,17 +23,6 @@ const ADDRESS_MODES = { static: 'Static', dhcp: 'DHCP', pppoe: 'PPPoE' };
 
 export function isOnline(gateway) {
   return gateway.status === 'connected';
-}
-
-/** A WAN port that should be up and is not. */
-export function portDown(port) {
-  return port.enabled !== false && port.up === false;
-}
-
-/** What "problems only" keeps (views/rows.py has_problem): offline, a circuit
- *  down, a peer path down or a degraded circuit. */
-export function hasProblem(gateway) {
-  return Boolean(gateway.problem);
 }
 
 /** The compact rows document as objects (cheap: 10,000 rows in a few milliseconds). */
@@ -83,7 +75,7 @@ export class GatewayTable {
   setData(document, siteNames, details = new Map()) {
     this.gateways = rowsToGateways(document);
     this.siteNames = siteNames;
-    this.thresholds = (document && document.thresholds) || {};
+    this.thresholds = thresholdsOf(document);
     this.details = details;
     this.haystacks = null;
     this.view = null;
@@ -149,7 +141,7 @@ export class GatewayTable {
     if (terms.length || site || problemsOnly) {
       rows = rows.filter((gateway) => {
         if (site && gateway.site_id !== site) return false;
-        if (problemsOnly && !hasProblem(gateway)) return false;
+        if (problemsOnly && !gateway.problem) return false;
         if (terms.length) {
           const hay = this.haystack(gateway);
           return terms.every((term) => hay.includes(term));
@@ -242,7 +234,7 @@ export class GatewayTable {
       'data-gateway': gateway.id,
     }, icon(open ? 'chevron-down' : 'chevron-right'));
     const portsDown = (gateway.ports_down ?? 0) > 0;
-    const peersDown = (gateway.peers_up ?? 0) < (gateway.peers_total ?? 0);
+    const peersDown = (gateway.peers_down ?? 0) > 0;
     const row = el(
       'tr',
       { class: `gateway-row${online ? '' : ' offline'}${gateway.degraded ? ' degraded' : ''}` },
@@ -297,7 +289,7 @@ export class GatewayTable {
   }
 
   portCard(gateway, port) {
-    const down = portDown(port);
+    const down = port.down === true;
     const disabled = port.enabled === false;
     const state = disabled ? 'disabled' : port.up ? 'up' : 'down';
     const fact = (label, ...value) => [el('dt', { text: label }), el('dd', {}, ...value)];

@@ -1,0 +1,139 @@
+"""The one routing table of the hot JSON paths, answered in raw WSGI: no Flask request
+context, routing or response object. It answers every method of its own paths (GET and HEAD
+served, anything else a JSON 405 with Allow); every other path goes to Flask."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import redis
+from werkzeug.http import HTTP_STATUS_CODES
+
+from store.keys import Dataset
+from store.reads import read_health, read_status_published
+from web import freshness
+from web.answers import (
+    INTERNAL_ERROR,
+    NO_STORE_JSON,
+    REDIS_DOWN,
+    Answer,
+    Environ,
+    error_answer,
+    json_bytes,
+)
+from web.security import SECURITY_HEADERS
+from web.served import DatasetServer
+
+LOG = logging.getLogger("mistcircuitstats.web")
+Handler = Callable[[Environ], Answer]
+ALLOWED = ("GET", "HEAD")
+SERVED_ROUTES = {
+    "/api/organization": Dataset.ORG,
+    "/api/sites": Dataset.SITES,
+    "/api/gateways": Dataset.GATEWAYS,
+    "/api/gateways/rows": Dataset.GATEWAY_ROWS,
+    "/api/vpn-peers/all": Dataset.VPN_PEERS_ALL,
+    "/api/insights/all": Dataset.INSIGHTS_ALL,
+}
+
+
+class FastPaths:
+    """WSGI middleware in front of Flask: `routes` maps a path to the handler of its GET."""
+
+    def __init__(self, flask_app: Any, routes: Mapping[str, Handler]) -> None:
+        self.flask_app = flask_app
+        self.routes = routes
+        self.security = list(SECURITY_HEADERS.items())
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        handler = self.routes.get(environ.get("PATH_INFO", ""))
+        if handler is None:
+            return self.flask_app(environ, start_response)
+        method = environ.get("REQUEST_METHOD")
+        if method in ALLOWED:
+            status, headers, body = self._answer(handler, environ)
+        else:
+            status, headers, body = error_answer(405, "method not allowed")
+            headers.append(("Allow", ", ".join(ALLOWED)))
+        headers = [*headers, *self.security, ("Content-Length", str(len(body)))]
+        start_response(f"{status} {HTTP_STATUS_CODES.get(status, '')}", headers)
+        return [b"" if method == "HEAD" else body]
+
+    @staticmethod
+    def _answer(handler: Handler, environ: Environ) -> Answer:
+        """The handler's answer; Redis away is a 503, a bug a 500 (the trace only in the log)."""
+        try:
+            return handler(environ)
+        except redis.RedisError as error:
+            LOG.warning("redis unavailable: %s", type(error).__name__)
+            return error_answer(503, REDIS_DOWN)
+        except Exception:
+            LOG.exception("unexpected error on %s", environ.get("PATH_INFO"))
+            return error_answer(500, INTERNAL_ERROR)
+
+
+def _dataset_handler(datasets: DatasetServer, dataset: Dataset) -> Handler:
+    def answer(environ: Environ) -> Answer:
+        return datasets.answer(
+            dataset, environ.get("HTTP_ACCEPT_ENCODING", ""), environ.get("HTTP_IF_NONE_MATCH")
+        )
+
+    return answer
+
+
+def _export_handler(datasets: DatasetServer) -> Handler:
+    def answer(environ: Environ) -> Answer:
+        """Every circuit as the CSV the worker wrote, downloaded as a dated attachment."""
+        status, headers, body = datasets.answer(
+            Dataset.EXPORT_CSV, environ.get("HTTP_ACCEPT_ENCODING", ""), None
+        )
+        if status != 200:
+            return status, headers, body
+        stamp = time.strftime("%Y%m%d-%H%M", time.gmtime())
+        headers = [(name, value) for name, value in headers if name != "Cache-Control"]
+        headers += [
+            ("Cache-Control", "no-store"),
+            ("Content-Disposition", f'attachment; filename="mist-circuits-{stamp}.csv"'),
+        ]
+        return status, headers, body
+
+    return answer
+
+
+def _health_handler(client: redis.Redis, interval: int) -> Handler:
+    def answer(environ: Environ) -> Answer:
+        """Liveness without loading the org: Redis reachable, data age, worker status."""
+        try:
+            state = read_health(client)
+        except redis.RedisError:
+            return error_answer(503, "redis unreachable")
+        document = freshness.health_document(state, interval, time.time())
+        return 200, list(NO_STORE_JSON), json_bytes(document)
+
+    return answer
+
+
+def _status_handler(client: redis.Redis, interval: int) -> Handler:
+    def answer(environ: Environ) -> Answer:
+        """The worker's status JSON plus the age of the data and whether it is stale."""
+        stored, published = read_status_published(client)
+        document = freshness.status_document(stored, published, interval, time.time())
+        return 200, list(NO_STORE_JSON), json_bytes(document)
+
+    return answer
+
+
+def routes(client: redis.Redis, interval: int) -> dict[str, Handler]:
+    """Every fast path and its handler: the served datasets, the CSV, /health, /api/status."""
+    datasets = DatasetServer(client)
+    table: dict[str, Handler] = {
+        "/health": _health_handler(client, interval),
+        "/api/status": _status_handler(client, interval),
+        "/api/export.csv": _export_handler(datasets),
+    }
+    for path, dataset in SERVED_ROUTES.items():
+        table[path] = _dataset_handler(datasets, dataset)
+    return table

@@ -1,0 +1,66 @@
+"""The page blueprint: the dashboard HTML, its static files, the manifest and the favicon."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask import Blueprint, Response, render_template, request
+
+from web.answers import variant_etag
+from web.assets import IMMUTABLE, Assets
+from web.errors import json_error
+
+
+def _static_response(asset_name: str, assets: Assets) -> Response:
+    """One static file from memory: gzip when accepted, ETag/304, cached forever if versioned."""
+    asset = assets.get(asset_name)
+    if asset is None:
+        return json_error(404, "not found")
+    gzipped = (
+        asset.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", "").lower()
+    )
+    etag = variant_etag(asset.etag, gzipped)
+    if request.if_none_match and request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        response = Response(asset.gzipped if gzipped else asset.body, mimetype=None)
+        response.headers["Content-Type"] = asset.mimetype
+        if gzipped:
+            response.headers["Content-Encoding"] = "gzip"
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = IMMUTABLE if request.query_string else "no-cache"
+    if asset.gzipped is not None:
+        response.headers["Vary"] = "Accept-Encoding"
+    return response
+
+
+def blueprint(assets: Assets, poll_ms: int, ranges: Sequence[str]) -> Blueprint:
+    """The page's routes; `ranges` are the chart's traffic ranges (history.series.RANGES)."""
+    page = Blueprint("page", __name__)
+
+    @page.app_template_global()
+    def asset_url(name: str) -> str:
+        return f"/static/{name}?v={assets[name].version}"
+
+    @page.get("/")
+    def dashboard() -> Response:
+        html = render_template("index.html", poll_ms=poll_ms, ranges=list(ranges))
+        response = Response(html, mimetype="text/html")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @page.get("/static/<path:name>")
+    def static_file(name: str) -> Response:
+        return _static_response(name, assets)
+
+    @page.get("/manifest.webmanifest")
+    def manifest() -> Response:
+        response = _static_response("manifest.webmanifest", assets)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @page.get("/favicon.ico")
+    def favicon() -> Response:
+        return _static_response("icons/icon-192.png", assets)
+
+    return page
