@@ -17,6 +17,52 @@ from history.samples import (
     prune,
     set_coarse,
 )
+from model.values import number
+
+HourValues = dict[int, list[list[float]]]  # hour -> [rx values, tx values]
+
+
+def _rate(value: object) -> float | None:
+    """A usable Mist bps value: a finite, non-negative number."""
+    found = number(value)
+    return float(found) if found is not None and found >= 0 else None
+
+
+def _values_by_hour(points: Sequence[Sample], step: int, now: float) -> HourValues:
+    """Each point's rates under every hour it spans (a daily point spans 24), within 7 days."""
+    oldest, newest = now - COARSE_KEEP, hour_of(now)
+    sums: HourValues = {}
+    for ts, rx, tx in points:
+        if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
+            continue
+        last = ts + step - 1 if step > COARSE_STEP else ts
+        for hour in range(hour_of(ts), hour_of(last) + 1, COARSE_STEP):
+            if oldest < hour <= newest:
+                rx_tx = sums.setdefault(hour, [[], []])
+                for direction, value in enumerate((_rate(rx), _rate(tx))):
+                    if value is not None:
+                        rx_tx[direction].append(value)
+    return sums
+
+
+def _add_known_empty(
+    sums: HourValues,
+    points: Sequence[Sample],
+    step: int,
+    now: float,
+    window: tuple[int, int] | None,
+) -> None:
+    """Complete hours of the asked window Mist had no data for, as known-empty hours."""
+    if window is None and points:
+        times = [p[0] for p in points if isinstance(p[0], int | float)]
+        window = (int(min(times)), int(max(times)) + step) if times else None
+    if window is None:
+        return
+    first = -(-int(window[0]) // COARSE_STEP) * COARSE_STEP
+    start = max(first, hour_of(now - COARSE_KEEP) + COARSE_STEP)
+    for hour in range(start, min(window[1], hour_of(now)), COARSE_STEP):
+        if hour + COARSE_STEP <= window[1]:
+            sums.setdefault(hour, [[], []])
 
 
 def merge_backfill(
@@ -37,30 +83,8 @@ def merge_backfill(
     """
     history = history if history is not None else PortHistory()
     step = max(int(step), 1)
-    oldest, newest = now - COARSE_KEEP, hour_of(now)
-    sums: dict[int, list[list[float]]] = {}
-    for point in points:
-        ts = point[0]
-        if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
-            continue
-        last = ts + step - 1 if step > COARSE_STEP else ts  # a daily point spans its hours
-        for hour in range(hour_of(ts), hour_of(last) + 1, COARSE_STEP):
-            if hour <= oldest or hour > newest:
-                continue
-            rx_tx = sums.setdefault(hour, [[], []])
-            for direction, value in ((0, point[1]), (1, point[2])):
-                if isinstance(value, int | float) and math.isfinite(value) and value >= 0:
-                    rx_tx[direction].append(float(value))
-    if window is None and points:
-        times = [p[0] for p in points if isinstance(p[0], int | float)]
-        window = (int(min(times)), int(max(times)) + step) if times else None
-    if window is not None:
-        first = -(-int(window[0]) // COARSE_STEP) * COARSE_STEP
-        for hour in range(
-            max(first, hour_of(oldest) + COARSE_STEP), min(window[1], newest), COARSE_STEP
-        ):
-            if hour + COARSE_STEP <= window[1]:
-                sums.setdefault(hour, [[], []])
+    sums = _values_by_hour(points, step, now)
+    _add_known_empty(sums, points, step, now, window)
     measured = measured_hours(history)
     known = {
         sample[0] for sample in history.coarse if sample[1] is not None or sample[2] is not None

@@ -156,7 +156,7 @@ def test_the_gateway_record_is_its_stat_then_its_counts_in_the_documented_order(
     assert [list(p) for p in record["ports"]] == [
         [
             "port_id", "node", "wan_name", "description", "isp", "asn", "wan_type",
-            "enabled", "up", "speed", "ip", "gateway_ip", "vlan", "address_mode",
+            "enabled", "up", "down", "speed", "ip", "gateway_ip", "vlan", "address_mode",
             "override", "peers_up", "peers_total", "latency", "jitter", "loss", "mos",
             "degraded", "rx_bps", "tx_bps", "rx_bytes_24h", "tx_bytes_24h", "last_flapped",
         ]

@@ -78,14 +78,8 @@ class FinePlan:
     restarted: bool = False  # rewritten from the tier alone: what `:coarse` held is moot
 
 
-def _plan_fine(
-    key: str, stored: StoredHistory | None, tier: list[Sample], *, now: float, interval: int
-) -> FinePlan:
-    """Append what is new to `:fine`; rewrite it when it is new, lacks the tier's start, or
-    is due for a trim (then without the hours before the tier)."""
-    samples: list[Sample] = [] if stored is None else list(stored.samples)
-    if stored is None or (tier and (not samples or samples[0][0] > tier[0][0])):
-        return FinePlan(list(tier), pack_samples(tier), b"", restarted=True)
+def _new_samples(samples: list[Sample], tier: list[Sample]) -> list[Sample]:
+    """The tier's samples `:fine` lacks (they join `samples`, as the reader will see them)."""
     last_stored = samples[-1][0] if samples else None
     new = [s for s in tier if last_stored is None or s[0] >= last_stored]
     if new and samples and samples[-1] == new[0]:
@@ -95,6 +89,18 @@ def _plan_fine(
         samples.extend(new[1:])
     else:
         samples.extend(new)
+    return new
+
+
+def _plan_fine(
+    key: str, stored: StoredHistory | None, tier: list[Sample], *, now: float, interval: int
+) -> FinePlan:
+    """Append what is new to `:fine`; rewrite it when it is new, lacks the tier's start, or
+    is due for a trim (then without the hours before the tier)."""
+    samples: list[Sample] = [] if stored is None else list(stored.samples)
+    if stored is None or (tier and (not samples or samples[0][0] > tier[0][0])):
+        return FinePlan(list(tier), pack_samples(tier), b"", restarted=True)
+    new = _new_samples(samples, tier)
     first_kept = measured_hour(tier[0][0]) if tier else int(now) + 1
     if samples and samples[0][0] <= first_kept and trim_due(key, now, interval, samples[0][0]):
         kept = [s for s in samples if s[0] > first_kept]
