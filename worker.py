@@ -81,6 +81,7 @@ class Worker:
         self._fanout = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fanout")
         self.pipeline = Pipeline(self._parts(), self)
         self.status = RefreshStatus.resume(self.interval, self._safe(read_status))
+        self._clock_start = time.monotonic()
 
     def _parts(self) -> Parts:
         lock, mist = self._redis_lock, self.mist
@@ -173,7 +174,7 @@ class Worker:
     def refresh(self) -> bool:
         """Fetch, build and publish one snapshot; on failure keep the old one and say why."""
         started = self.clock()
-        clock_start = time.monotonic()
+        clock_start = self._clock_start = time.monotonic()
         self.mist.begin_refresh()
         self.status.status = "running"
         self.status.last_attempt = started
@@ -196,13 +197,23 @@ class Worker:
         self._record_success(published, started, clock_start)
         return True
 
-    def _record_success(self, published: int, started: float, clock_start: float) -> None:
-        seconds = time.monotonic() - clock_start
+    def published_status(self, now: float) -> dict[str, Any]:
+        """The status that goes out with the snapshot (in its transaction)."""
+        self._succeeded(now)
+        return self.status.document()
+
+    def _succeeded(self, started: float) -> None:
         self.status.status = "idle"
         self.status.phase = None
         self.status.last_update = started
         self.status.calls_last_refresh = self.mist.calls_this_refresh
-        self.status.refresh_seconds = round(seconds, 3)
+        self.status.refresh_seconds = round(time.monotonic() - self._clock_start, 3)
+        self.status.tokens = self.mist.token_status()
+        self.status.rate_limited = self.mist.rate_limited
+
+    def _record_success(self, published: int, started: float, clock_start: float) -> None:
+        seconds = time.monotonic() - clock_start
+        self._succeeded(started)
         self._write_status()
         log.info(
             "refresh published: %d keys, %d Mist calls, %.2f s",

@@ -45,6 +45,7 @@ class Reporter(Protocol):
     def phase(self, phase: str, done: int, total: int) -> None: ...
     def record(self, name: str, fetched: Fetched | None, error: str | None = None) -> None: ...
     def stopping(self) -> bool: ...
+    def published_status(self, now: float) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -187,7 +188,7 @@ class Pipeline:
             write_snapshot(out, snapshot, traffic)
             if parts.lease.lost.is_set():  # another worker may be publishing: ours goes
                 raise RefreshAborted("the lease went to another worker")
-            return out.commit()
+            return out.commit(self.report.published_status(now))
 
 
 def _now(job: Callable[[Any], Any], argument: Any) -> Future[Any]:

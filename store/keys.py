@@ -15,6 +15,7 @@ KEY_INSIGHTS_ALL = "mist:insights:all"
 KEY_LAST_UPDATE = "mist:metadata:last_update"
 KEY_WORKER_STATUS = "mist:metadata:worker_status"
 KEY_STATUS = "mist:metadata:status"
+KEY_INTERVAL = "mist:metadata:interval"
 KEY_ETAGS = "mist:metadata:etags"
 KEY_HEARTBEAT = "mist:metadata:heartbeat"
 KEY_LOCK = "mist:lock:worker"
@@ -39,7 +40,6 @@ class Dataset(enum.Enum):
     EXPORT_CSV = "export_csv"
     VPN_PEERS_ALL = "vpn_peers_all"
     INSIGHTS_ALL = "insights_all"
-    STATUS = "status"
 
 
 DATASET_KEYS: dict[Dataset, str] = {
@@ -50,7 +50,6 @@ DATASET_KEYS: dict[Dataset, str] = {
     Dataset.EXPORT_CSV: KEY_EXPORT_CSV,
     Dataset.VPN_PEERS_ALL: KEY_VPN_PEERS_ALL,
     Dataset.INSIGHTS_ALL: KEY_INSIGHTS_ALL,
-    Dataset.STATUS: KEY_STATUS,
 }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import redis
 
 from store.codec import encode_json, etag_hash, etag_of, gzip_bytes, gzip_stream, quoted_etag
@@ -17,6 +20,7 @@ from store.keys import (
     peer_paths_key,
     snapshot_ttl,
 )
+from store.status import queue_status
 from store.transaction import Transaction
 
 
@@ -141,8 +145,11 @@ class Publisher:
         queue_history_write(self.transaction, history_key(*port), write)
         self.written += 1
 
-    def commit(self) -> int:
-        """ETags and `last_update` with the rest, then EXEC; returns the keys written."""
+    def commit(self, status: Mapping[str, Any] | None = None) -> int:
+        """ETags, `last_update` and the worker's status with the rest, then EXEC: the status
+        never names older data than is served. Returns the keys written."""
+        if status is not None:
+            queue_status(self.transaction, status)
         self.transaction.hset(KEY_ETAGS, mapping=self._etags)  # type: ignore[arg-type]
         self.transaction.expire(KEY_ETAGS, self.ttl)
         self.transaction.set(KEY_LAST_UPDATE, repr(float(self._now)))

@@ -21,6 +21,7 @@ from store.keys import (
     GZ_SUFFIX,
     KEY_ETAGS,
     KEY_HEARTBEAT,
+    KEY_INTERVAL,
     KEY_LAST_UPDATE,
     KEY_STATUS,
     KEY_WORKER_STATUS,
@@ -85,34 +86,28 @@ def read_gateway_peer_paths(client: redis.Redis, gateway_id: str) -> bytes | Non
     return None if body is None else as_bytes(body)
 
 
-def read_status_published(client: redis.Redis) -> tuple[dict[str, Any] | None, float | None]:
-    """The status JSON and `last_update` in one MGET, for /api/status.
-
-    `last_update` moves inside the publish transaction, the status JSON a moment later: a
-    reader that takes the newer of the two never announces data older than what it serves.
-    """
-    body, last_update = client.mget([KEY_STATUS, KEY_LAST_UPDATE])
-    return _json_object(body), as_float(last_update)
+def read_status_published(client: redis.Redis) -> tuple[bytes | None, float | None, int | None]:
+    """The status JSON as stored, `last_update` and the worker's interval, in one MGET."""
+    body, last_update, interval = client.mget([KEY_STATUS, KEY_LAST_UPDATE, KEY_INTERVAL])
+    return (None if body is None else as_bytes(body)), as_float(last_update), as_int(interval)
 
 
 def read_health(client: redis.Redis) -> dict[str, Any]:
-    """Liveness facts for /health without loading any snapshot (one MGET)."""
-    last_update, worker_status, heartbeat, status = client.mget(
-        [KEY_LAST_UPDATE, KEY_WORKER_STATUS, KEY_HEARTBEAT, KEY_STATUS]
+    """Liveness facts for /health without loading any snapshot or document (one MGET)."""
+    last_update, worker_status, heartbeat, interval = client.mget(
+        [KEY_LAST_UPDATE, KEY_WORKER_STATUS, KEY_HEARTBEAT, KEY_INTERVAL]
     )
-    interval = (_json_object(status) or {}).get("interval")
     return {
         "redis": "ok",
         "last_update": as_float(last_update),
         "worker_status": None if worker_status is None else as_bytes(worker_status).decode(),
         "heartbeat": as_float(heartbeat),
-        "interval": interval
-        if isinstance(interval, int) and not isinstance(interval, bool)
-        else None,
+        "interval": as_int(interval),
     }
 
 
-def _json_object(raw: Any) -> dict[str, Any] | None:
+def json_object(raw: Any) -> dict[str, Any] | None:
+    """A stored JSON object, or None (absent or not an object)."""
     if raw is None:
         return None
     try:
@@ -126,6 +121,11 @@ def scan_keys(client: redis.Redis, pattern: str = PREFIX + "*") -> Iterable[str]
     """Every key under our prefix by SCAN (never KEYS); for tests and diagnostics."""
     for key in client.scan_iter(match=pattern, count=1000):
         yield as_bytes(key).decode()
+
+
+def as_int(raw: Any) -> int | None:
+    found = as_float(raw)
+    return int(found) if found is not None and found.is_integer() and found > 0 else None
 
 
 def as_float(raw: Any) -> float | None:

@@ -7,33 +7,31 @@ from typing import Any
 
 import redis
 
-from store.codec import encode_json, etag_of, gzip_bytes
-from store.keys import (
-    GZ_SUFFIX,
-    HEARTBEAT_TTL,
-    KEY_ETAGS,
-    KEY_HEARTBEAT,
-    KEY_STATUS,
-    KEY_WORKER_STATUS,
-    Dataset,
-)
-from store.reads import as_float, read_status_published
+from store.codec import encode_json
+from store.keys import HEARTBEAT_TTL, KEY_HEARTBEAT, KEY_INTERVAL, KEY_STATUS, KEY_WORKER_STATUS
+from store.reads import as_float, json_object
+
+
+def queue_status(pipe: Any, status: Mapping[str, Any]) -> None:
+    """The status JSON (served as stored, the web only adds the data's age), the short
+    worker_status word and the refresh interval the web's stale rule reads."""
+    pipe.set(KEY_STATUS, encode_json(status))
+    pipe.set(KEY_WORKER_STATUS, str(status.get("status") or "idle"))
+    interval = status.get("interval")
+    if isinstance(interval, int) and not isinstance(interval, bool):
+        pipe.set(KEY_INTERVAL, str(interval))
 
 
 def write_status(client: redis.Redis, status: Mapping[str, Any]) -> None:
-    """Store the worker status JSON (served as /api/status) and the short worker_status word."""
-    body = encode_json(status)
+    """Store the worker status outside a publish (its phases, a failure)."""
     pipe = client.pipeline(transaction=True)
-    pipe.set(KEY_STATUS, body)
-    pipe.set(KEY_STATUS + GZ_SUFFIX, gzip_bytes(body))
-    pipe.hset(KEY_ETAGS, Dataset.STATUS.value, etag_of(body))
-    pipe.set(KEY_WORKER_STATUS, str(status.get("status") or "idle"))
+    queue_status(pipe, status)
     pipe.execute()
 
 
 def read_status(client: redis.Redis) -> dict[str, Any] | None:
     """The last status JSON the worker wrote (a restarted worker continues from it)."""
-    return read_status_published(client)[0]
+    return json_object(client.get(KEY_STATUS))
 
 
 def write_heartbeat(client: redis.Redis, now: float) -> None:

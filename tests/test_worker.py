@@ -25,6 +25,7 @@ from store.reads import (
     read_served,
     scan_keys,
 )
+from store.status import read_status
 from tests.fixtures.worker_proc import worker_env
 from traffic.step import backfill_cap
 
@@ -67,6 +68,12 @@ def histories(client, ports):
     return {
         port: port_history(found) for port, found in read_stored_histories(client, ports).items()
     }
+
+
+def stored_status(client) -> dict:
+    status = read_status(client)
+    assert status is not None
+    return status
 
 
 def served_json(client, dataset):
@@ -119,7 +126,7 @@ def test_a_refresh_publishes_every_key_with_its_ttl(mistsim, redis_server):
             assert 7 * 86400 - 120 <= client.ttl(key) <= 7 * 86400
     for kind in ("templates", "profiles", "inventory", "devices", "fetched_at"):
         assert client.ttl(f"mist:config:{kind}") > 6 * 86400
-    status = served_json(client, Dataset.STATUS)
+    status = stored_status(client)
     assert status["status"] == "idle" and status["last_error"] is None
     assert status["calls_last_refresh"] == mistsim.calls()["total"]
     assert status["datasets"]["gateways"]["items"] == summary["gateways"]
@@ -214,16 +221,14 @@ def test_mist_outage_and_malformed_payloads_leave_the_last_good_data(mistsim, re
         assert time.monotonic() - started < 15
         mistsim.clear_faults()
         for dataset in Dataset:
-            if dataset is Dataset.STATUS:
-                continue
             assert read_served(client, dataset, gzip_ok=False) == before[dataset]
         assert client.get("mist:metadata:last_update") == last_update
         assert client.get("mist:metadata:worker_status") == b"error"
-        status = served_json(client, Dataset.STATUS)
+        status = stored_status(client)
         assert status["status"] == "error"
         assert status["last_error"] and status["last_error_at"] >= status["last_update"]
     assert instance.refresh()  # Mist is back: the next refresh recovers
-    status = served_json(client, Dataset.STATUS)
+    status = stored_status(client)
     assert status["status"] == "idle"
     assert float(client.get("mist:metadata:last_update")) > float(last_update)
 
@@ -248,7 +253,7 @@ def test_traffic_history_grows_per_refresh_and_backfill_is_capped(mistsim, redis
     instance = make_worker(mistsim, redis_server, interval=60)  # backfill cap: 8 per token
     assert instance.refresh()
     client = redis_server.client()
-    status = served_json(client, Dataset.STATUS)
+    status = stored_status(client)
     assert status["datasets"]["backfill"]["calls"] <= backfill_cap(60) == 8
     gateway = served_json(client, Dataset.GATEWAYS)["gateways"][0]
     port_id = gateway["ports"][0]["port_id"]
@@ -265,7 +270,7 @@ def test_traffic_history_grows_per_refresh_and_backfill_is_capped(mistsim, redis
 def test_a_rejected_token_is_an_error_in_status(mistsim, redis_server, flag):
     instance = make_worker(mistsim, redis_server, MIST_API_TOKEN=flag)
     assert not instance.refresh()
-    status = served_json(redis_server.client(), Dataset.STATUS)
+    status = stored_status(redis_server.client())
     assert "401" in status["last_error"] and flag not in json.dumps(status)
 
 
@@ -279,13 +284,13 @@ def test_exhausted_tokens_rotate_and_a_fully_limited_org_keeps_its_data(
     assert instance.refresh()
     assert time.monotonic() - started < 5  # no 5/10/20 s SDK sleeps
     client = redis_server.client()
-    status = served_json(client, Dataset.STATUS)
+    status = stored_status(client)
     assert [t["exhausted"] for t in status["tokens"]] == [True, True, False]
     assert status["rate_limited"] is False
     etag = read_etag(client, Dataset.GATEWAYS)
     sim.set_faults(exhausted_tokens=["tok-a", "tok-b", "tok-c"])
     assert not instance.refresh()
-    status = served_json(client, Dataset.STATUS)
+    status = stored_status(client)
     assert status["rate_limited"] is True and "rate limited" in status["last_error"]
     assert read_etag(client, Dataset.GATEWAYS) == etag
 
@@ -389,7 +394,7 @@ def test_backfill_stays_within_its_cap_whatever_shape_mist_answers(
         assert instance.refresh()
         insights_calls = calls_by_kind(sim)["insights"]
         assert 0 < insights_calls <= backfill_cap(60) == 8
-        backfill = served_json(redis_server.client(), Dataset.STATUS)["datasets"]["backfill"]
+        backfill = stored_status(redis_server.client())["datasets"]["backfill"]
         assert backfill["calls"] == insights_calls and backfill["error"] is None
         assert backfill["items"] == (8 if shape == "keyed" else insights_calls // 2)
 
@@ -422,3 +427,16 @@ def test_consumed_items_leave_their_list_as_they_are_taken():
     taken = [(item, len(items)) for item in consumed(items)]
     assert taken == [("a", 2), ("b", 1), ("c", 0)]
     assert items == []
+
+
+def test_the_status_goes_out_with_the_snapshot_it_names(mistsim, redis_server, monkeypatch):
+    """The idle status naming a refresh is in that refresh's publish transaction: no reader
+    ever sees a snapshot whose status still names the one before."""
+    instance = make_worker(mistsim, redis_server)
+    client = redis_server.client()
+    monkeypatch.setattr(worker_module, "write_status", lambda *args: None)  # only the publish
+    assert instance.refresh()
+    status = stored_status(client)
+    assert status["status"] == "idle" and status["phase"] is None
+    assert status["last_update"] == float(client.get("mist:metadata:last_update"))
+    assert client.get("mist:metadata:interval") == b"60"

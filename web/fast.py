@@ -119,9 +119,9 @@ def _health_handler(client: redis.Redis, interval: int) -> Handler:
 def _status_handler(client: redis.Redis, interval: int) -> Handler:
     def answer(environ: Environ) -> Answer:
         """The worker's status JSON plus the age of the data and whether it is stale."""
-        stored, published = read_status_published(client)
-        document = freshness.status_document(stored, published, interval, time.time())
-        return 200, list(NO_STORE_JSON), json_bytes(document)
+        stored, published, worker_interval = read_status_published(client)
+        body = freshness.status_body(stored, published, worker_interval, interval, time.time())
+        return 200, list(NO_STORE_JSON), body
 
     return answer
 
