@@ -12,6 +12,8 @@ KEY_GATEWAY_ROWS = "mist:gateways:rows"
 KEY_EXPORT_CSV = "mist:export:csv"
 KEY_VPN_PEERS_ALL = "mist:vpn_peers:all"
 KEY_INSIGHTS_ALL = "mist:insights:all"
+KEY_GATEWAY_DETAILS = "mist:gateways:by_id"  # hash: gateway id -> its JSON
+KEY_PEER_PATH_DETAILS = "mist:vpn_peers:by_gateway"  # hash: gateway id -> its peer paths
 KEY_LAST_UPDATE = "mist:metadata:last_update"
 KEY_WORKER_STATUS = "mist:metadata:worker_status"
 KEY_STATUS = "mist:metadata:status"
@@ -20,6 +22,7 @@ KEY_ETAGS = "mist:metadata:etags"
 KEY_HEARTBEAT = "mist:metadata:heartbeat"
 KEY_LOCK = "mist:lock:worker"
 GZ_SUFFIX = ":gz"
+STAGED_PREFIX = "mist:staged:"  # a refresh is written here, then renamed live at once
 FINE_SUFFIX = ":fine"
 COARSE_SUFFIX = ":coarse"
 
@@ -58,8 +61,9 @@ def snapshot_ttl(interval: int) -> int:
     return 3 * interval
 
 
-def gateway_key(gateway_id: str) -> str:
-    return f"mist:gateway:{gateway_id}"
+def staged_key(key: str) -> str:
+    """Where a refresh writes `key` before its switch (`mist:x` -> `mist:staged:x`)."""
+    return STAGED_PREFIX + key.removeprefix(PREFIX)
 
 
 def gateway_mac(gateway_id: str) -> str:

@@ -1,4 +1,11 @@
-"""One refresh made visible in a single transaction, sent while it is being written."""
+"""One refresh made visible at once, without holding Redis up while it is written.
+
+The refresh is written under staging keys (`mist:staged:…`) in pipelined batches that Redis
+applies as they come, serving every reader in between; then one small MULTI/EXEC renames the
+staged keys live, with the ETags, `last_update` and the worker's status. A reader sees the
+whole old snapshot or the whole new one, and never waits for more than the switch: a few
+dozen O(1) renames, whatever the org's size (DATA.md §2).
+"""
 
 from __future__ import annotations
 
@@ -13,24 +20,28 @@ from store.keys import (
     DATASET_KEYS,
     GZ_SUFFIX,
     KEY_ETAGS,
+    KEY_GATEWAY_DETAILS,
     KEY_LAST_UPDATE,
+    KEY_PEER_PATH_DETAILS,
     Dataset,
-    gateway_key,
     history_key,
     peer_paths_key,
     snapshot_ttl,
+    staged_key,
 )
 from store.status import queue_status
-from store.transaction import Transaction
+from store.transaction import Batches, Transaction
+
+HISTORY_CHUNK = 500  # ports per history transaction: each port's keys change together
 
 
 class ServedDocument:
-    """A served document that goes into the publish transaction while it is written.
+    """A served document written a piece at a time into its staging key.
 
-    Its bytes leave about a megabyte at a time (SET, then APPEND, as the transaction's
-    commands), its gzip twin is compressed and its ETag hashed as they pass: at EXEC Redis
-    holds exactly what Publisher.served stores for the whole body, and this process never
-    held the body. Open it with Publisher.document; close() (the `with` block) finishes it.
+    Its bytes leave about a megabyte at a time (SET, then APPEND), its gzip twin is
+    compressed and its ETag hashed as they pass: after the switch Redis holds exactly what
+    Publisher.served stores for the whole body, and this process never held the body.
+    Open it with Publisher.document; close() (the `with` block) finishes it.
     """
 
     def __init__(self, publisher: Publisher, dataset: Dataset, piece_bytes: int) -> None:
@@ -49,7 +60,7 @@ class ServedDocument:
         return self
 
     def __exit__(self, kind: object, *exc: object) -> None:
-        if kind is None:  # after an error the transaction is discarded anyway
+        if kind is None:  # after an error nothing is switched live anyway
             self.close()
 
     def write(self, data: bytes) -> int:
@@ -71,10 +82,10 @@ class ServedDocument:
     def _put(self, key: str, data: bytes) -> None:
         if key in self._started:
             if data:
-                self._publisher.transaction.append(key, data)
+                self._publisher.staging.append(staged_key(key), data)
         else:
             self._started.add(key)
-            self._publisher.transaction.set(key, data, ex=self._publisher.ttl)
+            self._publisher.stage(key, data)
 
     def close(self) -> None:
         """Send the rest and the end of the gzip twin; the ETag joins the others."""
@@ -87,35 +98,43 @@ class ServedDocument:
 
 
 class Publisher:
-    """One refresh made visible in a single transaction, sent while it is being written.
+    """One refresh: staged while it is written, switched live by commit().
 
-    The worker hands over each gateway's and each peer-path list's bytes as it encodes
-    them and writes the big documents into document(), which sends them as they grow;
-    everything leaves at once (see Transaction), so the process never holds the snapshot
-    as bytes. commit() adds the ETags hash and `last_update` and runs EXEC: before it,
-    readers see only the previous snapshot.
+    The worker hands over each gateway's and each peer-path list's bytes as it encodes them
+    and writes the big documents into document(), which sends them as they grow, so the
+    process never holds the snapshot as bytes. Traffic histories go in their own small
+    transactions (a port's keys change together), outside the switch.
     """
 
     def __init__(
         self, client: redis.Redis, *, interval: int, now: float, batch_bytes: int = 1 << 20
     ) -> None:
         self.ttl = snapshot_ttl(interval)
+        self._client = client
         self._now = now
         self._etags: dict[str, str] = {}
+        self._live: list[str] = []  # the live keys whose staging key this refresh wrote
+        self._hashes: set[str] = set()
+        self._histories: list[tuple[str, HistoryWrite]] = []
         self.written = 0  # keys written
-        self.transaction = Transaction(client, batch_bytes=batch_bytes)
+        self.staging = Batches(client, batch_bytes=batch_bytes)
 
     def __enter__(self) -> Publisher:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.transaction.close()
+        self.staging.close()
+
+    def stage(self, key: str, body: bytes) -> None:
+        """A whole value for the live `key`, staged with the snapshot's TTL."""
+        self.staging.set(staged_key(key), body, ex=self.ttl)
+        self._live.append(key)
 
     def served(self, dataset: Dataset, body: bytes) -> None:
         """A served document (compact JSON or CSV bytes): its key, gzip twin and ETag."""
         key = DATASET_KEYS[dataset]
-        self.transaction.set(key, body, ex=self.ttl)
-        self.transaction.set(key + GZ_SUFFIX, gzip_bytes(body), ex=self.ttl)
+        self.stage(key, body)
+        self.stage(key + GZ_SUFFIX, gzip_bytes(body))
         self.add_etag(dataset, etag_of(body))
 
     def served_json(self, dataset: Dataset, document: object) -> None:
@@ -130,28 +149,57 @@ class Publisher:
         self._etags[dataset.value] = etag
         self.written += 2  # the body and its gzip twin
 
+    def _field(self, key: str, gateway_id: str, body: bytes) -> None:
+        if key not in self._hashes:  # a dead worker's leftover must not join this refresh
+            self._hashes.add(key)
+            self.staging.delete(staged_key(key))
+            self._live.append(key)
+        self.staging.hset(staged_key(key), gateway_id, body)
+
     def gateway(self, gateway_id: str, body: bytes) -> None:
         """One gateway's JSON with its WAN ports (`/api/gateway/<id>`)."""
-        self.transaction.set(gateway_key(gateway_id), body, ex=self.ttl)
+        self._field(KEY_GATEWAY_DETAILS, gateway_id, body)
         self.written += 1
 
     def peer_paths(self, gateway_id: str, body: bytes) -> None:
-        """One gateway's peer paths as a JSON list."""
-        self.transaction.set(peer_paths_key(gateway_id), body, ex=self.ttl)
+        """One gateway's peer paths as a JSON list: in the switched hash the web reads, and
+        in the seed's own key `mist:vpn_peers:{id}-{mac}` (written as it comes)."""
+        self._field(KEY_PEER_PATH_DETAILS, gateway_id, body)
+        self.staging.set(peer_paths_key(gateway_id), body, ex=self.ttl)
         self.written += 1
 
     def history_write(self, port: tuple[str, str], write: HistoryWrite) -> None:
         """What one port's stored history needs this refresh (traffic.plan decided it)."""
-        queue_history_write(self.transaction, history_key(*port), write)
+        self._histories.append((history_key(*port), write))
+        if len(self._histories) >= HISTORY_CHUNK:
+            self._write_histories()
         self.written += 1
 
+    def _write_histories(self) -> None:
+        pipe = self._client.pipeline(transaction=True)
+        for key, write in self._histories:
+            queue_history_write(pipe, key, write)
+        self._histories = []
+        pipe.execute()
+
     def commit(self, status: Mapping[str, Any] | None = None) -> int:
-        """ETags, `last_update` and the worker's status with the rest, then EXEC: the status
-        never names older data than is served. Returns the keys written."""
-        if status is not None:
-            queue_status(self.transaction, status)
-        self.transaction.hset(KEY_ETAGS, mapping=self._etags)  # type: ignore[arg-type]
-        self.transaction.expire(KEY_ETAGS, self.ttl)
-        self.transaction.set(KEY_LAST_UPDATE, repr(float(self._now)))
-        self.transaction.execute()
+        """Finish staging, then switch: every staged key renamed live, with the ETags,
+        `last_update` and the worker's status, in one small MULTI/EXEC. Returns keys written."""
+        for key in self._hashes:
+            self.staging.expire(staged_key(key), self.ttl)
+        self.staging.execute()
+        if self._histories:
+            self._write_histories()
+        with Transaction(self._client) as switch:
+            for key in (KEY_GATEWAY_DETAILS, KEY_PEER_PATH_DETAILS):
+                if key not in self._hashes:  # no gateway this refresh: none stays live
+                    switch.delete(key)
+            for key in self._live:
+                switch.rename(staged_key(key), key)
+            switch.hset(KEY_ETAGS, mapping=self._etags)
+            switch.expire(KEY_ETAGS, self.ttl)
+            switch.set(KEY_LAST_UPDATE, repr(float(self._now)))
+            if status is not None:
+                queue_status(switch, status)
+            switch.execute()
         return self.written

@@ -20,15 +20,15 @@ from store.keys import (
     DATASET_KEYS,
     GZ_SUFFIX,
     KEY_ETAGS,
+    KEY_GATEWAY_DETAILS,
     KEY_HEARTBEAT,
     KEY_INTERVAL,
     KEY_LAST_UPDATE,
+    KEY_PEER_PATH_DETAILS,
     KEY_STATUS,
     KEY_WORKER_STATUS,
     PREFIX,
     Dataset,
-    gateway_key,
-    peer_paths_key,
 )
 
 
@@ -76,13 +76,13 @@ def read_etag(client: redis.Redis, dataset: Dataset) -> str | None:
 
 def read_gateway(client: redis.Redis, gateway_id: str) -> bytes | None:
     """JSON of one gateway with its WAN ports (DATA.md §3.1 item), as the worker stored it."""
-    body = client.get(gateway_key(gateway_id))
+    body = client.hget(KEY_GATEWAY_DETAILS, gateway_id)
     return None if body is None else as_bytes(body)
 
 
 def read_gateway_peer_paths(client: redis.Redis, gateway_id: str) -> bytes | None:
     """JSON list of one gateway's peer paths, as the worker stored it."""
-    body = client.get(peer_paths_key(gateway_id))
+    body = client.hget(KEY_PEER_PATH_DETAILS, gateway_id)
     return None if body is None else as_bytes(body)
 
 

@@ -1,4 +1,5 @@
-"""One MULTI/EXEC whose commands leave for Redis in batches while they are queued."""
+"""Commands that leave for Redis in batches while they are queued: one MULTI/EXEC
+(`Transaction`), or plain pipelined writes that never hold Redis up (`Batches`)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class Transaction(CoreCommands):
     _is_async_client: Literal[False] = False
     _event_dispatcher: Any = None
 
+    ATOMIC = True
+
     def __init__(self, client: redis.Redis, *, batch_bytes: int = 1 << 20) -> None:
         self._pool = client.connection_pool
         self._batch_bytes = batch_bytes
@@ -38,6 +41,8 @@ class Transaction(CoreCommands):
         self.commands = 0
         self._answered = False  # EXEC's reply read: the connection is clean again
         self._connection: Any = self._pool.get_connection()
+        if not self.ATOMIC:
+            return
         try:
             self._connection.send_command("MULTI")
             self._connection.read_response()
@@ -45,7 +50,7 @@ class Transaction(CoreCommands):
             self.close()
             raise
 
-    def __enter__(self) -> Transaction:
+    def __enter__(self) -> Any:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -84,6 +89,8 @@ class Transaction(CoreCommands):
         """EXEC: apply every queued command at once; raises the first error of any."""
         if self._connection is None:
             raise redis.RedisError("this transaction is finished")
+        if not self.ATOMIC:
+            return self._flush()
         try:
             self._send()
             self._connection.send_command("EXEC", check_health=False)
@@ -102,6 +109,17 @@ class Transaction(CoreCommands):
                 raise reply
         return list(replies)
 
+    def _flush(self) -> list[Any]:
+        """Send the rest, read every reply, give the connection back; raise the first error."""
+        try:
+            self._send()
+            self._answered = True
+        finally:
+            self.close()
+        if self._errors:
+            raise self._errors[0]
+        return []
+
     def close(self) -> None:
         """Give the connection back, closed first unless EXEC was answered: Redis then drops
         what was queued, and no reply is left unread for the connection's next user."""
@@ -112,3 +130,11 @@ class Transaction(CoreCommands):
         if not self._answered:
             connection.disconnect()
         self._pool.release(connection)
+
+
+class Batches(Transaction):
+    """Writes sent in pipelined batches of about a megabyte, each applied as it arrives:
+    Redis serves other clients between them (no MULTI holds it). execute() sends the rest
+    and raises the first error Redis answered. For staging a refresh before its switch."""
+
+    ATOMIC = False

@@ -114,7 +114,7 @@ def test_rows_and_each_gateway_agree_with_the_gateways_payload(filled):
         response = server.get(f"/api/gateway/{gateway['id']}")
         assert response.status_code == 200
         assert response.headers["Content-Type"] == "application/json"
-        assert response.content == store.get(keys.gateway_key(gateway["id"]))
+        assert response.content == store.hget(keys.KEY_GATEWAY_DETAILS, gateway["id"])
         assert response.json() == gateway
     missing = server.get("/api/gateway/00000000-0000-0000-1000-ffffffffffff")
     assert missing.status_code == 404 and "no such gateway" in missing.json()["error"]

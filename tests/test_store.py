@@ -21,12 +21,19 @@ from store.codec import (
     write_json_object,
 )
 from store.configs import read_config, write_configs
-from store.keys import DATASET_KEYS, KEY_EXPORT_CSV, KEY_GATEWAYS, Dataset, gateway_key
+from store.keys import (
+    DATASET_KEYS,
+    KEY_EXPORT_CSV,
+    KEY_GATEWAY_DETAILS,
+    KEY_GATEWAYS,
+    Dataset,
+)
 from store.lease import acquire_lock, lock_owner, release_lock, renew_lock
 from store.publisher import Publisher
 from store.reads import (
     connect,
     read_etag,
+    read_gateway,
     read_gateway_peer_paths,
     read_health,
     read_served,
@@ -153,8 +160,8 @@ def test_readers_never_see_a_mix_of_two_refreshes(client, redis_server):
 
 
 def test_a_publish_sent_in_many_batches_is_still_one_snapshot(client, redis_server):
-    """The publish transaction leaves in batches while it is encoded; a reader that takes the
-    payload and two gateways' own keys in one MULTI still sees one refresh, never a mix."""
+    """The refresh is staged in batches while it is encoded, then switched live at once; a
+    reader that takes the payload and two gateways' details in one MULTI sees one refresh."""
     gateway_ids = [f"00000000-0000-0000-1000-{n:012x}" for n in range(200)]
 
     def publish(version: int) -> None:
@@ -170,11 +177,10 @@ def test_a_publish_sent_in_many_batches_is_still_one_snapshot(client, redis_serv
 
     def reader() -> None:
         own = connect(redis_server.url)
-        keys = [gateway_key(gateway_ids[0]), gateway_key(gateway_ids[-1])]
         while not stop.is_set():
             pipe = own.pipeline(transaction=True)
             pipe.get(KEY_GATEWAYS)
-            pipe.mget(keys)
+            pipe.hmget(KEY_GATEWAY_DETAILS, [gateway_ids[0], gateway_ids[-1]])
             payload, (first, last) = pipe.execute()
             seen.append(tuple(json.loads(body)["v"] for body in (payload, first, last)))
 
@@ -320,3 +326,31 @@ def test_csv_export_is_served_with_bom_gzip_twin_and_etag_in_the_snapshot(client
     assert plain.etag == read_etag(client, Dataset.EXPORT_CSV)
     ttl = client.ttl(KEY_EXPORT_CSV)
     assert 0 < ttl <= 180 and client.ttl(KEY_EXPORT_CSV + ":gz") == ttl
+
+
+def test_a_staged_refresh_is_invisible_until_its_switch_and_leaves_no_staging_keys(client):
+    """Readers keep the previous snapshot while the next is written (Redis serves them
+    between the staging batches); the switch makes all of it live at once."""
+    publish_version(client, 1, interval=60)
+    with Publisher(client, interval=60, now=time.time(), batch_bytes=64) as out:
+        for dataset, document in documents(2).items():
+            out.served_json(dataset, document)
+        out.gateway(GATEWAY_ID, b'{"v":2}')
+        out.peer_paths(GATEWAY_ID, b'[{"v":2}]')
+        out.staging.execute()  # every staged batch is in Redis now, nothing switched
+        served = read_served(client, Dataset.GATEWAYS, gzip_ok=False)
+        assert served is not None and json.loads(served.body)["generated_at"] == 1
+        assert read_gateway(client, GATEWAY_ID) is None
+        assert any(key.startswith("mist:staged:") for key in scan_keys(client))
+    with Publisher(client, interval=60, now=time.time()) as out:
+        for dataset, document in documents(2).items():
+            out.served_json(dataset, document)
+        out.gateway(GATEWAY_ID, b'{"v":2}')
+        out.peer_paths(GATEWAY_ID, b'[{"v":2}]')
+        out.commit()
+    served = read_served(client, Dataset.GATEWAYS, gzip_ok=False)
+    assert served is not None and json.loads(served.body)["generated_at"] == 2
+    assert read_gateway(client, GATEWAY_ID) == b'{"v":2}'
+    assert read_gateway_peer_paths(client, GATEWAY_ID) == b'[{"v":2}]'
+    assert client.get(f"mist:vpn_peers:{GATEWAY_ID}-4c96144f0a10") == b'[{"v":2}]'  # the seed key
+    assert not [key for key in scan_keys(client) if key.startswith("mist:staged:")]
