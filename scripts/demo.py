@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import secrets
@@ -201,11 +202,12 @@ def answers(host: str, port: int) -> bool:
 
 
 def published(url: str) -> bool:
-    """True once /health answers and reports a refresh in Redis (its last_update)."""
+    """True once /health answers and reports a refresh in Redis (its last_update). A slow,
+    refused, cut or odd answer is a False, never an exception: the demo keeps running."""
     try:
         with urllib.request.urlopen(f"{url}health", timeout=2) as response:  # noqa: S310
             return json.loads(response.read()).get("last_update") is not None
-    except (urllib.error.URLError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException, AttributeError):
         return False
 
 
