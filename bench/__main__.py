@@ -21,8 +21,9 @@ from bench import report
 from bench.memory import measure_history_memory, stored_history_bytes
 from bench.page import PageLoad, measure_page
 from bench.procs import Gunicorn
+from bench.readers import PublishFigures, measure_readers, readers_section
 from bench.report import Section, verdict
-from bench.scale import RunFigures, ScaleFigures, ScaleRun, SeedFigures, wan_ports
+from bench.scale import TOKENS, RunFigures, ScaleFigures, ScaleRun, SeedFigures, wan_ports
 from bench.web import WebFigures, measure_web
 
 
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     pages: list[tuple[int, PageLoad]] = []
     problems: list[str] = []
     memory_rows: list[list[object]] = []
+    readers: list[PublishFigures] = []
     with tempfile.TemporaryDirectory(prefix="mcs-bench-") as tmp:
         workdir = Path(tmp)
         for size in sizes:
@@ -64,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
                                 seconds=load_seconds,
                                 rounds=rounds,
                             )
+                        )
+                        print(f"-- {size} gateways: readers during publish", flush=True)
+                        readers.append(
+                            measure_readers(run.mist, run.redis.url, run.workdir, size, TOKENS)
                         )
                         print(f"-- {size} gateways: page load in Chromium", flush=True)
                         server = Gunicorn(
@@ -114,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
 
     sections = build_sections(scale, web, pages, memory_rows)
+    if readers:
+        sections.append(readers_section(readers))
     sections += mistsim_sections(problems)
     minutes = (time.monotonic() - started) / 60
     lines = [

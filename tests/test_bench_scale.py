@@ -54,3 +54,21 @@ def test_week_run_missing_the_10k_targets_is_reported_as_missed() -> None:
     figures.week = _run(0, 90, ok=False)
     assert str(build_sections([figures], [], [], [])[1].rows[-1][-1]).startswith("❌ run failed")
     assert week_problems(figures)[0].startswith("worker --once with a week of history failed")
+
+
+def test_readers_during_publish_are_measured_and_reported(tmp_path: Path) -> None:
+    """The "readers during publish" row: real pollers of /health and the rows across two real
+    publishes, every answer a 200, and Redis's own longest command taken."""
+    from bench.readers import PATHS, measure_readers, readers_section
+    from bench.scale import TOKENS
+
+    with ScaleRun(6, tmp_path, latency_ms=0) as run:
+        run.measure()
+        figures = measure_readers(run.mist, run.redis.url, run.workdir, 6, TOKENS)
+    assert [reader.path for reader in figures.readers] == list(PATHS)
+    for reader in figures.readers:
+        assert reader.requests >= 10 and reader.failures == 0
+        assert 0 < reader.median_ms <= reader.p99_ms <= reader.max_ms
+    assert figures.publishes == 2 and figures.longest_command_ms >= 0
+    text = readers_section([figures]).text()
+    assert "/api/gateways/rows" in text and "/health" in text
