@@ -135,18 +135,26 @@ def test_status_is_stored_as_served_and_health_reads_no_document(client):
 
 
 def test_readers_never_see_a_mix_of_two_refreshes(client, redis_server):
-    """A reader hammering body+ETag while the worker publishes sees whole snapshots only."""
+    """A reader hammering body+ETag while the worker publishes sees whole snapshots only.
+
+    The readers only collect what they saw; every assertion runs here, in the test's own
+    thread (an assert in a reader thread would only become a pytest warning)."""
     publish_version(client, 0, interval=60)
     stop = threading.Event()
-    mismatches: list[str] = []
+    seen: list[tuple[int, bool]] = []  # (version read, body matches its ETag)
+    failures: list[BaseException] = []
 
     def reader() -> None:
         own = connect(redis_server.url)
-        while not stop.is_set():
-            served = read_served(own, Dataset.GATEWAYS, gzip_ok=False)
-            assert served is not None
-            if etag_of(served.body) != served.etag:
-                mismatches.append(served.etag)
+        try:
+            while not stop.is_set():
+                served = read_served(own, Dataset.GATEWAYS, gzip_ok=False)
+                if served is None:
+                    raise AssertionError("a reader found no gateways document")
+                version = json.loads(served.body)["generated_at"]
+                seen.append((version, etag_of(served.body) == served.etag))
+        except BaseException as error:  # re-raised below, in the test's thread
+            failures.append(error)
 
     threads = [threading.Thread(target=reader) for _ in range(2)]
     for thread in threads:
@@ -156,7 +164,10 @@ def test_readers_never_see_a_mix_of_two_refreshes(client, redis_server):
     stop.set()
     for thread in threads:
         thread.join(timeout=10)
-    assert mismatches == []
+    if failures:
+        raise failures[0]
+    assert len({version for version, _ in seen}) > 1, "the readers overlapped the publishes"
+    assert all(matches for _, matches in seen), "a body did not match its ETag"
 
 
 def test_a_publish_sent_in_many_batches_is_still_one_snapshot(client, redis_server):
@@ -175,14 +186,19 @@ def test_a_publish_sent_in_many_batches_is_still_one_snapshot(client, redis_serv
     stop = threading.Event()
     seen: list[tuple[int, int, int]] = []
 
+    failures: list[BaseException] = []
+
     def reader() -> None:
         own = connect(redis_server.url)
-        while not stop.is_set():
-            pipe = own.pipeline(transaction=True)
-            pipe.get(KEY_GATEWAYS)
-            pipe.hmget(KEY_GATEWAY_DETAILS, [gateway_ids[0], gateway_ids[-1]])
-            payload, (first, last) = pipe.execute()
-            seen.append(tuple(json.loads(body)["v"] for body in (payload, first, last)))
+        try:
+            while not stop.is_set():
+                pipe = own.pipeline(transaction=True)
+                pipe.get(KEY_GATEWAYS)
+                pipe.hmget(KEY_GATEWAY_DETAILS, [gateway_ids[0], gateway_ids[-1]])
+                payload, (first, last) = pipe.execute()
+                seen.append(tuple(json.loads(body)["v"] for body in (payload, first, last)))
+        except BaseException as error:  # re-raised below, in the test's thread
+            failures.append(error)
 
     thread = threading.Thread(target=reader)
     thread.start()
@@ -190,6 +206,8 @@ def test_a_publish_sent_in_many_batches_is_still_one_snapshot(client, redis_serv
         publish(version)
     stop.set()
     thread.join(timeout=10)
+    if failures:
+        raise failures[0]
     assert len({versions[0] for versions in seen}) > 1  # the reader did overlap the writer
     assert all(len(set(versions)) == 1 for versions in seen)
 
