@@ -21,17 +21,21 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import fakeredis
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import Client
 
 import app as web
 from history.samples import measured_hour
 from history.series import RANGES
+from mistsim.api import MistApi
+from mistsim.runtime import Runtime
 from store import keys, reads
 from store.status import write_status
-from tests.fixtures.mist_answers import FORMULA_SITE
+from tests.fixtures.mist_answers import FORMULA_SITE, mist_answers, simulated_org
 from tests.fixtures.ports import free_port, port_open, wait_until
 from tests.fixtures.sample_data import SampleOrg, publish_sample, status_document
 from views.export import CSV_COLUMNS, excel_safe
@@ -329,6 +333,53 @@ def test_the_edge_org_is_what_the_dataset_tests_expect(org):
     insights = expected_insights(org)
     assert len(insights) == org.payload["summary"]["circuits"] == 28
     assert all(value["rx_bytes_24h"] > 0 for value in insights.values())
+
+
+def test_the_sample_org_is_the_same_for_a_seed_and_a_moment():
+    """What the web tests expect is reproducible: same seed and time, same bytes served."""
+    now = 1_764_190_000.0
+    stores = [fakeredis.FakeRedis() for _ in range(3)]
+    first, again, other = (
+        publish_sample(store, 12, edge_cases=True, now=now, seed=seed)
+        for store, seed in zip(stores, (1, 1, 2), strict=True)
+    )
+    assert again.gateways_body == first.gateways_body
+    assert again.peer_paths_body == first.peer_paths_body
+    csv_bodies = [store.get(keys.KEY_EXPORT_CSV) for store in stores[:2]]
+    assert isinstance(csv_bodies[0], bytes) and csv_bodies[0].startswith(b"\xef\xbb\xbf")
+    assert csv_bodies[1] == csv_bodies[0]
+    assert other.gateways_body != first.gateways_body
+
+
+def test_the_sample_org_is_what_mistsim_answers_over_its_api(monkeypatch):
+    """The fixture renders Mist's answers in process: they are the items mistsim's API sends
+    for the worker's calls (DATA.md §1) at the same moment."""
+    now = 1_764_190_000.0
+    answers = mist_answers(simulated_org(12, seed=1, edge_cases=True, now=now), now)
+    sim = simulated_org(12, seed=1, edge_cases=True, now=now)
+    runtime = Runtime(["tok-sample"], rate_limit=5000, retry_after=None)
+    monkeypatch.setattr(runtime, "now", lambda: now)
+    api = Client(MistApi(sim, runtime))
+
+    def get(path: str) -> Any:
+        response = api.get(f"/api/v1{path}", headers={"Authorization": "Token tok-sample"})
+        assert response.status_code == 200, path
+        return response.get_json()
+
+    org = f"/orgs/{sim.id}"
+    assert get(org) == answers.org
+    assert get(f"{org}/sites?limit=1000") == answers.sites
+    assert get(f"{org}/stats/devices?type=gateway&limit=1000") == answers.gateway_stats
+    ports = get(f"{org}/stats/ports/search?device_type=gateway&limit=1000")
+    assert ports["results"] == answers.port_stats
+    paths = get(f"{org}/stats/vpn_peers/search?limit=1000&duration=1h")
+    assert paths["results"] == answers.peer_paths
+    assert get(f"{org}/gatewaytemplates?limit=1000") == answers.templates
+    assert get(f"{org}/deviceprofiles?type=gateway&limit=1000") == answers.profiles
+    assert get(f"{org}/inventory?type=gateway&limit=1000") == answers.inventory
+    devices = {g.id: get(f"/sites/{g.site_id}/devices/{g.id}") for g in sim.gateways}
+    assert devices == answers.devices
+    assert len(answers.gateway_stats) == 12 and len(answers.peer_paths) == 54
 
 
 def test_before_the_first_refresh_the_api_says_so(client):
