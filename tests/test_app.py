@@ -1,8 +1,9 @@
 """The web app through Flask's test client: every route, header and error a user would notice.
 
-Pure unit tests on fakeredis filled through the worker's Publisher (tests/fixtures/sample_data.py);
+Pure unit tests on fakeredis, filled by the worker's own build and publish code from mistsim's
+answers (tests/fixtures/sample_data.py), so each test checks the bytes a user gets;
 tests/test_app_redis.py repeats the important paths against a real redis-server filled by the
-worker from mistsim.
+worker process from mistsim over HTTPS.
 """
 
 from __future__ import annotations
@@ -20,17 +21,23 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import fakeredis
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import Client
 
 import app as web
+from history.samples import measured_hour
 from history.series import RANGES
+from mistsim.api import MistApi
+from mistsim.runtime import Runtime
 from store import keys, reads
 from store.status import write_status
+from tests.fixtures.mist_answers import FORMULA_SITE, mist_answers, simulated_org
 from tests.fixtures.ports import free_port, port_open, wait_until
-from tests.fixtures.sample_data import publish_sample, status_document
+from tests.fixtures.sample_data import SampleOrg, publish_sample, status_document
 from views.export import CSV_COLUMNS, excel_safe
 from views.rows import ROW_COLUMNS, has_problem
 from web.fast import SERVED_ROUTES
@@ -58,6 +65,13 @@ def client(store) -> FlaskClient:
     return web.create_app({"REDIS_CLIENT": store}).test_client()
 
 
+HOSTILE_ISP = "<img src=x onerror=alert(1)> Telecom"  # mistsim's edge ISP of gateway 3
+PEER_PATH_FIELDS = (
+    "port_id", "peer_router_name", "peer_port_id", "peer_mac", "peer_site_id", "type", "up",
+    "is_active", "uptime", "latency", "jitter", "loss", "mos", "mtu", "last_seen",
+)  # fmt: skip
+
+
 def circuits_of(store: fakeredis.FakeRedis) -> list[dict]:
     """The gateways of the published payload (a test may decode; the app may not)."""
     body = store.get(keys.KEY_GATEWAYS)
@@ -65,12 +79,35 @@ def circuits_of(store: fakeredis.FakeRedis) -> list[dict]:
     return list(json.loads(body)["gateways"])
 
 
-def first_port(org) -> tuple[str, str]:
-    for gateway in org.gateways["gateways"]:
-        for port in gateway["ports"]:
-            if (gateway["id"], port["port_id"]) in org.histories:
-                return gateway["id"], port["port_id"]
-    raise AssertionError("the sample org has no port with history")
+def first_port(org: SampleOrg) -> tuple[str, str]:
+    """The first WAN port served whose link is up (every WAN port has a history)."""
+    gateway, port = next((g, p) for g in org.gateways for p in g["ports"] if p["up"])
+    assert (gateway["id"], port["port_id"]) in org.histories
+    return gateway["id"], port["port_id"]
+
+
+def served_gateway(org: SampleOrg, index: int) -> dict:
+    """The served record of mistsim's gateway number `index`."""
+    gateway_id = org.sim.gateways[index].id
+    return next(gateway for gateway in org.gateways if gateway["id"] == gateway_id)
+
+
+def mist_peer_paths(org: SampleOrg, mac: str) -> list[dict]:
+    """What Mist's peer path search said of one gateway, in DATA.md §3.3 fields."""
+    return [
+        {name: item.get(name) for name in PEER_PATH_FIELDS}
+        for item in org.answers.peer_paths
+        if item["mac"] == mac
+    ]
+
+
+def stored(rate: float | None) -> object:
+    """A rate as the history keys give it back: float32, rounded to whole bits/s."""
+    return None if rate is None else pytest.approx(rate, rel=1e-6, abs=1)
+
+
+def by_path(paths: list[dict]) -> list[dict]:
+    return sorted(paths, key=lambda p: (p["port_id"], p["peer_mac"], p["peer_port_id"]))
 
 
 # ------------------------------------------------------------------ page, headers, static
@@ -216,21 +253,133 @@ def test_a_new_refresh_changes_the_etag(client, store, org):
     assert json.loads(response.data)["summary"]["gateways"] == 13
 
 
+def expected_rows_ids(org: SampleOrg) -> list[str]:
+    return [gateway["id"] for gateway in org.gateways]
+
+
+def expected_org(org: SampleOrg) -> dict:
+    return {"id": org.sim.id, "name": "Example <b>Retail</b> Co 🚀", "msp_name": "Example MSP"}
+
+
+def expected_sites(org: SampleOrg) -> list[dict]:
+    """Every site Mist listed with its gateway count, by name (case-insensitively)."""
+    sites = [
+        {
+            "id": site.id,
+            "name": site.name,
+            "country_code": site.country_code,
+            "timezone": site.timezone,
+            "address": site.address,
+            "gateway_count": len(site.gateways),
+        }
+        for site in org.sim.sites
+    ]
+    return sorted(sites, key=lambda site: (site["name"].casefold(), site["id"]))
+
+
+def expected_peer_paths(org: SampleOrg) -> dict[str, list[dict]]:
+    return {g.id: by_path(mist_peer_paths(org, g.mac)) for g in org.sim.gateways}
+
+
+def expected_insights(org: SampleOrg) -> dict[str, dict]:
+    """Each WAN port's rates as Mist's port search said, and its 24 h volume."""
+    rates = {(item["mac"], item["port_id"]): item for item in org.answers.port_stats}
+    expected = {}
+    for (gateway_id, port_id), (rx_bytes, tx_bytes) in org.volumes.items():
+        port = rates[(org.sim.gateway_by_id[gateway_id].mac, port_id)]
+        expected[f"{gateway_id}:{port_id}"] = {
+            "rx_bps": port.get("rx_bps"),
+            "tx_bps": port.get("tx_bps"),
+            "rx_bytes_24h": rx_bytes,
+            "tx_bytes_24h": tx_bytes,
+            "ts": org.now,
+        }
+    return expected
+
+
 @pytest.mark.parametrize(
-    ("path", "check"),
+    ("path", "served", "expected"),
     [
-        ("/api/gateways/rows", lambda doc: len(doc["rows"]) == 12),
-        ("/api/organization", lambda doc: "name" in doc),
-        ("/api/sites", lambda doc: isinstance(doc, list) and "gateway_count" in doc[0]),
-        ("/api/vpn-peers/all", lambda doc: isinstance(doc, dict) and len(doc) == 12),
-        ("/api/insights/all", lambda doc: all("rx_bps" in v for v in doc.values())),
+        ("/api/gateways/rows", lambda doc: [row[0] for row in doc["rows"]], expected_rows_ids),
+        ("/api/organization", lambda doc: doc, expected_org),
+        ("/api/sites", lambda doc: doc, expected_sites),
+        (
+            "/api/vpn-peers/all",
+            lambda doc: {gateway_id: by_path(paths) for gateway_id, paths in doc.items()},
+            expected_peer_paths,
+        ),
+        ("/api/insights/all", lambda doc: doc, expected_insights),
     ],
 )
-def test_every_dataset_route_serves_its_document(client, org, path, check):
+def test_every_dataset_route_serves_its_document(client, org, path, served, expected):
     response = client.get(path, headers=GZIP)
     assert response.status_code == 200
     assert response.headers["Content-Encoding"] == "gzip"
-    assert check(json.loads(gzip.decompress(response.data)))
+    assert served(json.loads(gzip.decompress(response.data))) == expected(org)
+
+
+def test_the_edge_org_is_what_the_dataset_tests_expect(org):
+    """The expectations above hold what makes them worth checking: 12 gateways in served
+    order, hostile site names, hubs without peer paths, volumes for every WAN port."""
+    assert len(expected_rows_ids(org)) == 12
+    names = [site["name"] for site in expected_sites(org)]
+    assert names[:3] == [
+        "<img src=x onerror=alert(1)>",
+        "<script>window.__pwned=1</script>",
+        FORMULA_SITE,
+    ]
+    paths = expected_peer_paths(org)
+    assert sorted(len(p) for p in paths.values()) == [0, 0, 0, *[6] * 9]
+    insights = expected_insights(org)
+    assert len(insights) == org.payload["summary"]["circuits"] == 28
+    assert all(value["rx_bytes_24h"] > 0 for value in insights.values())
+
+
+def test_the_sample_org_is_the_same_for_a_seed_and_a_moment():
+    """What the web tests expect is reproducible: same seed and time, same bytes served."""
+    now = 1_764_190_000.0
+    stores = [fakeredis.FakeRedis() for _ in range(3)]
+    first, again, other = (
+        publish_sample(store, 12, edge_cases=True, now=now, seed=seed)
+        for store, seed in zip(stores, (1, 1, 2), strict=True)
+    )
+    assert again.gateways_body == first.gateways_body
+    assert again.peer_paths_body == first.peer_paths_body
+    csv_bodies = [store.get(keys.KEY_EXPORT_CSV) for store in stores[:2]]
+    assert isinstance(csv_bodies[0], bytes) and csv_bodies[0].startswith(b"\xef\xbb\xbf")
+    assert csv_bodies[1] == csv_bodies[0]
+    assert other.gateways_body != first.gateways_body
+
+
+def test_the_sample_org_is_what_mistsim_answers_over_its_api(monkeypatch):
+    """The fixture renders Mist's answers in process: they are the items mistsim's API sends
+    for the worker's calls (DATA.md §1) at the same moment."""
+    now = 1_764_190_000.0
+    answers = mist_answers(simulated_org(12, seed=1, edge_cases=True, now=now), now)
+    sim = simulated_org(12, seed=1, edge_cases=True, now=now)
+    runtime = Runtime(["tok-sample"], rate_limit=5000, retry_after=None)
+    monkeypatch.setattr(runtime, "now", lambda: now)
+    api = Client(MistApi(sim, runtime))
+
+    def get(path: str) -> Any:
+        response = api.get(f"/api/v1{path}", headers={"Authorization": "Token tok-sample"})
+        assert response.status_code == 200, path
+        return response.get_json()
+
+    org = f"/orgs/{sim.id}"
+    assert get(org) == answers.org
+    assert get(f"{org}/sites?limit=1000") == answers.sites
+    assert get(f"{org}/stats/devices?type=gateway&limit=1000") == answers.gateway_stats
+    ports = get(f"{org}/stats/ports/search?device_type=gateway&limit=1000")
+    assert ports["results"] == answers.port_stats
+    paths = get(f"{org}/stats/vpn_peers/search?limit=1000&duration=1h")
+    assert paths["results"] == answers.peer_paths
+    assert get(f"{org}/gatewaytemplates?limit=1000") == answers.templates
+    assert get(f"{org}/deviceprofiles?type=gateway&limit=1000") == answers.profiles
+    assert get(f"{org}/inventory?type=gateway&limit=1000") == answers.inventory
+    devices = {g.id: get(f"/sites/{g.site_id}/devices/{g.id}") for g in sim.gateways}
+    assert devices == answers.devices
+    assert len(answers.gateway_stats) == 12 and len(answers.peer_paths) == 54
 
 
 def test_before_the_first_refresh_the_api_says_so(client):
@@ -278,12 +427,19 @@ def test_gateway_rows_follow_a_new_refresh(client, store, org):
 
 
 def test_one_gateway_with_its_wan_ports(client, store, org):
-    gateway = org.gateways["gateways"][3]
+    gateway = served_gateway(org, 3)
     response = client.get(f"/api/gateway/{gateway['id']}")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
     assert response.data == store.hget(keys.KEY_GATEWAY_DETAILS, gateway["id"]), "the stored bytes"
     assert response.get_json() == gateway
+    sim = org.sim.gateways[3]
+    ports = [(p["port_id"], p["wan_name"], p["description"], p["isp"]) for p in gateway["ports"]]
+    assert ports == [
+        (port.port_id, port.wan_name, port.description, port.isp and port.isp.name)
+        for port in sim.wan_ports
+    ], "each WAN port as the org is configured, its description from the template's vars"
+    assert ports[0][3] == HOSTILE_ISP, "Mist's text, verbatim"
     missing = client.get("/api/gateway/00000000-0000-0000-1000-ffffffffffff")
     assert missing.status_code == 404
     assert missing.get_json()["error"] == "no such gateway in the current data"
@@ -292,7 +448,7 @@ def test_one_gateway_with_its_wan_ports(client, store, org):
 
 def test_a_gateway_that_left_the_org_is_a_404_after_the_refresh(client, store, org):
     """The next refresh's details no longer hold it: the API says so, in JSON."""
-    gateway_id = org.gateways["gateways"][0]["id"]
+    gateway_id = org.gateways[0]["id"]
     store.hdel(keys.KEY_GATEWAY_DETAILS, gateway_id)
     response = client.get(f"/api/gateway/{gateway_id}")
     assert response.status_code == 404 and "no such gateway" in response.get_json()["error"]
@@ -309,7 +465,7 @@ def test_before_the_first_refresh_rows_and_csv_say_so(client):
 
 def test_no_served_route_decodes_json(client, org, monkeypatch):
     """The web sends the worker's bytes: a served route that parsed JSON would fail here."""
-    gateway_id = org.gateways["gateways"][0]["id"]
+    gateway_id = org.gateways[0]["id"]
     paths = [*SERVED_ROUTES, f"/api/gateway/{gateway_id}", "/api/export.csv"]
     assert "/api/gateways/rows" in paths
 
@@ -390,11 +546,13 @@ def test_redis_down_is_a_503_with_a_reason_not_a_trace():
 
 
 def test_one_gateways_peer_paths(client, org):
-    gateway = org.gateways["gateways"][0]
-    response = client.get(f"/api/gateway/{gateway['id']}/vpn-peers")
+    sim = org.sim.gateways[3]
+    response = client.get(f"/api/gateway/{sim.id}/vpn-peers")
     assert response.status_code == 200
     paths = response.get_json()
-    assert paths == org.peer_paths[gateway["id"]]
+    assert paths == org.peer_paths[sim.id], "the gateway's own key holds its part of the whole"
+    assert len(paths) == 6
+    assert by_path(paths) == by_path(mist_peer_paths(org, sim.mac)), "Mist's paths, verbatim"
 
 
 def test_traffic_of_a_port_with_a_slash_in_its_id(client, org):
@@ -406,11 +564,28 @@ def test_traffic_of_a_port_with_a_slash_in_its_id(client, org):
     assert series["gateway_id"] == gateway_id and series["port_id"] == port_id
     assert series["range"] == "6h" and series["step"] == 300
     assert len(series["t"]) == len(series["rx_bps"]) == len(series["tx_bps"]) == 72
-    assert None in series["rx_bps"], "the sample history has a hole: it must stay a gap"
-    assert any(isinstance(value, int | float) for value in series["rx_bps"])
     assert all(b - a == 300 for a, b in zip(series["t"], series["t"][1:], strict=False))
+    history = org.histories[(gateway_id, port_id)]
+    fine = {int(ts): (rx, tx) for ts, rx, tx in history.fine}
+    # Samples every 300 s on the grid: each point is its sample (stored as float32), and
+    # the 40 minutes the worker was down stay a gap.
+    expected = [fine.get(t, (None, None)) for t in series["t"]]
+    assert series["rx_bps"] == [stored(rx) for rx, _ in expected]
+    assert series["tx_bps"] == [stored(tx) for _, tx in expected]
+    # 8 for the hole, one more when the clock passed a step since the publish
+    assert series["rx_bps"].count(None) in (8, 9)
     week = client.get(f"/api/gateway/{gateway_id}/port/{port_id}/traffic?range=7d").get_json()
     assert week["step"] == 3600 and len(week["t"]) == 168
+    fine_from = measured_hour(history.fine[0][0])
+    hourly = {hour: (rx, tx) for hour, rx, tx in history.coarse if hour < fine_from}
+    older = [(t, rx) for t, rx in zip(week["t"], week["rx_bps"], strict=True) if t < fine_from]
+    assert len(older) >= 140, "the days before the fine tier come from the hourly buckets"
+    assert older == [(t, stored(hourly[t][0])) for t, _ in older]
+    # A whole week, the last day from the fine samples; the current hour has its value once
+    # a sample measured it (in the first refresh interval of an hour, none has yet).
+    assert None not in week["rx_bps"][:-1], "a whole week, the last day from the fine samples"
+    newest = max(ts for ts, _, _ in history.fine)
+    assert (week["rx_bps"][-1] is None) == (measured_hour(newest) < week["t"][-1])
 
 
 def test_a_bad_range_names_the_ranges_history_knows(client, org):
@@ -445,7 +620,7 @@ def test_the_page_offers_exactly_the_ranges_history_knows(client):
     ],
 )
 def test_bad_requests_get_a_json_4xx_that_echoes_no_markup(client, org, url, status):
-    url = url.replace("{gw}", org.gateways["gateways"][0]["id"])
+    url = url.replace("{gw}", org.gateways[0]["id"])
     response = client.get(url)
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/json"
@@ -476,7 +651,7 @@ def test_flask_knows_no_route_of_the_fast_paths(store):
 
 
 def test_a_flask_route_still_answers_a_wrong_method_with_a_json_405(client, org):
-    gateway_id = org.gateways["gateways"][0]["id"]
+    gateway_id = org.gateways[0]["id"]
     response = client.post(f"/api/gateway/{gateway_id}", data="x")
     assert response.status_code == 405
     assert response.get_json()["error"] == "method not allowed"
@@ -516,14 +691,20 @@ def test_server_csv_has_one_row_per_wan_port_and_is_excel_safe(client, store, or
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert tuple(rows[0]) == CSV_COLUMNS
-    ports = sum(max(1, len(g["ports"])) for g in org.gateways["gateways"])
-    assert len(rows) - 1 == ports
+    ports = sum(max(1, len(g["ports"])) for g in org.gateways)
+    assert len(rows) - 1 == ports == 29, "28 WAN ports, and a gateway without any"
     for row in rows[1:]:
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
     sites = {row[0] for row in rows[1:]}
+    assert sites == {excel_safe(site.name) for site in org.sim.sites if site.gateways}
     assert '\'=HYPERLINK("http://evil")' in sites
     assert "<img src=x onerror=alert(1)>" in sites, "text stays verbatim, it is not HTML"
+    records = [dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows[1:]]
+    sim = org.sim.gateways[3]
+    mine = [(r["port"], r["isp"], r["description"]) for r in records if r["gateway_id"] == sim.id]
+    assert mine == [(p.port_id, p.isp and p.isp.name, p.description) for p in sim.wan_ports]
+    assert mine[0][1] == HOSTILE_ISP, "Mist's text, verbatim"
 
 
 def test_server_csv_gzipped_when_the_browser_accepts_it(client, store, org):
