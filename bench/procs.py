@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from tests.fixtures.ports import free_port, port_open, wait_until
+from tests.fixtures.ports import free_port, port_open, stop_process, wait_until
 from tests.fixtures.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,13 +166,8 @@ class Mistsim:
         return json.loads(raw) if raw else None
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None
 
 
