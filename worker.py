@@ -29,7 +29,7 @@ import redis
 import schedule
 
 from mist.connection import MistConnection
-from mist.errors import MistError, OrgChoiceError
+from mist.errors import MistError, MistSettingError
 from mist.streams import CallCounter, Fetched
 from refresh.configs import ConfigCache
 from refresh.lease import Lease
@@ -51,6 +51,8 @@ from store.status import read_heartbeat, read_status, write_status
 from traffic.step import TrafficStep
 
 log = logging.getLogger("worker")
+
+START_BACKOFF_MAX = 60.0  # seconds between start-up tries while Mist cannot be reached
 
 
 class Worker:
@@ -158,10 +160,28 @@ class Worker:
     def acquire_lease(self) -> bool:
         return self.lease.acquire()
 
-    def ensure_org(self) -> str:
-        if self.org_id is None:
-            self.org_id = self.mist.detect_org(None)
+    def start(self) -> str:
+        """Check the tokens (one `/self` each, even with MIST_ORG_ID set) and settle the org;
+        the status then names every token Mist rejected."""
+        self.org_id = self.mist.start(self.settings.org_id)
+        if not self.settings.org_id:
             log.info("org detected from the token's privileges: %s", self.org_id)
+        self._write_status()
+        return self.org_id
+
+    def start_failed(self, error: MistError) -> None:
+        """Start-up could not settle tokens and org: say why in the status (a setting error
+        before the process exits 2, else before it tries again)."""
+        message = self.redactor.redact(str(error) or type(error).__name__)
+        self.status.status = "error"
+        self.status.last_error = f"start-up: {message}"
+        self.status.last_error_at = self.clock()
+        self._write_status()
+
+    def ensure_org(self) -> str:
+        """The org to read; settled by `start` unless a refresh runs first (tests do)."""
+        if self.org_id is None:
+            return self.start()
         return self.org_id
 
     def close(self) -> None:
@@ -267,19 +287,27 @@ def _install_signals(worker: Worker) -> None:
     signal.signal(signal.SIGINT, on_signal)
 
 
-def _start(worker: Worker) -> None:
-    """Org detection; a token Mist refuses, or an org we cannot choose, is a setting error.
-
-    Anything else (Mist unreachable) is left to the refresh, which records it in the status.
-    """
+def _start(worker: Worker) -> bool:
+    """Token check and org choice before the first refresh. What Mist answered that shows a
+    setting is wrong (every token refused, site-only privileges, no single org) exits 2
+    naming it; Mist unreachable is not a bad setting: False, the caller tries again."""
     try:
-        worker.ensure_org()
-    except OrgChoiceError as error:
-        fail("MIST_ORG_ID", str(error))
+        worker.start()
+    except MistSettingError as error:
+        worker.start_failed(error)
+        fail(error.setting, str(error))
     except MistError as error:
-        if error.status in (401, 403):
-            fail("MIST_API_TOKEN", f"Mist refused the token(s): {error}")
-        log.warning("org detection failed, the refresh will retry: %s", error)
+        if worker.stopping():
+            return False  # SIGTERM cut the check short: nothing to report
+        worker.start_failed(error)
+        log.warning("start-up check of the tokens failed, will try again: %s", error)
+        return False
+    return True
+
+
+def start_backoff(failures: int) -> float:
+    """Seconds before start-up is tried again after `failures` failed tries (2, 4, … 60)."""
+    return min(START_BACKOFF_MAX, 2.0 ** min(failures, 6))
 
 
 def run_once(worker: Worker) -> int:
@@ -292,8 +320,7 @@ def run_once(worker: Worker) -> int:
     beat.start()
     try:
         worker.lease.heartbeat()
-        _start(worker)
-        return 0 if worker.refresh() else 1
+        return 0 if _start(worker) and worker.refresh() else 1
     finally:
         beat_stop.set()
         worker.lease.release()
@@ -307,12 +334,13 @@ def run_forever(worker: Worker) -> int:
     schedule.clear()
     schedule.every(1).seconds.do(worker.tick)
     log.info("worker %s running every %d s", worker.lease.owner, worker.interval)
-    started = False
+    started, failures, retry_at = False, 0, 0.0
     try:
         while not worker.stop_requested.is_set():
-            if not started and worker.acquire_lease():
-                _start(worker)
-                started = True
+            if not started and time.monotonic() >= retry_at and worker.acquire_lease():
+                started = _start(worker)
+                failures = 0 if started else failures + 1
+                retry_at = time.monotonic() + start_backoff(failures)
             if started:
                 schedule.run_pending()
             worker.stop_requested.wait(0.5)

@@ -26,11 +26,20 @@ from mistapi.api.v1.orgs import (
     sites,
     stats,
 )
+from mistapi.api.v1.self import self as self_api
 from mistapi.api.v1.sites import devices
 
-from mist.errors import MalformedResponse, MistError, describe, detail, request_path
+from mist.errors import (
+    MalformedResponse,
+    MistError,
+    MistSettingError,
+    RateLimited,
+    describe,
+    detail,
+    request_path,
+)
 from mist.insights import Point, PortInsights
-from mist.org_choice import choose_org, list_msp_orgs
+from mist.org_choice import Privileges, choose_org, list_msp_orgs
 from mist.paging import Pager
 from mist.session import Answer, SdkSessions
 from mist.streams import CallCounter, Fetched, Invoke, SdkCall, Trim, keep
@@ -194,11 +203,63 @@ class MistConnection:
 
     # ------------------------------------------------------------ the calls of DATA.md §1
 
-    def detect_org(self, wanted: str | None) -> str:
-        """The org id to read: the configured one, or the only org the token can see."""
+    def start(self, wanted: str | None) -> str:
+        """Check every token (one `GET /self` each) and return the org to read: `wanted`, or
+        the only org the accepted tokens read org-wide. A token Mist refuses is left, named
+        `token N`; all refused, or no single org, is a MistSettingError; Mist unreachable is a
+        plain MistError (worth trying again)."""
+        seen = Privileges()
+        known = 0
+        for index in range(len(self._tokens)):
+            body = self._self_of(index)
+            if body is not None:
+                known += 1
+                if not wanted:
+                    seen.add(body, index)
+        if self._tokens.all_rejected():
+            raise MistSettingError(
+                f"Mist rejected every configured token ({len(self._tokens)} token(s), "
+                "HTTP 401/403): check MIST_API_TOKEN"
+            )
         if wanted:
             return wanted
-        return choose_org(self.call, self.msp_orgs)
+        if not known:
+            raise RateLimited("every token is rate limited: its privileges are unknown", 429)
+        return choose_org(seen, self._msp_orgs_with)
+
+    def _self_of(self, index: int) -> Any:
+        """Token `index`'s own `/self` (no rotation): its body; None when Mist refuses the
+        token (401/403: it is rejected) or it has no budget left (429: left until then)."""
+        failures = 0
+        while True:
+            if self.cancelled.is_set():
+                raise MistError("stopped before the call (shutting down)")
+            answer = self._sessions.attempt(self_api.getSelf, index, self._tokens.secret(index))
+            self._tokens.count(index)
+            response = answer.response
+            status = None if response is None else response.status_code
+            if response is not None and status in (401, 403):
+                self._tokens.reject(index, response.status_code)
+                return None
+            if response is not None and status == 429:
+                self._tokens.exhaust(index, response.headers.get("Retry-After"))
+                return None
+            if status == 200:
+                try:
+                    return json.loads(answer.content)
+                except ValueError:
+                    problem = "malformed JSON from Mist for /api/v1/self"
+            elif status is None:
+                problem = f"no answer from {self.host}: {describe(answer.error)}"
+            else:
+                problem = f"HTTP {status} from Mist for /api/v1/self"
+            failures += 1
+            self._pause(problem, failures)
+
+    def _msp_orgs_with(self, msp_id: str, index: int) -> Fetched:
+        """The MSP's orgs, asked with a token that holds the MSP privilege."""
+        self._tokens.prefer(index)
+        return self.msp_orgs(msp_id)
 
     def msp_orgs(self, msp_id: str) -> Fetched:
         """Every org of an MSP (`GET /api/v1/msps/{msp_id}/orgs`), 1,000 a page."""

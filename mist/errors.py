@@ -25,12 +25,21 @@ class MalformedResponse(MistError):
     """Mist answered 200 with a body that is not the JSON we asked for."""
 
 
-class OrgChoiceError(MistError):
+class MistSettingError(MistError):
+    """What Mist answered shows a setting is wrong (not that Mist is unreachable): the worker
+    exits 2 naming `setting`, since trying again cannot help."""
+
+    setting = "MIST_API_TOKEN"
+
+
+class OrgChoiceError(MistSettingError):
     """The org cannot be chosen automatically; `orgs` maps id to name for the message.
 
     The message lists at most ORG_CHOICES_LISTED orgs: an MSP may have thousands, and one
     line of stderr should stay readable.
     """
+
+    setting = "MIST_ORG_ID"
 
     def __init__(self, message: str, orgs_seen: dict[str, str]) -> None:
         shown = list(orgs_seen.items())[:ORG_CHOICES_LISTED]

@@ -32,7 +32,7 @@ class TokenState:
     calls_total: int = 0
     exhausted_until: float = 0.0
     limit: int = HOURLY_LIMIT
-    rejected: bool = False  # Mist answered 401: revoked or mistyped; skipped until restart
+    rejected: bool = False  # Mist answered 401 (or 403 to /self): skipped until restart
 
     def usable(self, now: float) -> bool:
         return (
@@ -51,6 +51,7 @@ class TokenState:
             "calls_this_hour": self.calls_this_hour,
             "limit": self.limit,
             "exhausted": self.rejected or self.exhausted_until > now,
+            "rejected": self.rejected,
         }
 
 
@@ -137,13 +138,27 @@ class TokenPool:
             self._states[index].exhausted_until = until
         log.warning("%s is rate limited by Mist (HTTP 429)", self._states[index].label)
 
-    def reject(self, index: int) -> None:
-        """Mist answered 401: skip the token until restart."""
+    def reject(self, index: int, status: int = 401) -> None:
+        """Mist refused the token (401, or 403 to `/self`): skip it until restart."""
         with self._lock:
             self._states[index].rejected = True
         log.warning(
-            "%s was rejected by Mist (HTTP 401); using the others", self._states[index].label
+            "%s was rejected by Mist (HTTP %d); using the others",
+            self._states[index].label,
+            status,
         )
+
+    def all_rejected(self) -> bool:
+        with self._lock:
+            return all(s.rejected for s in self._states)
+
+    def prefer(self, index: int) -> None:
+        """Make this token the active one (while it is usable): a call only it may make,
+        such as listing the MSP its privilege names, goes out with it."""
+        now = self._clock()
+        with self._lock:
+            if self._states[index].usable(now):
+                self._active = index
 
     def status(self) -> list[dict[str, Any]]:
         """Per-token budget for the status JSON; tokens are only ever named 'token N'."""

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 from mistsim import admin, dynamics, insights, render, timeparse
 from mistsim.fastjson import DeviceStatsJson, PortStatsJson, RawJson
 from mistsim.model import Gateway, Org, PeerPath, Port
+from mistsim.privileges import Grants, Privilege
 from mistsim.runtime import Runtime
 
 T = TypeVar("T")
@@ -177,11 +178,13 @@ class MistApi:
         runtime: Runtime,
         insights_keyed: bool = True,
         msp_tokens: Iterable[str] = (),
+        user_tokens: dict[str, tuple[Privilege, ...]] | None = None,
     ) -> None:
         self.org = org
         self.runtime = runtime
         self.insights_keyed = insights_keyed
         self.msp_tokens = frozenset(msp_tokens)  # scoped to the org's MSP, not to an org
+        self.grants = Grants(org, user_tokens or {})  # mixed org/site/MSP privileges
         self.random = random.Random()
         self.port_position = {self.port_key(gw, port): n for n, (gw, port) in enumerate(org.ports)}
         self.port_ordinal = {id(port): n for n, (_, port) in enumerate(org.ports)}
@@ -300,9 +303,13 @@ class MistApi:
         return response
 
     def check_privilege(self, params: dict[str, str], token: str) -> None:
-        """Org tokens and MSP tokens read every org; only MSP tokens read their MSP."""
+        """Org tokens and MSP tokens read every org; only MSP tokens read their MSP; user
+        tokens read what their privileges reach (mistsim.privileges)."""
+        if token in self.grants and not self.grants.may_read(token, params):
+            raise ApiError(403, DETAIL_403)
         msp_id = params.get("msp_id")
-        if msp_id is not None and (msp_id != self.org.msp_id or token not in self.msp_tokens):
+        msp_token = token in self.msp_tokens or token in self.grants
+        if msp_id is not None and (msp_id != self.org.msp_id or not msp_token):
             raise ApiError(403, DETAIL_403)
         org_id = params.get("org_id")
         if org_id is not None and org_id not in self.org_ids:
@@ -318,7 +325,8 @@ class MistApi:
     # ------------------------------------------------------------------ identity
 
     def get_self(self, call: Call) -> Reply:
-        if _token(call.request) in self.msp_tokens:
+        token = _token(call.request)
+        if token in self.msp_tokens:
             msp = {
                 "scope": "msp",
                 "role": "read",
@@ -328,6 +336,9 @@ class MistApi:
                 "views": [],
             }
             return Reply(200, {"name": "mistsim-msp-token", "privileges": [msp]})
+        if token is not None and token in self.grants:
+            privileges = self.grants.privileges(token)
+            return Reply(200, {"name": "mistsim-user-token", "privileges": privileges})
         privileges = [
             {
                 "scope": "org",

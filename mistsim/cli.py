@@ -13,6 +13,7 @@ from types import FrameType
 
 from mistsim.api import MistApi
 from mistsim.generator import OrgOptions, generate
+from mistsim.privileges import parse_user_tokens
 from mistsim.runtime import Runtime
 from mistsim.server import build_server, tls_context
 
@@ -41,6 +42,14 @@ def parser() -> argparse.ArgumentParser:
         default="",
         help="comma-separated API tokens scoped to the orgs' MSP: /self lists the MSP, "
         "GET /msps/{msp_id}/orgs lists every org (see --orgs), and they read every org",
+    )
+    p.add_argument(
+        "--user-tokens",
+        default="",
+        help="user tokens with mixed privileges, listed by /self in the order given: "
+        "TOKEN=PRIV[+PRIV...] entries separated by commas, PRIV being org:N, site:N or msp "
+        "with an optional :ROLE (N counts the orgs of --orgs from 1; e.g. "
+        "'alice=site:2+org:1,bob=site:1:admin'); see mistsim/privileges.py",
     )
     p.add_argument(
         "--ca-file", default="mistsim-ca.pem", help="where to write the CA certificate (PEM)"
@@ -105,6 +114,12 @@ def _check(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
     for ok, message in checks:
         if not ok:
             p.error(message)
+    try:
+        users = parse_user_tokens(args.user_tokens, args.orgs)
+    except ValueError as error:
+        p.error(str(error))
+    if set(users) & {*_tokens(args.tokens), *_tokens(args.msp_tokens)}:
+        p.error("--user-tokens must not repeat a token of --tokens or --msp-tokens")
 
 
 def _tokens(text: str) -> list[str]:
@@ -131,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()  # the org is immortal: keep the collector from re-scanning it on every request
     msp_tokens = _tokens(args.msp_tokens)
+    user_tokens = parse_user_tokens(args.user_tokens, args.orgs)
     runtime = Runtime(
-        tokens=[*_tokens(args.tokens), *msp_tokens],
+        tokens=[*_tokens(args.tokens), *msp_tokens, *user_tokens],
         rate_limit=args.rate_limit,
         retry_after=args.retry_after,
         faults={
@@ -142,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     app = MistApi(
-        org, runtime, insights_keyed=args.insights_shape == "keyed", msp_tokens=msp_tokens
+        org,
+        runtime,
+        insights_keyed=args.insights_shape == "keyed",
+        msp_tokens=msp_tokens,
+        user_tokens=user_tokens,
     )
     ca_file = Path(args.ca_file).resolve()
     try:

@@ -183,6 +183,9 @@ def test_command_line_rejects_bad_settings_by_name_and_stops_cleanly(
         (["--error-rate", "2"], "--error-rate"),
         (["--wan-ports-min", "3", "--wan-ports-max", "2"], "--wan-ports-max"),
         (["--port", "0", "--ca-file", str(blocker / "ca.pem")], "--ca-file"),
+        (["--user-tokens", "alice=org:2"], "--user-tokens"),  # only one org
+        (["--user-tokens", "alice=site:1:observer"], "--user-tokens"),  # Mist calls it read
+        (["--user-tokens", "sim-token=msp"], "--user-tokens"),  # a token of --tokens
     ):
         bad = subprocess.run(
             [sys.executable, "-m", "mistsim", *argv],

@@ -112,6 +112,7 @@ def sim(request, tmp_path_factory) -> Any:
         "orgs": 3,
         "tokens": ["schema-token"],
         "msp_tokens": ["schema-msp-token"],
+        "user_tokens": "schema-user=site:2:admin+org:1+msp,schema-site=site:1:helpdesk",
     }
     if request.param == "edge-cases":
         options["edge_cases"] = True
@@ -150,6 +151,22 @@ def test_msp_token_answers_match_the_spec(sim: MistSim) -> None:
     refused = sim.get(path)  # an org token may not list the MSP
     assert refused.status_code == 403
     _validate("HTTP403", json_of(refused))
+
+
+def test_user_token_answers_match_the_spec(sim: MistSim) -> None:
+    """User tokens: /self lists mixed scopes in the order given; a site privilege reads its
+    site and nothing org-wide."""
+    me = json_of(sim.get("/api/v1/self", token="schema-user"))
+    _validate("getSelf", me)
+    assert [p["scope"] for p in me["privileges"]] == ["site", "org", "msp"]
+    site_only = json_of(sim.get("/api/v1/self", token="schema-site"))
+    _validate("getSelf", site_only)
+    (site,) = site_only["privileges"]
+    assert (site["scope"], site["role"], site["org_id"]) == ("site", "helpdesk", sim.org_id)
+    org_wide = sim.get(f"/api/v1/orgs/{sim.org_id}/stats/devices", token="schema-site")
+    assert org_wide.status_code == 403
+    _validate("HTTP403", json_of(org_wide))
+    assert sim.get(f"/api/v1/sites/{site['site_id']}/stats/ports/count", token="schema-site").ok
 
 
 def test_stats_answers_match_the_spec(sim: MistSim) -> None:

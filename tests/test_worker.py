@@ -132,7 +132,7 @@ def test_a_refresh_publishes_every_key_with_its_ttl(mistsim, redis_server):
     assert status["datasets"]["gateways"]["items"] == summary["gateways"]
     assert status["tokens"] == [
         {"label": "token 1", "calls_this_hour": mistsim.calls()["total"], "limit": 5000,
-         "exhausted": False}
+         "exhausted": False, "rejected": False}
     ]  # fmt: skip
     assert read_health(client)["interval"] == 60
     assert not [key for key in keys if not key.startswith("mist:")]

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from store.codec import etag_of
 from store.keys import Dataset
 from store.reads import read_served
@@ -125,6 +127,93 @@ def test_a_refused_msp_listing_exits_2_naming_the_msp(mistsim_factory, redis_ser
     assert "error: setting MIST_ORG_ID:" in result.stderr
     assert f"MSP {sim.msp_id} (Example MSP, HTTP 403)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_site_privilege_listed_before_the_org_privilege_still_picks_the_org(
+    mistsim_factory, redis_server, worker_proc
+):
+    """The reported defect: /self lists a site of another org first; that is no choice."""
+    sim = mistsim_factory(orgs=2, user_tokens={"alice": "site:2:admin+org:1"})
+    env = worker_env(sim, redis_server.url, MIST_API_TOKEN="alice", MIST_ORG_ID="")
+    process = worker_proc(["--once"], env)
+    assert process.wait(60) == 0, process.output()
+    assert f"org detected from the token's privileges: {sim.org_id}" in process.output()
+    assert json.loads(redis_server.client().get("mist:org"))["id"] == sim.org_id
+
+
+@pytest.mark.parametrize(
+    ("privileges", "setting", "says"),
+    [
+        ("site:1:admin+site:2", "MIST_API_TOKEN", "an org-level token is needed (Observer"),
+        ("org:2+site:1+org:1", "MIST_ORG_ID", "the token sees several orgs"),
+    ],
+    ids=["site-only", "several-orgs"],
+)
+def test_privileges_that_cannot_choose_one_org_exit_2_naming_the_setting(
+    mistsim_factory, redis_server, tmp_path, privileges, setting, says
+):
+    sim = mistsim_factory(orgs=2, user_tokens={"user-token": privileges})
+    env = worker_env(sim, redis_server.url, MIST_API_TOKEN="user-token", MIST_ORG_ID="")
+    result = run_once_capturing(env, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert f"error: setting {setting}: " in result.stderr and says in result.stderr
+    if setting == "MIST_ORG_ID":  # the org-scoped choices are listed
+        assert all(org_id in result.stderr for org_id in sim.org_summary()["org_ids"])
+    assert "Traceback" not in result.stderr
+    client = redis_server.client()
+    assert client.get("mist:org") is None  # nothing read, nothing published
+    assert json.loads(client.get("mist:metadata:status"))["last_error"].startswith("start-up:")
+
+
+def test_a_rejected_token_is_named_in_the_status_and_the_others_refresh(
+    mistsim_factory, redis_server, worker_proc
+):
+    sim = mistsim_factory(tokens=["test-token"])
+    env = worker_env(sim, redis_server.url, MIST_API_TOKEN="test-token,revoked-5c1e9a")
+    process = worker_proc(["--once"], env)  # MIST_ORG_ID set: the tokens are checked anyway
+    assert process.wait(60) == 0, process.output()
+    assert "token 2 was rejected by Mist (HTTP 401); using the others" in process.output()
+    tokens = json.loads(redis_server.client().get("mist:metadata:status"))["tokens"]
+    assert [(t["label"], t["rejected"]) for t in tokens] == [("token 1", False), ("token 2", True)]
+    assert sim.calls()["by_token"]["revoked-5c1e9a"] == 1  # its /self, nothing more
+    assert sim.calls()["by_endpoint"]["GET /api/v1/self"] == 2
+    assert "revoked-5c1e9a" not in process.output()
+
+
+def test_every_token_rejected_exits_2_naming_mist_api_token(
+    mistsim_factory, redis_server, tmp_path
+):
+    sim = mistsim_factory(tokens=["test-token"])
+    env = worker_env(sim, redis_server.url, MIST_API_TOKEN="revoked-a1,revoked-b2")
+    result = run_once_capturing(env, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "error: setting MIST_API_TOKEN: Mist rejected every configured token" in result.stderr
+    assert "revoked-a1" not in result.stderr + result.stdout
+    status = json.loads(redis_server.client().get("mist:metadata:status"))
+    assert [t["rejected"] for t in status["tokens"]] == [True, True]
+
+
+def test_mist_unreachable_at_start_is_retried_never_exit_2(
+    mistsim_factory, redis_server, worker_proc
+):
+    sim = mistsim_factory()
+    sim.set_faults(outage=True)
+    client = redis_server.client()
+    stopped = worker_proc([], worker_env(sim, redis_server.url), name="stopped")
+    wait_until(lambda: "retrying in" in stopped.output(), 30, "a retried /self")
+    stopped.signal(signal.SIGTERM)  # honoured while retrying
+    assert stopped.wait(15) == 0, stopped.output()
+    process = worker_proc([], worker_env(sim, redis_server.url, WORKER_INTERVAL="1"))
+    failed = "start-up check of the tokens failed, will try again"
+    wait_until(lambda: process.output().count(failed) >= 2, 60, "two start-up tries")
+    assert process.process.poll() is None, process.output()
+    status = json.loads(client.get("mist:metadata:status"))
+    assert status["status"] == "error" and status["last_error"].startswith("start-up: ")
+    sim.clear_faults()
+    wait_until(lambda: last_update(client) > 0, 60, "a publish once Mist is back")
+    process.signal(signal.SIGTERM)
+    assert process.wait(30) == 0, process.output()
+    assert "error: setting" not in process.output() + stopped.output()
 
 
 def test_token_canary_never_reaches_logs_or_redis(mistsim_factory, redis_server, worker_proc):

@@ -130,7 +130,7 @@ export class Freshness {
       ['Refresh took', status.refresh_seconds ? `${status.refresh_seconds} s` : '—'],
       ...tokens.map((token) => [
         text(token.label, 'token'),
-        `${text(token.calls_this_hour, 0)} of ${text(token.limit, '?')} calls this hour${token.exhausted ? ' (exhausted)' : ''}`,
+        `${text(token.calls_this_hour, 0)} of ${text(token.limit, '?')} calls this hour${token.rejected ? ' (rejected by Mist)' : token.exhausted ? ' (exhausted)' : ''}`,
       ]),
     ];
     const nodes = [];
