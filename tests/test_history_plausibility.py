@@ -132,6 +132,8 @@ def test_no_stored_rate_exceeds_the_bound_and_a_fault_costs_at_most_its_own_samp
             assert rate is None or 0 <= rate <= bound
         if reading.kind == "clean":  # a reset or jump before it does not cost this one
             seconds = reading.ts - baseline.ts
+            assert reading.rx is not None and baseline.rx is not None
+            assert reading.tx is not None and baseline.tx is not None
             assert rx == pytest.approx((reading.rx - baseline.rx) * 8 / seconds)
             assert tx == pytest.approx((reading.tx - baseline.tx) * 8 / seconds)
         if reading.kind == "jump":
