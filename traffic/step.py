@@ -205,7 +205,7 @@ class TrafficStep:
             if whole:
                 self._from_histories(whole, now, result, tally)
         log.info(
-            "history: %d ports (%d new, %d read whole, %d samples refused), %.2f s",
+            "history: %d ports (%d new, %d read whole), %d samples refused, %.2f s",
             len(circuits),
             tally.new_ports,
             tally.whole_reads,
