@@ -155,6 +155,10 @@ class Worker:
                 entry["seconds"],
             )
 
+    def rejected(self, samples: int) -> None:
+        """Counter jumps refused this refresh as faster than their port (DATA.md §3.4)."""
+        self.status.rejected_samples = samples
+
     # ------------------------------------------------------------ lease and org
 
     def acquire_lease(self) -> bool:

@@ -28,6 +28,7 @@ from bench.memory import week_of_history
 from bench.procs import Mistsim, RedisServer, WorkerRun, run_worker_once
 from history.samples import PortHistory
 from store.histories import port_history, read_stored_histories
+from store.history_codec import NO_ORG
 from traffic.plan import write_port_histories
 
 TOKENS = ["bench-token-a", "bench-token-b", "bench-token-c"]
@@ -235,7 +236,9 @@ def seed_week_of_history(
             )
         build_seconds += time.monotonic() - started
         started = time.monotonic()
-        write_port_histories(client, histories, now=end, interval=interval)
+        # The worker's own org tag, so its next refresh continues these histories.
+        org = next((found.home.org for found in stored.values()), NO_ORG)
+        write_port_histories(client, histories, now=end, interval=interval, org=org)
         write_seconds += time.monotonic() - started
     back = read_stored_histories(client, _spread(ports, SEED_CHECK))
     return SeedFigures(

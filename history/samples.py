@@ -11,10 +11,11 @@ import bisect
 import itertools
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from model.snapshot import DEFAULT_CEILING_BPS
 from model.values import counter
 
 FINE_KEEP = 86400
@@ -44,6 +45,10 @@ HOLE_HOURS = 3
 DEFAULT_INTERVAL = 300
 
 
+SPEED_MARGIN = 1.05
+"""A rate may exceed the port's speed by this factor (framing, clock skew between readings)."""
+
+
 Sample = tuple[int, float | None, float | None]
 
 
@@ -54,6 +59,7 @@ class PortHistory:
     last_ts: float | None = None
     last_rx_bytes: int | None = None
     last_tx_bytes: int | None = None
+    last_speed_bps: float | None = None
     fine: list[Sample] = field(default_factory=list)
     coarse: list[Sample] = field(default_factory=list)
 
@@ -64,6 +70,21 @@ class Counters(Protocol):
     last_ts: float | None
     last_rx_bytes: int | None
     last_tx_bytes: int | None
+    last_speed_bps: float | None
+
+
+@dataclass(frozen=True)
+class Jump:
+    """A counter delta no link could have carried (a glitch, another device's counters):
+    refused like a counter reset, so it never becomes a rate or a volume."""
+
+    rx_bytes: int | None  # the refused delta of each direction (None: that one was fine)
+    tx_bytes: int | None
+    seconds: float
+    bound_bps: float
+
+
+OnJump = Callable[[Jump], None]
 
 
 def hour_of(ts: float) -> int:
@@ -81,11 +102,24 @@ def measured_hour(ts: float) -> int:
     return sample_hour(ts)
 
 
-def _rate(before: int | None, after: int | None, seconds: float) -> float | None:
-    """bits/s between two counter readings; None across a reset (counter went backwards)."""
+def rate_bound(last_speed_bps: float | None, speed_bps: float | None) -> float:
+    """The highest rate (bits/s) a step may show: the higher of the two readings' speeds
+    (a port renegotiated between them), plus SPEED_MARGIN; DEFAULT_CEILING_BPS if neither."""
+    known = [speed for speed in (last_speed_bps, speed_bps) if speed is not None and speed > 0]
+    return (max(known) if known else DEFAULT_CEILING_BPS) * SPEED_MARGIN
+
+
+def _rate(
+    before: int | None, after: int | None, seconds: float, bound: float
+) -> tuple[float | None, int | None]:
+    """(bits/s, refused delta) between two counter readings: no rate across a reset (the
+    counter went backwards) nor for a delta above `bound`, which is then refused."""
     if before is None or after is None or after < before:
-        return None
-    return (after - before) * 8 / seconds
+        return None, None
+    rate = (after - before) * 8 / seconds
+    if rate > bound:
+        return None, after - before
+    return rate, None
 
 
 def mean(values: Iterable[float | None]) -> float | None:
@@ -165,6 +199,7 @@ def restore(
     last_ts: float | None,
     last_rx_bytes: int | None,
     last_tx_bytes: int | None,
+    last_speed_bps: float | None = None,
     samples: Sequence[Sample],
     stored_buckets: Iterable[Sample],
     pruned_at: float | None,
@@ -182,6 +217,7 @@ def restore(
         last_ts=last_ts,
         last_rx_bytes=last_rx_bytes,
         last_tx_bytes=last_tx_bytes,
+        last_speed_bps=last_speed_bps,
         fine=list(samples),
         coarse=[(hour, rx, tx) for hour, (rx, tx) in sorted(coarse_by_hour.items())],
     )
@@ -194,15 +230,27 @@ def rate_sample(
     rx_bytes: int | None,
     tx_bytes: int | None,
     span: float,
+    speed_bps: float | None = None,
+    on_jump: OnJump | None = None,
 ) -> Sample | None:
     """The rate sample a reading at `ts` makes after the `last` one, if any: not on a first
-    reading, after a gap longer than `span`, or when neither direction has a rate."""
+    reading, after a gap longer than `span`, or when neither direction has a rate.
+
+    The one plausibility guard: a direction whose rate exceeds `rate_bound` (the port's
+    `speed_bps` now or at the last reading) has no rate, like a reset. The step then keeps
+    a sample without that rate (a gap, so the next sample covers only its own interval) and
+    `on_jump` hears of it."""
     if last.last_ts is None or ts - last.last_ts > span:
         return None
     seconds = ts - last.last_ts
-    rx = _rate(last.last_rx_bytes, rx_bytes, seconds)
-    tx = _rate(last.last_tx_bytes, tx_bytes, seconds)
-    return (int(ts), rx, tx) if rx is not None or tx is not None else None
+    bound = rate_bound(last.last_speed_bps, speed_bps)
+    rx, rx_jump = _rate(last.last_rx_bytes, rx_bytes, seconds, bound)
+    tx, tx_jump = _rate(last.last_tx_bytes, tx_bytes, seconds, bound)
+    if rx_jump is None and tx_jump is None:
+        return (int(ts), rx, tx) if rx is not None or tx is not None else None
+    if on_jump is not None:
+        on_jump(Jump(rx_jump, tx_jump, seconds, bound))
+    return (int(ts), rx, tx)
 
 
 def add_counters(
@@ -212,13 +260,16 @@ def add_counters(
     rx_bytes: int | None,
     tx_bytes: int | None,
     max_span: float = MAX_SAMPLE_SPAN,
+    speed_bps: float | None = None,
+    on_jump: OnJump | None = None,
 ) -> PortHistory:
     """Feed one refresh's cumulative counters; append a rate sample when one is known.
 
     No sample on the first reading, across a counter reset (that direction restarts its
     baseline), after a gap longer than `max_span`, or when both counters are missing
     (then the old baseline is kept, so the next delta still spans the right time). A
-    duplicate or older `ts` is ignored entirely.
+    delta faster than the port's `speed_bps` is refused (see `rate_sample`). A duplicate
+    or older `ts` is ignored entirely.
     """
     history = history if history is not None else PortHistory()
     rx_bytes, tx_bytes = counter(rx_bytes), counter(tx_bytes)
@@ -228,8 +279,10 @@ def add_counters(
         return prune(history, ts)
     if history.last_ts is not None and ts <= history.last_ts:
         return history
-    sample = rate_sample(history, ts, rx_bytes, tx_bytes, max_span)
+    sample = rate_sample(history, ts, rx_bytes, tx_bytes, max_span, speed_bps, on_jump)
     history.last_ts, history.last_rx_bytes, history.last_tx_bytes = ts, rx_bytes, tx_bytes
+    if speed_bps is not None:
+        history.last_speed_bps = speed_bps
     if sample is not None:
         if history.fine and history.fine[-1][0] >= sample[0]:
             history.fine[-1] = sample  # two readings within one second: keep the newer

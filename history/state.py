@@ -9,6 +9,7 @@ from history.samples import (
     COARSE_STEP,
     HOLE_HOURS,
     MAX_SAMPLE_SPAN,
+    OnJump,
     Sample,
     hour_of,
     rate_sample,
@@ -26,6 +27,7 @@ class PortState:
     last_ts: float | None = None
     last_rx_bytes: int | None = None
     last_tx_bytes: int | None = None
+    last_speed_bps: float | None = None
     hourly: HourlyBytes = field(default_factory=dict)
     needs_backfill: bool = False
 
@@ -37,6 +39,8 @@ def add_counters_to_state(
     rx_bytes: int | None,
     tx_bytes: int | None,
     newest_bucket: int | None,
+    speed_bps: float | None = None,
+    on_jump: OnJump | None = None,
 ) -> tuple[PortState, Sample | None] | None:
     """`add_counters` for a port whose stored samples stay as they are: the new state and the
     sample to append (or None), exactly what the whole history would get.
@@ -60,7 +64,7 @@ def add_counters_to_state(
             return None
     if rx_bytes is None and tx_bytes is None:
         return (state, None)
-    sample = rate_sample(state, ts, rx_bytes, tx_bytes, MAX_SAMPLE_SPAN)
+    sample = rate_sample(state, ts, rx_bytes, tx_bytes, MAX_SAMPLE_SPAN, speed_bps, on_jump)
     hourly = state.hourly
     if sample is not None and last_ts is not None:
         hourly = dict(hourly)
@@ -69,6 +73,7 @@ def add_counters_to_state(
         last_ts=ts,
         last_rx_bytes=rx_bytes,
         last_tx_bytes=tx_bytes,
+        last_speed_bps=state.last_speed_bps if speed_bps is None else speed_bps,
         hourly=keep_recent_hours(hourly, ts),
         needs_backfill=False,
     )

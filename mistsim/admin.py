@@ -37,6 +37,7 @@ class Admin:
             ("GET", "clock"): self.get_clock,
             ("POST", "reboot"): self.reboot,
             ("POST", "config"): self.config,
+            ("POST", "leap"): self.leap,
         }
         handler = routes.get((request.method, name))
         if handler is None:
@@ -110,6 +111,22 @@ class Admin:
             now = runtime.now()
             runtime.reboots[gateway.mac] = now
         return {"mac": gateway.mac, "booted_at": now}
+
+    def leap(self, body: dict[str, Any]) -> Any:
+        """Leap a WAN port's byte counters forward (default 10 TB) from now until its gateway
+        reboots: a glitch, or another device's counters, that no link could have carried."""
+        gateway = self._gateway(body)
+        port_id = body.get("port_id") or (gateway.wan_ports[0].port_id if gateway.wan_ports else "")
+        port = next((p for p in gateway.wan_ports if p.port_id == port_id), None)
+        if port is None:
+            raise ValueError(f"{port_id!r} is not a WAN port of this gateway")
+        size = body.get("bytes", 10 * 10**12)
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise ValueError("bytes must be a positive integer")
+        runtime = self.api.runtime
+        with runtime.lock:
+            port.leap_at, port.leap_bytes = runtime.now(), size
+        return {"mac": gateway.mac, "port_id": port.port_id, "at": port.leap_at, "bytes": size}
 
     def config(self, body: dict[str, Any]) -> Any:
         """Change a WAN port's description in the device's own config and bump modified_time."""

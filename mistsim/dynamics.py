@@ -103,7 +103,8 @@ def rate(port: Port, start: float, end: float, rx: bool) -> float:
 
 
 def port_counters(port: Port, t: float, boot: float) -> tuple[int, int, int, int]:
-    """(rx_bytes, tx_bytes, rx_pkts, tx_pkts) since boot."""
+    """(rx_bytes, tx_bytes, rx_pkts, tx_pkts) since boot (plus a leap the admin asked for,
+    until the gateway reboots)."""
     if port.boot_at != boot:  # the volume at boot only changes when the gateway reboots
         port.rx_at_boot = _volume(port, boot, port.rx_base)
         port.tx_at_boot = _volume(port, boot, port.tx_base)
@@ -112,6 +113,8 @@ def port_counters(port: Port, t: float, boot: float) -> tuple[int, int, int, int
         return 0, 0, 0, 0
     rx = int((_volume(port, t, port.rx_base) - port.rx_at_boot) / 8)
     tx = int((_volume(port, t, port.tx_base) - port.tx_at_boot) / 8)
+    if port.leap_at is not None and boot < port.leap_at <= t:  # the admin `leap` fault
+        rx, tx = rx + port.leap_bytes, tx + port.leap_bytes
     return rx, tx, rx // RX_PACKET_BYTES, tx // TX_PACKET_BYTES
 
 

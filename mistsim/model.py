@@ -56,6 +56,9 @@ class Port:
     boot_at: float = -1.0
     rx_at_boot: float = 0.0
     tx_at_boot: float = 0.0
+    # admin fault: from `leap_at` until the next reboot both counters read `leap_bytes` more
+    leap_at: float | None = None
+    leap_bytes: int = 0
 
     @property
     def logical(self) -> str:

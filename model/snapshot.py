@@ -41,6 +41,20 @@ class Circuit:
     tx_bytes: int | None
     rx_bps: float | None
     tx_bps: float | None
+    speed_bps: float  # what the link can carry: the rate no sample may exceed
+
+
+DEFAULT_CEILING_BPS = 100e9
+"""The ceiling of a port when no port of its gateway reports a speed."""
+
+
+def speed_ceiling(speed_mbps: float | int | None, gateway_mbps: float) -> float:
+    """A port's rate ceiling (bits/s): Mist's `speed` (Mbit/s), else, unknown or 0 (a port
+    that is down), the highest speed the gateway's other ports report, else 100 Gbit/s."""
+    for mbps in (speed_mbps, gateway_mbps):
+        if mbps is not None and mbps > 0:
+            return float(mbps) * 1e6
+    return DEFAULT_CEILING_BPS
 
 
 Volumes = Mapping[tuple[str, str], tuple[int | None, int | None]]
@@ -281,6 +295,7 @@ class _Joins(NamedTuple):
     port_ids: dict[str, set[str]]  # mac -> the port ids the port search knows
     paths: dict[str, list[PeerPath]]  # mac -> its peer paths, as listed
     configs: Mapping[str, Mapping[str, PortConfig]]  # gateway_id -> port_id -> config
+    speeds: dict[str, float]  # mac -> the highest speed (Mbit/s) its ports report
 
 
 def _joins(
@@ -288,12 +303,14 @@ def _joins(
     peer_paths: Iterable[Any],
     port_configs: Mapping[str, Mapping[str, PortConfig]],
 ) -> _Joins:
-    joins = _Joins({}, {}, {}, port_configs)
+    joins = _Joins({}, {}, {}, port_configs, {})
     for row in port_stats:
         port = port_stat(row)
         if port is not None:
             joins.ports[(port.mac, port.port_id)] = port
             joins.port_ids.setdefault(port.mac, set()).add(port.port_id)
+            if port.speed is not None and port.speed > joins.speeds.get(port.mac, 0.0):
+                joins.speeds[port.mac] = float(port.speed)
     for raw in peer_paths:
         path = peer_path(raw)
         if path is not None:
@@ -311,6 +328,7 @@ def _gateway(
     interfaces = _wan_interfaces(stat, configs, joins.port_ids.get(mac, ()))
     by_port = _paths_by_port(interfaces, configs, paths)
     offline = stat.status == "disconnected"
+    gateway_speed = joins.speeds.get(mac, 0.0)
     ports: list[WanPort] = []
     for interface in interfaces:
         port_id = interface.port_id
@@ -331,6 +349,7 @@ def _gateway(
                 tx_bytes,
                 record.rx_bps,
                 record.tx_bps,
+                speed_ceiling(record.speed, gateway_speed),
             )
         )
     return Gateway(

@@ -44,6 +44,7 @@ class Reporter(Protocol):
 
     def phase(self, phase: str, done: int, total: int) -> None: ...
     def record(self, name: str, fetched: Fetched | None, error: str | None = None) -> None: ...
+    def rejected(self, samples: int) -> None: ...
     def stopping(self) -> bool: ...
     def published_status(self, now: float) -> dict[str, Any]: ...
 
@@ -111,7 +112,7 @@ class Pipeline:
         snapshot = self._build(fetched, port_configs, now)
         del port_configs
         self.report.phase("history", done + 2, total)
-        traffic = self._traffic(snapshot, now, done + 2, total)
+        traffic = self._traffic(snapshot, org_id, now, done + 2, total)
         self.report.phase("publish", done + 3, total)
         return self._publish(snapshot, traffic, now)
 
@@ -165,12 +166,16 @@ class Pipeline:
         )
         return snapshot
 
-    def _traffic(self, snapshot: Snapshot, now: float, done: int, total: int) -> TrafficResult:
+    def _traffic(
+        self, snapshot: Snapshot, org_id: str, now: float, done: int, total: int
+    ) -> TrafficResult:
         result, backfill = self.parts.traffic.run(
             snapshot.circuits,
             now,
+            org_id=org_id,
             before_backfill=lambda: self.report.phase("backfill", done, total),
         )
+        self.report.rejected(len(result.rejected))
         filled = Fetched([None] * backfill.filled, backfill.calls, backfill.seconds)
         self.report.record("backfill", filled, backfill.error)
         give_back_memory()

@@ -48,6 +48,7 @@ class RefreshStatus:
     last_error_at: float | None = None
     calls_last_refresh: int | None = None
     refresh_seconds: float | None = None
+    rejected_samples: int | None = None  # rates above a port's speed refused, last refresh
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: list[dict[str, Any]] = field(default_factory=list)
     rate_limited: bool = False
@@ -64,6 +65,7 @@ class RefreshStatus:
             "last_error_at": self.last_error_at,
             "calls_last_refresh": self.calls_last_refresh,
             "refresh_seconds": self.refresh_seconds,
+            "rejected_samples": self.rejected_samples,
             "datasets": self.datasets,
             "tokens": self.tokens,
             "rate_limited": self.rate_limited,

@@ -214,6 +214,32 @@ def published(url: str) -> bool:
 # --- the tiers ------------------------------------------------------------------------------
 
 
+SIMULATED_ORG_FILE = "demo-simulated-org.json"
+
+
+def simulated_org_state(data_dir: Path, org: Mapping[str, int]) -> str:
+    """Keep var/redis only for the simulated org that filled it: another org (other
+    --gateways or --sites: the same gateway ids with other counters) starts an empty Redis,
+    or its old history would turn into impossible rates. Returns the line saying which."""
+    marker = data_dir / SIMULATED_ORG_FILE
+    try:
+        before = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        before = None
+    shape = ", ".join(f"{key} {value}" for key, value in org.items())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if before == dict(org):
+        return f"Redis: same simulated org as last time ({shape}): its history continues"
+    for stale in ("appendonlydir", "dump.rdb"):
+        path = data_dir / stale
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    marker.write_text(json.dumps(dict(org)))
+    return f"Redis: a new simulated org ({shape}): starting with an empty Redis state"
+
+
 def start_redis(
     supervisor: Supervisor, data_dir: Path, port: int, embedded: bool
 ) -> tuple[str, str]:
@@ -282,6 +308,9 @@ def run(args: argparse.Namespace, supervisor: Supervisor) -> int:
     if moved:
         console.line("demo", f"Redis: {moved}")
 
+    if not real_mist and not args.embedded_redis and shutil.which("redis-server"):
+        org = {"gateways": args.gateways, "sites": args.sites}
+        console.line("demo", simulated_org_state(var_dir / "redis", org))
     redis_url, what = start_redis(supervisor, var_dir / "redis", redis_port, args.embedded_redis)
     console.line("demo", f"Redis: {what}")
 

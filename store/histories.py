@@ -57,6 +57,7 @@ def port_history(stored: StoredHistory) -> PortHistory:
         last_ts=state.last_ts,
         last_rx_bytes=state.last_rx_bytes,
         last_tx_bytes=state.last_tx_bytes,
+        last_speed_bps=state.last_speed_bps,
         samples=stored.samples,
         stored_buckets=[(hour, rx, tx) for hour, (rx, tx) in stored.buckets.items()],
         pruned_at=stored.home.pruned_at,

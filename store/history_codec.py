@@ -1,13 +1,16 @@
 """A port's traffic history as bytes (DATA.md §4): 12-byte sample records and the home key.
 
 One packer and one unpacker for samples, and the one NaN rule: a missing value (None) is
-stored as NaN and read back as None. Only format 3 is read; nothing older is deployed.
+stored as NaN and read back as None. Only format 4 is read: an older home key reads as
+absent, and the port is written whole again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import struct
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,11 +20,24 @@ from history.state import PortState
 from history.volume import VOLUME_HOURS, HourlyBytes
 
 RECORD = struct.Struct("<Iff")  # uint32 time, float32 rx, float32 tx
-# format 3, last_ts, last_rx_bytes, last_tx_bytes, pruned_at, oldest `:fine` record,
-# newest `:coarse` hour, flags, newest hour of the running bytes, then 25 × (rx, tx) bytes
-STATE = struct.Struct("<BddddIIBI" + "ff" * VOLUME_HOURS)
-STATE_VERSION = 3
+# format 4, last_ts, last_rx_bytes, last_tx_bytes, last_speed_bps, pruned_at, oldest `:fine`
+# record, newest `:coarse` hour, flags, org, newest hour of the running bytes, then
+# 25 × (rx, tx) bytes
+STATE = struct.Struct("<BdddddIIB16sI" + "ff" * VOLUME_HOURS)
+STATE_VERSION = 4
 NEEDS_BACKFILL = 1
+NO_ORG = bytes(16)
+
+
+def org_tag(org_id: str) -> bytes:
+    """The 16 bytes a history names its org by: a Mist org id's own UUID bytes (any other
+    text, as tests use, by its BLAKE2 digest); NO_ORG for none."""
+    if not org_id:
+        return NO_ORG
+    try:
+        return uuid.UUID(org_id).bytes
+    except ValueError:
+        return hashlib.blake2b(org_id.encode(), digest_size=16).digest()
 
 
 def to_stored(value: float | None) -> float:
@@ -87,12 +103,19 @@ class StoredState:
     fine_oldest: int | None  # time of the oldest `:fine` record
     newest_bucket: int | None  # newest hour `:coarse` holds
     raw: bytes
+    org: bytes = NO_ORG  # `org_tag` of the org whose counters these are
 
 
 def pack_state(
-    state: PortState, *, pruned_at: float | None, fine_oldest: int | None, newest_bucket: int | None
+    state: PortState,
+    *,
+    pruned_at: float | None,
+    fine_oldest: int | None,
+    newest_bucket: int | None,
+    org: bytes = NO_ORG,
 ) -> bytes:
-    """The home key's bytes: counters, tier facts and the last VOLUME_HOURS of hourly bytes."""
+    """The home key's bytes: counters, the speed they were read at, tier facts, the org
+    (`org_tag`) and the last VOLUME_HOURS of hourly bytes."""
     slots = [math.nan] * (2 * VOLUME_HOURS)
     hourly = sorted(state.hourly.items())[-VOLUME_HOURS:]
     newest = hourly[-1][0] if hourly else 0
@@ -105,10 +128,12 @@ def pack_state(
         to_stored(state.last_ts),
         to_stored(state.last_rx_bytes),
         to_stored(state.last_tx_bytes),
+        to_stored(state.last_speed_bps),
         to_stored(pruned_at),
         fine_oldest or 0,
         newest_bucket or 0,
         NEEDS_BACKFILL if state.needs_backfill else 0,
+        org,
         newest,
         *slots,
     )
@@ -119,8 +144,9 @@ def unpack_state(home: bytes) -> StoredState:
     if len(home) != STATE.size or home[0] != STATE_VERSION:
         raise ValueError("not a port history written by this version")
     fields: tuple[Any, ...] = STATE.unpack(home)
-    _, last_ts, last_rx, last_tx, pruned_at, fine_oldest, newest_bucket, flags, newest = fields[:9]
-    slots = fields[9:]
+    _, last_ts, last_rx, last_tx, speed, pruned_at, fine_oldest, newest_bucket = fields[:8]
+    flags, org, newest = fields[8:11]
+    slots = fields[11:]
     hourly: HourlyBytes = {}
     for slot in range(VOLUME_HOURS):
         rx, tx = from_stored(slots[2 * slot]), from_stored(slots[2 * slot + 1])
@@ -130,6 +156,7 @@ def unpack_state(home: bytes) -> StoredState:
         last_ts=from_stored(last_ts),
         last_rx_bytes=_count(last_rx),
         last_tx_bytes=_count(last_tx),
+        last_speed_bps=from_stored(speed),
         hourly=hourly,
         needs_backfill=bool(flags & NEEDS_BACKFILL),
     )
@@ -139,6 +166,7 @@ def unpack_state(home: bytes) -> StoredState:
         fine_oldest=fine_oldest or None,
         newest_bucket=newest_bucket or None,
         raw=bytes(home),
+        org=bytes(org),
     )
 
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -253,3 +254,59 @@ def test_readme_links_point_at_files_that_exist() -> None:
         r"`((?:redis|scripts|docs|tests/data|\.github/workflows)/[\w./-]+)`", readme
     ):
         assert (ROOT / path).exists(), f"README names {path}, which does not exist"
+
+
+def port_rates_within_speed(url: str) -> int:
+    """Every WAN port on the page against its speed: its 1 h chart and its current rates.
+    Returns how many chart points were checked."""
+    payload = get_json(f"{url}/api/gateways")
+    assert isinstance(payload, dict)
+    checked = 0
+    for gateway in payload["gateways"]:
+        speeds = [port["speed"] for port in gateway["ports"] if port["speed"]]
+        for port in gateway["ports"]:
+            bound = (port["speed"] or max(speeds, default=100_000)) * 1e6 * 1.05  # Mbit/s
+            name = urllib.parse.quote(port["port_id"], safe="")
+            chart = get_json(f"{url}/api/gateway/{gateway['id']}/port/{name}/traffic?range=1h")
+            assert isinstance(chart, dict)
+            rates = [r for r in chart["rx_bps"] + chart["tx_bps"] if r is not None]
+            assert all(rate <= bound for rate in rates), (gateway["name"], port["port_id"])
+            checked += len(rates)
+    return checked
+
+
+def test_a_demo_of_another_simulated_org_starts_afresh_and_no_rate_exceeds_a_port_speed(
+    tmp_path: Path, demo_runs: list[DemoRun]
+) -> None:
+    """`make demo --gateways 8`, stopped, then `--gateways 12` on the same var/: the second
+    simulated org has the same gateway ids with other counters. It says it starts with an
+    empty Redis, and no port on the page shows a rate above its speed."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server (fakeredis keeps nothing between runs)")
+    var_dir = tmp_path / "var"
+    for gateways in ("8", "12"):
+        port = free_port()
+        demo = DemoRun(
+            [
+                *("--port", str(port), "--var-dir", str(var_dir), "--gateways", gateways),
+                *("--sites", "3", "--interval", "5", "--simulator"),
+            ],
+            clean_env(),
+        )
+        demo_runs.append(demo)
+        said = demo.wait_for_line("Redis: a new simulated org")
+        assert f"gateways {gateways}" in said
+        demo.wait_for_line("first refresh published")
+        url = f"http://127.0.0.1:{port}"
+        first = get_json(f"{url}/api/status")
+        assert isinstance(first, dict)
+
+        def refreshed_twice(url: str = url, since: float = first["last_update"]) -> bool:
+            status = get_json(f"{url}/api/status")
+            return isinstance(status, dict) and status["last_update"] >= since + 9
+
+        wait_until(refreshed_twice, 60, "two more refreshes")
+        assert port_rates_within_speed(url) > 0
+        status = get_json(f"{url}/api/status")
+        assert isinstance(status, dict) and status["rejected_samples"] == 0
+        assert demo.stop(signal.SIGINT) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -85,7 +86,7 @@ def test_the_state_alone_keeps_the_24_hour_volume_of_the_counters():
 def test_the_state_alone_refuses_what_needs_the_whole_history():
     port = feed(None, T0, 13, 300, 8 * MBIT)
     state = _state_of(port, T0 + 3600)
-    counters = {"rx_bytes": 10**12, "tx_bytes": 0}
+    counters: dict[str, Any] = {"rx_bytes": 10**12, "tx_bytes": 0}
     assert add_counters_to_state(state, ts=T0 + 3900, newest_bucket=None, **counters)
     # back after 4 h: three whole hours unmeasured, a hole worth backfilling
     assert add_counters_to_state(state, ts=T0 + 5 * 3600, newest_bucket=None, **counters) is None

@@ -15,7 +15,7 @@ import pytest
 
 from model.items import gateway_stat
 from model.port_config import index_port_configs
-from model.snapshot import Circuit, build_snapshot
+from model.snapshot import DEFAULT_CEILING_BPS, Circuit, build_snapshot, speed_ceiling
 from tests.fixtures.snapshots import (
     DC1_SITE,
     DENVER_GW,
@@ -206,8 +206,18 @@ def test_circuits_carry_the_port_search_counters_for_the_history(mist):
         tx_bytes=210394857712,
         rx_bps=48211000,
         tx_bps=9120000,
+        speed_bps=1e9,  # the port search's speed, in Mbit/s
     )
     assert len(snapshot.circuits) == 2
+    # ge-0/0/1 is down (speed 0): held to the gateway's fastest port instead
+    assert snapshot.circuits[1].speed_bps == 1e9
+
+
+def test_a_port_without_a_speed_is_held_to_its_gateways_fastest_port_else_100_gbit():
+    assert speed_ceiling(1000, 10000) == 1e9
+    assert speed_ceiling(0, 10000) == 1e10  # a port that is down reports 0
+    assert speed_ceiling(None, 2500) == 2.5e9
+    assert speed_ceiling(None, 0) == speed_ceiling(0, 0) == DEFAULT_CEILING_BPS == 100e9
 
 
 # --- gateways, WAN ports, joins -----------------------------------------------------------

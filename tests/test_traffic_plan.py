@@ -17,6 +17,7 @@ from store.histories import (
     read_port_history,
     read_stored_histories,
 )
+from store.history_codec import STATE_VERSION
 from store.keys import history_key
 from store.reads import connect
 from tests.fixtures.store_data import publish_version
@@ -205,7 +206,7 @@ def test_a_home_key_we_did_not_write_is_rewritten_whole_once(client):
     for step in range(12):
         _refresh_history(client, ports, start + 300 * step, 300, 10**9 + step * 10**8)
     key = history_key(*ports[0])
-    client.set(key, b"\x02" + bytes(32))  # a 33-byte format-2 home key
+    client.set(key, b"\x03" + bytes(245))  # a 246-byte format-3 home key
     assert read_history_states(client, ports) == {ports[0]: None}
     assert read_port_history(client, *ports[0]) is None
     paths: dict[str, int] = {}
@@ -215,5 +216,5 @@ def test_a_home_key_we_did_not_write_is_rewritten_whole_once(client):
             client, ports, start + 300 * step, 300, 10**9 + step * 10**8, paths=paths
         )
     assert paths == {"whole": 1, "home key": 1}
-    assert client.get(key)[0] == 3
+    assert client.get(key)[0] == STATE_VERSION == 4
     _assert_same_history(read_port_history(client, *ports[0]), expected[ports[0]])

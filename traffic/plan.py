@@ -17,6 +17,7 @@ import redis
 from history.samples import (
     FINE_KEEP,
     FINE_MAX_SAMPLES,
+    OnJump,
     PortHistory,
     Sample,
     measured_buckets,
@@ -26,6 +27,7 @@ from history.state import PortState, add_counters_to_state
 from history.volume import HourlyBytes, hourly_bytes
 from store.histories import HistoryWrite, queue_history_write
 from store.history_codec import (
+    NO_ORG,
     StoredHistory,
     StoredState,
     as_float32,
@@ -155,10 +157,12 @@ def plan_history_write(
     pruned: bool = True,
     needs_backfill: bool = False,
     hourly: HourlyBytes | None = None,
+    org: bytes = NO_ORG,
 ) -> HistoryWrite | None:
     """What to send so the keys hold `port_history` (pruned as of `now` unless `pruned` is
-    False); None when it is older than the 7 days it may be kept. Usually: the new state and
-    one appended sample. `hourly` is the port's `hourly_bytes` when already known."""
+    False) as the history of `org` (an `org_tag`); None when it is older than the 7 days it
+    may be kept. Usually: the new state and one appended sample. `hourly` is the port's
+    `hourly_bytes` when already known."""
     expires_at = history_expiry(port_history, now)
     if expires_at is None:
         return None
@@ -175,12 +179,14 @@ def plan_history_write(
             last_ts=port_history.last_ts,
             last_rx_bytes=port_history.last_rx_bytes,
             last_tx_bytes=port_history.last_tx_bytes,
+            last_speed_bps=port_history.last_speed_bps,
             hourly=hourly,
             needs_backfill=needs_backfill,
         ),
         pruned_at=float(now) if pruned else None,
         fine_oldest=fine.samples[0][0] if fine.samples else None,
         newest_bucket=max(bucket_hours, default=None),
+        org=org,
     )
     return HistoryWrite(
         expires_at=expires_at,
@@ -200,9 +206,12 @@ def plan_counters_write(
     interval: int,
     rx_bytes: int | None,
     tx_bytes: int | None,
+    speed_bps: float | None = None,
+    on_jump: OnJump | None = None,
 ) -> tuple[HistoryWrite | None, PortState] | None:
     """The usual refresh of a port from its home key alone: its new state and the one
-    record to append, the same as `plan_history_write` would send for the whole history.
+    record to append, the same as `plan_history_write` would send for the whole history
+    (`speed_bps` and `on_jump` as for `add_counters`).
 
     None when the whole history is needed: `:fine` is due for a trim, or
     `add_counters_to_state` says so (backfill, a possible hole, a stored bucket).
@@ -215,6 +224,8 @@ def plan_counters_write(
         rx_bytes=rx_bytes,
         tx_bytes=tx_bytes,
         newest_bucket=stored.newest_bucket,
+        speed_bps=speed_bps,
+        on_jump=on_jump,
     )
     if added is None:
         return None
@@ -228,6 +239,7 @@ def plan_counters_write(
         pruned_at=now,
         fine_oldest=stored.fine_oldest or (sample[0] if sample else None),
         newest_bucket=stored.newest_bucket,
+        org=stored.org,
     )
     record = pack_samples([sample]) if sample else b""
     first_record = stored.fine_oldest is None  # `:fine` starts now: written whole, with its TTL
@@ -247,9 +259,11 @@ def write_port_histories(
     now: float,
     interval: int,
     chunk: int = 1000,
+    org: bytes = NO_ORG,
 ) -> int:
-    """Store whole histories outside a refresh (seeding a benchmark or a test); returns ports
-    written. Each chunk is one transaction, so a reader never sees a port half written."""
+    """Store whole histories outside a refresh (seeding a benchmark or a test) as `org`'s;
+    returns ports written. Each chunk is one transaction, so a reader never sees a port half
+    written."""
     written = 0
     ports = list(histories)
     for start in range(0, len(ports), chunk):
@@ -257,7 +271,7 @@ def write_port_histories(
         for port in ports[start : start + chunk]:
             key = history_key(*port)
             write = plan_history_write(
-                key, None, histories[port], now=now, interval=interval, pruned=False
+                key, None, histories[port], now=now, interval=interval, pruned=False, org=org
             )
             if write is not None:
                 queue_history_write(pipe, key, write)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import redis
 
 from history.backfill import backfill_window, merge_backfill
-from history.samples import PortHistory, Sample, add_counters, prune
+from history.samples import COARSE_KEEP, Jump, PortHistory, Sample, add_counters, prune
 from history.volume import hourly_bytes, volume_of_hours
 from mist.errors import MistError
 from store.histories import (
@@ -29,7 +29,7 @@ from store.histories import (
     read_history_states,
     read_stored_histories,
 )
-from store.history_codec import StoredHistory
+from store.history_codec import NO_ORG, StoredHistory, StoredState, org_tag
 from store.keys import history_key
 from traffic.plan import plan_counters_write, plan_history_write
 
@@ -53,6 +53,8 @@ class Circuit(Protocol):
     def rx_bytes(self) -> int | None: ...
     @property
     def tx_bytes(self) -> int | None: ...
+    @property
+    def speed_bps(self) -> float: ...
 
 
 class Insights(Protocol):
@@ -68,6 +70,14 @@ class Insights(Protocol):
     ) -> tuple[list[Sample], int]: ...
 
 
+def _reusable(stored: StoredState, org: bytes, now: float) -> bool:
+    """Whether a port's stored history may go on: it is this org's (`org_tag`), and its last
+    counters are within the 7 days a history is kept. Otherwise the port starts again:
+    another org's or simulator's counters would make impossible rates."""
+    last_ts = stored.state.last_ts
+    return stored.org == org and (last_ts is None or last_ts >= now - COARSE_KEEP)
+
+
 def backfill_cap(interval: int) -> int:
     """Backfill calls per token per refresh: at most a tenth of a token's hourly budget."""
     return max(1, 500 * interval // 3600)
@@ -75,12 +85,32 @@ def backfill_cap(interval: int) -> int:
 
 @dataclass
 class TrafficResult:
-    """What each port's stored history needs written (mostly one appended sample) and the
-    24 h volume of every WAN port."""
+    """What each port's stored history needs written (mostly one appended sample), the
+    24 h volume of every WAN port and the counter jumps refused as faster than the port."""
 
     writes: dict[Port, HistoryWrite] = field(default_factory=dict)
     volumes: dict[Port, Volume] = field(default_factory=dict)
     stored: dict[Port, StoredHistory] = field(default_factory=dict)
+    rejected: dict[Port, Jump] = field(default_factory=dict)
+    org: bytes = NO_ORG  # the `org_tag` every history is written with
+
+    def on_jump(self, port: Port) -> Callable[[Jump], None]:
+        """Where `add_counters` reports a refused jump of `port`: counted, logged once."""
+
+        def refused(jump: Jump) -> None:
+            if port not in self.rejected:
+                log.info(
+                    "traffic: refused a counter jump on %s %s: rx +%s, tx +%s bytes in %.0f s"
+                    " (above %.3g bit/s)",
+                    *port,
+                    jump.rx_bytes,
+                    jump.tx_bytes,
+                    jump.seconds,
+                    jump.bound_bps,
+                )
+            self.rejected[port] = jump
+
+        return refused
 
     def finish(
         self, port: Port, history: PortHistory, now: float, interval: int, *, backfill: bool
@@ -97,6 +127,7 @@ class TrafficResult:
             interval=interval,
             needs_backfill=backfill,
             hourly=hourly,
+            org=self.org,
         )
         if write is not None:
             self.writes[port] = write
@@ -156,21 +187,29 @@ class TrafficStep:
         return backfill_cap(self._interval) * max(1, self._tokens())
 
     def run(
-        self, circuits: Sequence[Circuit], now: float, *, before_backfill: Callable[[], None]
+        self,
+        circuits: Sequence[Circuit],
+        now: float,
+        *,
+        org_id: str,
+        before_backfill: Callable[[], None],
     ) -> tuple[TrafficResult, BackfillReport]:
-        """Every port's write and volume, after backfilling a capped few holes."""
+        """Every port's write and volume, after backfilling a capped few holes. A stored
+        history of another org, or one whose counters are older than the 7 days kept,
+        starts again."""
         started = time.monotonic()
-        result = TrafficResult()
+        result = TrafficResult(org=org_tag(org_id))
         tally = _Tally()
         for first in range(0, len(circuits), CHUNK):
             whole = self._from_states(circuits[first : first + CHUNK], now, result, tally)
             if whole:
                 self._from_histories(whole, now, result, tally)
         log.info(
-            "history: %d ports (%d new, %d read whole), %.2f s",
+            "history: %d ports (%d new, %d read whole), %d samples refused, %.2f s",
             len(circuits),
             tally.new_ports,
             tally.whole_reads,
+            len(result.rejected),
             time.monotonic() - started,
         )
         before_backfill()
@@ -191,7 +230,7 @@ class TrafficStep:
             stored = states.get(port)
             tally.new_ports += port not in states
             planned = None
-            if stored is not None:
+            if stored is not None and _reusable(stored, result.org, now):
                 planned = plan_counters_write(
                     history_key(*port),
                     stored,
@@ -199,6 +238,8 @@ class TrafficStep:
                     interval=self._interval,
                     rx_bytes=circuit.rx_bytes,
                     tx_bytes=circuit.tx_bytes,
+                    speed_bps=circuit.speed_bps,
+                    on_jump=result.on_jump(port),
                 )
             if planned is None:
                 whole.append(circuit)
@@ -216,7 +257,9 @@ class TrafficStep:
         tally.whole_reads += len(whole)
         ports = [(c.gateway_id, c.port_id) for c in whole]
         with self._lock:
-            stored = read_stored_histories(self._client, ports)
+            found_stored = read_stored_histories(self._client, ports)
+        # Another org's history, or one too old, is not continued: the port starts again.
+        stored = {p: s for p, s in found_stored.items() if _reusable(s.home, result.org, now)}
         result.stored.update(stored)  # finish() takes each back: what the keys hold now
         per_port = 1 if self._mist.insights_keyed else 2
         room = max(1, self._budget() // per_port)
@@ -227,6 +270,8 @@ class TrafficStep:
                 ts=now,
                 rx_bytes=circuit.rx_bytes,
                 tx_bytes=circuit.tx_bytes,
+                speed_bps=circuit.speed_bps,
+                on_jump=result.on_jump(port),
             )
             window = backfill_window(history, now=now) if circuit.site_id else None
             if window is not None and len(tally.candidates) < room:
