@@ -20,7 +20,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m scripts.demo
 
-## system-deps: redis-server and chromium from Debian's packages (as root), else say what to install
+## system-deps: redis-server, nginx and chromium from Debian's packages (as root), else say what to install
 system-deps:
 	bash scripts/install-system-deps.sh
 
