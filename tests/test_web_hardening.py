@@ -137,3 +137,24 @@ def test_the_settings_repr_hides_the_redis_password():
     assert settings.redact_url("redis://:pw@h:1/0") == "redis://:***@h:1/0"
     assert settings.redact_url("redis://h:1/0") == "redis://h:1/0"
     assert settings.redact_url("unix:///run/redis.sock") == "unix:///run/redis.sock"
+
+
+# ------------------------------------------------------------------ status errors
+
+
+def test_per_dataset_errors_in_api_status_are_redacted_like_last_error(store) -> None:
+    """A stream's error text that quotes a token reaches /api/status as ***."""
+    import worker as worker_module
+    from mist.connection import MistConnection
+
+    token = "tok-canary-0123456789"
+    environ = {"MIST_API_TOKEN": f"other-token,{token}", "REDIS_URL": "redis://x:1/0"}
+    loaded = settings.load_worker_settings(environ, None)
+    connection = MistConnection.from_settings(loaded)
+    worker = worker_module.Worker(loaded, client=store, connection=connection)
+    worker.record("sites", None, f"401 Unauthorized for Token {token}")
+    worker._write_status()
+    status = web.create_app({"REDIS_CLIENT": store}).test_client().get("/api/status")
+    body = status.get_data(as_text=True)
+    assert token not in body
+    assert status.get_json()["datasets"]["sites"]["error"] == "401 Unauthorized for Token ***"
