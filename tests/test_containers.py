@@ -94,9 +94,9 @@ def dockerfile_exec_form(path: Path, keyword: str) -> list[str]:
 
 
 def shipped_files(path: Path) -> set[str]:
-    """The project files an image copies in (requirements.txt aside: it only feeds pip)."""
+    """The project files an image copies in (requirements.lock aside: it only feeds pip)."""
     sources = {source.rstrip("/") for sources, _ in dockerfile_copies(path) for source in sources}
-    return sources - {"requirements.txt"}
+    return sources - {"requirements.lock"}
 
 
 def compose(path: Path = COMPOSE) -> dict[str, Any]:
@@ -167,13 +167,13 @@ def test_image_is_slim_pinned_non_root_and_labelled(dockerfile: str) -> None:
     instructions = dockerfile_instructions(ROOT / dockerfile)
     base = [rest for keyword, rest in instructions if keyword == "FROM"]
     assert len(base) == 1
-    assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", base[0]), base[0]
+    assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?@sha256:[0-9a-f]{64}", base[0]), base[0]
 
     users = [rest for keyword, rest in instructions if keyword == "USER"]
     assert users and users[-1] not in {"root", "0"}, "the service must not run as root"
 
     installs = " ".join(rest for keyword, rest in instructions if keyword == "RUN")
-    assert "pip install --no-cache-dir -r requirements.txt" in installs
+    assert "pip install --no-cache-dir --require-hashes -r requirements.lock" in installs
 
     args = {rest.split("=")[0] for keyword, rest in instructions if keyword == "ARG"}
     assert args >= BUILD_ARGS
@@ -199,7 +199,7 @@ def test_everything_an_image_copies_is_in_the_repository() -> None:
     missing = sorted(
         name
         for dockerfile in ("Dockerfile.web", "Dockerfile.worker")
-        for name in shipped_files(ROOT / dockerfile) | {"requirements.txt"}
+        for name in shipped_files(ROOT / dockerfile) | {"requirements.lock"}
         if not (ROOT / name).exists()
     )
     assert missing == [], f"docker build would fail: {missing} missing"
@@ -267,7 +267,7 @@ def test_dockerignore_keeps_secrets_tests_and_history_out(secret_or_noise: str) 
 def test_dockerignore_keeps_what_the_images_copy() -> None:
     patterns = dockerignore_patterns()
     needed = shipped_files(ROOT / "Dockerfile.web") | shipped_files(ROOT / "Dockerfile.worker")
-    for name in sorted(needed | {"requirements.txt", "static/js/app.js", "templates/index.html"}):
+    for name in sorted(needed | {"requirements.lock", "static/js/app.js", "templates/index.html"}):
         assert not dockerignored(name, patterns), f"{name} would be missing from the build"
 
 
@@ -520,6 +520,29 @@ def test_readme_documents_every_setting() -> None:
     table = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", (ROOT / "README.md").read_text(), re.M))
     assert documented - table == set(), "settings missing from README's table"
     assert table - documented == set(), "README documents settings .env.example lacks"
+
+
+@pytest.mark.parametrize(
+    ("source", "lock"),
+    [("requirements.txt", "requirements.lock"), ("requirements-dev.txt", "requirements-dev.lock")],
+)
+def test_the_locks_pin_every_requirement_with_hashes(source: str, lock: str) -> None:
+    """pip --require-hashes needs every package pinned and hashed; the lock must follow the
+    pins of its source (edit requirements*.txt, then `make lock`)."""
+    text = (ROOT / lock).read_text()
+    entries = re.findall(
+        r"^([a-z0-9][a-z0-9._-]*)==(\S+) \\\n((?:    --hash=sha256:[0-9a-f]{64}.*\n)+)", text, re.M
+    )
+    pinned = {name: version for name, version, _ in entries}
+    assert len(entries) == len(re.findall(r"^[a-z0-9]", text, re.M)), "a line without hashes"
+    assert "--find-links" not in text and "--index-url" not in text
+    wanted: dict[str, str] = {}
+    for name in (source, "requirements.txt"):
+        for line in (ROOT / name).read_text().splitlines():
+            if "==" in line and not line.startswith("#"):
+                package, version = line.split("==")
+                wanted[re.sub(r"[-_.]+", "-", package).lower()] = version.strip()
+    assert {name: pinned.get(name) for name in wanted} == wanted
 
 
 def _requirement_closure() -> set[str]:
