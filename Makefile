@@ -4,14 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench drill system-deps screenshot clean
+.PHONY: lock demo test lint typecheck unit bench drill system-deps screenshot clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.lock requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
 		{ echo "MistCircuitStats needs Python 3.11 or newer: run e.g. make $(MAKECMDGOALS) PYTHON=python3.11" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -20,7 +20,18 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m scripts.demo
 
-## system-deps: redis-server and chromium from Debian's packages (as root), else say what to install
+## lock: recompute requirements.lock and requirements-dev.lock (with hashes) after editing
+## requirements*.txt; pip-tools runs from a throwaway venv in var/
+lock:
+	$(PYTHON) -m venv var/pip-tools
+	var/pip-tools/bin/pip install --quiet pip-tools==7.6.2
+	for name in requirements requirements-dev; do \
+		CUSTOM_COMPILE_COMMAND="make lock" var/pip-tools/bin/pip-compile --quiet --generate-hashes \
+			--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+			-o $$name.lock $$name.txt || exit 1; \
+	done
+
+## system-deps: redis-server, nginx and chromium from Debian's packages (as root), else say what to install
 system-deps:
 	bash scripts/install-system-deps.sh
 

@@ -31,6 +31,8 @@ def _flask_app(overrides: Mapping[str, Any]) -> Flask:
     """Flask configured from the settings, then `overrides`; never the debugger."""
     web = settings.load_or_exit(settings.load_web_settings)
     app = Flask(__name__, static_folder=None, template_folder=str(ROOT / "templates"))
+    # `//evil.com` must not be merged into a redirect built from the request's Host.
+    app.url_map.merge_slashes = False
     app.config.update(
         REDIS_URL=web.redis_url,
         LOG_LEVEL=web.log_level,
@@ -41,6 +43,8 @@ def _flask_app(overrides: Mapping[str, Any]) -> Flask:
         TRAP_HTTP_EXCEPTIONS=False,
         JSON_AS_ASCII=False,
         MAX_CONTENT_LENGTH=1024,
+        # None (any Host) unless TRUSTED_HOSTS names them; a foreign Host then gets a 400.
+        TRUSTED_HOSTS=list(web.trusted_hosts) or None,
     )
     app.config.update(overrides)
     app.debug = False  # never the debugger, whatever LOG_LEVEL says

@@ -13,10 +13,10 @@ import re
 import sys
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import NoReturn, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -31,6 +31,8 @@ _HOST_RE = re.compile(
     r"(:(?P<port>[0-9]{1,5}))?$"
 )
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
+# A trusted Host: a DNS name or IP address; a leading dot also trusts its subdomains.
+_TRUSTED_HOST_RE = re.compile(r"^\.?[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^\[[0-9A-Fa-f:.]+\]$")
 
 
 class Secret:
@@ -56,6 +58,27 @@ class Secret:
         return hash(self._value)
 
 
+def redact_url(url: str) -> str:
+    """The URL with its password (if any) shown as ***: safe for a repr or a log line."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _redacted_repr(settings: object) -> str:
+    """The dataclass repr with REDIS_URL's password redacted: settings get logged and printed."""
+    shown = []
+    for item in fields(settings):  # type: ignore[arg-type]
+        value = getattr(settings, item.name)
+        if item.name == "redis_url":
+            value = redact_url(value)
+        shown.append(f"{item.name}={value!r}")
+    return f"{type(settings).__name__}({', '.join(shown)})"
+
+
 class SettingError(ValueError):
     """A setting has a value we cannot run with; the message says what is allowed."""
 
@@ -64,7 +87,7 @@ class SettingError(ValueError):
         self.setting = setting
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class WebSettings:
     """What the web app needs: no Mist token."""
 
@@ -72,9 +95,12 @@ class WebSettings:
     port: int
     log_level: str
     worker_interval: int
+    trusted_hosts: tuple[str, ...] = ()
+
+    __repr__ = _redacted_repr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class WorkerSettings:
     """What the worker needs: tokens (as Secrets), the Mist host and how often to refresh."""
 
@@ -86,6 +112,8 @@ class WorkerSettings:
     worker_interval: int
     port: int
     log_level: str
+
+    __repr__ = _redacted_repr
 
 
 def read_environment(
@@ -136,6 +164,19 @@ def _redis_url(env: Mapping[str, str]) -> str:
     if parts.scheme != "unix" and not parts.hostname:
         raise SettingError("REDIS_URL", "must name a host, e.g. redis://localhost:6379")
     return url
+
+
+def _trusted_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
+    """TRUSTED_HOSTS: the Host names the page may be asked for (empty: any, as before)."""
+    hosts = tuple(part.strip().lower() for part in env.get("TRUSTED_HOSTS", "").split(","))
+    hosts = tuple(host for host in hosts if host)
+    for host in hosts:
+        if not _TRUSTED_HOST_RE.match(host):
+            raise SettingError(
+                "TRUSTED_HOSTS",
+                "must be host names separated by commas, e.g. dashboard.example.com,localhost",
+            )
+    return hosts
 
 
 def _mist_host(env: Mapping[str, str]) -> str:
@@ -203,6 +244,7 @@ def load_web_settings(
         port=_int_setting(env, "PORT", DEFAULT_PORT, 1, 65535),
         log_level=_log_level(env),
         worker_interval=_int_setting(env, "WORKER_INTERVAL", DEFAULT_INTERVAL, 1, 86400),
+        trusted_hosts=_trusted_hosts(env),
     )
 
 

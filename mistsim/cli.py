@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import signal
 import sys
 import threading
@@ -35,7 +36,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--gateways", type=int, default=200, help="number of gateways, hubs included")
     p.add_argument("--seed", type=int, default=1, help="seed: same seed, same org")
     p.add_argument(
-        "--tokens", default="sim-token", help="comma-separated API tokens the simulator accepts"
+        "--tokens",
+        default=os.environ.get("MISTSIM_TOKENS") or "sim-token",
+        help="comma-separated API tokens the simulator accepts (default: $MISTSIM_TOKENS, "
+        "else sim-token; the environment keeps a real-looking token out of `ps`)",
     )
     p.add_argument(
         "--msp-tokens",

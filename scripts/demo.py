@@ -243,13 +243,23 @@ def simulated_org_state(data_dir: Path, org: Mapping[str, int]) -> str:
 def start_redis(
     supervisor: Supervisor, data_dir: Path, port: int, embedded: bool
 ) -> tuple[str, str]:
-    """A real redis-server with AOF in var/redis, else fakeredis; returns (url, what)."""
+    """A real redis-server with AOF in var/redis, else fakeredis; returns (url, what).
+
+    redis-server gets a fresh password (from a private config file, never argv, so `ps`
+    does not show it) and protected mode; the fakeredis stand-in does not check passwords.
+    """
+    password = secrets.token_urlsafe(24)
     server = None if embedded else shutil.which("redis-server")
     if server is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)]
-        argv += ["--appendonly", "yes", "--save", "300 1", "--protected-mode", "no"]
-        supervisor.start("redis", argv, os.environ)
+        config = data_dir / "demo-redis.conf"
+        config.unlink(missing_ok=True)
+        descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(f"requirepass {password}\n")
+        argv = [server, str(config), "--port", str(port), "--bind", "127.0.0.1"]
+        argv += ["--dir", str(data_dir), "--appendonly", "yes", "--save", "300 1"]
+        supervisor.start("redis", [*argv, "--protected-mode", "yes"], os.environ)
         what = f"redis-server with its append-only file in {data_dir}"
     else:
         argv = [sys.executable, "-m", "scripts.embedded_redis", "--port", str(port)]
@@ -257,7 +267,7 @@ def start_redis(
         why = "as asked" if embedded else "no redis-server found"
         what = f"{why}: using fakeredis, in memory (install redis-server to keep data)"
     wait_for(lambda: answers("127.0.0.1", port), 20, "Redis", supervisor)
-    return f"redis://127.0.0.1:{port}/0", what
+    return f"redis://:{password}@127.0.0.1:{port}/0", what
 
 
 @dataclass(frozen=True)
@@ -284,8 +294,10 @@ def start_simulator(supervisor: Supervisor, var_dir: Path, gateways: int, sites:
             seen.set()
 
     argv = [sys.executable, "-m", "mistsim", "--port", "0", "--gateways", str(gateways)]
-    argv += ["--sites", str(sites), "--tokens", token, "--ca-file", str(ca_file)]
-    supervisor.start("mistsim", argv, {**os.environ, "PYTHONUNBUFFERED": "1"}, on_line)
+    argv += ["--sites", str(sites), "--ca-file", str(ca_file)]
+    # The token goes through the environment: argv is visible to every user in `ps`.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MISTSIM_TOKENS": token}
+    supervisor.start("mistsim", argv, env, on_line)
     wait_for(seen.is_set, SIMULATOR_READY_SECONDS, "the Mist simulator", supervisor)
     return Simulator(ready["host"], ready["org_id"], ready.get("ca", str(ca_file)), token)
 

@@ -393,7 +393,7 @@ def test_gateway_rows_are_compact_and_consistent_with_the_payload(client, store,
     assert zipped.status_code == 200
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert zipped.headers["Vary"] == "Accept-Encoding"
-    assert zipped.headers["Cache-Control"] == "no-cache"
+    assert zipped.headers["Cache-Control"] == "private, no-cache"
     assert zipped.data == store.get(keys.KEY_GATEWAY_ROWS + ":gz"), "the stored bytes"
     plain = client.get("/api/gateways/rows")
     assert plain.data == store.get(keys.KEY_GATEWAY_ROWS)

@@ -47,6 +47,8 @@ WORKER_FILES = {
     "traffic",
     "refresh",
 }
+# An official image by version tag and digest: Dependabot moves both, nothing moves silently.
+IMAGE_BY_DIGEST = r"[a-z]+:\d+\.\d+\.\d+(-\w+)?@sha256:[0-9a-f]{64}"
 OCI_LABELS = {"title", "source", "version", "created", "revision", "licenses"}
 BUILD_ARGS = {"VERSION", "CREATED", "REVISION", "SOURCE"}
 
@@ -92,9 +94,9 @@ def dockerfile_exec_form(path: Path, keyword: str) -> list[str]:
 
 
 def shipped_files(path: Path) -> set[str]:
-    """The project files an image copies in (requirements.txt aside: it only feeds pip)."""
+    """The project files an image copies in (requirements.lock aside: it only feeds pip)."""
     sources = {source.rstrip("/") for sources, _ in dockerfile_copies(path) for source in sources}
-    return sources - {"requirements.txt"}
+    return sources - {"requirements.lock"}
 
 
 def compose(path: Path = COMPOSE) -> dict[str, Any]:
@@ -165,13 +167,13 @@ def test_image_is_slim_pinned_non_root_and_labelled(dockerfile: str) -> None:
     instructions = dockerfile_instructions(ROOT / dockerfile)
     base = [rest for keyword, rest in instructions if keyword == "FROM"]
     assert len(base) == 1
-    assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", base[0]), base[0]
+    assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?@sha256:[0-9a-f]{64}", base[0]), base[0]
 
     users = [rest for keyword, rest in instructions if keyword == "USER"]
     assert users and users[-1] not in {"root", "0"}, "the service must not run as root"
 
     installs = " ".join(rest for keyword, rest in instructions if keyword == "RUN")
-    assert "pip install --no-cache-dir -r requirements.txt" in installs
+    assert "pip install --no-cache-dir --require-hashes -r requirements.lock" in installs
 
     args = {rest.split("=")[0] for keyword, rest in instructions if keyword == "ARG"}
     assert args >= BUILD_ARGS
@@ -197,7 +199,7 @@ def test_everything_an_image_copies_is_in_the_repository() -> None:
     missing = sorted(
         name
         for dockerfile in ("Dockerfile.web", "Dockerfile.worker")
-        for name in shipped_files(ROOT / dockerfile) | {"requirements.txt"}
+        for name in shipped_files(ROOT / dockerfile) | {"requirements.lock"}
         if not (ROOT / name).exists()
     )
     assert missing == [], f"docker build would fail: {missing} missing"
@@ -265,7 +267,7 @@ def test_dockerignore_keeps_secrets_tests_and_history_out(secret_or_noise: str) 
 def test_dockerignore_keeps_what_the_images_copy() -> None:
     patterns = dockerignore_patterns()
     needed = shipped_files(ROOT / "Dockerfile.web") | shipped_files(ROOT / "Dockerfile.worker")
-    for name in sorted(needed | {"requirements.txt", "static/js/app.js", "templates/index.html"}):
+    for name in sorted(needed | {"requirements.lock", "static/js/app.js", "templates/index.html"}):
         assert not dockerignored(name, patterns), f"{name} would be missing from the build"
 
 
@@ -333,7 +335,7 @@ def test_redis_keeps_an_append_only_file_on_a_named_volume() -> None:
     assert command[0] == "redis-server"
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--save") + 1] == "300 1"
-    assert re.fullmatch(r"redis:\d+\.\d+\.\d+(-\w+)?", redis_service["image"])
+    assert re.fullmatch(IMAGE_BY_DIGEST, redis_service["image"])
     volume, target = redis_service["volumes"][0].split(":")[:2]
     assert target == "/data" and volume in compose()["volumes"]
     assert "redis-cli ping" in " ".join(redis_service["healthcheck"]["test"])
@@ -368,7 +370,8 @@ def test_start_order_waits_for_health() -> None:
         "redis": {"condition": "service_healthy"},
         "worker": {"condition": "service_started"},
     }
-    for name in ("redis", "worker", "web"):
+    assert services["proxy"]["depends_on"] == {"web": {"condition": "service_healthy"}}
+    for name in ("redis", "worker", "web", "proxy"):
         assert services[name]["healthcheck"]["test"], f"{name} has no healthcheck"
     # The same checks as the images' own HEALTHCHECK, so the two cannot drift apart.
     for tier in ("web", "worker"):
@@ -387,13 +390,42 @@ def test_only_the_worker_holds_mist_tokens() -> None:
     assert "env_file" not in services["worker"]
 
 
-def test_web_publishes_port_with_a_default_of_5000() -> None:
-    web = compose()["services"]["web"]
-    assert interpolate(web["ports"], {}) == ["0.0.0.0:5000:5000"]
-    assert interpolate(web["ports"], {"PORT": "8080", "PUBLISH_ADDRESS": "127.0.0.1"}) == [
-        "127.0.0.1:8080:8080"
+def test_only_the_proxy_publishes_port_and_on_loopback_by_default() -> None:
+    services = compose()["services"]
+    assert [name for name, service in services.items() if "ports" in service] == ["proxy"]
+    proxy = services["proxy"]
+    assert interpolate(proxy["ports"], {}) == ["127.0.0.1:5000:8080"]
+    assert interpolate(proxy["ports"], {"PORT": "8080", "PUBLISH_ADDRESS": "0.0.0.0"}) == [
+        "0.0.0.0:8080:8080"
     ]
-    assert interpolate(service_env(web), {"PORT": "8080", **OPERATOR_ENV})["PORT"] == "8080"
+    # gunicorn listens on the Compose network only, on the port the proxy's upstream names.
+    web = services["web"]
+    assert web["expose"] == ["5000"]
+    assert interpolate(service_env(web), {"PORT": "8080", **OPERATOR_ENV})["PORT"] == "5000"
+    conf = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    assert "server web:5000;" in conf and "listen 8080;" in conf
+
+
+@pytest.mark.parametrize("path", [COMPOSE, COMPOSE_DEV], ids=lambda path: path.name)
+def test_the_proxy_is_a_pinned_official_nginx_running_unprivileged(path: Path) -> None:
+    proxy = compose(path)["services"]["proxy"]
+    assert re.fullmatch(IMAGE_BY_DIGEST, proxy["image"]) and proxy["image"].startswith("nginx:")
+    assert proxy["user"] == "101:101", "the image's nginx user, not root"
+    assert proxy["read_only"] is True and "ALL" in proxy["cap_drop"]
+    assert proxy["volumes"] == ["./deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro"]
+    assert proxy["entrypoint"][0] == "nginx" and "daemon off;" in proxy["entrypoint"]
+    conf = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    for directive in ("client_header_timeout", "client_body_timeout", "keepalive_timeout"):
+        assert re.search(rf"^\s*{directive} \d+s;", conf, re.M), directive
+    assert "pid /tmp/" in conf and "\nuser " not in conf, "pid on the tmpfs; no user switch"
+
+
+@pytest.mark.parametrize("path", [COMPOSE, COMPOSE_DEV], ids=lambda path: path.name)
+def test_redis_is_a_patched_release_pinned_by_digest(path: Path) -> None:
+    image = compose(path)["services"]["redis"]["image"]
+    assert re.fullmatch(IMAGE_BY_DIGEST, image)
+    version = tuple(int(part) for part in image.split(":")[1].split("-")[0].split("."))
+    assert version[:2] == (7, 4) and version >= (7, 4, 6), "7.4.6 fixes the Lua CVEs of 2025"
 
 
 def test_images_are_lowercase_ghcr_names() -> None:
@@ -432,9 +464,8 @@ def test_dev_compose_builds_locally_and_reloads_without_a_reachable_debugger() -
         assert not {"FLASK_DEBUG", "FLASK_ENV", "WERKZEUG_DEBUG_PIN", "PYTHONBREAKPOINT"} & set(env)
     command = services["web"]["command"]
     assert "--reload" in command and "--debug" not in command
-    assert all(port.startswith("127.0.0.1:") for port in services["web"]["ports"])
-    assert "ports" not in services["redis"]
-    assert "ports" not in services["worker"]
+    assert all(port.startswith("127.0.0.1:") for port in services["proxy"]["ports"])
+    assert [name for name, service in services.items() if "ports" in service] == ["proxy"]
 
 
 def test_every_setting_is_documented_in_env_example() -> None:
@@ -489,6 +520,29 @@ def test_readme_documents_every_setting() -> None:
     table = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", (ROOT / "README.md").read_text(), re.M))
     assert documented - table == set(), "settings missing from README's table"
     assert table - documented == set(), "README documents settings .env.example lacks"
+
+
+@pytest.mark.parametrize(
+    ("source", "lock"),
+    [("requirements.txt", "requirements.lock"), ("requirements-dev.txt", "requirements-dev.lock")],
+)
+def test_the_locks_pin_every_requirement_with_hashes(source: str, lock: str) -> None:
+    """pip --require-hashes needs every package pinned and hashed; the lock must follow the
+    pins of its source (edit requirements*.txt, then `make lock`)."""
+    text = (ROOT / lock).read_text()
+    entries = re.findall(
+        r"^([a-z0-9][a-z0-9._-]*)==(\S+) \\\n((?:    --hash=sha256:[0-9a-f]{64}.*\n)+)", text, re.M
+    )
+    pinned = {name: version for name, version, _ in entries}
+    assert len(entries) == len(re.findall(r"^[a-z0-9]", text, re.M)), "a line without hashes"
+    assert "--find-links" not in text and "--index-url" not in text
+    wanted: dict[str, str] = {}
+    for name in (source, "requirements.txt"):
+        for line in (ROOT / name).read_text().splitlines():
+            if "==" in line and not line.startswith("#"):
+                package, version = line.split("==")
+                wanted[re.sub(r"[-_.]+", "-", package).lower()] = version.strip()
+    assert {name: pinned.get(name) for name in wanted} == wanted
 
 
 def _requirement_closure() -> set[str]:

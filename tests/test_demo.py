@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.ports import free_port, wait_until
@@ -128,6 +129,23 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**keep, **extra}
 
 
+def assert_secrets_stay_out_of_argv(worker_env: dict[str, str], pids: set[int]) -> None:
+    """The simulator token and the Redis password: in environments only, never in `ps`;
+    Redis refuses a client without the password and runs in protected mode."""
+    token = worker_env["MIST_API_TOKEN"]
+    redis_url = worker_env["REDIS_URL"]
+    password = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs["password"]
+    assert token and password, "the demo's Redis has a password"
+    for pid in pids:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        assert token not in cmdline and password not in cmdline, cmdline
+    port = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs["port"]
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=port, socket_timeout=5).ping()
+    with redis.Redis.from_url(redis_url, socket_timeout=5) as client:
+        assert client.config_get("protected-mode") == {"protected-mode": "yes"}
+
+
 @pytest.fixture
 def demo_runs() -> Iterator[list[DemoRun]]:
     runs: list[DemoRun] = []
@@ -167,6 +185,7 @@ def test_demo_fills_the_dashboard_from_the_simulator_and_sigterm_stops_every_tie
 
     every_process = set().union(*(process_group(pid) | {pid} for pid in pids.values()))
     assert len(every_process) > len(pids), "gunicorn runs worker processes of its own"
+    assert_secrets_stay_out_of_argv(environment_of(pids["worker"]), every_process)
     assert demo.stop(signal.SIGTERM) == 0
     wait_until(lambda: not any(alive(pid) for pid in every_process), 10, "every tier to exit")
     assert "all tiers stopped" in demo.output

@@ -175,3 +175,14 @@ def test_msp_tokens_see_the_msp_list_its_orgs_and_read_them(mistsim_factory) -> 
     assert orgs.getOrg(session, sim.org_id).status_code == 200  # only the matching paths
     sim.clear_faults()
     assert msp_orgs.listMspOrgs(session, sim.msp_id).status_code == 200
+
+
+def test_the_simulator_takes_its_tokens_from_the_environment(monkeypatch) -> None:
+    """`make demo` hands the token over in MISTSIM_TOKENS: argv shows in `ps`."""
+    from mistsim.cli import parser
+
+    monkeypatch.setenv("MISTSIM_TOKENS", "env-token-1,env-token-2")
+    assert parser().parse_args([]).tokens == "env-token-1,env-token-2"
+    assert parser().parse_args(["--tokens", "argv-token"]).tokens == "argv-token"
+    monkeypatch.delenv("MISTSIM_TOKENS")
+    assert parser().parse_args([]).tokens == "sim-token"

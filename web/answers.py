@@ -10,6 +10,8 @@ from typing import Any
 JSON_MIMETYPE = "application/json"
 CSV_MIMETYPE = "text/csv; charset=utf-8"
 NO_STORE_JSON = (("Content-Type", JSON_MIMETYPE), ("Cache-Control", "no-store"))
+# Stored answers hold internal addresses and circuit ids: no shared cache may keep them.
+PRIVATE_NO_CACHE = "private, no-cache"
 REDIS_DOWN = "the data store (Redis) is unreachable; try again shortly"
 INTERNAL_ERROR = "internal error; the log has the details"
 
@@ -31,6 +33,32 @@ def error_body(status: int, message: str) -> bytes:
 def error_answer(status: int, message: str) -> Answer:
     """A JSON error as a raw answer, never cached."""
     return status, list(NO_STORE_JSON), error_body(status, message)
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether Accept-Encoding names gzip with a quality above 0 (RFC 9110 §12.5.3).
+
+    `gzip;q=0` refuses gzip; a wildcard alone gets identity, which is always acceptable.
+    A quality that is not a number from 0 to 1 counts as a refusal: identity is never wrong.
+    """
+    for item in accept_encoding.split(","):
+        coding, *params = item.split(";")
+        if coding.strip().lower() in ("gzip", "x-gzip"):
+            return _quality(params) > 0
+    return False
+
+
+def _quality(params: list[str]) -> float:
+    """The q parameter of one Accept-Encoding item (1 when absent, 0 when malformed)."""
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value.strip())
+            except ValueError:
+                return 0.0
+            return quality if 0.0 <= quality <= 1.0 else 0.0
+    return 1.0
 
 
 def variant_etag(etag: str, gzipped: bool) -> str:

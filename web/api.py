@@ -13,7 +13,7 @@ from history.series import RANGES
 from history.series import series as traffic_series
 from store.histories import read_port_history
 from store.reads import read_gateway, read_gateway_peer_paths
-from web.answers import JSON_MIMETYPE
+from web.answers import JSON_MIMETYPE, PRIVATE_NO_CACHE
 from web.errors import json_error, json_response
 
 # Mist ids are UUIDs; port ids look like ge-0/0/0, reth0.100, lte0/0/0 or ge-0/0/1.0.
@@ -28,7 +28,7 @@ def _stored_gateway_json(body: bytes | None, missing: str) -> Response:
     if body is None:
         return json_error(404, missing)
     response = Response(body, mimetype=JSON_MIMETYPE)
-    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Cache-Control"] = PRIVATE_NO_CACHE
     return response
 
 

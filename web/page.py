@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from flask import Blueprint, Response, render_template, request
 
-from web.answers import variant_etag
+from web.answers import accepts_gzip, variant_etag
 from web.assets import IMMUTABLE, Assets
 from web.errors import json_error
 
@@ -16,9 +16,7 @@ def _static_response(asset_name: str, assets: Assets) -> Response:
     asset = assets.get(asset_name)
     if asset is None:
         return json_error(404, "not found")
-    gzipped = (
-        asset.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", "").lower()
-    )
+    gzipped = asset.gzipped is not None and accepts_gzip(request.headers.get("Accept-Encoding", ""))
     etag = variant_etag(asset.etag, gzipped)
     if request.if_none_match and request.if_none_match.contains(etag):
         response = Response(status=304)

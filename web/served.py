@@ -8,7 +8,16 @@ from werkzeug.http import parse_etags
 
 from store import reads
 from store.keys import Dataset
-from web.answers import CSV_MIMETYPE, JSON_MIMETYPE, Answer, Headers, error_answer, variant_etag
+from web.answers import (
+    CSV_MIMETYPE,
+    JSON_MIMETYPE,
+    PRIVATE_NO_CACHE,
+    Answer,
+    Headers,
+    accepts_gzip,
+    error_answer,
+    variant_etag,
+)
 
 DATASET_MIMETYPES = {Dataset.EXPORT_CSV: CSV_MIMETYPE}
 NO_DATA_YET = "no data yet: the worker has not finished a refresh"
@@ -24,9 +33,9 @@ class DatasetServer:
 
     def answer(self, dataset: Dataset, accept_encoding: str, if_none_match: str | None) -> Answer:
         """(status, headers, body) for a GET; raises redis.RedisError when Redis is away."""
-        gzip_ok = "gzip" in accept_encoding.lower()
+        gzip_ok = accepts_gzip(accept_encoding)
         etag = reads.read_etag(self.client, dataset)
-        headers = [("Vary", "Accept-Encoding"), ("Cache-Control", "no-cache")]
+        headers = [("Vary", "Accept-Encoding"), ("Cache-Control", PRIVATE_NO_CACHE)]
         if etag is not None:
             variant = variant_etag(etag, gzip_ok)
             if if_none_match and parse_etags(if_none_match).contains(variant):
