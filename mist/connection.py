@@ -8,7 +8,6 @@ org-wide calls of docs/DATA.md §1.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -28,6 +27,7 @@ from mistapi.api.v1.orgs import (
 )
 from mistapi.api.v1.sites import devices
 
+from mist.body import decode
 from mist.errors import MalformedResponse, MistError, describe, detail, request_path
 from mist.insights import Point, PortInsights
 from mist.org_choice import choose_org, list_msp_orgs
@@ -174,7 +174,7 @@ class MistConnection:
                 status=status,
             )
         try:
-            return _Parsed(json.loads(answer.content), response)
+            return _Parsed(decode(answer.content), response)
         except ValueError:
             problem = f"malformed JSON from Mist for {request_path(response)}"
             if failures >= self.retries:
