@@ -320,3 +320,10 @@ def test_csv_export_is_served_with_bom_gzip_twin_and_etag_in_the_snapshot(client
     assert plain.etag == read_etag(client, Dataset.EXPORT_CSV)
     ttl = client.ttl(KEY_EXPORT_CSV)
     assert 0 < ttl <= 180 and client.ttl(KEY_EXPORT_CSV + ":gz") == ttl
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_encode_json_refuses_what_is_not_standard_json(value: float) -> None:
+    """The browser's JSON.parse rejects a whole document for one NaN: never store one."""
+    with pytest.raises(ValueError, match="JSON compliant"):
+        encode_json({"gateways": [{"latency": value}]})
