@@ -13,7 +13,7 @@ FORMULA_NAMES: list[str] = [
     "-2+3",
     "@SUM(1+1)",
     "x;=1+1",  # a formula cell where Excel's list separator is `;`
-    "\tTabbed;@cmd",
+    "Name;@cmd",
 ]
 """Names Excel would run as a formula unless the CSV neutralises them."""
 
