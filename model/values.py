@@ -2,10 +2,11 @@
 
 Every optional Mist field may be missing, None or of the wrong type; these turn it into a
 value we can use or None, never raising. Numbers are finite JSON numbers only: a bool, a
-numeric-looking string, NaN or infinity is not a number here. Sizes are bounded too: an int
-beyond ±2**64 is not a number, counters stay within 0 ≤ v < 2**64, and text is cut at
-TEXT_MAX characters (the rest is kept nowhere), so a hostile answer cannot make a value that
-fails to encode as strict JSON or a 10 MB name.
+numeric-looking string, NaN or infinity is not a number here. Sizes are bounded too: a
+number beyond ±2**64 is no reading of anything (nor storable as a float32 rate), counters
+stay within 0 ≤ v < 2**64, and text is cut at TEXT_MAX characters (the rest is kept
+nowhere), so a hostile answer cannot make a value that fails to encode as strict JSON or a
+10 MB name.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 ADDRESS_MODES = ("static", "dhcp", "pppoe")
 SHARE_MAX = 64  # longer strings (descriptions, addresses) rarely repeat
 TEXT_MAX = 256  # names and descriptions longer than this are cut
-NUMBER_LIMIT = 2**64  # an int this big is no reading of anything (and 10**400 has no float)
+NUMBER_LIMIT = 2**64  # a number this big is no reading of anything (10**400 has no float)
 COUNTER_LIMIT = 2**64  # Mist's byte counters are unsigned 64-bit
 
 
@@ -31,12 +32,11 @@ def share(value: Any) -> Any:
 
 
 def number(value: Any) -> float | int | None:
-    """A finite JSON number, or None (bools and numeric-looking strings are not numbers)."""
+    """A finite JSON number within ±2**64, or None (bools and numeric-looking strings are
+    not numbers)."""
     kind = type(value)
-    if kind is int:
+    if kind is int or (kind is float and math.isfinite(value)):
         return value if -NUMBER_LIMIT < value < NUMBER_LIMIT else None
-    if kind is float and math.isfinite(value):
-        return value
     return None
 
 
