@@ -8,7 +8,6 @@ org-wide calls of docs/DATA.md §1.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -29,6 +28,7 @@ from mistapi.api.v1.orgs import (
 from mistapi.api.v1.self import self as self_api
 from mistapi.api.v1.sites import devices
 
+from mist.body import decode
 from mist.errors import (
     MalformedResponse,
     MistError,
@@ -183,7 +183,7 @@ class MistConnection:
                 status=status,
             )
         try:
-            return _Parsed(json.loads(answer.content), response)
+            return _Parsed(decode(answer.content), response)
         except ValueError:
             problem = f"malformed JSON from Mist for {request_path(response)}"
             if failures >= self.retries:
@@ -246,7 +246,7 @@ class MistConnection:
                 return None
             if status == 200:
                 try:
-                    return json.loads(answer.content)
+                    return decode(answer.content)
                 except ValueError:
                     problem = "malformed JSON from Mist for /api/v1/self"
             elif status is None:

@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from mist.body import decode
+
 ORG_CHOICES_LISTED = 50
 
 
@@ -66,7 +68,7 @@ def request_path(response: requests.Response) -> str:
 def detail(response: requests.Response) -> str:
     """Mist's own `detail` of an error answer, short, else the HTTP reason."""
     try:
-        found = response.json().get("detail")
+        found = decode(response.content).get("detail")
     except (ValueError, AttributeError):
         found = None
     return str(found)[:200] if found else response.reason or "error"

@@ -2,12 +2,14 @@
 
 Mist's live answer is keyed per metric (`rx_bps`, `tx_bps`); the spec's is one `results`
 series per call. We ask for both metrics at once and fall back, for good, to one call per
-metric when Mist will not. Values that are not finite numbers become gaps.
+metric when Mist will not. Values that are not finite numbers (within ±2**64) become gaps;
+a start time that is no epoch second makes the answer malformed.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +23,7 @@ from model.values import number
 log = logging.getLogger("mist")
 
 Point = tuple[int, float | None, float | None]  # (bucket start, rx bps, tx bps)
+MAX_INTERVAL = 7 * 86400  # a longer bucket is no answer to an hourly question
 Ask = Callable[[str], Any]  # one insights call for the given comma-separated metrics
 
 
@@ -97,9 +100,9 @@ def interval(body: dict[str, Any]) -> int:
     """The answer's bucket length in seconds (an hour when missing or nonsense)."""
     try:
         step = int(body.get("interval") or 3600)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         step = 3600
-    return step if step > 0 else 3600
+    return step if 0 < step <= MAX_INTERVAL else 3600
 
 
 def zip_series(body: dict[str, Any], rx: Any, tx: Any, step: int) -> list[Point]:
@@ -109,8 +112,10 @@ def zip_series(body: dict[str, Any], rx: Any, tx: Any, step: int) -> list[Point]
     tx_values = tx if isinstance(tx, list) else []
     try:
         start = float(body.get("start") or 0)
-    except (TypeError, ValueError):
-        raise MalformedResponse("an insights answer without a start time") from None
+    except (TypeError, ValueError, OverflowError):
+        start = math.nan
+    if not 0 <= start < 2**32:  # NaN included: no time a history record can hold
+        raise MalformedResponse("an insights answer without a start time")
     points: list[Point] = []
     for i, rx_value in enumerate(rx):
         tx_value = tx_values[i] if i < len(tx_values) else None

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from mistsim import admin, dynamics, insights, render, timeparse
+from mistsim import admin, dynamics, edge, insights, render, timeparse
 from mistsim.fastjson import DeviceStatsJson, PortStatsJson, RawJson
 from mistsim.model import Gateway, Org, PeerPath, Port
 from mistsim.privileges import Grants, Privilege
@@ -283,6 +283,10 @@ class MistApi:
         except ApiError as error:
             return _json(error.status, {"detail": error.detail})
         response = _json(reply.status, reply.body, reply.headers)
+        if faulted and faults.nonstandard and reply.status < 300:
+            response.set_data(edge.nonstandard_json(response.get_data()))
+        if faulted and faults.deep:
+            response.set_data(edge.DEEP_JSON)
         if faulted and faults.malformed:
             data = response.get_data()
             response.set_data(data[: max(1, len(data) // 2)])

@@ -18,6 +18,8 @@ FAULT_DEFAULTS: dict[str, Any] = {
     "error_rate": 0.0,
     "hang": False,
     "malformed": False,
+    "nonstandard": False,
+    "deep": False,
     "outage": False,
     "forbidden": False,
     "exhausted_tokens": [],
@@ -39,6 +41,8 @@ class Faults:
     error_rate: float = 0.0
     hang: bool = False
     malformed: bool = False
+    nonstandard: bool = False  # NaN, ±Infinity and huge numbers in the answers (edge.py)
+    deep: bool = False  # every answer nested 100,000 deep (edge.DEEP_JSON)
     outage: bool = False
     forbidden: bool = False  # 403 after auth and budget, as Mist answers a restricted admin
     exhausted_tokens: list[str] = field(default_factory=list)
@@ -60,7 +64,7 @@ class Faults:
                     raise FaultError(f"{key} must be a non-negative number")
                 if key == "error_rate" and value > 1:
                     raise FaultError("error_rate must be between 0 and 1")
-            elif key in ("hang", "malformed", "outage", "forbidden"):
+            elif key in ("hang", "malformed", "nonstandard", "deep", "outage", "forbidden"):
                 if not isinstance(value, bool):
                     raise FaultError(f"{key} must be true or false")
             elif key == "exhausted_tokens":

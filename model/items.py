@@ -9,10 +9,47 @@ raw Mist dicts or these alike, through the same functions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, TypeVar
 
-from model.values import address_mode, as_int, boolean, counter, mapping, number, share, text
+from model.values import (
+    TEXT_MAX,
+    address_mode,
+    as_int,
+    boolean,
+    bounded,
+    counter,
+    mapping,
+    number,
+    scalar,
+    share,
+    text,
+)
+
+log = logging.getLogger("model")
+Item = TypeVar("Item")
+
+
+def drops_bad_items(trim: Callable[[Any], Item | None]) -> Callable[[Any], Item | None]:
+    """`trim`, but an item it cannot read is dropped (None) and logged: one bad item never
+    fails its page, and so never the whole refresh."""
+
+    @functools.wraps(trim)
+    def trimmed(raw: Any) -> Item | None:
+        try:
+            return trim(raw)
+        except Exception as error:  # whatever a hostile item makes us raise
+            log.warning(
+                "dropped a Mist item %s could not read: %s: %.200s",
+                trim.__name__,
+                type(error).__name__,
+                error,
+            )
+            return None
+
+    return trimmed
 
 
 def gateway_id_from_mac(mac: str) -> str:
@@ -44,9 +81,9 @@ def _interface_stat(node: str, name: str, entry: Mapping[str, Any]) -> Interface
     ips = entry.get("ips")
     return InterfaceStat(
         node=node,
-        port_id=share(text(entry.get("port_id")) or str(name).split(".")[0]),
+        port_id=share(text(entry.get("port_id")) or str(name).split(".")[0][:TEXT_MAX]),
         wan=entry.get("port_usage") == "wan",
-        wan_name=share(entry.get("wan_name")),
+        wan_name=share(scalar(entry.get("wan_name"))),
         wan_type=share(text(entry.get("wan_type"))),
         ip=text(ips[0]) if isinstance(ips, list) and ips else None,
         has_ips=bool(ips),
@@ -76,7 +113,7 @@ class GatewayStat(NamedTuple):
 
     id: str  # Mist's id, else the one its MAC gives
     mac: str | None
-    name: Any  # verbatim, like model … ext_ip: Mist's values pass through untouched
+    name: Any  # verbatim, like model … ext_ip: Mist's scalars pass through (model.values.scalar)
     site_id: str | None
     model: Any
     version: Any
@@ -101,6 +138,7 @@ def _interfaces(raw: Mapping[str, Any]) -> tuple[InterfaceStat, ...]:
     return tuple(interfaces)
 
 
+@drops_bad_items
 def gateway_stat(raw: Any) -> GatewayStat | None:
     """The compact form of one gateway stats item; None for what is not a gateway."""
     if isinstance(raw, GatewayStat):
@@ -114,15 +152,15 @@ def gateway_stat(raw: Any) -> GatewayStat | None:
     return GatewayStat(
         id=share(gateway_id),
         mac=share(mac),
-        name=share(raw.get("name")),
+        name=share(scalar(raw.get("name"))),
         site_id=share(text(raw.get("site_id"))),
-        model=share(raw.get("model")),
-        version=share(raw.get("version")),
-        status=share(raw.get("status")),
+        model=share(scalar(raw.get("model"))),
+        version=share(scalar(raw.get("version"))),
+        status=share(scalar(raw.get("status"))),
         uptime=number(raw.get("uptime")),
         last_seen=number(raw.get("last_seen")),
-        ip=share(raw.get("ip")),
-        ext_ip=share(raw.get("ext_ip")),
+        ip=share(scalar(raw.get("ip"))),
+        ext_ip=share(scalar(raw.get("ext_ip"))),
         ha=raw.get("is_ha") is True or bool(raw.get("if2_stat")),
         interfaces=_interfaces(raw),
     )
@@ -143,6 +181,7 @@ class PortStat(NamedTuple):
     last_flapped: float | int | None
 
 
+@drops_bad_items
 def port_stat(raw: Any) -> PortStat | None:
     """The compact form of one port search result; None without a MAC and port id."""
     if isinstance(raw, PortStat):
@@ -153,8 +192,8 @@ def port_stat(raw: Any) -> PortStat | None:
     if not isinstance(mac, str) or not isinstance(port_id, str):
         return None
     return PortStat(
-        mac=share(mac),
-        port_id=share(port_id),
+        mac=share(mac[:TEXT_MAX]),
+        port_id=share(port_id[:TEXT_MAX]),
         up=boolean(raw.get("up")),
         disabled=boolean(raw.get("disabled")),
         speed=number(raw.get("speed")),
@@ -165,6 +204,15 @@ def port_stat(raw: Any) -> PortStat | None:
         last_flapped=number(raw.get("last_flapped")),
     )
 
+
+QUALITY_RANGES: dict[str, tuple[float, float]] = {
+    "latency": (0, 60_000),  # ms: a path a minute late is down, not slow
+    "jitter": (0, 60_000),  # ms
+    "loss": (0, 100),  # %
+    "mos": (0, 5),  # MOS is 1-5; Mist sends 0 for a path without a score (a down one)
+}
+"""The physical range of each peer path quality reading: what lies outside is capped to it,
+so every average of readings stays finite (two latencies of 1e308 would sum to infinity)."""
 
 PEER_PATH_FIELDS = (
     "port_id",
@@ -210,29 +258,30 @@ class PeerPath(NamedTuple):
         return dict(zip(PEER_PATH_FIELDS, self))  # noqa: B905 - stops before `mac`
 
 
+@drops_bad_items
 def peer_path(raw: Any) -> PeerPath | None:
-    """The compact form of one vpn_peers/search result (quality as numbers); None when it
-    names no gateway MAC."""
+    """The compact form of one vpn_peers/search result (quality as numbers within
+    QUALITY_RANGES, the other fields as JSON scalars); None when it names no gateway MAC."""
     if isinstance(raw, PeerPath):
         return raw
     if not isinstance(raw, Mapping) or not isinstance(raw.get("mac"), str):
         return None
     get = raw.get
     return PeerPath(
-        port_id=share(get("port_id")),
-        peer_router_name=share(get("peer_router_name")),
-        peer_port_id=share(get("peer_port_id")),
-        peer_mac=share(get("peer_mac")),
-        peer_site_id=share(get("peer_site_id")),
-        type=share(get("type")),
-        up=get("up"),
-        is_active=get("is_active"),
-        uptime=get("uptime"),
-        latency=number(get("latency")),
-        jitter=number(get("jitter")),
-        loss=number(get("loss")),
-        mos=number(get("mos")),
-        mtu=get("mtu"),
-        last_seen=get("last_seen"),
-        mac=share(raw["mac"]),
+        port_id=share(scalar(get("port_id"))),
+        peer_router_name=share(scalar(get("peer_router_name"))),
+        peer_port_id=share(scalar(get("peer_port_id"))),
+        peer_mac=share(scalar(get("peer_mac"))),
+        peer_site_id=share(scalar(get("peer_site_id"))),
+        type=share(scalar(get("type"))),
+        up=scalar(get("up")),
+        is_active=scalar(get("is_active")),
+        uptime=scalar(get("uptime")),
+        latency=bounded(get("latency"), *QUALITY_RANGES["latency"]),
+        jitter=bounded(get("jitter"), *QUALITY_RANGES["jitter"]),
+        loss=bounded(get("loss"), *QUALITY_RANGES["loss"]),
+        mos=bounded(get("mos"), *QUALITY_RANGES["mos"]),
+        mtu=scalar(get("mtu")),
+        last_seen=scalar(get("last_seen")),
+        mac=share(raw["mac"][:TEXT_MAX]),
     )

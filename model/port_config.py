@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from model import values
-from model.values import as_int, mapping, share, text
+from model.values import as_int, mapping, scalar, share, text
 
 MAX_RANGE_PORTS = 256  # a port-key range longer than this is a typo, not a chassis
 _VAR = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
@@ -142,8 +142,9 @@ def resolve_port_configs(
 
 
 def _by_id(items: list[dict]) -> dict[Any, Mapping[str, Any]]:
-    """Mist objects by their `id` (what is not an object is skipped)."""
-    return {item.get("id"): item for item in items if isinstance(item, Mapping)}
+    """Mist objects by their `id` (what is not an object is skipped; an id that is not a
+    JSON scalar is no id)."""
+    return {scalar(item.get("id")): item for item in items if isinstance(item, Mapping)}
 
 
 def index_port_configs(
@@ -173,11 +174,11 @@ def index_port_configs(
     ]:
         item = mapping(inventory_by_id.get(gateway_id))
         device = mapping(device_configs.get(gateway_id))
-        site = mapping(sites_by_id.get(device.get("site_id") or item.get("site_id")))
-        profile_id = device.get("deviceprofile_id") or item.get("deviceprofile_id")
+        site = mapping(sites_by_id.get(scalar(device.get("site_id") or item.get("site_id"))))
+        profile_id = scalar(device.get("deviceprofile_id") or item.get("deviceprofile_id"))
         resolved = resolve_port_configs(
             site=site,
-            template=templates_by_id.get(site.get("gatewaytemplate_id")),
+            template=templates_by_id.get(scalar(site.get("gatewaytemplate_id"))),
             profile=profiles_by_id.get(profile_id),
             device=device or None,
         )

@@ -9,6 +9,7 @@ memory of dicts) that the payload turns into dicts one at a time as it encodes t
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -26,7 +27,9 @@ from model.items import (
 )
 from model.port_config import PortConfig
 from model.quality import port_quality
-from model.values import mapping, text
+from model.values import mapping, scalar, text
+
+log = logging.getLogger("model")
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,10 +322,10 @@ def _joins(
 
 
 def _gateway(
-    stat: GatewayStat, paths: list[PeerPath], joins: _Joins, circuits: list[Circuit]
-) -> Gateway:
-    """One gateway's record from its stat and sorted peer paths; its circuits are appended
-    to `circuits`."""
+    stat: GatewayStat, paths: list[PeerPath], joins: _Joins
+) -> tuple[Gateway, list[Circuit]]:
+    """One gateway's record from its stat and sorted peer paths, and its circuits."""
+    circuits: list[Circuit] = []
     mac = stat.mac or ""
     configs = joins.configs.get(stat.id) or {}
     interfaces = _wan_interfaces(stat, configs, joins.port_ids.get(mac, ()))
@@ -352,7 +355,7 @@ def _gateway(
                 speed_ceiling(record.speed, gateway_speed),
             )
         )
-    return Gateway(
+    gateway = Gateway(
         stat=stat._replace(interfaces=()),
         ports_up=sum(1 for p in ports if p.up is True),
         ports_total=len(ports),
@@ -361,6 +364,7 @@ def _gateway(
         degraded=any(p.degraded for p in ports),
         ports=tuple(ports),
     )
+    return gateway, circuits
 
 
 def _name_key(value: Any) -> str:
@@ -374,12 +378,12 @@ def _site_records(sites: list[dict], gateways: list[Gateway]) -> list[dict]:
         counts[gateway.stat.site_id] = counts.get(gateway.stat.site_id, 0) + 1
     records = [
         {
-            "id": site.get("id"),
-            "name": site.get("name"),
-            "country_code": site.get("country_code"),
-            "timezone": site.get("timezone"),
-            "address": site.get("address"),
-            "gateway_count": counts.get(site.get("id"), 0),
+            "id": scalar(site.get("id")),
+            "name": scalar(site.get("name")),
+            "country_code": scalar(site.get("country_code")),
+            "timezone": scalar(site.get("timezone")),
+            "address": scalar(site.get("address")),
+            "gateway_count": counts.get(scalar(site.get("id")), 0),
         }
         for site in sites
         if isinstance(site, Mapping)
@@ -389,9 +393,9 @@ def _site_records(sites: list[dict], gateways: list[Gateway]) -> list[dict]:
 
 
 def _org_record(org: Mapping[str, Any]) -> dict:
-    record = {"id": org.get("id"), "name": org.get("name")}
-    if org.get("msp_name") is not None:
-        record["msp_name"] = org.get("msp_name")
+    record = {"id": scalar(org.get("id")), "name": scalar(org.get("name"))}
+    if scalar(org.get("msp_name")) is not None:
+        record["msp_name"] = scalar(org.get("msp_name"))
     return record
 
 
@@ -424,9 +428,22 @@ def build_snapshot(
         seen.add(stat.id)
         mac = stat.mac or ""
         paths = sorted(joins.paths.get(mac, ()), key=_peer_path_sort_key)
-        gateways.append(_gateway(stat, paths, joins, circuits))
+        try:
+            gateway, its_circuits = _gateway(stat, paths, joins)
+        except Exception as error:  # one bad gateway never fails the refresh
+            log.warning(
+                "dropped gateway %s that could not be built: %s: %.200s",
+                stat.id,
+                type(error).__name__,
+                error,
+            )
+            continue
+        gateways.append(gateway)
+        circuits.extend(its_circuits)
         paths_of[(stat.id, mac)] = paths
-    site_names = {s.get("id"): s.get("name") for s in sites if isinstance(s, Mapping)}
+    site_names = {
+        scalar(s.get("id")): scalar(s.get("name")) for s in sites if isinstance(s, Mapping)
+    }
     gateways.sort(
         key=lambda g: (_name_key(site_names.get(g.stat.site_id)), _name_key(g.stat.name), g.stat.id)
     )

@@ -19,6 +19,7 @@ import redis
 from mist.connection import MistConnection
 from mist.errors import MistError
 from mist.streams import CallCounter, Fetched
+from model.values import TEXT_MAX
 from store.configs import read_config, write_configs
 
 log = logging.getLogger("worker")
@@ -41,7 +42,8 @@ def device_config_cap(interval: int) -> int:
 
 
 def scrub_config(document: Any) -> Any:
-    """Drop secrets (PPPoE/LTE passwords, PSKs, …) before a config object is cached in Redis."""
+    """Drop secrets (PPPoE/LTE passwords, PSKs, …) and cut strings at TEXT_MAX (as the model
+    reads them) before a config object is cached in Redis: no 10 MB name is kept."""
     if isinstance(document, dict):
         return {
             key: scrub_config(value)
@@ -50,6 +52,8 @@ def scrub_config(document: Any) -> Any:
         }
     if isinstance(document, list):
         return [scrub_config(value) for value in document]
+    if isinstance(document, str):
+        return document[:TEXT_MAX]
     return document
 
 

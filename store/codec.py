@@ -17,11 +17,14 @@ from typing import Any, Protocol
 
 
 def encode_json(document: Any) -> bytes:
-    """Compact UTF-8 JSON (DATA.md §2): what the web sends byte for byte. Bytes are taken as
-    JSON already encoded."""
+    """Compact UTF-8 standard JSON (DATA.md §2): what the web sends byte for byte. Bytes are
+    taken as JSON already encoded. NaN or an infinity raises ValueError rather than become
+    `NaN`/`Infinity`, which the browser's JSON.parse rejects with the whole document."""
     if isinstance(document, bytes):
         return document
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
 
 
 class Sink(Protocol):

@@ -731,9 +731,15 @@ def test_server_csv_follows_a_new_refresh(client, store, org):
 def test_the_rows_document_carries_the_servers_csv_format(client, org):
     """The page's own CSV takes its columns and Excel-safe rule from here (static/js/csv.js)."""
     document = client.get("/api/gateways/rows").get_json()
-    assert document["csv"] == {"columns": list(CSV_COLUMNS), "formula_starts": "=+-@\t\r"}
+    assert document["csv"] == {
+        "columns": list(CSV_COLUMNS),
+        "formula_starts": "=+-@\t\r",
+        "cell_breaks": ";\t\r\n",
+    }
     for start in document["csv"]["formula_starts"]:
         assert excel_safe(start + "x") == "'" + start + "x"
+        for mark in document["csv"]["cell_breaks"]:
+            assert excel_safe("x" + mark + start) == "x" + mark + "'" + start
     assert excel_safe("x=") == "x="
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -348,16 +349,22 @@ def test_csv_of_exactly_the_filtered_rows_is_excel_safe(page, org):
     assert {row[2] for row in rows[1:]} == {g["id"] for g in shown}
     for row in rows[1:]:
         for cell in row:
-            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+            for piece in re.split("[;\t]", cell):  # Excel's cells in a `;` locale, or pasted
+                assert not piece.startswith(("=", "+", "-", "@", "\r")), cell
     cells = page.evaluate(
-        """async (starts) => {
+        """async (spec) => {
             const csv = await import('/static/js/csv.js');
-            return ['=1+1', '+49', '-cmd', '@SUM(A1)', '\\tx', '\\rx', 'plain', null, true]
-                .map((value) => csv.excelSafe(value, starts));
+            const spots = csv.unsafeSpots(spec);
+            return ['=1+1', '+49', '-cmd', '@SUM(A1)', '\\tx', '\\rx', 'plain', null, true,
+                    'x;=1+1', 'a\\t@b', '\\t\\t=', 'a;b=c', 'x]=']
+                .map((value) => csv.excelSafe(value, spots));
         }""",
-        server_csv["formula_starts"],
+        server_csv,
     )
-    assert cells == ["'=1+1", "'+49", "'-cmd", "'@SUM(A1)", "'\tx", "'\rx", "plain", "", "yes"]
+    assert cells == [
+        *("'=1+1", "'+49", "'-cmd", "'@SUM(A1)", "'\tx", "'\rx", "plain", "", "yes"),
+        *("x;'=1+1", "a\t'@b", "'\t'\t'=", "a;b=c", "x]="),
+    ]
     assert page.problems == []
 
 

@@ -41,3 +41,23 @@ def test_a_cancelled_connection_makes_no_new_attempt(mistsim):
         connection.org(mistsim.org_id)
     assert mistsim.calls()["total"] == 0
     assert connection.calls_this_refresh == 0
+
+
+def test_json_nested_too_deep_is_a_malformed_answer_not_a_crash(mistsim):
+    mistsim.set_faults(deep=True)
+    connection = connect(mistsim, retries=1)
+    with pytest.raises(MalformedResponse, match="malformed JSON"):
+        connection.sites(mistsim.org_id)
+    assert mistsim.calls()["total"] == 2, "retried like any malformed answer"
+
+
+def test_nan_and_infinity_from_mist_read_as_missing_values(mistsim):
+    mistsim.set_faults(nonstandard=True)
+    connection = connect(mistsim)
+    paths = connection.peer_paths(mistsim.org_id).items
+    sites = connection.sites(mistsim.org_id).items
+    assert paths and sites
+    assert {site["name"] for site in sites} == {None}, "NaN names are no names"
+    assert {(p["mos"], p["jitter"], p["loss"], p["latency"]) for p in paths} == {
+        (None, None, None, 1e308)
+    }

@@ -70,3 +70,20 @@ def test_the_interval_is_an_hour_unless_mist_says_otherwise():
     assert interval({}) == 3600
     assert interval({"interval": "nonsense"}) == 3600
     assert interval({"interval": -600}) == 3600
+
+
+def test_hostile_sizes_in_an_insights_answer_are_gaps_or_malformed_never_a_crash():
+    """1e308 bps has no float32 for the history, 10**400 no float, `1e999` is infinity: a
+    value beyond ±2**64 is a gap, a start that is no epoch second a malformed answer."""
+    assert zip_series({"start": 0}, [1e308, 10**400, 2**64, 2**64 - 1], [], 3600) == [
+        (0, None, None),
+        (3600, None, None),
+        (7200, None, None),
+        (10800, 2**64 - 1, None),
+    ]
+    for start in (10**400, "1e999", -1, 2**32):
+        with pytest.raises(MalformedResponse, match="without a start time"):
+            zip_series({"start": start}, [1], [], 3600)
+    assert interval({"interval": 10**400}) == 3600
+    assert interval({"interval": float("inf")}) == 3600
+    assert interval({"interval": 86400}) == 86400

@@ -603,3 +603,48 @@ def test_an_offline_gateway_gives_the_history_no_counters():
     assert (online.circuits[0].rx_bytes, online.circuits[0].tx_bytes) == (10, 20)
     assert (offline.circuits[0].rx_bytes, offline.circuits[0].tx_bytes) == (None, None)
     assert gateways_of(offline)[0]["ports"][0]["up"] is False
+
+
+def test_hostile_numbers_and_sizes_never_fail_the_snapshot():
+    """A peer latency of 10**4000, two latencies of 1e308 (whose average is infinity),
+    counters of 1e308 and 10**400 and a 10 MB name: the snapshot builds and encodes as
+    standard JSON, quality capped to its physical range, names cut to 256 characters."""
+    name = "N" * 10_000_000
+    snapshot = build(
+        [
+            stat("a1", {"ge-0/0/0.0": wan("ge-0/0/0")}, name=name),
+            stat("a2", {"ge-0/0/0.0": wan("ge-0/0/0")}, name=float("nan")),
+        ],
+        port_stats=[
+            {"mac": "a1", "port_id": "ge-0/0/0", "rx_bytes": 1e308, "tx_bytes": 10**400},
+        ],
+        peer_paths=[
+            path("a1", "ge-0/0/0", latency=1e308, jitter=10**4000, mos=float("nan")),
+            path("a1", "ge-0/0/0", latency=1e308, loss=float("inf")),
+            path("a2", "ge-0/0/0", latency=10**4000),
+        ],
+        sites=[{"id": "s", "name": name, "address": float("-inf")}],
+    )
+    assert [c.rx_bytes for c in snapshot.circuits] == [None, None]
+    assert [c.tx_bytes for c in snapshot.circuits] == [None, None]
+    assert snapshot.sites[0]["name"] == "N" * 256 and snapshot.sites[0]["address"] is None
+    document = payload(snapshot)
+    json.dumps(document, allow_nan=False)
+    first, second = sorted(document["gateways"], key=lambda g: g["mac"])
+    assert first["name"] == "N" * 256 and second["name"] is None
+    assert (first["ports"][0]["latency"], first["ports"][0]["jitter"]) == (60_000, 60_000)
+    assert (first["ports"][0]["loss"], first["ports"][0]["mos"]) == (None, None)  # no number
+    assert second["ports"][0]["latency"] == 60_000
+
+
+def test_a_gateway_that_cannot_be_built_is_dropped_and_logged(caplog):
+    bad_config: Any = object()  # no `usage`: reading it raises inside the build
+    snapshot_configs = {"00000000-0000-0000-1000-b1": {"ge-0/0/0": bad_config}}
+    with caplog.at_level("WARNING", logger="model"):
+        snapshot = build(
+            [stat("a1", {"ge-0/0/0.0": wan("ge-0/0/0")}), stat("b1", {"ge-0/0/0.0": {}})],
+            configs=snapshot_configs,
+        )
+    assert [g["id"] for g in gateways_of(snapshot)] == ["00000000-0000-0000-1000-a1"]
+    assert [c.gateway_id for c in snapshot.circuits] == ["00000000-0000-0000-1000-a1"]
+    assert "dropped gateway 00000000-0000-0000-1000-b1" in caplog.text

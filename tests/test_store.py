@@ -372,3 +372,10 @@ def test_a_staged_refresh_is_invisible_until_its_switch_and_leaves_no_staging_ke
     assert read_gateway_peer_paths(client, GATEWAY_ID) == b'[{"v":2}]'
     assert client.get(f"mist:vpn_peers:{GATEWAY_ID}-4c96144f0a10") == b'[{"v":2}]'  # the seed key
     assert not [key for key in scan_keys(client) if key.startswith("mist:staged:")]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_encode_json_refuses_what_is_not_standard_json(value: float) -> None:
+    """The browser's JSON.parse rejects a whole document for one NaN: never store one."""
+    with pytest.raises(ValueError, match="JSON compliant"):
+        encode_json({"gateways": [{"latency": value}]})

@@ -21,6 +21,17 @@ from views.export import CSV_COLUMNS, CircuitRows, excel_safe
         (True, "yes"),
         (False, "no"),
         (12.5, "12.5"),
+        # `;` is Excel's list separator in many locales, tab separates pasted cells
+        ("x;=1+1", "x;'=1+1"),
+        ("a;+1;-2;@3", "a;'+1;'-2;'@3"),
+        ("a\t=b", "a\t'=b"),
+        ("\t\t=", "'\t'\t'="),
+        ("a;\rb", "a;'\rb"),
+        ("x;;=1", "x;;'=1"),
+        ("a;b=c", "a;b=c"),
+        ("a=b;c", "a=b;c"),
+        ("line\r\n=1", "line\r\n'=1"),  # a row may end there when quotes go unseen
+        ("\r=", "'\r'="),
     ],
 )
 def test_excel_safe_cells(value: object, cell: str) -> None:

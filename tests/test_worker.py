@@ -4,8 +4,11 @@ and the last good data still served when Mist misbehaves."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
+import re
 import time
 
 import pytest
@@ -440,3 +443,61 @@ def test_the_status_goes_out_with_the_snapshot_it_names(mistsim, redis_server, m
     assert status["status"] == "idle" and status["phase"] is None
     assert status["last_update"] == float(client.get("mist:metadata:last_update"))
     assert client.get("mist:metadata:interval") == b"60"
+
+
+def _strict_json(raw: bytes) -> object:
+    """json.loads as a browser's JSON.parse reads: NaN and Infinity are not JSON."""
+
+    def reject(constant: str) -> None:
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    return json.loads(raw, parse_constant=reject)
+
+
+def _stored_values(client) -> dict[str, bytes]:
+    """Every stored string and hash field under our prefix but the binary histories."""
+    found: dict[str, bytes] = {}
+    for key in scan_keys(client):
+        if key.endswith((":fine", ":coarse")) or key == "mist:lock:worker":
+            continue
+        kind = client.type(key)
+        if kind == b"string":
+            found[key] = bytes(client.get(key))
+        elif kind == b"hash":
+            for field, value in client.hgetall(key).items():
+                found[f"{key}#{field.decode()}"] = bytes(value)
+    return {
+        key: gzip.decompress(value) if key.split("#")[0].endswith(":gz") else value
+        for key, value in found.items()
+    }
+
+
+def test_nonstandard_numbers_and_formula_names_are_served_safe(mistsim_factory, redis_server):
+    """mistsim's edge org (formula names, a 1,000-character name) with NaN, Infinity, 1e308
+    and 10**400 in every answer: the worker still publishes, every served body is standard
+    JSON with capped values, and no CSV cell is one Excel would run."""
+    sim = mistsim_factory(edge_cases=True)
+    sim.set_faults(nonstandard=True, paths="/(sites|stats/vpn_peers|stats/ports)")
+    instance = make_worker(sim, redis_server)
+    assert instance.refresh()
+    client = redis_server.client()
+    values = _stored_values(client)
+    json_bodies = {key: v for key, v in values.items() if v[:1] in (b"{", b"[")}
+    assert "mist:gateways" in json_bodies and "mist:vpn_peers:all" in {
+        key.split("#")[0] for key in json_bodies
+    }
+    for key, body in json_bodies.items():
+        _strict_json(body)  # raises on NaN / Infinity
+        assert b"n" * 300 not in body, f"{key}: a name longer than 256 characters"
+    assert {site["name"] for site in served_json(client, Dataset.SITES)} == {None}, "NaN: none"
+    gateways = served_json(client, Dataset.GATEWAYS)["gateways"]
+    latencies = [p["latency"] for g in gateways for p in g["ports"] if p["latency"] is not None]
+    assert latencies and max(latencies) <= 60_000, "1e308 ms is capped, never averaged to inf"
+    served_csv = read_served(client, Dataset.EXPORT_CSV, gzip_ok=False)
+    assert served_csv is not None
+    text = served_csv.body.decode("utf-8-sig")
+    assert "'=HYPERLINK(" in text and "x;'=1+1" in text
+    for row in csv.reader(io.StringIO(text)):
+        for cell in row:
+            for piece in re.split("[;\t]", cell):
+                assert not piece.startswith(("=", "+", "-", "@", "\r")), cell

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,17 +67,32 @@ _PORT_CSV_FIELDS = (
     "tx_bytes_24h",
 )
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What Excel runs as a formula at the start of a cell."""
+CELL_BREAKS = (";", "\t", "\r", "\n")
+"""Where Excel may start a new cell inside ours: `;` is the list separator of many locales
+(it opens a comma-separated file with it), tab separates cells on paste, and a line break
+ends the row when such a locale does not see our quotes (a cell quoted after a `,` is no
+quoted field where `,` separates nothing)."""
+_BREAK = re.compile("[" + re.escape("".join(CELL_BREAKS)) + "]")
+_UNSAFE = re.compile(
+    "(?:^|(?<=[" + re.escape("".join(CELL_BREAKS)) + "]))"
+    "(?=[" + re.escape("".join(FORMULA_STARTS)) + "])"
+)
 
 
 def excel_safe(value: object) -> str:
-    """A CSV cell Excel cannot run as a formula: a leading = + - @ tab or CR gets a quote.
+    """A CSV cell Excel cannot run as a formula: a quote goes before any = + - @ tab or CR
+    that starts the cell or follows a CELL_BREAKS character (`x;=1+1` is two cells, one a
+    formula, in a `;` locale).
 
     Mist names are free text (a site called =HYPERLINK(...) must stay text in the sheet).
     """
     if value is None:
         return ""
     text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    if text.startswith(FORMULA_STARTS) or _BREAK.search(text):
+        return _UNSAFE.sub("'", text)
+    return text  # the common case, found cheaply: a CSV has 30 cells a WAN port
 
 
 class CircuitRows:

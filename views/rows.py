@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from model.snapshot import link_down
-from views.export import CSV_COLUMNS, FORMULA_STARTS
+from views.export import CELL_BREAKS, CSV_COLUMNS, FORMULA_STARTS
 
 ROW_COLUMNS = (
     "id",
@@ -96,5 +96,9 @@ class GatewayRows:
             "sites": self.sites,
             "columns": list(ROW_COLUMNS),
             "rows": self.rows,
-            "csv": {"columns": list(CSV_COLUMNS), "formula_starts": "".join(FORMULA_STARTS)},
+            "csv": {
+                "columns": list(CSV_COLUMNS),
+                "formula_starts": "".join(FORMULA_STARTS),
+                "cell_breaks": "".join(CELL_BREAKS),
+            },
         }

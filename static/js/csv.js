@@ -1,7 +1,9 @@
 // CSV of exactly what the filters show: one row per WAN port, Excel-safe, UTF-8 with BOM.
 // The server is the one source of the format: the rows document's `csv` names the columns
-// (circuits.CSV_COLUMNS, as /api/export.csv has them) and the characters Excel would run as a
-// formula. This module only knows how to read each named column from a gateway and its port.
+// (views.export.CSV_COLUMNS, as /api/export.csv has them), the characters Excel would run as a
+// formula (`formula_starts`) and those after which Excel may start a new cell (`cell_breaks`:
+// `;` in many locales, tab). This module only knows how to read each named column from a
+// gateway and its port.
 
 /** One getter per server column name: (gateway, port, siteNames) → the raw cell value. */
 export const CSV_GETTERS = {
@@ -42,27 +44,44 @@ export function missingGetters(spec) {
   return ((spec && spec.columns) || []).filter((column) => !Object.hasOwn(CSV_GETTERS, column));
 }
 
-/** A cell Excel will never run as a formula: a leading formula character gets a quote. */
-export function excelSafe(value, formulaStarts) {
+/** A regular-expression character class of exactly the characters of `chars`. */
+function charClass(chars) {
+  const escaped = [...(chars || '')].map((c) => `\\u{${c.codePointAt(0).toString(16)}}`);
+  return `[${escaped.join('')}]`;
+}
+
+/** Where a quote goes under the server's rule `spec`: before a formula character that starts
+ * the cell or follows a cell break. */
+export function unsafeSpots(spec) {
+  const starts = charClass(spec.formula_starts);
+  const breaks = spec.cell_breaks ? `|(?<=${charClass(spec.cell_breaks)})` : '';
+  return new RegExp(`(?:^${breaks})(?=${starts})`, 'gu');
+}
+
+/** A cell Excel will never run as a formula: each formula character at the start of the cell
+ * or after a cell break gets a quote (`spots` is unsafeSpots of the server's rule). */
+export function excelSafe(value, spots) {
   if (value === null || value === undefined) return '';
   const cell = typeof value === 'boolean' ? (value ? 'yes' : 'no') : String(value);
-  return cell.length && formulaStarts.includes(cell[0]) ? `'${cell}` : cell;
+  return cell.replace(spots, "'");
 }
 
 function quote(cell) {
   return /[",\r\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
 }
 
-/** The CSV text of `gateways` in the server's format `spec` ({columns, formula_starts}). */
+/** The CSV text of `gateways` in the server's format `spec` ({columns, formula_starts,
+ * cell_breaks}). */
 export function toCsv(gateways, siteNames, spec) {
   const missing = missingGetters(spec);
   if (missing.length) throw new Error(`no getter for CSV column ${missing.join(', ')}`);
   const getters = spec.columns.map((column) => CSV_GETTERS[column]);
+  const spots = unsafeSpots(spec);
   const lines = [spec.columns.join(',')];
   for (const gateway of gateways) {
     const ports = gateway.ports && gateway.ports.length ? gateway.ports : [{}];
     for (const port of ports) {
-      const cells = getters.map((get) => quote(excelSafe(get(gateway, port, siteNames), spec.formula_starts)));
+      const cells = getters.map((get) => quote(excelSafe(get(gateway, port, siteNames), spots)));
       lines.push(cells.join(','));
     }
   }
