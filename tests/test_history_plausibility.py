@@ -66,6 +66,7 @@ def readings(sequence: list[Step]) -> list[Reading]:
     leaps by 10 TB or more (another device's counters), a missing reading has none."""
     ts, rx, tx, speed = T0, 10**9, 10**8, SPEEDS[2]
     out = [Reading(ts, rx, tx, speed, "clean")]
+    counted_at = ts  # the last reading with counters: a jump is measured from there
     for step in sequence:
         ts += step.seconds
         carried = int(step.load * min(speed, step.speed) * step.seconds / 8)
@@ -76,11 +77,13 @@ def readings(sequence: list[Step]) -> list[Reading]:
         if kind == "reset":
             rx, tx = carried % 1000, carried % 777
         elif kind == "jump":
-            leap = max(TEN_TB, int(2 * max(SPEEDS) * step.seconds / 8))  # always too fast
+            since = ts - counted_at  # a missing reading keeps the baseline where it was
+            leap = max(TEN_TB, int(2 * max(SPEEDS) * since / 8))  # always too fast
             rx, tx = rx + leap + carried, tx + carried // 2
         else:
             rx, tx = rx + carried, tx + carried // 2
         speed = step.speed
+        counted_at = ts
         out.append(Reading(ts, rx, tx, speed, kind))
     return out
 
