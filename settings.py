@@ -72,6 +72,7 @@ class WebSettings:
     port: int
     log_level: str
     worker_interval: int
+    metrics_bearer_token: Secret | None = None  # /metrics wants it when set
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class WorkerSettings:
     worker_interval: int
     port: int
     log_level: str
+    metrics_peer_paths: str = "summary"  # all | summary | off
 
 
 def read_environment(
@@ -193,6 +195,27 @@ def _ca_bundle(env: Mapping[str, str]) -> str | None:
     return str(path)
 
 
+METRICS_PEER_PATHS = ("all", "summary", "off")
+
+
+def _metrics_peer_paths(env: Mapping[str, str]) -> str:
+    mode = env.get("METRICS_PEER_PATHS", "").strip().lower() or "summary"
+    if mode not in METRICS_PEER_PATHS:
+        raise SettingError("METRICS_PEER_PATHS", f"must be one of {', '.join(METRICS_PEER_PATHS)}")
+    return mode
+
+
+def _metrics_bearer_token(env: Mapping[str, str]) -> Secret | None:
+    raw = env.get("METRICS_BEARER_TOKEN", "").strip()
+    if not raw:
+        return None
+    if not _TOKEN_RE.match(raw):
+        raise SettingError(
+            "METRICS_BEARER_TOKEN", "may hold only letters, digits and . _ ~ + / = -"
+        )
+    return Secret(raw)
+
+
 def load_web_settings(
     environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
 ) -> WebSettings:
@@ -203,6 +226,7 @@ def load_web_settings(
         port=_int_setting(env, "PORT", DEFAULT_PORT, 1, 65535),
         log_level=_log_level(env),
         worker_interval=_int_setting(env, "WORKER_INTERVAL", DEFAULT_INTERVAL, 1, 86400),
+        metrics_bearer_token=_metrics_bearer_token(env),
     )
 
 
@@ -221,6 +245,7 @@ def load_worker_settings(
         worker_interval=web.worker_interval,
         port=web.port,
         log_level=web.log_level,
+        metrics_peer_paths=_metrics_peer_paths(env),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from model.items import (
@@ -136,6 +136,8 @@ class Snapshot:
     paths: dict[tuple[str, str], list[PeerPath]]  # (gateway_id, mac) -> its peer paths
     circuits: list[Circuit]
     generated_at: float
+    # (gateway_id, port_id) -> the peer paths over that WAN port (views/metrics.py)
+    port_paths: dict[tuple[str, str], list[PeerPath]] = field(default_factory=dict)
 
 
 def _peer_path_sort_key(path: PeerPath) -> tuple[str, str, str, str]:
@@ -302,10 +304,14 @@ def _joins(
 
 
 def _gateway(
-    stat: GatewayStat, paths: list[PeerPath], joins: _Joins, circuits: list[Circuit]
+    stat: GatewayStat,
+    paths: list[PeerPath],
+    joins: _Joins,
+    circuits: list[Circuit],
+    port_paths: dict[tuple[str, str], list[PeerPath]],
 ) -> Gateway:
     """One gateway's record from its stat and sorted peer paths; its circuits are appended
-    to `circuits`."""
+    to `circuits`, each port's paths put in `port_paths`."""
     mac = stat.mac or ""
     configs = joins.configs.get(stat.id) or {}
     interfaces = _wan_interfaces(stat, configs, joins.port_ids.get(mac, ()))
@@ -317,6 +323,7 @@ def _gateway(
         port = joins.ports.get((mac, port_id))
         record = _wan_port(interface, port or _NO_PORT, configs.get(port_id), by_port[port_id])
         ports.append(record)
+        port_paths[(stat.id, port_id)] = by_port[port_id]
         counters = port if port is not None else interface
         rx_bytes, tx_bytes = counters.rx_bytes, counters.tx_bytes
         if offline:  # stale counters would chart as 0 bps; no reading shows as a gap
@@ -397,6 +404,7 @@ def build_snapshot(
     gateways: list[Gateway] = []
     paths_of: dict[tuple[str, str], list[PeerPath]] = {}
     circuits: list[Circuit] = []
+    port_paths: dict[tuple[str, str], list[PeerPath]] = {}
     seen: set[str] = set()
     for item in gateway_stats:
         stat = gateway_stat(item)
@@ -405,7 +413,7 @@ def build_snapshot(
         seen.add(stat.id)
         mac = stat.mac or ""
         paths = sorted(joins.paths.get(mac, ()), key=_peer_path_sort_key)
-        gateways.append(_gateway(stat, paths, joins, circuits))
+        gateways.append(_gateway(stat, paths, joins, circuits, port_paths))
         paths_of[(stat.id, mac)] = paths
     site_names = {s.get("id"): s.get("name") for s in sites if isinstance(s, Mapping)}
     gateways.sort(
@@ -418,4 +426,5 @@ def build_snapshot(
         paths=paths_of,
         circuits=circuits,
         generated_at=now,
+        port_paths=port_paths,
     )
