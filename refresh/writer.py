@@ -14,11 +14,12 @@ from typing import Any
 
 from model.snapshot import Snapshot
 from store.codec import CsvEncoder, encode_json, write_json_document, write_json_object
+from store.exposition import OPENMETRICS_EOF, Rendered
 from store.keys import Dataset
 from store.publisher import Publisher
 from traffic.step import TrafficResult
 from views.export import CSV_COLUMNS, CircuitRows
-from views.metrics import OPENMETRICS_EOF, Rendered, snapshot_families, worker_families
+from views.metrics import snapshot_families, worker_families
 from views.payload import (
     drain_gateway_records,
     drain_peer_paths,

@@ -5,45 +5,23 @@ bytes, so a scrape costs what any other dataset costs. Values are in base units 
 bits per second, bytes, ratios); names from Mist are label values, escaped exactly as the
 text format asks (backslash, double quote, newline) and otherwise kept as they are, any
 Unicode included. The same samples serve the text format 0.0.4 and OpenMetrics 1.0: only
-a counter's TYPE line and OpenMetrics' closing `# EOF` differ (Family.header, OPENMETRICS_EOF).
+a counter's TYPE line and OpenMetrics' closing `# EOF` differ (store/exposition.py).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from model.items import PeerPath
 from model.snapshot import Circuit, Gateway, Snapshot, WanPort
+from store.exposition import Family, Rendered, escape, family, number, render_labels
 
 PEER_PATH_MODES = ("all", "summary", "off")
-TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-OPENMETRICS_EOF = b"# EOF\n"
-MBPS = 1_000_000  # Mist reports a port's speed in Mbit/s
+MBPS_IN_BYTES = 125_000  # Mist reports a port's speed in Mbit/s
 MILLISECONDS = 1000.0  # Mist reports latency and jitter in ms
 PERCENT = 100.0  # Mist reports loss in %
-
-
-@dataclass(frozen=True)
-class Family:
-    """One metric family; `name` is the OpenMetrics family name (a counter's samples add
-    `_total`)."""
-
-    name: str
-    kind: str  # "gauge" or "counter"
-    help: str
-
-    @property
-    def sample(self) -> str:
-        return self.name + "_total" if self.kind == "counter" else self.name
-
-    def header(self, openmetrics: bool) -> bytes:
-        """HELP and TYPE: the text format names a counter by its samples, OpenMetrics not."""
-        name = self.name if openmetrics else self.sample
-        return f"# HELP {name} {self.help}\n# TYPE {name} {self.kind}\n".encode()
 
 
 def _gauge(name: str, text: str) -> Family:
@@ -56,7 +34,10 @@ PORT_UP = _gauge("mist_wan_port_up", "1 when the WAN port's link is up, 0 when d
 PORT_ENABLED = _gauge(
     "mist_wan_port_enabled", "1 when the WAN port is enabled, 0 when it is disabled."
 )
-PORT_SPEED = _gauge("mist_wan_port_speed_bits_per_second", "Negotiated link speed of the WAN port.")
+PORT_SPEED = _gauge(
+    "mist_wan_port_speed_bytes_per_second",
+    "Negotiated link speed of the WAN port (bytes: Prometheus' base unit; x8 for bit/s).",
+)
 PORT_RX = Family(
     "mist_wan_port_receive_bytes", "counter", "Bytes received on the WAN port (Mist's counter)."
 )
@@ -84,9 +65,11 @@ PATH_LATENCY = _gauge("mist_peer_path_latency_seconds", "Latency of the VPN peer
 PATH_JITTER = _gauge("mist_peer_path_jitter_seconds", "Jitter of the VPN peer path.")
 PATH_LOSS = _gauge("mist_peer_path_loss_ratio", "Packet loss of the VPN peer path (0-1).")
 PATH_MOS = _gauge("mist_peer_path_mos", "Mean opinion score of the VPN peer path (1-5).")
-DATA_AGE = _gauge("mist_data_age_seconds", "Seconds since the worker published this data.")
 REFRESH_SECONDS = _gauge(
     "mist_worker_refresh_duration_seconds", "How long the last successful refresh took."
+)
+INTERVAL = _gauge(
+    "mist_worker_interval_seconds", "Seconds between refreshes (stale after twice this)."
 )
 LAST_SUCCESS = _gauge(
     "mist_worker_last_success_timestamp_seconds", "When the last successful refresh started."
@@ -101,36 +84,6 @@ TOKEN_LIMIT = _gauge(
     "mist_api_token_calls_limit", "Mist API calls the token may make per clock hour."
 )
 
-Rendered = tuple[Family, bytes]
-"""A family and its sample lines, encoded."""
-
-
-def escape(value: object) -> str:
-    """A label value as the format writes it: backslash, double quote and newline escaped;
-    None is the empty value (Prometheus' absent label)."""
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else str(value)
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def render_labels(pairs: Iterable[tuple[str, object]]) -> str:
-    """`name="value",…` (without braces), every value escaped."""
-    return ",".join(f'{name}="{escape(value)}"' for name, value in pairs)
-
-
-def number(value: object) -> str | None:
-    """A sample value, or None when there is none to give (missing or not finite)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value):
-        return repr(value)
-    return None
-
 
 def flag(value: bool | None) -> str | None:
     """True → 1, False → 0, unknown → no sample."""
@@ -139,17 +92,6 @@ def flag(value: bool | None) -> str | None:
 
 def scaled(value: float | int | None, factor: float) -> str | None:
     return None if value is None else number(value / factor)
-
-
-def family(kind: Family, samples: Iterable[tuple[str, str | None]]) -> Rendered:
-    """One family's sample lines from (labels, value) pairs; a None value is left out."""
-    name = kind.sample
-    lines = [
-        f"{name}{{{labels}}} {value}\n" if labels else f"{name} {value}\n"
-        for labels, value in samples
-        if value is not None
-    ]
-    return kind, "".join(lines).encode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -199,7 +141,7 @@ def _port_families(ports: list[_Port]) -> Iterator[Rendered]:
 
 
 def _speed(speed: float | int | None) -> str | None:
-    return None if speed is None else number(round(speed * MBPS))
+    return None if speed is None else number(round(speed * MBPS_IN_BYTES))
 
 
 def _worst(paths: Sequence[PeerPath], field: str, pick: Any) -> float | int | None:
@@ -279,6 +221,7 @@ def worker_families(
     and each token's calls so far (tokens only ever as their labels, `token 1`…)."""
     yield family(REFRESH_SECONDS, [("", number(status.get("refresh_seconds")))])
     yield family(LAST_SUCCESS, [("", number(status.get("last_update")))])
+    yield family(INTERVAL, [("", number(status.get("interval")))])
     tokens = [t for t in status.get("tokens") or () if isinstance(t, Mapping)]
     yield family(API_CALLS, ((_token(label), str(n)) for label, n in call_totals.items()))
     hourly = [(_token(t.get("label")), t.get("calls_this_hour"), t.get("limit")) for t in tokens]
@@ -288,10 +231,3 @@ def worker_families(
 
 def _token(label: object) -> str:
     return render_labels((("token", label),))
-
-
-def data_age_family(age: float | None) -> bytes:
-    """The one per-request family (the web puts it in front of the stored body); none
-    before the first publish."""
-    kind, samples = family(DATA_AGE, [("", number(age))])
-    return kind.header(openmetrics=False) + samples

@@ -15,9 +15,9 @@ import redis
 
 from settings import Secret
 from store.codec import gzip_bytes
+from store.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, data_age_family
 from store.keys import Dataset
 from store.reads import read_last_update
-from views.metrics import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, data_age_family
 from web.answers import Answer, Environ, error_answer
 from web.freshness import data_age
 from web.served import DatasetServer
