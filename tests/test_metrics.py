@@ -81,8 +81,8 @@ def test_ports_read_in_base_units_from_the_payload() -> None:
     by_port: dict[tuple[str, ...], float] = {}
     for sample in samples(body):
         if "port" in sample.labels and "peer_gateway" not in sample.labels:
-            key = (sample.labels["gateway_id"], sample.labels["port"], sample.name)
-            by_port[key] = sample.value
+            found = (sample.labels["gateway_id"], sample.labels["port"], sample.name)
+            by_port[found] = sample.value
     checked = 0
     for gateway in org.payload["gateways"]:
         for port in gateway["ports"]:
