@@ -18,6 +18,7 @@ from flask import Flask
 
 import settings
 from history.series import RANGES
+from settings import Secret
 from store.reads import connect
 from web import api, errors, fast, page
 from web.assets import build_assets
@@ -38,6 +39,7 @@ def _flask_app(overrides: Mapping[str, Any]) -> Flask:
         LOG_LEVEL=web.log_level,
         PORT=web.port,
         WORKER_INTERVAL=web.worker_interval,
+        METRICS_BEARER_TOKEN=web.metrics_bearer_token,
         DEBUG=False,
         PROPAGATE_EXCEPTIONS=False,
         TRAP_HTTP_EXCEPTIONS=False,
@@ -65,7 +67,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     app.register_blueprint(page.blueprint(assets, poll_ms, tuple(RANGES)))
     app.register_blueprint(api.blueprint(client, interval))
-    fast_paths = fast.FastPaths(app.wsgi_app, fast.routes(client, interval))
+    bearer = app.config.get("METRICS_BEARER_TOKEN")
+    if isinstance(bearer, str):  # a test's override may give it plain
+        bearer = Secret(bearer) if bearer else None
+    fast_paths = fast.FastPaths(app.wsgi_app, fast.routes(client, interval, bearer))
     app.extensions["fast_paths"] = fast_paths
     app.wsgi_app = fast_paths  # type: ignore[method-assign]
     return app

@@ -96,6 +96,7 @@ class WebSettings:
     log_level: str
     worker_interval: int
     trusted_hosts: tuple[str, ...] = ()
+    metrics_bearer_token: Secret | None = None  # /metrics wants it when set
 
     __repr__ = _redacted_repr
 
@@ -112,6 +113,7 @@ class WorkerSettings:
     worker_interval: int
     port: int
     log_level: str
+    metrics_peer_paths: str = "summary"  # all | summary | off
 
     __repr__ = _redacted_repr
 
@@ -234,6 +236,27 @@ def _ca_bundle(env: Mapping[str, str]) -> str | None:
     return str(path)
 
 
+METRICS_PEER_PATHS = ("all", "summary", "off")
+
+
+def _metrics_peer_paths(env: Mapping[str, str]) -> str:
+    mode = env.get("METRICS_PEER_PATHS", "").strip().lower() or "summary"
+    if mode not in METRICS_PEER_PATHS:
+        raise SettingError("METRICS_PEER_PATHS", f"must be one of {', '.join(METRICS_PEER_PATHS)}")
+    return mode
+
+
+def _metrics_bearer_token(env: Mapping[str, str]) -> Secret | None:
+    raw = env.get("METRICS_BEARER_TOKEN", "").strip()
+    if not raw:
+        return None
+    if not _TOKEN_RE.match(raw):
+        raise SettingError(
+            "METRICS_BEARER_TOKEN", "may hold only letters, digits and . _ ~ + / = -"
+        )
+    return Secret(raw)
+
+
 def load_web_settings(
     environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
 ) -> WebSettings:
@@ -245,6 +268,7 @@ def load_web_settings(
         log_level=_log_level(env),
         worker_interval=_int_setting(env, "WORKER_INTERVAL", DEFAULT_INTERVAL, 1, 86400),
         trusted_hosts=_trusted_hosts(env),
+        metrics_bearer_token=_metrics_bearer_token(env),
     )
 
 
@@ -263,6 +287,7 @@ def load_worker_settings(
         worker_interval=web.worker_interval,
         port=web.port,
         log_level=web.log_level,
+        metrics_peer_paths=_metrics_peer_paths(env),
     )
 
 

@@ -104,6 +104,7 @@ class Worker:
             ),
             pool=self._pool,
             interval=self.interval,
+            metrics_peer_paths=self.settings.metrics_peer_paths,
         )
 
     def _safe(self, read: Callable[[redis.Redis], Any]) -> Any:

@@ -19,6 +19,13 @@ import redis
 
 from bench import report
 from bench.memory import measure_history_memory, stored_history_bytes
+from bench.metrics import (
+    Exposition,
+    MetricsWeb,
+    build_exposition,
+    measure_metrics_web,
+    metrics_section,
+)
 from bench.page import PageLoad, measure_page
 from bench.procs import Gunicorn
 from bench.readers import PublishFigures, measure_readers, readers_section
@@ -45,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     memory_rows: list[list[object]] = []
     readers: list[PublishFigures] = []
+    built: list[Exposition] = []
+    scraped: list[MetricsWeb] = []
     with tempfile.TemporaryDirectory(prefix="mcs-bench-") as tmp:
         workdir = Path(tmp)
         for size in sizes:
@@ -65,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
                                 size,
                                 seconds=load_seconds,
                                 rounds=rounds,
+                            )
+                        )
+                        print(f"-- {size} gateways: /metrics", flush=True)
+                        built += [build_exposition(size, mode) for mode in ("summary", "all")]
+                        scraped.append(
+                            measure_metrics_web(
+                                run.redis.url, run.workdir, size, seconds=load_seconds
                             )
                         )
                         print(f"-- {size} gateways: readers during publish", flush=True)
@@ -122,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     sections = build_sections(scale, web, pages, memory_rows)
     if readers:
         sections.append(readers_section(readers))
+    if built:
+        sections.append(metrics_section(built, scraped))
     sections += mistsim_sections(problems)
     minutes = (time.monotonic() - started) / 60
     lines = [

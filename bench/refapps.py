@@ -58,7 +58,7 @@ def _ceiling() -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]
     """Path → (identity bytes, gzip bytes) loaded once from files the bench captured."""
     folder = Path(os.environ.get("BENCH_BODIES_DIR", "."))
     bodies: dict[str, tuple[bytes, bytes]] = {}
-    for path in ("/api/gateways", "/api/status", "/health"):
+    for path in ("/api/gateways", "/api/status", "/health", "/metrics"):
         name = path.strip("/").replace("/", "_")
         plain, zipped = folder / f"{name}.body", folder / f"{name}.gz"
         if plain.exists():

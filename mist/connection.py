@@ -123,6 +123,10 @@ class MistConnection:
         """Per-token budget for the status JSON; tokens are only ever named 'token N'."""
         return self._tokens.status()
 
+    def call_totals(self) -> dict[str, int]:
+        """Calls per token since start, named 'token N' (the metrics' counter)."""
+        return self._tokens.call_totals()
+
     def tokens_available(self) -> int:
         return self._tokens.available()
 

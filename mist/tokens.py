@@ -168,6 +168,11 @@ class TokenPool:
                 state.roll_hour(now)
             return [state.as_status(now) for state in self._states]
 
+    def call_totals(self) -> dict[str, int]:
+        """Calls per token since the worker started (`token N` -> n): Prometheus' counter."""
+        with self._lock:
+            return {state.label: state.calls_total for state in self._states}
+
     def available(self) -> int:
         """How many tokens could make a call now."""
         now = self._clock()

@@ -38,6 +38,7 @@ class Admin:
             ("POST", "reboot"): self.reboot,
             ("POST", "config"): self.config,
             ("POST", "leap"): self.leap,
+            ("POST", "port_down"): self.port_down,
         }
         handler = routes.get((request.method, name))
         if handler is None:
@@ -156,3 +157,16 @@ class Admin:
             port.override = True
             gateway.modified_time = round(max(runtime.now(), gateway.modified_time + 1), 3)
         return {"mac": gateway.mac, "port_id": port.port_id, "modified_time": gateway.modified_time}
+
+    def port_down(self, body: dict[str, Any]) -> Any:
+        """Take a WAN port's link down from now on (its peer paths go down with it)."""
+        gateway = self._gateway(body)
+        port_id = body.get("port_id") or (gateway.wan_ports[0].port_id if gateway.wan_ports else "")
+        port = next((p for p in gateway.wan_ports if p.port_id == port_id), None)
+        if port is None:
+            raise ValueError(f"{port_id!r} is not a WAN port of this gateway")
+        runtime = self.api.runtime
+        with runtime.lock:
+            port.link = "down"
+            port.down_since = runtime.now()
+        return {"mac": gateway.mac, "port_id": port.port_id, "down_since": port.down_since}

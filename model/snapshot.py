@@ -12,7 +12,7 @@ import functools
 import logging
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from model.items import (
@@ -63,6 +63,9 @@ def speed_ceiling(speed_mbps: float | int | None, gateway_mbps: float) -> float:
 Volumes = Mapping[tuple[str, str], tuple[int | None, int | None]]
 """(gateway_id, port_id) -> (rx, tx) bytes of the last 24 h, from the history step."""
 _NO_VOLUMES: Volumes = {}
+
+
+PortPaths = dict[tuple[str, str], list[PeerPath]]  # (gateway_id, port_id) -> its paths
 
 
 class WanPort(NamedTuple):
@@ -153,6 +156,8 @@ class Snapshot:
     paths: dict[tuple[str, str], list[PeerPath]]  # (gateway_id, mac) -> its peer paths
     circuits: list[Circuit]
     generated_at: float
+    # (gateway_id, port_id) -> the peer paths over that WAN port (views/metrics.py)
+    port_paths: PortPaths = field(default_factory=dict)
 
 
 def _peer_path_sort_key(path: PeerPath) -> tuple[str, str, str, str]:
@@ -323,9 +328,11 @@ def _joins(
 
 def _gateway(
     stat: GatewayStat, paths: list[PeerPath], joins: _Joins
-) -> tuple[Gateway, list[Circuit]]:
-    """One gateway's record from its stat and sorted peer paths, and its circuits."""
+) -> tuple[Gateway, list[Circuit], PortPaths]:
+    """One gateway's record from its stat and sorted peer paths, its circuits and each of
+    its WAN ports' peer paths (for the metrics' worst-path figures)."""
     circuits: list[Circuit] = []
+    port_paths: PortPaths = {}
     mac = stat.mac or ""
     configs = joins.configs.get(stat.id) or {}
     interfaces = _wan_interfaces(stat, configs, joins.port_ids.get(mac, ()))
@@ -338,6 +345,7 @@ def _gateway(
         port = joins.ports.get((mac, port_id))
         record = _wan_port(interface, port or _NO_PORT, configs.get(port_id), by_port[port_id])
         ports.append(record)
+        port_paths[(stat.id, port_id)] = by_port[port_id]
         counters = port if port is not None else interface
         rx_bytes, tx_bytes = counters.rx_bytes, counters.tx_bytes
         if offline:  # stale counters would chart as 0 bps; no reading shows as a gap
@@ -364,7 +372,7 @@ def _gateway(
         degraded=any(p.degraded for p in ports),
         ports=tuple(ports),
     )
-    return gateway, circuits
+    return gateway, circuits, port_paths
 
 
 def _name_key(value: Any) -> str:
@@ -420,6 +428,7 @@ def build_snapshot(
     gateways: list[Gateway] = []
     paths_of: dict[tuple[str, str], list[PeerPath]] = {}
     circuits: list[Circuit] = []
+    port_paths: PortPaths = {}
     seen: set[str] = set()
     for item in gateway_stats:
         stat = gateway_stat(item)
@@ -429,7 +438,7 @@ def build_snapshot(
         mac = stat.mac or ""
         paths = sorted(joins.paths.get(mac, ()), key=_peer_path_sort_key)
         try:
-            gateway, its_circuits = _gateway(stat, paths, joins)
+            gateway, its_circuits, its_paths = _gateway(stat, paths, joins)
         except Exception as error:  # one bad gateway never fails the refresh
             log.warning(
                 "dropped gateway %s that could not be built: %s: %.200s",
@@ -440,6 +449,7 @@ def build_snapshot(
             continue
         gateways.append(gateway)
         circuits.extend(its_circuits)
+        port_paths.update(its_paths)
         paths_of[(stat.id, mac)] = paths
     site_names = {
         scalar(s.get("id")): scalar(s.get("name")) for s in sites if isinstance(s, Mapping)
@@ -454,4 +464,5 @@ def build_snapshot(
         paths=paths_of,
         circuits=circuits,
         generated_at=now,
+        port_paths=port_paths,
     )

@@ -25,7 +25,7 @@ from model.snapshot import Snapshot, build_snapshot
 from refresh.configs import ConfigCache, DeviceConfigs
 from refresh.lease import Lease
 from refresh.memory import consumed, give_back_memory
-from refresh.writer import write_snapshot
+from refresh.writer import MetricsDocuments, write_snapshot
 from store.publisher import Publisher
 from traffic.step import TrafficResult, TrafficStep
 
@@ -61,6 +61,7 @@ class Parts:
     traffic: TrafficStep
     pool: Executor
     interval: int
+    metrics_peer_paths: str = "summary"  # METRICS_PEER_PATHS
 
 
 class Pipeline:
@@ -190,10 +191,14 @@ class Pipeline:
             parts.redis_lock,
             Publisher(parts.client, interval=parts.interval, now=now) as out,
         ):
-            write_snapshot(out, snapshot, traffic)
+            metrics = MetricsDocuments(out, parts.metrics_peer_paths)
+            write_snapshot(out, snapshot, traffic, metrics)
+            status = self.report.published_status(now)
+            metrics.finish(status, parts.mist.call_totals())
+            log.info("metrics: built in %.2f s", metrics.seconds)
             if parts.lease.lost.is_set():  # another worker may be publishing: ours goes
                 raise RefreshAborted("the lease went to another worker")
-            return out.commit(self.report.published_status(now))
+            return out.commit(status)
 
 
 def _now(job: Callable[[Any], Any], argument: Any) -> Future[Any]:

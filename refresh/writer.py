@@ -8,15 +8,18 @@ but the page's table.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from model.snapshot import Snapshot
 from store.codec import CsvEncoder, encode_json, write_json_document, write_json_object
+from store.exposition import OPENMETRICS_EOF, Rendered
 from store.keys import Dataset
 from store.publisher import Publisher
 from traffic.step import TrafficResult
 from views.export import CSV_COLUMNS, CircuitRows
+from views.metrics import snapshot_families, worker_families
 from views.payload import (
     drain_gateway_records,
     drain_peer_paths,
@@ -26,8 +29,41 @@ from views.payload import (
 from views.rows import GatewayRows
 
 
-def write_snapshot(out: Publisher, snapshot: Snapshot, traffic: TrafficResult) -> None:
-    """Every served document, each gateway's keys and the history writes, into `out`."""
+class MetricsDocuments:
+    """The refresh's Prometheus exposition, as text format 0.0.4 and as OpenMetrics: the
+    snapshot's families first (before the payload drains it), the worker's own last, once
+    its status for this publish is known (finish)."""
+
+    def __init__(self, out: Publisher, peer_paths: str) -> None:
+        self.peer_paths = peer_paths
+        self.seconds = 0.0  # what building them cost this refresh
+        self._text = out.document(Dataset.METRICS)
+        self._openmetrics = out.document(Dataset.METRICS_OPENMETRICS)
+
+    def write(self, families: Iterable[Rendered]) -> None:
+        started = time.perf_counter()
+        for kind, samples in families:
+            self._text.write(kind.header(openmetrics=False))
+            self._text.write(samples)
+            self._openmetrics.write(kind.header(openmetrics=True))
+            self._openmetrics.write(samples)
+        self.seconds += time.perf_counter() - started
+
+    def finish(self, status: Mapping[str, Any], call_totals: Mapping[str, int]) -> None:
+        """The worker's families from the status published with this snapshot; closes both."""
+        self.write(worker_families(status, call_totals))
+        self._openmetrics.write(OPENMETRICS_EOF)
+        self._text.close()
+        self._openmetrics.close()
+
+
+def write_snapshot(
+    out: Publisher, snapshot: Snapshot, traffic: TrafficResult, metrics: MetricsDocuments
+) -> None:
+    """Every served document, each gateway's keys and the history writes, into `out`;
+    `metrics` gets the snapshot's families (the caller finishes it)."""
+    metrics.write(snapshot_families(snapshot, metrics.peer_paths))
+    snapshot.port_paths = {}  # only the metrics read them
     head = gateways_payload_head(snapshot)
     with out.document(Dataset.VPN_PEERS_ALL) as document:
         write_json_object(document, _peer_path_bodies(out, snapshot))

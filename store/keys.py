@@ -12,6 +12,8 @@ KEY_GATEWAY_ROWS = "mist:gateways:rows"
 KEY_EXPORT_CSV = "mist:export:csv"
 KEY_VPN_PEERS_ALL = "mist:vpn_peers:all"
 KEY_INSIGHTS_ALL = "mist:insights:all"
+KEY_METRICS = "mist:metrics"  # Prometheus text format 0.0.4
+KEY_METRICS_OPENMETRICS = "mist:metrics:openmetrics"  # the same as OpenMetrics 1.0
 KEY_GATEWAY_DETAILS = "mist:gateways:by_id"  # hash: gateway id -> its JSON
 KEY_PEER_PATH_DETAILS = "mist:vpn_peers:by_gateway"  # hash: gateway id -> its peer paths
 KEY_LAST_UPDATE = "mist:metadata:last_update"
@@ -43,6 +45,8 @@ class Dataset(enum.Enum):
     EXPORT_CSV = "export_csv"
     VPN_PEERS_ALL = "vpn_peers_all"
     INSIGHTS_ALL = "insights_all"
+    METRICS = "metrics"
+    METRICS_OPENMETRICS = "metrics_openmetrics"
 
 
 DATASET_KEYS: dict[Dataset, str] = {
@@ -53,6 +57,8 @@ DATASET_KEYS: dict[Dataset, str] = {
     Dataset.EXPORT_CSV: KEY_EXPORT_CSV,
     Dataset.VPN_PEERS_ALL: KEY_VPN_PEERS_ALL,
     Dataset.INSIGHTS_ALL: KEY_INSIGHTS_ALL,
+    Dataset.METRICS: KEY_METRICS,
+    Dataset.METRICS_OPENMETRICS: KEY_METRICS_OPENMETRICS,
 }
 
 

@@ -92,6 +92,11 @@ def read_status_published(client: redis.Redis) -> tuple[bytes | None, float | No
     return (None if body is None else as_bytes(body)), as_float(last_update), as_int(interval)
 
 
+def read_last_update(client: redis.Redis) -> float | None:
+    """When the served snapshot was published (`mist:metadata:last_update`), or None."""
+    return as_float(client.get(KEY_LAST_UPDATE))
+
+
 def read_health(client: redis.Redis) -> dict[str, Any]:
     """Liveness facts for /health without loading any snapshot or document (one MGET)."""
     last_update, worker_status, heartbeat, interval = client.mget(

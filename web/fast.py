@@ -12,6 +12,7 @@ from typing import Any
 import redis
 from werkzeug.http import HTTP_STATUS_CODES
 
+from settings import Secret
 from store.keys import Dataset
 from store.reads import read_health, read_status_published
 from web import freshness
@@ -24,6 +25,7 @@ from web.answers import (
     error_answer,
     json_bytes,
 )
+from web.metrics import MetricsRoute
 from web.security import SECURITY_HEADERS
 from web.served import DatasetServer
 
@@ -126,13 +128,17 @@ def _status_handler(client: redis.Redis, interval: int) -> Handler:
     return answer
 
 
-def routes(client: redis.Redis, interval: int) -> dict[str, Handler]:
-    """Every fast path and its handler: the served datasets, the CSV, /health, /api/status."""
+def routes(
+    client: redis.Redis, interval: int, metrics_bearer: Secret | None = None
+) -> dict[str, Handler]:
+    """Every fast path and its handler: the served datasets, the CSV, /health, /api/status
+    and /metrics (behind `metrics_bearer` when one is set)."""
     datasets = DatasetServer(client)
     table: dict[str, Handler] = {
         "/health": _health_handler(client, interval),
         "/api/status": _status_handler(client, interval),
         "/api/export.csv": _export_handler(datasets),
+        "/metrics": MetricsRoute(client, datasets, metrics_bearer),
     }
     for path, dataset in SERVED_ROUTES.items():
         table[path] = _dataset_handler(datasets, dataset)

@@ -1,0 +1,99 @@
+"""/metrics: the Prometheus exposition the worker stored, with the one per-request family
+(`mist_data_age_seconds`) put in front, and the optional bearer token.
+
+The stored body is never decoded: the age goes ahead of it as its own few bytes (for gzip
+as a gzip member of its own, which every gzip reader takes as part of the same stream). The
+scraper's Accept picks the text format 0.0.4 or OpenMetrics; both were stored at publish.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+
+import redis
+
+from settings import Secret
+from store.codec import gzip_bytes
+from store.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, data_age_family
+from store.keys import Dataset
+from store.reads import read_last_update
+from web.answers import Answer, Environ, error_answer
+from web.freshness import data_age
+from web.served import DatasetServer
+
+OPENMETRICS = "application/openmetrics-text"
+TEXT = "text/plain"
+UNAUTHORIZED = "/metrics needs the bearer token set in METRICS_BEARER_TOKEN"
+_ACCEPT_CACHE_SIZE = 64  # scrapers send one Accept each, again and again
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return max(0.0, min(1.0, float(value)))
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def prefers_openmetrics(accept: str) -> bool:
+    """Whether the Accept header rates OpenMetrics above zero and at least as high as the
+    text format (Prometheus asks for OpenMetrics first; curl's */* gets text)."""
+    best = {OPENMETRICS: 0.0, TEXT: 0.0}
+    for entry in accept.split(","):
+        media, *params = entry.split(";")
+        media = media.strip().lower()
+        if media in best:
+            best[media] = max(best[media], _quality(params))
+    return best[OPENMETRICS] > 0 and best[OPENMETRICS] >= best[TEXT]
+
+
+class MetricsRoute:
+    """The /metrics handler of the fast path table."""
+
+    def __init__(self, client: redis.Redis, datasets: DatasetServer, bearer: Secret | None) -> None:
+        self.client = client
+        self.datasets = datasets
+        self._bearer = None if bearer is None else bearer.reveal().encode()
+        self._formats: dict[str, bool] = {}
+
+    def authorized(self, header: str) -> bool:
+        """No token set, or `Authorization: Bearer <token>` matching it in constant time."""
+        if self._bearer is None:
+            return True
+        scheme, _, given = header.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(given.strip().encode(), self._bearer)
+
+    def _openmetrics(self, accept: str) -> bool:
+        found = self._formats.get(accept)
+        if found is None:
+            found = prefers_openmetrics(accept)
+            if len(self._formats) < _ACCEPT_CACHE_SIZE:
+                self._formats[accept] = found
+        return found
+
+    def __call__(self, environ: Environ) -> Answer:
+        if not self.authorized(environ.get("HTTP_AUTHORIZATION", "")):
+            status, headers, body = error_answer(401, UNAUTHORIZED)
+            return status, [*headers, ("WWW-Authenticate", 'Bearer realm="metrics"')], body
+        openmetrics = self._openmetrics(environ.get("HTTP_ACCEPT", ""))
+        dataset = Dataset.METRICS_OPENMETRICS if openmetrics else Dataset.METRICS
+        status, headers, body = self.datasets.answer(
+            dataset, environ.get("HTTP_ACCEPT_ENCODING", ""), None
+        )
+        if status != 200:
+            return status, headers, body
+        age = data_age_family(data_age(read_last_update(self.client), time.time()))
+        gzipped = ("Content-Encoding", "gzip") in headers
+        kept = [("Content-Encoding", "gzip")] if gzipped else []
+        kept += [
+            ("Content-Type", OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE),
+            ("Cache-Control", "no-store"),
+            ("Vary", "Accept, Accept-Encoding, Authorization"),
+        ]
+        return 200, kept, (gzip_bytes(age) if gzipped else age) + body
