@@ -68,7 +68,9 @@ class Worker:
     ) -> None:
         self.settings = settings
         self.interval = settings.worker_interval
-        self.client = client or connect(settings.redis_url, timeout=30.0)
+        self.client = client or connect(
+            settings.redis_url, timeout=30.0, sentinel=settings.sentinel
+        )
         self.mist = connection or MistConnection.from_settings(settings)
         self.clock = clock
         self.org_id: str | None = settings.org_id
@@ -328,7 +330,7 @@ def healthcheck() -> int:
     """Exit 0 when the heartbeat in Redis is fresh (≤ 3 heartbeat periods), else 1."""
     web = load_or_exit(load_web_settings)
     try:
-        client = connect(web.redis_url)
+        client = connect(web.redis_url, sentinel=web.sentinel)
         beat = read_heartbeat(client)
     except redis.RedisError as error:
         print(f"unhealthy: Redis: {error}", file=sys.stderr)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the tests start for real: redis-server and Debian's Chromium.
+# Installs what the tests start for real: redis-server, redis-sentinel and Debian's Chromium.
 # As root it uses apt-get; otherwise it says what to install and fails.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

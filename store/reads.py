@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.connection import parse_url
+from redis.retry import Retry
+from redis.sentinel import Sentinel
 
+from settings import SentinelSettings
 from store.codec import etag_of
 from store.histories import as_bytes
 from store.keys import (
@@ -41,14 +46,42 @@ class Served:
     gzipped: bool
 
 
-def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
-    """One client with its own connection pool; short socket timeouts so a dead Redis is a 503."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        health_check_interval=30,
-    )
+SENTINEL_TIMEOUT = 0.5  # per Sentinel asked: all of them down is a quick 503, not a hang
+
+
+def connect(
+    url: str,
+    *,
+    timeout: float = 2.0,
+    sentinel: SentinelSettings | None = None,
+    replica: bool = False,
+) -> redis.Redis:
+    """The one place a Redis client is built, for both tiers; short socket timeouts so a
+    dead Redis is a 503. With `sentinel` the data node is the master Sentinel names now
+    (found again after a failover), or with `replica` one of its replicas (the web, when
+    REDIS_READ_FROM_REPLICAS=1); REDIS_URL then gives only the user, password and db."""
+    options: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "health_check_interval": 30,
+    }
+    if sentinel is None:
+        return redis.Redis.from_url(url, **options)
+    node = {k: v for k, v in parse_url(url).items() if k in ("username", "password", "db")}
+    asked = min(timeout, SENTINEL_TIMEOUT)
+    sentinel_options: dict[str, Any] = {
+        "socket_timeout": asked,
+        "socket_connect_timeout": asked,
+        "retry": Retry(NoBackoff(), 0),  # the next Sentinel is the retry
+    }
+    if sentinel.password is not None:
+        sentinel_options["password"] = sentinel.password.reveal()
+    sentinels = Sentinel(list(sentinel.addresses), sentinel_kwargs=sentinel_options)
+    # One quick retry: after a failover it finds the promoted node; with none, a prompt error.
+    options["retry"] = Retry(ExponentialBackoff(cap=0.2, base=0.05), 1)
+    if replica:
+        return sentinels.slave_for(sentinel.master, **options, **node)
+    return sentinels.master_for(sentinel.master, **options, **node)
 
 
 def read_served(client: redis.Redis, dataset: Dataset, *, gzip_ok: bool) -> Served | None:
