@@ -44,7 +44,7 @@ from settings import (
     load_web_settings,
     load_worker_settings,
 )
-from store.keys import HEARTBEAT_PERIOD, HEARTBEAT_TTL
+from store.keys import HEARTBEAT_PERIOD, HEARTBEAT_TTL, LEASE_SECONDS
 from store.lease import lock_owner
 from store.reads import connect
 from store.status import read_heartbeat, read_status, write_status
@@ -62,7 +62,7 @@ class Worker:
         *,
         client: redis.Redis | None = None,
         connection: MistConnection | None = None,
-        lease_seconds: float = 60.0,
+        lease_seconds: float = LEASE_SECONDS,
         worker_id: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -347,7 +347,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one refresh, then exit")
     mode.add_argument("--healthcheck", action="store_true", help="exit 0 if heartbeat fresh")
-    parser.add_argument("--lease-seconds", type=float, default=60.0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--lease-seconds", type=float, default=float(LEASE_SECONDS), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.healthcheck:
         return healthcheck()

@@ -28,6 +28,7 @@ COARSE_SUFFIX = ":coarse"
 
 HISTORY_TTL = 7 * 86400  # a port's history lives 7 days after its newest sample
 CONFIG_TTL = 7 * 86400
+LEASE_SECONDS = 10  # a killed worker's lease lapses this soon; the heartbeat renews it
 HEARTBEAT_PERIOD = 10
 HEARTBEAT_TTL = 3 * HEARTBEAT_PERIOD  # a missing heartbeat means a dead worker
 COMPANION_SLACK = 3 * 3600  # `:fine`/`:coarse` outlive the home key by at most this
