@@ -25,8 +25,10 @@ from store.keys import (
     KEY_LAST_UPDATE,
     KEY_LOCK,
     KEY_PEER_PATH_DETAILS,
+    LAST_GOOD_TTL,
     Dataset,
     history_key,
+    last_good_key,
     peer_paths_key,
     snapshot_ttl,
     staged_key,
@@ -214,6 +216,8 @@ class Publisher:
         `last_update` and the worker's status, in one small MULTI/EXEC. Returns keys written."""
         for key in self._hashes:
             self.staging.expire(staged_key(key), self.ttl)
+        for key in self._live:  # the last-good copy, made by Redis, switched with the live
+            self.staging.copy(staged_key(key), staged_key(last_good_key(key)), replace=True)
         self.staging.execute()
         if self._histories:
             self._write_histories()
@@ -221,12 +225,18 @@ class Publisher:
         def switch(transaction: Any) -> None:
             for key in (KEY_GATEWAY_DETAILS, KEY_PEER_PATH_DETAILS):
                 if key not in self._hashes:  # no gateway this refresh: none stays live
-                    transaction.delete(key)
+                    transaction.delete(key, last_good_key(key))
             for key in self._live:
                 transaction.rename(staged_key(key), key)
-            transaction.hset(KEY_ETAGS, mapping=self._etags)
-            transaction.expire(KEY_ETAGS, self.ttl)
-            transaction.set(KEY_LAST_UPDATE, repr(float(self._now)))
+                transaction.rename(staged_key(last_good_key(key)), last_good_key(key))
+                transaction.expire(last_good_key(key), LAST_GOOD_TTL)
+            transaction.delete(last_good_key(KEY_ETAGS))  # exactly the copied bodies' ETags
+            for key, ttl in ((KEY_ETAGS, self.ttl), (last_good_key(KEY_ETAGS), LAST_GOOD_TTL)):
+                transaction.hset(key, mapping=self._etags)
+                transaction.expire(key, ttl)
+            last_update = repr(float(self._now))
+            transaction.set(KEY_LAST_UPDATE, last_update)
+            transaction.set(last_good_key(KEY_LAST_UPDATE), last_update, ex=LAST_GOOD_TTL)
             if status is not None:
                 queue_status(transaction, status)
 
