@@ -36,6 +36,7 @@ def _flask_app(overrides: Mapping[str, Any]) -> Flask:
     app.url_map.merge_slashes = False
     app.config.update(
         REDIS_URL=web.redis_url,
+        REDIS_SENTINEL=web.sentinel,
         LOG_LEVEL=web.log_level,
         PORT=web.port,
         WORKER_INTERVAL=web.worker_interval,
@@ -59,7 +60,12 @@ def _flask_app(overrides: Mapping[str, Any]) -> Flask:
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides settings (e.g. {"REDIS_URL": ...} in tests)."""
     app = _flask_app(dict(config or {}))
-    client = app.config.get("REDIS_CLIENT") or connect(app.config["REDIS_URL"])
+    sentinel = app.config.get("REDIS_SENTINEL")
+    client = app.config.get("REDIS_CLIENT") or connect(
+        app.config["REDIS_URL"],
+        sentinel=sentinel,
+        replica=bool(sentinel and sentinel.read_from_replicas),
+    )
     interval = int(app.config["WORKER_INTERVAL"])
     assets = build_assets(Path(app.config.get("STATIC_DIR", ROOT / "static")))
     poll_ms = int(app.config.get("STATUS_POLL_MS", 10000))

@@ -87,6 +87,20 @@ class SettingError(ValueError):
         self.setting = setting
 
 
+@dataclass(frozen=True)
+class SentinelSettings:
+    """Redis found through Sentinel: the Sentinels' addresses and the master's service name.
+
+    The data nodes' user, password and database still come from REDIS_URL (its host is
+    not used); `password` is the Sentinels' own, when they ask for one.
+    """
+
+    addresses: tuple[tuple[str, int], ...]
+    master: str
+    password: Secret | None
+    read_from_replicas: bool
+
+
 @dataclass(frozen=True, repr=False)
 class WebSettings:
     """What the web app needs: no Mist token."""
@@ -97,6 +111,7 @@ class WebSettings:
     worker_interval: int
     trusted_hosts: tuple[str, ...] = ()
     metrics_bearer_token: Secret | None = None  # /metrics wants it when set
+    sentinel: SentinelSettings | None = None
 
     __repr__ = _redacted_repr
 
@@ -114,6 +129,7 @@ class WorkerSettings:
     port: int
     log_level: str
     metrics_peer_paths: str = "summary"  # all | summary | off
+    sentinel: SentinelSettings | None = None
 
     __repr__ = _redacted_repr
 
@@ -179,6 +195,45 @@ def _trusted_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
                 "must be host names separated by commas, e.g. dashboard.example.com,localhost",
             )
     return hosts
+
+
+def _sentinel_address(item: str) -> tuple[str, int]:
+    """One `host:port` of REDIS_SENTINELS; the message names the part that is wrong."""
+    host, _, port = item.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or not _HOST_RE.match(host):
+        raise SettingError(
+            "REDIS_SENTINELS",
+            f"{item!r} is not host:port; give the Sentinels as e.g. "
+            "sentinel-1:26379,sentinel-2:26379,sentinel-3:26379",
+        )
+    return host, int(port)
+
+
+def _sentinel(env: Mapping[str, str]) -> SentinelSettings | None:
+    """REDIS_SENTINELS and its companions; None when Redis is one REDIS_URL."""
+    raw = env.get("REDIS_SENTINELS", "").strip()
+    replicas = env.get("REDIS_READ_FROM_REPLICAS", "").strip().lower()
+    if replicas not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise SettingError("REDIS_READ_FROM_REPLICAS", "must be 1 (read from replicas) or 0")
+    if not raw:
+        if replicas in ("1", "true", "yes"):
+            raise SettingError("REDIS_READ_FROM_REPLICAS", "needs REDIS_SENTINELS to find them")
+        return None
+    addresses = tuple(_sentinel_address(item.strip()) for item in raw.split(",") if item.strip())
+    master = env.get("REDIS_SENTINEL_MASTER", "").strip()
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", master):
+        raise SettingError(
+            "REDIS_SENTINEL_MASTER",
+            "is required with REDIS_SENTINELS: the master's service name, e.g. mist",
+        )
+    password = env.get("REDIS_SENTINEL_PASSWORD", "").strip()
+    return SentinelSettings(
+        addresses=addresses,
+        master=master,
+        password=Secret(password) if password else None,
+        read_from_replicas=replicas in ("1", "true", "yes"),
+    )
 
 
 def _mist_host(env: Mapping[str, str]) -> str:
@@ -269,6 +324,7 @@ def load_web_settings(
         worker_interval=_int_setting(env, "WORKER_INTERVAL", DEFAULT_INTERVAL, 1, 86400),
         trusted_hosts=_trusted_hosts(env),
         metrics_bearer_token=_metrics_bearer_token(env),
+        sentinel=_sentinel(env),
     )
 
 
@@ -288,6 +344,7 @@ def load_worker_settings(
         port=web.port,
         log_level=web.log_level,
         metrics_peer_paths=_metrics_peer_paths(env),
+        sentinel=web.sentinel,
     )
 
 

@@ -44,7 +44,7 @@ from settings import (
     load_web_settings,
     load_worker_settings,
 )
-from store.keys import HEARTBEAT_PERIOD, HEARTBEAT_TTL
+from store.keys import HEARTBEAT_PERIOD, HEARTBEAT_TTL, LEASE_SECONDS
 from store.lease import lock_owner
 from store.reads import connect
 from store.status import read_heartbeat, read_status, write_status
@@ -64,13 +64,15 @@ class Worker:
         *,
         client: redis.Redis | None = None,
         connection: MistConnection | None = None,
-        lease_seconds: float = 60.0,
+        lease_seconds: float = LEASE_SECONDS,
         worker_id: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.interval = settings.worker_interval
-        self.client = client or connect(settings.redis_url, timeout=30.0)
+        self.client = client or connect(
+            settings.redis_url, timeout=30.0, sentinel=settings.sentinel
+        )
         self.mist = connection or MistConnection.from_settings(settings)
         self.clock = clock
         self.org_id: str | None = settings.org_id
@@ -361,7 +363,7 @@ def healthcheck() -> int:
     """Exit 0 when the heartbeat in Redis is fresh (≤ 3 heartbeat periods), else 1."""
     web = load_or_exit(load_web_settings)
     try:
-        client = connect(web.redis_url)
+        client = connect(web.redis_url, sentinel=web.sentinel)
         beat = read_heartbeat(client)
     except redis.RedisError as error:
         print(f"unhealthy: Redis: {error}", file=sys.stderr)
@@ -378,7 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one refresh, then exit")
     mode.add_argument("--healthcheck", action="store_true", help="exit 0 if heartbeat fresh")
-    parser.add_argument("--lease-seconds", type=float, default=60.0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--lease-seconds", type=float, default=float(LEASE_SECONDS), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.healthcheck:
         return healthcheck()

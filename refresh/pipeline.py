@@ -26,6 +26,7 @@ from refresh.configs import ConfigCache, DeviceConfigs
 from refresh.lease import Lease
 from refresh.memory import consumed, give_back_memory
 from refresh.writer import MetricsDocuments, write_snapshot
+from store.lease import LeaseLost
 from store.publisher import Publisher
 from traffic.step import TrafficResult, TrafficStep
 
@@ -189,16 +190,22 @@ class Pipeline:
             raise RefreshAborted("the lease went to another worker")
         with (
             parts.redis_lock,
-            Publisher(parts.client, interval=parts.interval, now=now) as out,
+            Publisher(
+                parts.client, interval=parts.interval, now=now, owner=parts.lease.owner
+            ) as out,
         ):
-            metrics = MetricsDocuments(out, parts.metrics_peer_paths)
-            write_snapshot(out, snapshot, traffic, metrics)
-            status = self.report.published_status(now)
-            metrics.finish(status, parts.mist.call_totals())
-            log.info("metrics: built in %.2f s", metrics.seconds)
-            if parts.lease.lost.is_set():  # another worker may be publishing: ours goes
-                raise RefreshAborted("the lease went to another worker")
-            return out.commit(status)
+            try:  # fenced: paused past our lease, no write of ours is applied
+                metrics = MetricsDocuments(out, parts.metrics_peer_paths)
+                write_snapshot(out, snapshot, traffic, metrics)
+                status = self.report.published_status(now)
+                metrics.finish(status, parts.mist.call_totals())
+                log.info("metrics: built in %.2f s", metrics.seconds)
+                if parts.lease.lost.is_set():  # another worker may be publishing: ours goes
+                    raise RefreshAborted("the lease went to another worker")
+                return out.commit(status)
+            except LeaseLost as lost:
+                parts.lease.lost.set()
+                raise RefreshAborted("the lease went to another worker") from lost
 
 
 def _now(job: Callable[[Any], Any], argument: Any) -> Future[Any]:

@@ -25,11 +25,14 @@ KEY_HEARTBEAT = "mist:metadata:heartbeat"
 KEY_LOCK = "mist:lock:worker"
 GZ_SUFFIX = ":gz"
 STAGED_PREFIX = "mist:staged:"  # a refresh is written here, then renamed live at once
+LAST_GOOD_PREFIX = "mist:lastgood:"  # the newest snapshot again, served once the live is gone
 FINE_SUFFIX = ":fine"
 COARSE_SUFFIX = ":coarse"
 
 HISTORY_TTL = 7 * 86400  # a port's history lives 7 days after its newest sample
 CONFIG_TTL = 7 * 86400
+LAST_GOOD_TTL = 7 * 86400  # the last known circuits outlive a long Mist outage by this much
+LEASE_SECONDS = 10  # a killed worker's lease lapses this soon; the heartbeat renews it
 HEARTBEAT_PERIOD = 10
 HEARTBEAT_TTL = 3 * HEARTBEAT_PERIOD  # a missing heartbeat means a dead worker
 COMPANION_SLACK = 3 * 3600  # `:fine`/`:coarse` outlive the home key by at most this
@@ -70,6 +73,11 @@ def snapshot_ttl(interval: int) -> int:
 def staged_key(key: str) -> str:
     """Where a refresh writes `key` before its switch (`mist:x` -> `mist:staged:x`)."""
     return STAGED_PREFIX + key.removeprefix(PREFIX)
+
+
+def last_good_key(key: str) -> str:
+    """The last-good copy of a live key (`mist:x` -> `mist:lastgood:x`), DATA.md §2."""
+    return LAST_GOOD_PREFIX + key.removeprefix(PREFIX)
 
 
 def gateway_mac(gateway_id: str) -> str:

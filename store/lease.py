@@ -1,4 +1,5 @@
-"""The worker lease: only the worker holding `mist:lock:worker` may spend Mist tokens."""
+"""The worker lease: only the worker holding `mist:lock:worker` may spend Mist tokens, and
+only its holder may switch a refresh live (the publish is fenced on it, DATA.md §2)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ import redis
 
 from store.histories import as_bytes
 from store.keys import KEY_LOCK
+
+
+class LeaseLost(Exception):
+    """The lease is another worker's (or nobody's): this worker must not publish."""
+
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then

@@ -9,10 +9,11 @@ dozen O(1) renames, whatever the org's size (DATA.md §2).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis
+from redis.exceptions import WatchError
 
 from store.codec import encode_json, etag_hash, etag_of, gzip_bytes, gzip_stream, quoted_etag
 from store.histories import HistoryWrite, queue_history_write
@@ -22,9 +23,12 @@ from store.keys import (
     KEY_ETAGS,
     KEY_GATEWAY_DETAILS,
     KEY_LAST_UPDATE,
+    KEY_LOCK,
     KEY_PEER_PATH_DETAILS,
+    LAST_GOOD_TTL,
     Dataset,
     history_key,
+    last_good_key,
     peer_paths_key,
     snapshot_ttl,
     staged_key,
@@ -33,6 +37,7 @@ from store.status import queue_status
 from store.transaction import Batches, Transaction
 
 HISTORY_CHUNK = 500  # ports per history transaction: each port's keys change together
+FENCE_TRIES = 5  # our own heartbeat renewing the lease mid-switch costs one more try
 
 
 class ServedDocument:
@@ -104,13 +109,23 @@ class Publisher:
     and writes the big documents into document(), which sends them as they grow, so the
     process never holds the snapshot as bytes. Traffic histories go in their own small
     transactions (a port's keys change together), outside the switch.
+
+    With `owner` every transaction (histories and the switch) is fenced on the worker lease:
+    a worker that lost it, paused or not, applies none of them (store.lease.LeaseLost).
     """
 
     def __init__(
-        self, client: redis.Redis, *, interval: int, now: float, batch_bytes: int = 1 << 20
+        self,
+        client: redis.Redis,
+        *,
+        interval: int,
+        now: float,
+        batch_bytes: int = 1 << 20,
+        owner: str | None = None,
     ) -> None:
         self.ttl = snapshot_ttl(interval)
         self._client = client
+        self._fence = None if owner is None else (KEY_LOCK, owner)
         self._now = now
         self._etags: dict[str, str] = {}
         self._live: list[str] = []  # the live keys whose staging key this refresh wrote
@@ -176,30 +191,54 @@ class Publisher:
         self.written += 1
 
     def _write_histories(self) -> None:
-        pipe = self._client.pipeline(transaction=True)
-        for key, write in self._histories:
-            queue_history_write(pipe, key, write)
+        def queue(pipe: Any) -> None:
+            for key, write in self._histories:
+                queue_history_write(pipe, key, write)
+
+        self._fenced(queue)
         self._histories = []
-        pipe.execute()
+
+    def _fenced(self, queue: Callable[[Any], None]) -> None:
+        """One MULTI/EXEC of what `queue` adds, applied only while we hold the lease (when
+        fenced): a changed lease key makes EXEC apply nothing, and we ask again."""
+        for attempt in range(FENCE_TRIES):
+            try:
+                with Transaction(self._client, fence=self._fence) as transaction:
+                    queue(transaction)
+                    transaction.execute()
+                return
+            except WatchError:
+                if attempt == FENCE_TRIES - 1:
+                    raise
 
     def commit(self, status: Mapping[str, Any] | None = None) -> int:
         """Finish staging, then switch: every staged key renamed live, with the ETags,
         `last_update` and the worker's status, in one small MULTI/EXEC. Returns keys written."""
         for key in self._hashes:
             self.staging.expire(staged_key(key), self.ttl)
+        for key in self._live:  # the last-good copy, made by Redis, switched with the live
+            self.staging.copy(staged_key(key), staged_key(last_good_key(key)), replace=True)
         self.staging.execute()
         if self._histories:
             self._write_histories()
-        with Transaction(self._client) as switch:
+
+        def switch(transaction: Any) -> None:
             for key in (KEY_GATEWAY_DETAILS, KEY_PEER_PATH_DETAILS):
                 if key not in self._hashes:  # no gateway this refresh: none stays live
-                    switch.delete(key)
+                    transaction.delete(key, last_good_key(key))
             for key in self._live:
-                switch.rename(staged_key(key), key)
-            switch.hset(KEY_ETAGS, mapping=self._etags)
-            switch.expire(KEY_ETAGS, self.ttl)
-            switch.set(KEY_LAST_UPDATE, repr(float(self._now)))
+                transaction.rename(staged_key(key), key)
+                transaction.rename(staged_key(last_good_key(key)), last_good_key(key))
+                transaction.expire(last_good_key(key), LAST_GOOD_TTL)
+            transaction.delete(last_good_key(KEY_ETAGS))  # exactly the copied bodies' ETags
+            for key, ttl in ((KEY_ETAGS, self.ttl), (last_good_key(KEY_ETAGS), LAST_GOOD_TTL)):
+                transaction.hset(key, mapping=self._etags)
+                transaction.expire(key, ttl)
+            last_update = repr(float(self._now))
+            transaction.set(KEY_LAST_UPDATE, last_update)
+            transaction.set(last_good_key(KEY_LAST_UPDATE), last_update, ex=LAST_GOOD_TTL)
             if status is not None:
-                queue_status(switch, status)
-            switch.execute()
+                queue_status(transaction, status)
+
+        self._fenced(switch)
         return self.written

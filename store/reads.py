@@ -1,7 +1,9 @@
 """What the web app reads: served documents with their ETags, one gateway, the health facts.
 
 Every read is one round trip; a body and its ETag come from one transaction, so a reader
-sees either the whole old snapshot or the whole new one.
+sees either the whole old snapshot or the whole new one. Once the live snapshot has expired
+(a long Mist outage) the same reads answer from its last-good copy (DATA.md §2), which is
+the same snapshot the live keys last held: one more round trip, only then.
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.connection import parse_url
+from redis.retry import Retry
+from redis.sentinel import Sentinel
 
+from settings import SentinelSettings
 from store.codec import etag_of
 from store.histories import as_bytes
 from store.keys import (
@@ -29,6 +36,7 @@ from store.keys import (
     KEY_WORKER_STATUS,
     PREFIX,
     Dataset,
+    last_good_key,
 )
 
 
@@ -41,25 +49,63 @@ class Served:
     gzipped: bool
 
 
-def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
-    """One client with its own connection pool; short socket timeouts so a dead Redis is a 503."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        health_check_interval=30,
-    )
+SENTINEL_TIMEOUT = 0.5  # per Sentinel asked: all of them down is a quick 503, not a hang
+
+
+def connect(
+    url: str,
+    *,
+    timeout: float = 2.0,
+    sentinel: SentinelSettings | None = None,
+    replica: bool = False,
+) -> redis.Redis:
+    """The one place a Redis client is built, for both tiers; short socket timeouts so a
+    dead Redis is a 503. With `sentinel` the data node is the master Sentinel names now
+    (found again after a failover), or with `replica` one of its replicas (the web, when
+    REDIS_READ_FROM_REPLICAS=1); REDIS_URL then gives only the user, password and db."""
+    options: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "health_check_interval": 30,
+    }
+    if sentinel is None:
+        return redis.Redis.from_url(url, **options)
+    node = {k: v for k, v in parse_url(url).items() if k in ("username", "password", "db")}
+    asked = min(timeout, SENTINEL_TIMEOUT)
+    sentinel_options: dict[str, Any] = {
+        "socket_timeout": asked,
+        "socket_connect_timeout": asked,
+        "retry": Retry(NoBackoff(), 0),  # the next Sentinel is the retry
+    }
+    if sentinel.password is not None:
+        sentinel_options["password"] = sentinel.password.reveal()
+    sentinels = Sentinel(list(sentinel.addresses), sentinel_kwargs=sentinel_options)
+    # One quick retry: after a failover it finds the promoted node; with none, a prompt error.
+    options["retry"] = Retry(ExponentialBackoff(cap=0.2, base=0.05), 1)
+    if replica:
+        return sentinels.slave_for(sentinel.master, **options, **node)
+    return sentinels.master_for(sentinel.master, **options, **node)
 
 
 def read_served(client: redis.Redis, dataset: Dataset, *, gzip_ok: bool) -> Served | None:
-    """Body and ETag of one dataset from one MULTI/EXEC round trip; None when absent."""
+    """Body and ETag of one dataset from one MULTI/EXEC round trip; None when absent (live
+    and last-good)."""
     key = DATASET_KEYS[dataset]
+    served = _read_body(client, key, KEY_ETAGS, dataset, gzip_ok)
+    if served is None:
+        served = _read_body(client, last_good_key(key), last_good_key(KEY_ETAGS), dataset, gzip_ok)
+    return served
+
+
+def _read_body(
+    client: redis.Redis, key: str, etags: str, dataset: Dataset, gzip_ok: bool
+) -> Served | None:
     pipe = client.pipeline(transaction=True)
     pipe.get(key + GZ_SUFFIX if gzip_ok else key)
-    pipe.hget(KEY_ETAGS, dataset.value)
+    pipe.hget(etags, dataset.value)
     body, etag = pipe.execute()
     if body is None and gzip_ok:  # a twin that is missing: serve the plain bytes
-        return read_served(client, dataset, gzip_ok=False)
+        return _read_body(client, key, etags, dataset, False)
     if body is None:
         return None
     body = bytes(body)
@@ -69,21 +115,40 @@ def read_served(client: redis.Redis, dataset: Dataset, *, gzip_ok: bool) -> Serv
 
 
 def read_etag(client: redis.Redis, dataset: Dataset) -> str | None:
-    """The current ETag of a dataset (cheap: for If-None-Match)."""
+    """The current ETag of a dataset (cheap: for If-None-Match); the last-good one's once
+    the live snapshot is gone."""
     etag = client.hget(KEY_ETAGS, dataset.value)
+    if etag is None:
+        etag = client.hget(last_good_key(KEY_ETAGS), dataset.value)
     return None if etag is None else as_bytes(etag).decode()
+
+
+def _hash_field(client: redis.Redis, key: str, field: str) -> bytes | None:
+    """A field of a live hash; of its last-good copy only when the live hash is gone (a
+    gateway missing from the live data is gone, not last known)."""
+    body = client.hget(key, field)
+    if body is None and not client.exists(key):
+        body = client.hget(last_good_key(key), field)
+    return None if body is None else as_bytes(body)
 
 
 def read_gateway(client: redis.Redis, gateway_id: str) -> bytes | None:
     """JSON of one gateway with its WAN ports (DATA.md §3.1 item), as the worker stored it."""
-    body = client.hget(KEY_GATEWAY_DETAILS, gateway_id)
-    return None if body is None else as_bytes(body)
+    return _hash_field(client, KEY_GATEWAY_DETAILS, gateway_id)
 
 
 def read_gateway_peer_paths(client: redis.Redis, gateway_id: str) -> bytes | None:
     """JSON list of one gateway's peer paths, as the worker stored it."""
-    body = client.hget(KEY_PEER_PATH_DETAILS, gateway_id)
-    return None if body is None else as_bytes(body)
+    return _hash_field(client, KEY_PEER_PATH_DETAILS, gateway_id)
+
+
+def serving_last_good(client: redis.Redis) -> bool:
+    """True when the live snapshot is gone and its last-good copy is what the web serves."""
+    pipe = client.pipeline(transaction=False)
+    pipe.exists(KEY_ETAGS)
+    pipe.exists(last_good_key(KEY_ETAGS))
+    live, last_good = pipe.execute()
+    return not live and bool(last_good)
 
 
 def read_status_published(client: redis.Redis) -> tuple[bytes | None, float | None, int | None]:

@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 import redis
 from redis.commands import CoreCommands
-from redis.exceptions import ExecAbortError
+from redis.exceptions import ExecAbortError, WatchError
+
+from store.histories import as_bytes
+from store.lease import LeaseLost
 
 
 class Transaction(CoreCommands):
@@ -23,6 +26,10 @@ class Transaction(CoreCommands):
     nothing until execute(). The connection comes from the client's pool; leaving the
     `with` block without execute() (an error half way) closes it, and Redis drops whatever
     was queued. Not thread-safe: one transaction per thread, like a pipeline.
+
+    With `fence=(key, owner)` the transaction only applies while `key` holds `owner`: the key
+    is WATCHed and read before MULTI (LeaseLost when it is not ours), and EXEC applies
+    nothing when it changed in between (WatchError: taken, or renewed by our heartbeat).
     """
 
     # What redis-py's typing asks of a command mixin's host (the sync overloads; no events).
@@ -31,7 +38,13 @@ class Transaction(CoreCommands):
 
     ATOMIC = True
 
-    def __init__(self, client: redis.Redis, *, batch_bytes: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        batch_bytes: int = 1 << 20,
+        fence: tuple[str, str] | None = None,
+    ) -> None:
         self._pool = client.connection_pool
         self._batch_bytes = batch_bytes
         self._waiting: list[tuple[Any, ...]] = []  # queued here, not yet sent
@@ -44,11 +57,22 @@ class Transaction(CoreCommands):
         if not self.ATOMIC:
             return
         try:
+            if fence is not None:
+                self._watch(*fence)
             self._connection.send_command("MULTI")
             self._connection.read_response()
         except BaseException:
             self.close()
             raise
+
+    def _watch(self, key: str, owner: str) -> None:
+        """WATCH the fence key and check it names `owner`, before MULTI on this connection."""
+        self._connection.send_command("WATCH", key)
+        self._connection.read_response()
+        self._connection.send_command("GET", key)
+        holder = self._connection.read_response()
+        if holder is None or as_bytes(holder).decode() != owner:
+            raise LeaseLost(f"{key} is not held by {owner}")
 
     def __enter__(self) -> Any:
         return self
@@ -104,6 +128,8 @@ class Transaction(CoreCommands):
             self._answered = True
         finally:
             self.close()
+        if replies is None:  # a WATCHed key changed: Redis applied nothing
+            raise WatchError("the fence key changed before EXEC; nothing was applied")
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply

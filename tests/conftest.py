@@ -10,6 +10,7 @@ import pytest
 
 pytest_plugins = [
     "tests.fixtures.redis_server",
+    "tests.fixtures.sentinel_cluster",
     "tests.fixtures.mistsim_server",
     "tests.fixtures.worker_proc",
     "tests.fixtures.web_server",

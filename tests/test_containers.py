@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 COMPOSE = ROOT / "docker-compose.yml"
 COMPOSE_DEV = ROOT / "docker-compose.dev.yml"
+COMPOSE_HA = ROOT / "docker-compose.ha.yml"
 SCHEMA = ROOT / "tests" / "data" / "compose-spec" / "compose-spec.json"
 
 WEB_FILES = {
@@ -306,7 +307,7 @@ def test_gunicorn_config_names_a_bad_setting(name: str, value: str) -> None:
 # --- Compose: schema -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [COMPOSE, COMPOSE_DEV], ids=lambda path: path.name)
+@pytest.mark.parametrize("path", [COMPOSE, COMPOSE_DEV, COMPOSE_HA], ids=lambda path: path.name)
 def test_compose_file_follows_the_compose_specification(path: Path) -> None:
     schema = json.loads(SCHEMA.read_text())
     validator = jsonschema.validators.validator_for(schema)(schema)
@@ -478,7 +479,12 @@ def test_every_setting_is_documented_in_env_example() -> None:
             re.findall(r"[\"']([A-Z][A-Z0-9_]{2,})[\"']", (ROOT / source).read_text())
         )
     read_by_code -= {"INFO", "DEBUG", "WARNING", "ERROR", "CRITICAL"}
-    used = compose_variables(COMPOSE) | compose_variables(COMPOSE_DEV) | read_by_code
+    used = (
+        compose_variables(COMPOSE)
+        | compose_variables(COMPOSE_DEV)
+        | compose_variables(COMPOSE_HA)
+        | read_by_code
+    )
     assert used - documented == set()
 
 

@@ -125,3 +125,63 @@ def test_secret_is_opaque():
     assert repr(secret) == "'***'" and str(secret) == "'***'" and f"{secret}" == "'***'"
     assert secret.reveal() == "abc"
     assert settings.Secret("abc") == secret
+
+
+SENTINELS = "sentinel-1:26379, sentinel-2:26379,10.0.0.3:26379"
+
+
+def test_sentinel_settings_replace_the_redis_address(tmp_path):
+    environ = {
+        "MIST_API_TOKEN": "t",
+        "REDIS_SENTINELS": SENTINELS,
+        "REDIS_SENTINEL_MASTER": "mist",
+        "REDIS_SENTINEL_PASSWORD": "sentinel-canary-42",
+        "REDIS_READ_FROM_REPLICAS": "1",
+    }
+    worker = load_worker_settings(environ, tmp_path / ".env")
+    sentinel = worker.sentinel
+    assert sentinel is not None and sentinel.master == "mist" and sentinel.read_from_replicas
+    assert sentinel.addresses == (
+        ("sentinel-1", 26379),
+        ("sentinel-2", 26379),
+        ("10.0.0.3", 26379),
+    )
+    assert sentinel.password == Secret("sentinel-canary-42")
+    assert "sentinel-canary-42" not in repr(worker) + repr(load_web_settings(environ, None))
+    assert load_web_settings({}, tmp_path / ".env").sentinel is None
+
+
+@pytest.mark.parametrize(
+    ("name", "environ"),
+    [
+        ("REDIS_SENTINELS", {"REDIS_SENTINELS": "sentinel-1", "REDIS_SENTINEL_MASTER": "m"}),
+        ("REDIS_SENTINELS", {"REDIS_SENTINELS": "a:26379,b:0", "REDIS_SENTINEL_MASTER": "m"}),
+        ("REDIS_SENTINELS", {"REDIS_SENTINELS": "http://a:1", "REDIS_SENTINEL_MASTER": "m"}),
+        ("REDIS_SENTINEL_MASTER", {"REDIS_SENTINELS": "a:26379"}),
+        ("REDIS_SENTINEL_MASTER", {"REDIS_SENTINELS": "a:1", "REDIS_SENTINEL_MASTER": "m x"}),
+        ("REDIS_READ_FROM_REPLICAS", {"REDIS_READ_FROM_REPLICAS": "1"}),
+        ("REDIS_READ_FROM_REPLICAS", {"REDIS_SENTINELS": "a:1", "REDIS_READ_FROM_REPLICAS": "?"}),
+    ],
+)
+def test_a_bad_sentinel_setting_is_named(tmp_path, name, environ):
+    with pytest.raises(SettingError) as caught:
+        load_web_settings(environ, tmp_path / ".env")
+    assert caught.value.setting == name
+
+
+def test_a_bad_sentinel_address_exits_2_naming_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "REDIS_"))}
+    env.update({"REDIS_SENTINELS": "sentinel-1:26379,sentinel-2", "REDIS_SENTINEL_MASTER": "m"})
+    for command in (["worker.py", "--healthcheck"], ["app.py"]):
+        result = subprocess.run(
+            [sys.executable, str(ROOT / command[0]), *command[1:]],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2, result.stderr
+        assert "REDIS_SENTINELS" in result.stderr and "'sentinel-2'" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -12,6 +12,7 @@ import time
 import pytest
 import redis
 
+from store import publisher as publisher_module
 from store.codec import (
     CsvEncoder,
     encode_json,
@@ -28,7 +29,7 @@ from store.keys import (
     KEY_GATEWAYS,
     Dataset,
 )
-from store.lease import acquire_lock, lock_owner, release_lock, renew_lock
+from store.lease import LeaseLost, acquire_lock, lock_owner, release_lock, renew_lock
 from store.publisher import Publisher
 from store.reads import (
     connect,
@@ -379,3 +380,56 @@ def test_encode_json_refuses_what_is_not_standard_json(value: float) -> None:
     """The browser's JSON.parse rejects a whole document for one NaN: never store one."""
     with pytest.raises(ValueError, match="JSON compliant"):
         encode_json({"gateways": [{"latency": value}]})
+
+
+def _served_org(client: redis.Redis) -> dict:
+    served = read_served(client, Dataset.ORG, gzip_ok=False)
+    assert served is not None
+    return json.loads(served.body)
+
+
+def test_a_worker_whose_lease_was_taken_cannot_switch_its_staged_refresh_live(client):
+    publish_version(client, 1, interval=60)
+    assert acquire_lock(client, "worker-a", 30)
+    out = Publisher(client, interval=60, now=time.time(), owner="worker-a")
+    for dataset, document in documents(2).items():
+        out.served_json(dataset, document)
+    client.set("mist:lock:worker", "worker-b")  # a-paused: its lease lapsed, b took it
+    with pytest.raises(LeaseLost):
+        out.commit()
+    out.staging.close()
+    assert _served_org(client)["name"].startswith("Org v1 ")
+    assert lock_owner(client) == "worker-b"
+
+
+def test_a_lease_taken_between_watch_and_exec_applies_nothing(client, redis_server):
+    assert acquire_lock(client, "worker-a", 30)
+    other = redis_server.client()
+    with Transaction(client, fence=("mist:lock:worker", "worker-a")) as switch:
+        switch.set("mist:fenced", "a")
+        assert release_lock(other, "worker-a") and acquire_lock(other, "worker-b", 30)
+        with pytest.raises(redis.WatchError):
+            switch.execute()
+    assert other.get("mist:fenced") is None
+
+
+def test_our_own_heartbeat_renewing_mid_switch_costs_a_retry_not_the_publish(
+    client, redis_server, monkeypatch
+):
+    assert acquire_lock(client, "worker-a", 30)
+    other = redis_server.client()
+    tries: list[str] = []
+
+    class RenewedMidSwitch(Transaction):
+        def _watch(self, key: str, owner: str) -> None:
+            super()._watch(key, owner)
+            tries.append(owner)
+            if len(tries) == 1:  # the heartbeat thread renews between WATCH and EXEC
+                assert renew_lock(other, owner, 30)
+
+    monkeypatch.setattr(publisher_module, "Transaction", RenewedMidSwitch)
+    with Publisher(client, interval=60, now=time.time(), owner="worker-a") as out:
+        out.served_json(Dataset.ORG, {"v": 3})
+        out.commit()
+    assert tries == ["worker-a", "worker-a"]
+    assert _served_org(client) == {"v": 3}

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from store.codec import etag_of
-from store.keys import Dataset
+from store.keys import LEASE_SECONDS, Dataset
 from store.reads import read_served
 from tests.fixtures.ports import wait_until
 from tests.fixtures.worker_proc import ROOT, worker_env
@@ -341,3 +341,22 @@ def test_once_does_not_spend_tokens_while_another_worker_holds_the_lease(
     assert "gw-host:4242:abcd" in process.output()
     assert mistsim.calls()["total"] == 0
     assert client.get("mist:lock:worker") == b"gw-host:4242:abcd"  # not released by us
+
+
+def test_a_standby_takes_over_within_15_s_of_the_active_worker_being_killed(
+    mistsim, redis_server, worker_proc
+):
+    client = redis_server.client()
+    env = worker_env(mistsim, redis_server.url, WORKER_INTERVAL="2")
+    first = worker_proc([], env, name="first")  # the default lease, renewed by the heartbeat
+    wait_until(lambda: last_update(client) > 0, 30, "a first publish")
+    second = worker_proc([], env, name="second")
+    time.sleep(LEASE_SECONDS + 2)  # longer than a lease: the heartbeat keeps it with `first`
+    assert str(first.process.pid) in client.get("mist:lock:worker").decode()
+    assert "refresh published" not in second.output()
+    first.signal(signal.SIGKILL)
+    first.wait(10)
+    killed_at = time.time()
+    wait_until(lambda: last_update(client) > killed_at, 30, "the standby's publish")
+    assert time.time() - killed_at <= 15, second.output()
+    assert str(second.process.pid) in client.get("mist:lock:worker").decode()

@@ -14,7 +14,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from settings import Secret
 from store.keys import Dataset
-from store.reads import read_health, read_status_published
+from store.reads import read_health, read_status_published, serving_last_good
 from web import freshness
 from web.answers import (
     INTERNAL_ERROR,
@@ -122,7 +122,14 @@ def _status_handler(client: redis.Redis, interval: int) -> Handler:
     def answer(environ: Environ) -> Answer:
         """The worker's status JSON plus the age of the data and whether it is stale."""
         stored, published, worker_interval = read_status_published(client)
-        body = freshness.status_body(stored, published, worker_interval, interval, time.time())
+        now = time.time()
+        age = freshness.data_age(published, now)  # only stale data may be the last-good copy
+        last_good = freshness.is_stale(age, worker_interval or interval) and serving_last_good(
+            client
+        )
+        body = freshness.status_body(
+            stored, published, worker_interval, interval, now, last_good=last_good
+        )
         return 200, list(NO_STORE_JSON), body
 
     return answer

@@ -45,15 +45,19 @@ def status_body(
     interval: int | None,
     default_interval: int,
     now: float,
+    last_good: bool = False,
 ) -> bytes:
     """/api/status: the worker's status JSON as stored, with the data's `age` and `stale`
     added as its last members (nothing decoded or re-encoded). The worker writes its status
-    inside the publish transaction, so it never names older data than is served."""
+    inside the publish transaction, so it never names older data than is served. While the
+    web serves the last-good copy (`last_good`) it is always stale and says so in `source`."""
     if not (stored and stored.startswith(b"{") and stored.endswith(b"}")):
         starting = {"status": "starting", "phase": None, "progress": None, "last_update": None}
         stored = json_bytes({**starting, "interval": interval or default_interval})
     age = data_age(last_update, now)
     facts = json_bytes({"age": age, "stale": is_stale(age, interval or default_interval)})
+    if last_good:
+        facts = json_bytes({"age": age, "stale": True, "source": "last_good"})
     if stored == b"{}":
         return facts
     return stored[:-1] + b"," + facts[1:]

@@ -84,8 +84,10 @@ export class Freshness {
     if (!lastUpdate) {
       show('stale-banner', 'No data yet: waiting for the worker to finish its first refresh.');
     } else if (this.stale()) {
+      const kept = this.status.source === 'last_good'
+        ? 'Showing the last known data: the live snapshot has expired. ' : '';
       show('stale-banner',
-        `Data is stale: last updated ${formatDateTime(lastUpdate)} (${formatAge(age)}). ` +
+        `${kept}Data is stale: last updated ${formatDateTime(lastUpdate)} (${formatAge(age)}). ` +
         `The worker should refresh every ${formatDuration(this.status.interval)}.`);
     } else {
       show('stale-banner', null);
