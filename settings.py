@@ -112,6 +112,8 @@ class WorkerSettings:
     worker_interval: int
     port: int
     log_level: str
+    event_hold: int = 2  # refreshes a circuit's degraded/recovered must hold (EVENT_HOLD)
+    event_retention_days: int = 30  # EVENT_RETENTION_DAYS
 
     __repr__ = _redacted_repr
 
@@ -263,6 +265,8 @@ def load_worker_settings(
         worker_interval=web.worker_interval,
         port=web.port,
         log_level=web.log_level,
+        event_hold=_int_setting(env, "EVENT_HOLD", 2, 1, 100),
+        event_retention_days=_int_setting(env, "EVENT_RETENTION_DAYS", 30, 1, 366),
     )
 
 

@@ -23,6 +23,7 @@ from model.items import gateway_stat, peer_path, port_stat
 from model.port_config import PortConfig, index_port_configs
 from model.snapshot import Snapshot, build_snapshot
 from refresh.configs import ConfigCache, DeviceConfigs
+from refresh.events import EventStep
 from refresh.lease import Lease
 from refresh.memory import consumed, give_back_memory
 from refresh.writer import write_snapshot
@@ -61,6 +62,7 @@ class Parts:
     traffic: TrafficStep
     pool: Executor
     interval: int
+    events: EventStep
 
 
 class Pipeline:
@@ -111,10 +113,16 @@ class Pipeline:
         del devices, config, cached  # port_configs has what build needs
         snapshot = self._build(fetched, port_configs, now)
         del port_configs
+        derived, conditions = self.parts.events.derive(snapshot, org_id)
         self.report.phase("history", done + 2, total)
         traffic = self._traffic(snapshot, org_id, now, done + 2, total)
         self.report.phase("publish", done + 3, total)
-        return self._publish(snapshot, traffic, now)
+        return self._publish(
+            snapshot,
+            traffic,
+            now,
+            lambda out: self.parts.events.publish(out, org_id, derived, conditions, now),
+        )
 
     def _fetch(
         self, jobs: Mapping[str, Callable[[str], Fetched]], org_id: str, total: int
@@ -181,7 +189,13 @@ class Pipeline:
         give_back_memory()
         return result
 
-    def _publish(self, snapshot: Snapshot, traffic: TrafficResult, now: float) -> int:
+    def _publish(
+        self,
+        snapshot: Snapshot,
+        traffic: TrafficResult,
+        now: float,
+        events: Callable[[Publisher], None],
+    ) -> int:
         """Everything in one transaction, only while we still hold the lease."""
         parts = self.parts
         if not parts.lease.held or not parts.lease.acquire():
@@ -191,6 +205,7 @@ class Pipeline:
             Publisher(parts.client, interval=parts.interval, now=now) as out,
         ):
             write_snapshot(out, snapshot, traffic)
+            events(out)
             if parts.lease.lost.is_set():  # another worker may be publishing: ours goes
                 raise RefreshAborted("the lease went to another worker")
             return out.commit(self.report.published_status(now))

@@ -9,7 +9,7 @@ dozen O(1) renames, whatever the org's size (DATA.md §2).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis
@@ -116,6 +116,7 @@ class Publisher:
         self._live: list[str] = []  # the live keys whose staging key this refresh wrote
         self._hashes: set[str] = set()
         self._histories: list[tuple[str, HistoryWrite]] = []
+        self._with_switch: list[Callable[[Transaction], None]] = []
         self.written = 0  # keys written
         self.staging = Batches(client, batch_bytes=batch_bytes)
 
@@ -168,6 +169,10 @@ class Publisher:
         self.staging.set(peer_paths_key(gateway_id), body, ex=self.ttl)
         self.written += 1
 
+    def with_switch(self, queue: Callable[[Transaction], None]) -> None:
+        """More commands for the switch: they go live with the snapshot (its events)."""
+        self._with_switch.append(queue)
+
     def history_write(self, port: tuple[str, str], write: HistoryWrite) -> None:
         """What one port's stored history needs this refresh (traffic.plan decided it)."""
         self._histories.append((history_key(*port), write))
@@ -199,6 +204,8 @@ class Publisher:
             switch.hset(KEY_ETAGS, mapping=self._etags)
             switch.expire(KEY_ETAGS, self.ttl)
             switch.set(KEY_LAST_UPDATE, repr(float(self._now)))
+            for queue in self._with_switch:
+                queue(switch)
             if status is not None:
                 queue_status(switch, status)
             switch.execute()
