@@ -19,7 +19,7 @@ from flask import Flask
 import settings
 from history.series import RANGES
 from store.reads import connect
-from web import api, errors, fast, page
+from web import api, errors, events, fast, page
 from web.assets import build_assets
 from web.security import add_security_headers
 
@@ -65,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     app.register_blueprint(page.blueprint(assets, poll_ms, tuple(RANGES)))
     app.register_blueprint(api.blueprint(client, interval))
+    app.register_blueprint(events.blueprint(client))
     fast_paths = fast.FastPaths(app.wsgi_app, fast.routes(client, interval))
     app.extensions["fast_paths"] = fast_paths
     app.wsgi_app = fast_paths  # type: ignore[method-assign]

@@ -86,6 +86,20 @@ class CsvEncoder:
         self._writer.writerow(row)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def excel_safe(value: object) -> str:
+    """A CSV cell Excel cannot run as a formula: a leading = + - @ tab or CR gets a quote.
+
+    Mist names are free text (a site called =HYPERLINK(...) must stay text in the sheet).
+    """
+    if value is None:
+        return ""
+    text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def gzip_bytes(body: bytes) -> bytes:
     """Deterministic gzip (mtime 0) so identical bodies give identical twins."""
     return gzip.compress(body, compresslevel=6, mtime=0)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import Any
 
@@ -254,3 +256,110 @@ def test_a_failing_refresh_is_an_event_and_so_is_its_recovery(mistsim, redis_ser
     assert instance.refresh()
     system = [e["type"] for e in stored_events(client, mistsim.org_id) if e["gateway_id"] is None]
     assert system == ["refresh_recovered", "refresh_failing"]
+
+
+# ---------------------------------------------------------------- /api/events
+
+
+def fill(client, count: int = 30) -> list[dict[str, Any]]:
+    """`count` events over two gateways, 10 s apart, some sharing a time."""
+    events = []
+    for n in range(count):
+        record = gateway(f"gw{n % 2}", port("a"))
+        first = derive_events(None, snapshot(record))
+        down = derive_events(
+            first.state,
+            snapshot(gateway(f"gw{n % 2}", port("a", up=n % 3 == 0)), now=1000.0 + 10 * (n // 2)),
+        )
+        made = down.events or system_events({}, ORG, 1000.0 + 10 * (n // 2), failing=True)[0]
+        events += made
+    write_events(client, "org-1", events, {}, 2000.0, Retention(max_age=10**9))
+    return events
+
+
+def app_client(redis_server):
+    import app as web
+
+    return web.create_app({"REDIS_CLIENT": redis_server.client()}).test_client()
+
+
+def test_events_are_served_newest_first_in_pages_that_join_up(redis_server):
+    stored = fill(redis_server.client())
+    web = app_client(redis_server)
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        answer = web.get(
+            "/api/events", query_string={"limit": 7, **({"cursor": cursor} if cursor else {})}
+        )
+        assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+        body = answer.get_json()
+        seen += body["events"]
+        cursor = body["next"]
+        if cursor is None:
+            break
+    assert sorted(e["id"] for e in seen) == sorted(e["id"] for e in stored)
+    assert len({e["id"] for e in seen}) == len(seen)
+    times = [e["time"] for e in seen]
+    assert times == sorted(times, reverse=True)
+
+
+def test_event_filters(redis_server):
+    stored = fill(redis_server.client())
+    web = app_client(redis_server)
+
+    def ids(**args: Any) -> list[str]:
+        answer = web.get("/api/events", query_string={"limit": 1000, **args})
+        assert answer.status_code == 200, answer.get_json()
+        return sorted(e["id"] for e in answer.get_json()["events"])
+
+    def expected(keep) -> list[str]:
+        return sorted(e["id"] for e in stored if keep(e))
+
+    assert ids(type="port_down") == expected(lambda e: e["type"] == "port_down")
+    assert ids(severity="warning,critical") == expected(lambda e: e["severity"] != "info")
+    assert ids(gateway="gw1") == expected(lambda e: e["gateway_id"] == "gw1")
+    assert ids(site="site-1") == expected(lambda e: e["site_id"] == "site-1")
+    assert ids(since="1050", until="1100") == expected(lambda e: 1050 <= e["time"] <= 1100)
+    assert ids(since="1970-01-01T00:17:30Z") == expected(lambda e: e["time"] >= 1050)
+    paged = web.get("/api/events", query_string={"type": "refresh_failing", "limit": 2}).get_json()
+    assert len(paged["events"]) == 2 and paged["next"]
+
+
+def test_bad_event_filters_are_a_400_json_naming_them(redis_server):
+    web = app_client(redis_server)
+    for args, word in (
+        ({"since": "yesterday"}, "since"),
+        ({"until": "-5"}, "until"),
+        ({"type": "port_exploded"}, "type"),
+        ({"severity": "meh"}, "severity"),
+        ({"gateway": "<script>"}, "gateway"),
+        ({"site": ""}, "site"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "1001"}, "limit"),
+        ({"cursor": "abc"}, "cursor"),
+        ({"since": "200", "until": "100"}, "since"),
+    ):
+        answer = web.get("/api/events", query_string=args)
+        assert answer.status_code == 400, args
+        assert answer.is_json and word in answer.get_json()["error"]
+        assert "<script>" not in answer.get_data(as_text=True)
+
+
+def test_no_events_yet_is_an_empty_page(redis_server):
+    assert app_client(redis_server).get("/api/events").get_json() == {"events": [], "next": None}
+
+
+def test_events_csv_is_excel_safe(redis_server):
+    client = redis_server.client()
+    hostile = {**ORG, "name": "=HYPERLINK(1)"}
+    events, _ = system_events({}, hostile, 1000.0, failing=True)
+    events[0]["gateway_name"] = "=cmd|' /C calc'!A0"
+    write_events(client, "org-1", events, {}, 1000.0)
+    answer = app_client(redis_server).get("/api/events.csv")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(answer.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][:4] == ["time", "id", "type", "severity"]
+    assert rows[1][0] == "1970-01-01T00:16:40Z" and rows[1][2] == "refresh_failing"
+    assert rows[1][6].startswith("'=")
+    assert app_client(redis_server).get("/api/events.csv?type=nope").status_code == 400

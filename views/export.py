@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from store.codec import excel_safe
+
 # Sent to the page in the rows document's `csv`: static/js/csv.js exports with these columns.
 CSV_COLUMNS = (
     "site",
@@ -65,18 +67,6 @@ _PORT_CSV_FIELDS = (
     "rx_bytes_24h",
     "tx_bytes_24h",
 )
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def excel_safe(value: object) -> str:
-    """A CSV cell Excel cannot run as a formula: a leading = + - @ tab or CR gets a quote.
-
-    Mist names are free text (a site called =HYPERLINK(...) must stay text in the sheet).
-    """
-    if value is None:
-        return ""
-    text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 class CircuitRows:
