@@ -16,6 +16,7 @@ from typing import Any
 import redis
 
 from model.events import Derived, derive_events, system_events
+from model.freshness import data_age, is_stale
 from model.snapshot import Snapshot
 from store.events import (
     Retention,
@@ -27,7 +28,6 @@ from store.events import (
     write_state,
 )
 from store.publisher import Publisher
-from web.freshness import data_age, is_stale
 
 log = logging.getLogger("worker")
 
