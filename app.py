@@ -20,7 +20,7 @@ import settings
 from history.series import RANGES
 from settings import Secret
 from store.reads import connect
-from web import api, errors, fast, page
+from web import api, errors, events, fast, page
 from web.assets import build_assets
 from web.security import add_security_headers
 
@@ -73,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     app.register_blueprint(page.blueprint(assets, poll_ms, tuple(RANGES)))
     app.register_blueprint(api.blueprint(client, interval))
+    app.register_blueprint(events.blueprint(client))
     bearer = app.config.get("METRICS_BEARER_TOKEN")
     if isinstance(bearer, str):  # a test's override may give it plain
         bearer = Secret(bearer) if bearer else None

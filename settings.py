@@ -130,6 +130,8 @@ class WorkerSettings:
     log_level: str
     metrics_peer_paths: str = "summary"  # all | summary | off
     sentinel: SentinelSettings | None = None
+    event_hold: int = 2  # refreshes a circuit's degraded/recovered must hold (EVENT_HOLD)
+    event_retention_days: int = 30  # EVENT_RETENTION_DAYS
 
     __repr__ = _redacted_repr
 
@@ -345,6 +347,8 @@ def load_worker_settings(
         log_level=web.log_level,
         metrics_peer_paths=_metrics_peer_paths(env),
         sentinel=web.sentinel,
+        event_hold=_int_setting(env, "EVENT_HOLD", 2, 1, 100),
+        event_retention_days=_int_setting(env, "EVENT_RETENTION_DAYS", 30, 1, 366),
     )
 
 

@@ -32,6 +32,7 @@ from mist.connection import MistConnection
 from mist.errors import MistError, MistSettingError
 from mist.streams import CallCounter, Fetched
 from refresh.configs import ConfigCache
+from refresh.events import EventStep
 from refresh.lease import Lease
 from refresh.memory import tune_malloc
 from refresh.pipeline import Parts, Pipeline, RefreshAborted
@@ -44,6 +45,7 @@ from settings import (
     load_web_settings,
     load_worker_settings,
 )
+from store.events import Retention
 from store.keys import HEARTBEAT_PERIOD, HEARTBEAT_TTL, LEASE_SECONDS
 from store.lease import lock_owner
 from store.reads import connect
@@ -107,6 +109,13 @@ class Worker:
             pool=self._pool,
             interval=self.interval,
             metrics_peer_paths=self.settings.metrics_peer_paths,
+            events=EventStep(
+                self.client,
+                lock,
+                interval=self.interval,
+                hold=self.settings.event_hold,
+                retention=Retention(max_age=self.settings.event_retention_days * 86400),
+            ),
         )
 
     def _safe(self, read: Callable[[redis.Redis], Any]) -> Any:
@@ -260,6 +269,12 @@ class Worker:
         self.status.calls_last_refresh = self.mist.calls_this_refresh
         self.status.refresh_seconds = round(time.monotonic() - clock_start, 3)
         self._write_status()
+        self.pipeline.parts.events.failed(
+            self.org_id,
+            started,
+            exhausted=self.mist.tokens_available() == 0,
+            last_update=self.status.last_update,
+        )
 
     # ------------------------------------------------------------ running
 

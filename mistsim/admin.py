@@ -39,6 +39,9 @@ class Admin:
             ("POST", "config"): self.config,
             ("POST", "leap"): self.leap,
             ("POST", "port_down"): self.port_down,
+            ("POST", "link"): self.link,
+            ("POST", "gateway"): self.gateway_state,
+            ("POST", "quality"): self.quality,
         }
         handler = routes.get((request.method, name))
         if handler is None:
@@ -128,6 +131,52 @@ class Admin:
         with runtime.lock:
             port.leap_at, port.leap_bytes = runtime.now(), size
         return {"mac": gateway.mac, "port_id": port.port_id, "at": port.leap_at, "bytes": size}
+
+    def _wan_port(self, gateway: Any, body: dict[str, Any]) -> Any:
+        port_id = body.get("port_id") or (gateway.wan_ports[0].port_id if gateway.wan_ports else "")
+        port = next((p for p in gateway.wan_ports if p.port_id == port_id), None)
+        if port is None:
+            raise ValueError(f"{port_id!r} is not a WAN port of this gateway")
+        return port
+
+    def link(self, body: dict[str, Any]) -> Any:
+        """Take a WAN port's link down (from now on) or bring it back up (`state`)."""
+        gateway = self._gateway(body)
+        port = self._wan_port(gateway, body)
+        state = body.get("state")
+        if state not in ("up", "down"):
+            raise ValueError("state must be up or down")
+        runtime = self.api.runtime
+        with runtime.lock:
+            port.link, port.down_since = state, runtime.now()
+        return {"mac": gateway.mac, "port_id": port.port_id, "link": state}
+
+    def gateway_state(self, body: dict[str, Any]) -> Any:
+        """Disconnect a gateway from the cloud, or connect it again (`connected`)."""
+        gateway = self._gateway(body)
+        connected = body.get("connected")
+        if not isinstance(connected, bool):
+            raise ValueError("connected must be true or false")
+        runtime = self.api.runtime
+        with runtime.lock:
+            if gateway.connected and not connected:
+                gateway.disconnected_at = runtime.now()
+            gateway.connected = connected
+            self.api.device_json.forget(gateway)
+        return {"mac": gateway.mac, "connected": connected}
+
+    def quality(self, body: dict[str, Any]) -> Any:
+        """Set the latency baseline (ms) of every peer path over a WAN port: 300 degrades it."""
+        gateway = self._gateway(body)
+        port = self._wan_port(gateway, body)
+        latency = body.get("latency")
+        if isinstance(latency, bool) or not isinstance(latency, int | float) or latency <= 0:
+            raise ValueError("latency must be a positive number of milliseconds")
+        paths = [path for path in gateway.peer_paths if path.port is port]
+        with self.api.runtime.lock:
+            for path in paths:
+                path.latency = float(latency)
+        return {"mac": gateway.mac, "port_id": port.port_id, "paths": len(paths)}
 
     def config(self, body: dict[str, Any]) -> Any:
         """Change a WAN port's description in the device's own config and bump modified_time."""

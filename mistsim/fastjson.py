@@ -55,6 +55,10 @@ class DeviceStatsJson:
         self._static[gateway.mac] = fresh
         return fresh
 
+    def forget(self, gateway: Gateway) -> None:
+        """Drop a gateway's cached head (its status changed without a config change)."""
+        self._static.pop(gateway.mac, None)
+
     def encode(self, gateway: Gateway, t: float, reboots: dict[str, float]) -> str:
         _, head, ports = self._fragments(gateway)
         t_eff = dynamics.effective_time(gateway, t)

@@ -23,6 +23,7 @@ from model.items import gateway_stat, peer_path, port_stat
 from model.port_config import PortConfig, index_port_configs
 from model.snapshot import Snapshot, build_snapshot
 from refresh.configs import ConfigCache, DeviceConfigs
+from refresh.events import EventStep
 from refresh.lease import Lease
 from refresh.memory import consumed, give_back_memory
 from refresh.writer import MetricsDocuments, write_snapshot
@@ -62,6 +63,7 @@ class Parts:
     traffic: TrafficStep
     pool: Executor
     interval: int
+    events: EventStep
     metrics_peer_paths: str = "summary"  # METRICS_PEER_PATHS
 
 
@@ -113,10 +115,16 @@ class Pipeline:
         del devices, config, cached  # port_configs has what build needs
         snapshot = self._build(fetched, port_configs, now)
         del port_configs
+        derived, conditions = self.parts.events.derive(snapshot, org_id)
         self.report.phase("history", done + 2, total)
         traffic = self._traffic(snapshot, org_id, now, done + 2, total)
         self.report.phase("publish", done + 3, total)
-        return self._publish(snapshot, traffic, now)
+        return self._publish(
+            snapshot,
+            traffic,
+            now,
+            lambda out: self.parts.events.publish(out, org_id, derived, conditions, now),
+        )
 
     def _fetch(
         self, jobs: Mapping[str, Callable[[str], Fetched]], org_id: str, total: int
@@ -183,7 +191,13 @@ class Pipeline:
         give_back_memory()
         return result
 
-    def _publish(self, snapshot: Snapshot, traffic: TrafficResult, now: float) -> int:
+    def _publish(
+        self,
+        snapshot: Snapshot,
+        traffic: TrafficResult,
+        now: float,
+        events: Callable[[Publisher], None],
+    ) -> int:
         """Everything in one transaction, only while we still hold the lease."""
         parts = self.parts
         if not parts.lease.held or not parts.lease.acquire():
@@ -197,6 +211,7 @@ class Pipeline:
             try:  # fenced: paused past our lease, no write of ours is applied
                 metrics = MetricsDocuments(out, parts.metrics_peer_paths)
                 write_snapshot(out, snapshot, traffic, metrics)
+                events(out)
                 status = self.report.published_status(now)
                 metrics.finish(status, parts.mist.call_totals())
                 log.info("metrics: built in %.2f s", metrics.seconds)

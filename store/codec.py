@@ -11,6 +11,7 @@ import csv
 import gzip
 import hashlib
 import json
+import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -87,6 +88,35 @@ class CsvEncoder:
 
     def add(self, row: Iterable[str]) -> None:
         self._writer.writerow(row)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What Excel runs as a formula at the start of a cell."""
+CELL_BREAKS = (";", "\t", "\r", "\n")
+"""Where Excel may start a new cell inside ours: `;` is the list separator of many locales
+(it opens a comma-separated file with it), tab separates cells on paste, and a line break
+ends the row when such a locale does not see our quotes (a cell quoted after a `,` is no
+quoted field where `,` separates nothing)."""
+_BREAK = re.compile("[" + re.escape("".join(CELL_BREAKS)) + "]")
+_UNSAFE = re.compile(
+    "(?:^|(?<=[" + re.escape("".join(CELL_BREAKS)) + "]))"
+    "(?=[" + re.escape("".join(FORMULA_STARTS)) + "])"
+)
+
+
+def excel_safe(value: object) -> str:
+    """A CSV cell Excel cannot run as a formula: a quote goes before any = + - @ tab or CR
+    that starts the cell or follows a CELL_BREAKS character (`x;=1+1` is two cells, one a
+    formula, in a `;` locale).
+
+    Mist names are free text (a site called =HYPERLINK(...) must stay text in the sheet).
+    """
+    if value is None:
+        return ""
+    text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+    if text.startswith(FORMULA_STARTS) or _BREAK.search(text):
+        return _UNSAFE.sub("'", text)
+    return text  # the common case, found cheaply: a CSV has 30 cells a WAN port
 
 
 def gzip_bytes(body: bytes) -> bytes:

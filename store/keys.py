@@ -23,6 +23,7 @@ KEY_INTERVAL = "mist:metadata:interval"
 KEY_ETAGS = "mist:metadata:etags"
 KEY_HEARTBEAT = "mist:metadata:heartbeat"
 KEY_LOCK = "mist:lock:worker"
+KEY_EVENTS_ORG = "mist:events:org"  # the org whose events the web serves (no TTL)
 GZ_SUFFIX = ":gz"
 STAGED_PREFIX = "mist:staged:"  # a refresh is written here, then renamed live at once
 LAST_GOOD_PREFIX = "mist:lastgood:"  # the newest snapshot again, served once the live is gone
@@ -88,6 +89,21 @@ def gateway_mac(gateway_id: str) -> str:
 def peer_paths_key(gateway_id: str) -> str:
     """`mist:vpn_peers:{gateway_id}-{mac}` (the seed's name): the MAC is the id's own end."""
     return f"mist:vpn_peers:{gateway_id}-{gateway_mac(gateway_id)}"
+
+
+def events_key(org_id: str) -> str:
+    """An org's events: a sorted set scored by time, kept 30 days (no TTL: AOF keeps it)."""
+    return f"mist:events:{org_id}"
+
+
+def events_state_key(org_id: str) -> str:
+    """What the last refresh saw of an org, for the next one to compare with (model/events)."""
+    return f"mist:events:{org_id}:state"
+
+
+def events_system_key(org_id: str) -> str:
+    """The worker's own conditions (failing, exhausted, stale) as its events last told them."""
+    return f"mist:events:{org_id}:system"
 
 
 def history_key(gateway_id: str, port_id: str) -> str:

@@ -131,6 +131,7 @@ class Publisher:
         self._live: list[str] = []  # the live keys whose staging key this refresh wrote
         self._hashes: set[str] = set()
         self._histories: list[tuple[str, HistoryWrite]] = []
+        self._with_switch: list[Callable[[Transaction], None]] = []
         self.written = 0  # keys written
         self.staging = Batches(client, batch_bytes=batch_bytes)
 
@@ -182,6 +183,10 @@ class Publisher:
         self._field(KEY_PEER_PATH_DETAILS, gateway_id, body)
         self.staging.set(peer_paths_key(gateway_id), body, ex=self.ttl)
         self.written += 1
+
+    def with_switch(self, queue: Callable[[Transaction], None]) -> None:
+        """More commands for the switch: they go live with the snapshot (its events)."""
+        self._with_switch.append(queue)
 
     def history_write(self, port: tuple[str, str], write: HistoryWrite) -> None:
         """What one port's stored history needs this refresh (traffic.plan decided it)."""
@@ -237,6 +242,8 @@ class Publisher:
             last_update = repr(float(self._now))
             transaction.set(KEY_LAST_UPDATE, last_update)
             transaction.set(last_good_key(KEY_LAST_UPDATE), last_update, ex=LAST_GOOD_TTL)
+            for queue in self._with_switch:
+                queue(transaction)
             if status is not None:
                 queue_status(transaction, status)
 

@@ -34,11 +34,12 @@ from history.series import RANGES
 from mistsim.api import MistApi
 from mistsim.runtime import Runtime
 from store import keys, reads
+from store.codec import excel_safe
 from store.status import write_status
 from tests.fixtures.mist_answers import FORMULA_SITE, mist_answers, simulated_org
 from tests.fixtures.ports import free_port, port_open, wait_until
 from tests.fixtures.sample_data import SampleOrg, publish_sample, status_document
-from views.export import CSV_COLUMNS, excel_safe
+from views.export import CSV_COLUMNS
 from views.rows import ROW_COLUMNS, has_problem
 from web.fast import SERVED_ROUTES
 

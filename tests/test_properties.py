@@ -16,9 +16,17 @@ from hypothesis import strategies as st
 
 from model.port_config import index_port_configs
 from model.snapshot import Snapshot, build_snapshot
-from store.codec import CsvEncoder, encode_json, write_json_document, write_json_object
+from store.codec import (
+    CELL_BREAKS,
+    FORMULA_STARTS,
+    CsvEncoder,
+    encode_json,
+    excel_safe,
+    write_json_document,
+    write_json_object,
+)
 from tests.fixtures.snapshots import load
-from views.export import CELL_BREAKS, CSV_COLUMNS, FORMULA_STARTS, CircuitRows, excel_safe
+from views.export import CSV_COLUMNS, CircuitRows
 from views.payload import (
     drain_gateway_records,
     drain_peer_paths,

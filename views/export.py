@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
+
+from store.codec import excel_safe
 
 # Sent to the page in the rows document's `csv`: static/js/csv.js exports with these columns.
 CSV_COLUMNS = (
@@ -66,33 +67,6 @@ _PORT_CSV_FIELDS = (
     "rx_bytes_24h",
     "tx_bytes_24h",
 )
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""What Excel runs as a formula at the start of a cell."""
-CELL_BREAKS = (";", "\t", "\r", "\n")
-"""Where Excel may start a new cell inside ours: `;` is the list separator of many locales
-(it opens a comma-separated file with it), tab separates cells on paste, and a line break
-ends the row when such a locale does not see our quotes (a cell quoted after a `,` is no
-quoted field where `,` separates nothing)."""
-_BREAK = re.compile("[" + re.escape("".join(CELL_BREAKS)) + "]")
-_UNSAFE = re.compile(
-    "(?:^|(?<=[" + re.escape("".join(CELL_BREAKS)) + "]))"
-    "(?=[" + re.escape("".join(FORMULA_STARTS)) + "])"
-)
-
-
-def excel_safe(value: object) -> str:
-    """A CSV cell Excel cannot run as a formula: a quote goes before any = + - @ tab or CR
-    that starts the cell or follows a CELL_BREAKS character (`x;=1+1` is two cells, one a
-    formula, in a `;` locale).
-
-    Mist names are free text (a site called =HYPERLINK(...) must stay text in the sheet).
-    """
-    if value is None:
-        return ""
-    text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-    if text.startswith(FORMULA_STARTS) or _BREAK.search(text):
-        return _UNSAFE.sub("'", text)
-    return text  # the common case, found cheaply: a CSV has 30 cells a WAN port
 
 
 class CircuitRows:

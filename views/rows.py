@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from model.snapshot import link_down
-from views.export import CELL_BREAKS, CSV_COLUMNS, FORMULA_STARTS
+from store.codec import CELL_BREAKS, FORMULA_STARTS
+from views.export import CSV_COLUMNS
 
 ROW_COLUMNS = (
     "id",

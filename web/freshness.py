@@ -1,26 +1,13 @@
-"""When the data is stale: the one rule, used by /health and /api/status (the page shows
-exactly what /api/status says)."""
+"""/health and /api/status: how old the data is, by the one stale rule (model/freshness.py;
+the page shows exactly what /api/status says)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from model.freshness import data_age, is_stale
 from web.answers import json_bytes
-
-STALE_AFTER_INTERVALS = 2
-
-
-def data_age(last_update: object, now: float) -> float | None:
-    """Seconds since the last publish (0.1 s steps), None before the first one."""
-    if isinstance(last_update, int | float) and last_update > 0:
-        return round(max(0.0, now - float(last_update)), 1)
-    return None
-
-
-def is_stale(age: float | None, interval: float) -> bool:
-    """Stale = older than two refresh intervals: one missed refresh is not yet alarming."""
-    return age is not None and age > STALE_AFTER_INTERVALS * interval
 
 
 def health_document(state: Mapping[str, Any], default_interval: int, now: float) -> dict:

@@ -1,0 +1,104 @@
+"""A refresh's event step: compare the snapshot with the last one, and store what changed.
+
+The events and the state to compare with next time go live with the snapshot (in its
+switch); a refresh that fails publishes nothing, so its own events (refresh failing, tokens
+exhausted, data stale) are written on their own by `failed`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+
+from model.events import Derived, derive_events, system_events
+from model.freshness import data_age, is_stale
+from model.snapshot import Snapshot
+from store.events import (
+    Retention,
+    queue_events,
+    read_state,
+    read_system,
+    switch_state,
+    write_events,
+    write_state,
+)
+from store.publisher import Publisher
+
+log = logging.getLogger("worker")
+
+
+class EventStep:
+    """Derives each refresh's events and hands them to the publish (or writes a failure's)."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        redis_lock: threading.Lock,
+        *,
+        interval: int,
+        hold: int,
+        retention: Retention,
+    ) -> None:
+        self._client = client
+        self._lock = redis_lock
+        self.interval = interval
+        self.hold = hold
+        self.retention = retention
+
+    def derive(self, snapshot: Snapshot, org_id: str) -> tuple[Derived, dict[str, bool]]:
+        """This refresh's events (a success clears every worker condition) and the
+        conditions to keep."""
+        started = time.monotonic()
+        with self._lock:
+            previous = read_state(self._client, org_id)
+            system = read_system(self._client, org_id)
+        derived = derive_events(previous, snapshot, hold=self.hold)
+        cleared, conditions = system_events(
+            system, snapshot.org, snapshot.generated_at, failing=False, exhausted=False, stale=False
+        )
+        derived.events.extend(cleared)
+        log.info("events: %d new, %.2f s", len(derived.events), time.monotonic() - started)
+        return derived, conditions
+
+    def publish(
+        self,
+        out: Publisher,
+        org_id: str,
+        derived: Derived,
+        conditions: Mapping[str, bool],
+        now: float,
+    ) -> None:
+        """The events and the state, live with the snapshot in `out`'s switch."""
+        write_state(out.staging, org_id, derived.state)
+
+        def queue(switch: Any) -> None:
+            queue_events(switch, org_id, derived.events, conditions, now, self.retention)
+            switch_state(switch, org_id)
+
+        out.with_switch(queue)
+
+    def failed(
+        self, org_id: str | None, now: float, *, exhausted: bool, last_update: float | None
+    ) -> int:
+        """A failed refresh's own events (failing, maybe exhausted or stale); never raises
+        for Redis (the failure is already being told). Returns the events written."""
+        if org_id is None:
+            return 0
+        stale = is_stale(data_age(last_update, now), self.interval)
+        try:
+            with self._lock:
+                system = read_system(self._client, org_id)
+                events, conditions = system_events(
+                    system, {"id": org_id}, now, failing=True, exhausted=exhausted, stale=stale
+                )
+                if events:
+                    write_events(self._client, org_id, events, conditions, now, self.retention)
+        except redis.RedisError as error:
+            log.warning("could not write the failure's events: %s", type(error).__name__)
+            return 0
+        return len(events)
