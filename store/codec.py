@@ -97,24 +97,26 @@ CELL_BREAKS = (";", "\t", "\r", "\n")
 (it opens a comma-separated file with it), tab separates cells on paste, and a line break
 ends the row when such a locale does not see our quotes (a cell quoted after a `,` is no
 quoted field where `,` separates nothing)."""
-_BREAK = re.compile("[" + re.escape("".join(CELL_BREAKS)) + "]")
+CELL_QUOTES = ('"',)
+"""Quotes Excel strips before it reads a cell: `"=1+1"` is still a formula."""
+_FORMULA = re.compile("[" + re.escape("".join(FORMULA_STARTS)) + "]")
 _UNSAFE = re.compile(
     "(?:^|(?<=[" + re.escape("".join(CELL_BREAKS)) + "]))"
-    "(?=[" + re.escape("".join(FORMULA_STARTS)) + "])"
+    "(?=[" + re.escape("".join(CELL_QUOTES)) + "]*[" + re.escape("".join(FORMULA_STARTS)) + "])"
 )
 
 
 def excel_safe(value: object) -> str:
     """A CSV cell Excel cannot run as a formula: a quote goes before any = + - @ tab or CR
     that starts the cell or follows a CELL_BREAKS character (`x;=1+1` is two cells, one a
-    formula, in a `;` locale).
+    formula, in a `;` locale), quotes in between (CELL_QUOTES) not counting.
 
     Mist names are free text (a site called =HYPERLINK(...) must stay text in the sheet).
     """
     if value is None:
         return ""
     text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-    if text.startswith(FORMULA_STARTS) or _BREAK.search(text):
+    if _FORMULA.search(text):  # only a formula character can make a formula
         return _UNSAFE.sub("'", text)
     return text  # the common case, found cheaply: a CSV has 30 cells a WAN port
 

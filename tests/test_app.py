@@ -739,12 +739,14 @@ def test_the_rows_document_carries_the_servers_csv_format(client, org):
         "columns": list(CSV_COLUMNS),
         "formula_starts": "=+-@\t\r",
         "cell_breaks": ";\t\r\n",
+        "cell_quotes": '"',
     }
     for start in document["csv"]["formula_starts"]:
         assert excel_safe(start + "x") == "'" + start + "x"
         for mark in document["csv"]["cell_breaks"]:
             assert excel_safe("x" + mark + start) == "x" + mark + "'" + start
     assert excel_safe("x=") == "x="
+    assert excel_safe('x;"=1') == "x;'\"=1", "a quote before the formula does not hide it"
 
 
 def test_the_page_has_a_csv_getter_for_every_server_column():

@@ -393,7 +393,11 @@ def test_only_the_worker_holds_mist_tokens() -> None:
 
 def test_only_the_proxy_publishes_port_and_on_loopback_by_default() -> None:
     services = compose()["services"]
-    assert [name for name, service in services.items() if "ports" in service] == ["proxy"]
+    always = {name: service for name, service in services.items() if not service.get("profiles")}
+    assert [name for name, service in always.items() if "ports" in service] == ["proxy"]
+    grafana = services["grafana"]  # the opt-in `monitoring` profile: on loopback too
+    assert grafana["profiles"] == ["monitoring"]
+    assert interpolate(grafana["ports"], {}) == ["127.0.0.1:3000:3000"]
     proxy = services["proxy"]
     assert interpolate(proxy["ports"], {}) == ["127.0.0.1:5000:8080"]
     assert interpolate(proxy["ports"], {"PORT": "8080", "PUBLISH_ADDRESS": "0.0.0.0"}) == [

@@ -86,7 +86,7 @@ def test_ha_tiers_find_redis_through_the_sentinels_and_the_web_has_no_token() ->
         assert env["REDIS_URL"].startswith("redis://web:")
     proxy = services["proxy"]
     assert proxy["image"].startswith("nginx:1.") and "latest" not in proxy["image"]
-    assert proxy["ports"] == ["0.0.0.0:5000:5000"]
+    assert proxy["ports"] == ["127.0.0.1:5000:5000"], "loopback by default, as docker-compose.yml"
     config = (ROOT / "deploy" / "nginx" / "ha.conf").read_text()
     assert "server web-1:${PORT}" in config and "server web-2:${PORT}" in config
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from model.snapshot import link_down
-from store.codec import CELL_BREAKS, FORMULA_STARTS
+from store.codec import CELL_BREAKS, CELL_QUOTES, FORMULA_STARTS
 from views.export import CSV_COLUMNS
 
 ROW_COLUMNS = (
@@ -101,5 +101,6 @@ class GatewayRows:
                 "columns": list(CSV_COLUMNS),
                 "formula_starts": "".join(FORMULA_STARTS),
                 "cell_breaks": "".join(CELL_BREAKS),
+                "cell_quotes": "".join(CELL_QUOTES),
             },
         }

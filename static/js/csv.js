@@ -55,7 +55,8 @@ function charClass(chars) {
 export function unsafeSpots(spec) {
   const starts = charClass(spec.formula_starts);
   const breaks = spec.cell_breaks ? `|(?<=${charClass(spec.cell_breaks)})` : '';
-  return new RegExp(`(?:^${breaks})(?=${starts})`, 'gu');
+  const quotes = spec.cell_quotes ? `${charClass(spec.cell_quotes)}*` : '';
+  return new RegExp(`(?:^${breaks})(?=${quotes}${starts})`, 'gu');
 }
 
 /** A cell Excel will never run as a formula: each formula character at the start of the cell
