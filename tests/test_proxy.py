@@ -111,17 +111,21 @@ def test_slow_header_clients_do_not_delay_health_through_the_proxy(proxied_web) 
     usual = p99([sample for sample in baseline if sample is not None])
 
     attacked: list[float | None] = []
+    direct: list[float | None] = []  # gunicorn itself meanwhile: the machine's own noise
     with SlowClients(proxy.port, SLOW_SOCKETS) as slow:
         deadline = slow.started + ATTACK_SECONDS
         while time.monotonic() < deadline:
             attacked.append(probe(proxy.url))
+            direct.append(probe(web.url))
             time.sleep(PROBE_EVERY)
         closed = dict(slow.closed_after)
 
     assert None not in attacked, f"{attacked.count(None)} of {len(attacked)} probes timed out"
     worst = p99([sample for sample in attacked if sample is not None])
-    # "Usual" with room for the scheduling noise of a shared CI core (the other tests run
-    # meanwhile); a probe stalled behind a slow client takes seconds, or times out at 4 s.
+    # "Usual" is the quiet baseline or, when the shared machine got busier meanwhile (other
+    # tests run on the same cores), gunicorn's own p99 in the same seconds, which the slow
+    # clients never reach; a probe stalled behind a slow client takes seconds, or times out.
+    usual = max(usual, p99([sample for sample in direct if sample is not None]))
     allowed = max(3 * usual, usual + 0.25)
     assert worst <= allowed, f"p99 {worst:.3f}s under attack, {usual:.3f}s usual"
     assert len(closed) == SLOW_SOCKETS, f"the proxy closed only {sorted(closed)} within 20 s"
