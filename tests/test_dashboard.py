@@ -179,9 +179,9 @@ def test_search_site_filter_problems_only_and_sort(page, org):
     # search by WAN IP
     ip = next(g["ext_ip"] or g["ip"] for g in gateways if g["ext_ip"] or g["ip"])
     page.fill("#search", ip)
-    page.wait_for_function("() => document.querySelectorAll('tr.gateway-row').length >= 1")
-    page.wait_for_timeout(300)
-    assert all(ip in text for text in page.locator("tr.gateway-row").all_inner_texts())
+    wait_count(page, f"{sum(1 for g in gateways if ip.lower() in haystack(g))} of {total}")
+    texts = page.locator("tr.gateway-row").all_inner_texts()
+    assert texts and all(ip in text for text in texts)
     page.fill("#search", "")
     # site filter
     site_id = gateways[0]["site_id"]
@@ -457,12 +457,24 @@ def test_stale_and_rate_limit_banners(page, org):
     assert page.problems == []
 
 
+def wait_polls(page: Any, polls: list[str], more: int) -> None:
+    """Until the page has polled /api/status `more` times again: an observable state, not a
+    sleep that a slow machine outruns."""
+    target = len(polls) + more
+    deadline = time.monotonic() + 15
+    while len(polls) < target:
+        assert time.monotonic() < deadline, f"{len(polls)} status polls, waited for {target}"
+        page.wait_for_timeout(50)
+
+
 def test_picks_up_a_new_refresh_without_reloading(page, org):
     fetches: list[int] = []
+    polls: list[str] = []
     page.on(
         "response",
         lambda r: fetches.append(r.status) if r.url.endswith("/api/gateways/rows") else None,
     )
+    page.on("response", lambda r: polls.append(r.url) if "/api/status" in r.url else None)
     load(page, org)
     page.evaluate("window.__sameDocument = true")
     # The first status poll confirms the data with one conditional request (a 304).
@@ -471,7 +483,7 @@ def test_picks_up_a_new_refresh_without_reloading(page, org):
         page.wait_for_timeout(100)
     settled = list(fetches)
     assert settled == [200, 304]
-    page.wait_for_timeout(1500)  # three polls with nothing new: no request for the org at all
+    wait_polls(page, polls, 3)  # three polls with nothing new: no request for the org at all
     assert fetches == settled
     before = org.api("/api/status")["last_update"]
     org.sim.advance(300)
@@ -500,7 +512,10 @@ def test_the_stale_banner_shows_exactly_what_the_status_says(page, org):
     status = {**org.api("/api/status"), "status": "idle", "rate_limited": False}
     answer = {**status, "stale": True, "age": 5}
 
+    polls: list[str] = []
+
     def handle(route: Any) -> None:
+        polls.append(route.request.url)
         route.fulfill(status=200, json=answer, headers={"Cache-Control": "no-store"})
 
     page.route("**/api/status", handle)
@@ -510,7 +525,7 @@ def test_the_stale_banner_shows_exactly_what_the_status_says(page, org):
     assert "warn" in (page.get_attribute("#sum-age", "class") or "")
     answer = {**status, "stale": False, "age": 30 * 86400, "interval": 60}
     page.wait_for_selector("#stale-banner", state="hidden")
-    page.wait_for_timeout(1200)  # two more polls and a second of ticking age: still not stale
+    wait_polls(page, polls, 2)  # two more polls and a second of ticking age: still not stale
     assert page.locator("#stale-banner").is_hidden()
     assert "warn" not in (page.get_attribute("#sum-age", "class") or "")
     assert page.problems == []
