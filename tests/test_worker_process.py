@@ -17,6 +17,7 @@ from store.codec import etag_of
 from store.keys import Dataset
 from store.reads import read_served
 from tests.fixtures.ports import wait_until
+from tests.fixtures.redis_proxy import RedisProxy
 from tests.fixtures.worker_proc import ROOT, worker_env
 
 
@@ -263,6 +264,15 @@ def test_sigterm_stops_after_the_current_phase_and_releases_the_lease(
     assert "Traceback" not in process.output()
 
 
+def mid_fetch(client) -> bool:
+    """The worker is fetching and has some of its fetches done, not all."""
+    if client.get("mist:metadata:worker_status") != b"running":
+        return False
+    status = json.loads(client.get("mist:metadata:status"))
+    progress = status["progress"] or {}
+    return str(status["phase"]).startswith("fetch:") and 0 < progress.get("done", 0)
+
+
 def test_sigkill_mid_refresh_leaves_readers_a_consistent_snapshot(
     mistsim_factory, redis_server, worker_proc
 ):
@@ -273,12 +283,49 @@ def test_sigkill_mid_refresh_leaves_readers_a_consistent_snapshot(
     assert_consistent(client)
     sim.set_faults(latency_ms=400)  # each refresh now takes seconds: kill it in the middle
     client.set("mist:metadata:worker_status", "marker")
-    wait_until(lambda: client.get("mist:metadata:worker_status") == b"running", 30, "a refresh")
-    time.sleep(0.3)
+    wait_until(lambda: mid_fetch(client), 30, "a refresh with some of its fetches done")
     process.signal(signal.SIGKILL)
     process.wait(10)
     assert_consistent(client)
     assert json.loads(client.get("mist:metadata:status"))["status"] == "running"
+
+
+@pytest.mark.parametrize(
+    ("marker", "nth"),
+    [(b"mist:staged:", 4), (b"RENAME", 3)],
+    ids=["in-the-staging", "inside-the-switch"],
+)
+def test_sigkill_inside_the_publish_keeps_the_old_snapshot_whole(
+    mistsim, redis_server, worker_proc, marker, nth
+):
+    """Killed while staging (some staged keys written) or with the switch's MULTI half sent
+    (some RENAMEs queued, no EXEC): readers keep the whole old snapshot, and the next
+    refresh publishes over the leftovers."""
+    client = redis_server.client()
+    first = worker_proc(["--once"], worker_env(mistsim, redis_server.url), name="first")
+    assert first.wait(60) == 0, first.output()
+    published = last_update(client)
+    bodies = {key: client.get(key) for key in ("mist:gateways", "mist:gateways:rows")}
+    mistsim.advance(300)
+    proxy = RedisProxy(redis_server.port)
+    try:
+        proxy.hold(marker, nth)
+        env = worker_env(mistsim, proxy.url)
+        killed = worker_proc(["--once", "--lease-seconds", "3"], env, name="killed")
+        assert proxy.held.wait(60), killed.output()
+        killed.signal(signal.SIGKILL)
+        killed.wait(10)
+    finally:
+        proxy.close()
+    assert last_update(client) == published
+    assert {key: client.get(key) for key in bodies} == bodies
+    assert_consistent(client)
+    assert list(client.scan_iter("mist:staged:*")), "killed after some staging reached Redis"
+    wait_until(lambda: client.get("mist:lock:worker") is None, 10, "the dead one's lease")
+    following = worker_proc(["--once"], worker_env(mistsim, redis_server.url), name="next")
+    assert following.wait(60) == 0, following.output()
+    assert last_update(client) > published
+    assert_consistent(client)
 
 
 def test_two_workers_only_one_spends_tokens_and_the_other_takes_over(
