@@ -309,10 +309,7 @@ def metric_level(metric: str, value: Any, bands: list[float] | None) -> str:
 def test_peer_path_dialog_with_thresholds_closes_on_escape(page, org):
     load(page, org)
     gateway, port = next(
-        (g, p)
-        for g in org.api("/api/gateways")["gateways"]
-        for p in g["ports"]
-        if p["peers_up"]
+        (g, p) for g in org.api("/api/gateways")["gateways"] for p in g["ports"] if p["peers_up"]
     )
     thresholds = org.api("/api/gateways/rows")["thresholds"]
     paths = [
@@ -339,10 +336,7 @@ def test_peer_path_dialog_with_thresholds_closes_on_escape(page, org):
         "rows => rows.map(r => [...r.querySelectorAll('td.metric')].map(c => c.className))"
     )
     expected = [
-        [
-            metric_level(m, path[m] if path["up"] else None, thresholds.get(m))
-            for m in PATH_METRICS
-        ]
+        [metric_level(m, path[m] if path["up"] else None, thresholds.get(m)) for m in PATH_METRICS]
         for path in paths
     ]
     assert levels == expected, "each cell coloured by the server's thresholds"

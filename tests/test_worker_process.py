@@ -270,7 +270,7 @@ def mid_fetch(client) -> bool:
         return False
     status = json.loads(client.get("mist:metadata:status"))
     progress = status["progress"] or {}
-    return str(status["phase"]).startswith("fetch:") and 0 < progress.get("done", 0)
+    return str(status["phase"]).startswith("fetch:") and progress.get("done", 0) > 0
 
 
 def test_sigkill_mid_refresh_leaves_readers_a_consistent_snapshot(
@@ -337,9 +337,11 @@ def test_two_workers_only_one_spends_tokens_and_the_other_takes_over(
     wait_until(lambda: client.get("mist:lock:worker") is not None, 30, "a lease holder")
     second = worker_proc(["--lease-seconds", "3"], env, name="second")
     wait_until(lambda: last_update(client) > 0, 30, "a first publish")
-    time.sleep(4)  # several intervals: the holder keeps refreshing, the other waits
     owner = client.get("mist:lock:worker").decode()
     holder, standby = (first, second) if str(first.process.pid) in owner else (second, first)
+    wait_until(  # several intervals, past the lease's 3 s: the holder keeps refreshing
+        lambda: holder.output().count("refresh published") >= 4, 30, "four refreshes"
+    )
     assert "refresh published" in holder.output()
     assert "refresh published" not in standby.output()
     assert "holding the worker lease" not in standby.output()
@@ -352,12 +354,21 @@ def test_two_workers_only_one_spends_tokens_and_the_other_takes_over(
     assert last_update(client) > killed_at
 
 
+def redis_failure_logged(output: str) -> bool:
+    """The worker said that Redis failed it (a refresh or its lease)."""
+    return "could not reach Redis" in output or ("refresh failed" in output and "Redis" in output)
+
+
 def test_redis_restart_under_a_running_worker_loses_nothing(mistsim, redis_server, worker_proc):
     client = redis_server.client()
     process = worker_proc([], worker_env(mistsim, redis_server.url, WORKER_INTERVAL="1"))
     wait_until(lambda: last_update(client) > 0, 30, "a first publish")
+    seen = len(process.output())
     redis_server.kill()
-    time.sleep(1.5)  # the worker's refreshes fail meanwhile; it must not die
+    wait_until(  # the worker's refreshes fail meanwhile; it must not die
+        lambda: redis_failure_logged(process.output()[seen:]), 30, "a refresh failing on Redis"
+    )
+    assert process.process.poll() is None, process.output()
     redis_server.start()
     client = redis_server.client()
     assert last_update(client) > 0  # AOF kept the snapshot
