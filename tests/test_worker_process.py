@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from store.keys import Dataset
 from store.reads import read_served
 from tests.fixtures.ports import wait_until
 from tests.fixtures.redis_proxy import RedisProxy
+from tests.fixtures.web_server import start_web_server
 from tests.fixtures.worker_proc import ROOT, worker_env
 
 
@@ -326,6 +328,58 @@ def test_sigkill_inside_the_publish_keeps_the_old_snapshot_whole(
     assert following.wait(60) == 0, following.output()
     assert last_update(client) > published
     assert_consistent(client)
+
+
+WEB_PATHS = ("/health", "/api/gateways", "/api/gateways/rows", "/api/status", "/api/sites")
+
+
+def test_redis_frozen_while_the_web_serves_and_the_worker_publishes(
+    mistsim, redis_server, worker_proc, tmp_path
+):
+    """redis-server SIGSTOPped with the worker inside its publish: the web answers 503 JSON
+    within its 2 s Redis timeout (never hangs), the worker's publish times out (30 s) and is
+    recorded as a Redis error, and once Redis runs again the worker publishes a whole
+    snapshot; readers never see half of one."""
+    client = redis_server.client()
+    web = start_web_server(redis_server.url, tmp_path / "web")
+    proxy = RedisProxy(redis_server.port)
+    assert redis_server.process is not None
+    pid = redis_server.process.pid
+    try:
+        # A snapshot whose keys outlive the freeze (3 intervals of 300 s).
+        env = worker_env(mistsim, redis_server.url, WORKER_INTERVAL="300")
+        once = worker_proc(["--once"], env, name="once")
+        assert once.wait(60) == 0, once.output()
+        assert all(web.get(path).status_code == 200 for path in WEB_PATHS)
+        published = last_update(client)
+        proxy.hold(b"mist:staged:", 2)  # its first publish, a little way into its staging
+        process = worker_proc([], worker_env(mistsim, proxy.url, WORKER_INTERVAL="2"))
+        assert proxy.held.wait(60), process.output()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            for path in WEB_PATHS:
+                began = time.monotonic()
+                response = web.get(path)
+                assert time.monotonic() - began < 2 + 1.5, path  # its timeout, plus slack
+                assert response.status_code == 503, (path, response.text)
+                assert response.headers["Content-Type"].startswith("application/json"), path
+                assert "redis" in response.json()["error"].lower(), path
+            wait_until(lambda: "refresh failed" in process.output(), 45, "the publish timing out")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert "refresh failed after" in process.output() and ": Redis: " in process.output()
+        assert last_update(client) == published, "the frozen publish switched nothing live"
+        assert_consistent(client)
+        wait_until(lambda: last_update(client) > published, 60, "a publish once Redis runs")
+        assert_consistent(client)
+        status = json.loads(client.get("mist:metadata:status"))
+        assert status["status"] == "idle" and status["last_error"].startswith("Redis: "), status
+        assert "imeout" in status["last_error"], "a frozen Redis is a timeout, not a refusal"
+        assert all(web.get(path).status_code == 200 for path in WEB_PATHS)
+        assert process.process.poll() is None, process.output()
+    finally:
+        proxy.close()
+        web.stop()
 
 
 def test_two_workers_only_one_spends_tokens_and_the_other_takes_over(
