@@ -284,7 +284,7 @@ def start_simulator(supervisor: Supervisor, var_dir: Path, gateways: int, sites:
             seen.set()
 
     argv = [sys.executable, "-m", "mistsim", "--port", "0", "--gateways", str(gateways)]
-    argv += ["--sites", str(sites), "--tokens", token, "--ca-file", str(ca_file)]
+    argv += ["--sites", str(sites), f"--tokens={token}", "--ca-file", str(ca_file)]  # may start "-"
     supervisor.start("mistsim", argv, {**os.environ, "PYTHONUNBUFFERED": "1"}, on_line)
     wait_for(seen.is_set, SIMULATOR_READY_SECONDS, "the Mist simulator", supervisor)
     return Simulator(ready["host"], ready["org_id"], ready.get("ca", str(ca_file)), token)
