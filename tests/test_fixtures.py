@@ -2,9 +2,10 @@
 
 import pytest
 
-from tests.fixtures import redis_server
+from tests.fixtures import redis_server, web_server
 from tests.fixtures.ports import free_port
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.web_server import start_web_server
 
 
 def test_redis_server_is_real_and_survives_sigkill_with_aof(redis_server: RedisServer) -> None:
@@ -48,4 +49,23 @@ def test_a_restart_whose_port_was_taken_fails_naming_it(tmp_path) -> None:
         assert server.port == port
     finally:
         server.stop()
+        squatter.stop()
+
+
+def test_a_web_port_taken_before_gunicorn_binds_moves_to_another(
+    tmp_path, monkeypatch, redis_server: RedisServer
+) -> None:
+    """Another gunicorn serving our app on the chosen port must not pass for ours."""
+    squatter = start_web_server(redis_server.url, tmp_path / "squatter")
+    try:
+        taken = iter([squatter.port])
+        monkeypatch.setattr(web_server, "free_port", lambda: next(taken, free_port()))
+        ours = start_web_server(redis_server.url, tmp_path / "ours")
+        try:
+            assert ours.port != squatter.port
+            assert f"Listening at: {ours.url} ({ours.process.pid})" in ours.output()
+            assert ours.get("/health").status_code in (200, 503)
+        finally:
+            ours.stop()
+    finally:
         squatter.stop()
