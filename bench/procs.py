@@ -300,6 +300,8 @@ class Gunicorn:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MIST_", "REDIS_"))}
         env.update(REDIS_URL=self.redis_url, PYTHONUNBUFFERED="1", **self.env_extra)
         env.pop("GUNICORN_CMD_ARGS", None)
+        if env.get("LOG_LEVEL", "info").lower() not in ("debug", "info"):
+            env["LOG_LEVEL"] = "info"  # "Listening at" (our readiness sign) is an info line
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
             argv,
@@ -311,11 +313,7 @@ class Gunicorn:
         )
         try:
             wait_until(
-                lambda: (
-                    self.process is not None
-                    and self.process.poll() is None
-                    and port_open(self.port)
-                ),
+                self._listening,
                 timeout=timeout,
                 what=f"gunicorn {self.app}",
             )
@@ -324,6 +322,15 @@ class Gunicorn:
             tail = self.log.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"gunicorn {self.app} did not start:\n{tail}") from error
         return self
+
+    def _listening(self) -> bool:
+        """Our gunicorn is up: alive, and its own log names the port with its pid (another
+        server that took the port between free_port() and the bind must not pass for it)."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return False
+        said = f"Listening at: {self.url} ({process.pid})"
+        return said in self.log.read_text(errors="replace") and port_open(self.port)
 
     @property
     def url(self) -> str:

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 import app as web
+from mistsim import edge
 from store import keys
 from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.redis_server import RedisServer
@@ -141,10 +142,20 @@ def test_the_worker_decides_every_problem_flag_the_page_shows(filled):
 
 
 def test_hostile_names_arrive_verbatim_as_json_text(filled):
-    payload = gateways_of(filled)
-    sites = filled["server"].get("/api/sites").json()
-    names = [gateway["name"] for gateway in payload["gateways"]] + [s["name"] for s in sites]
-    assert any("<" in str(name) for name in names), "the edge-case org has markup in names"
+    """Every name mistsim's edge-case org gives Mist comes back exactly: not escaped, trimmed,
+    cut or dropped, in the parsed JSON and as literal UTF-8 in the served bytes."""
+    server = filled["server"]
+    gateways_body = server.get("/api/gateways").content
+    sites_body = server.get("/api/sites").content
+    gateway_names = {gateway["name"] for gateway in json.loads(gateways_body)["gateways"]}
+    site_names = {site["name"] for site in json.loads(sites_body)}
+    assert set(edge.GATEWAY_NAMES) <= gateway_names
+    assert set(edge.SITE_NAMES) <= site_names
+    for name in edge.GATEWAY_NAMES:
+        assert json.dumps(name, ensure_ascii=False).encode() in gateways_body, name
+    for name in edge.SITE_NAMES:
+        assert json.dumps(name, ensure_ascii=False).encode() in sites_body, name
+    assert server.get("/api/organization").json()["name"] == "Example <b>Retail</b> Co 🚀"
 
 
 def test_a_gateways_peer_paths_and_a_ports_traffic(filled):
@@ -167,7 +178,9 @@ def test_a_gateways_peer_paths_and_a_ports_traffic(filled):
 
 def test_status_of_the_worker_run(filled):
     status = filled["server"].get("/api/status").json()
-    assert status["status"] in ("idle", "ok")
+    assert status["status"] == "idle", "a worker between refreshes, its last one published"
+    assert (status["phase"], status["last_error"]) == (None, None)
+    assert status["progress"]["done"] == status["progress"]["total"] > 0, "every step done"
     assert status["calls_last_refresh"] > 0
     assert status["stale"] is False and status["age"] < 300
     assert all(token["label"].startswith("token ") for token in status["tokens"])

@@ -180,9 +180,9 @@ def test_search_site_filter_problems_only_and_sort(page, org):
     # search by WAN IP
     ip = next(g["ext_ip"] or g["ip"] for g in gateways if g["ext_ip"] or g["ip"])
     page.fill("#search", ip)
-    page.wait_for_function("() => document.querySelectorAll('tr.gateway-row').length >= 1")
-    page.wait_for_timeout(300)
-    assert all(ip in text for text in page.locator("tr.gateway-row").all_inner_texts())
+    wait_count(page, f"{sum(1 for g in gateways if ip.lower() in haystack(g))} of {total}")
+    texts = page.locator("tr.gateway-row").all_inner_texts()
+    assert texts and all(ip in text for text in texts)
     page.fill("#search", "")
     # site filter
     site_id = gateways[0]["site_id"]
@@ -246,28 +246,79 @@ def expand(page: Any, gateway: dict[str, Any]) -> Any:
     return button
 
 
+ADDRESS_MODES = {"static": "Static", "dhcp": "DHCP", "pppoe": "PPPoE"}
+OVERRIDE = {True: " · device override", False: " · from template", None: ""}
+
+
+def shown(value: Any) -> str:
+    """What the page prints for a Mist value (format.js `text`): a dash when there is none."""
+    return "—" if value is None or value == "" else str(value)
+
+
+def expected_facts(port: dict[str, Any]) -> dict[str, str]:
+    """The port card's facts, as a user reads them, for the port's JSON."""
+    mode = port["address_mode"]
+    return {
+        "Description": shown(port["description"]),
+        "ISP": shown(port["isp"]) + (f" {port['asn']}" if port["asn"] else ""),
+        "WAN IP": shown(port["ip"]),
+        "Gateway IP": shown(port["gateway_ip"]),
+        "VLAN": str(port["vlan"]) if port["vlan"] else "untagged",
+        "Address": ADDRESS_MODES.get(mode, shown(mode)) + OVERRIDE[port.get("override")],
+        "Enabled": "no" if port["enabled"] is False else "yes",
+        "Peer paths": f"{port['peers_up']}/{port['peers_total']} up",
+    }
+
+
 def test_expand_shows_every_wan_port_with_its_facts(page, org):
     load(page, org)
-    gateway = first_gateway_with_paths(org)
+    gateway = next(
+        g
+        for g in org.api("/api/gateways")["gateways"]
+        if g["peers_total"] and any(p["isp"] and p["ip"] and p["address_mode"] for p in g["ports"])
+    )
     expand(page, gateway)
     cards = page.locator(".port-card")
     assert cards.count() == len(gateway["ports"])
-    port = gateway["ports"][0]
-    card = page.locator(f'.port-card[data-port="{port["port_id"]}"]')
-    text = card.inner_text()
-    for value in (port["port_id"], port["isp"], port["ip"]):
-        if value:
-            assert str(value) in text
-    assert f"{port['peers_up']}/{port['peers_total']} up" in text
-    assert ("DHCP" if port["address_mode"] == "dhcp" else "") in text
+    for port in gateway["ports"]:
+        card = page.locator(f'.port-card[data-port="{port["port_id"]}"]')
+        assert card.locator(".port-id").inner_text() == port["port_id"]
+        facts = card.locator(".port-facts").evaluate(
+            """(dl) => Object.fromEntries([...dl.querySelectorAll('dt')]
+                .map((dt) => [dt.textContent, dt.nextElementSibling.textContent]))"""
+        )
+        expected = expected_facts(port)
+        assert {name: facts[name] for name in expected} == expected, port["port_id"]
     assert page.problems == []
+
+
+PATH_METRICS = ("latency", "jitter", "loss", "mos")
+
+
+def metric_level(metric: str, value: Any, bands: list[float] | None) -> str:
+    """The colour class a metric cell must carry for the server's threshold bands."""
+    if value is None or not bands:
+        return "metric"
+    if metric == "mos":
+        level = "good" if value >= bands[0] else "warn" if value >= bands[1] else "bad"
+    else:
+        below = [value < band for band in bands]
+        level = "good" if below[0] else "fair" if below[1] else "warn" if below[2] else "bad"
+    return f"metric metric-{level}"
 
 
 def test_peer_path_dialog_with_thresholds_closes_on_escape(page, org):
     load(page, org)
-    gateway = first_gateway_with_paths(org)
+    gateway, port = next(
+        (g, p) for g in org.api("/api/gateways")["gateways"] for p in g["ports"] if p["peers_up"]
+    )
+    thresholds = org.api("/api/gateways/rows")["thresholds"]
+    paths = [
+        path
+        for path in org.api(f"/api/gateway/{gateway['id']}/vpn-peers")
+        if path["port_id"] == port["port_id"]
+    ]
     expand(page, gateway)
-    port = next(p for p in gateway["ports"] if p["peers_total"])
     card = page.locator(f'.port-card[data-port="{port["port_id"]}"]')
     opener = card.locator("[data-action=peer-paths]")
     opener.click()
@@ -278,12 +329,19 @@ def test_peer_path_dialog_with_thresholds_closes_on_escape(page, org):
     assert f"{port['peers_up']} of {port['peers_total']} peer paths up" in page.inner_text(
         "#peer-subtitle"
     )
-    if port["peers_up"]:
-        assert page.locator("#peer-averages tr").count() == 1
-        levels = page.locator("#peer-rows td.metric").evaluate_all(
-            "cells => cells.map(c => c.className)"
-        )
-        assert any("metric-" in level for level in levels), "coloured by threshold"
+    averages = page.locator("#peer-averages tr")
+    assert averages.count() == 1
+    ups = port["peers_up"]
+    assert averages.locator("th").inner_text() == f"Average of {ups} up path{'s' * (ups != 1)}"
+    levels = page.locator("#peer-rows tr").evaluate_all(
+        "rows => rows.map(r => [...r.querySelectorAll('td.metric')].map(c => c.className))"
+    )
+    expected = [
+        [metric_level(m, path[m] if path["up"] else None, thresholds.get(m)) for m in PATH_METRICS]
+        for path in paths
+    ]
+    assert levels == expected, "each cell coloured by the server's thresholds"
+    assert any("metric-" in level for row in levels for level in row)
     page.keyboard.press("Escape")
     page.wait_for_function("() => !document.getElementById('peer-dialog').open")
     assert page.evaluate("document.activeElement.dataset.action") == "peer-paths"
@@ -400,12 +458,24 @@ def test_stale_and_rate_limit_banners(page, org):
     assert page.problems == []
 
 
+def wait_polls(page: Any, polls: list[str], more: int) -> None:
+    """Until the page has polled /api/status `more` times again: an observable state, not a
+    sleep that a slow machine outruns."""
+    target = len(polls) + more
+    deadline = time.monotonic() + 15
+    while len(polls) < target:
+        assert time.monotonic() < deadline, f"{len(polls)} status polls, waited for {target}"
+        page.wait_for_timeout(50)
+
+
 def test_picks_up_a_new_refresh_without_reloading(page, org):
     fetches: list[int] = []
+    polls: list[str] = []
     page.on(
         "response",
         lambda r: fetches.append(r.status) if r.url.endswith("/api/gateways/rows") else None,
     )
+    page.on("response", lambda r: polls.append(r.url) if "/api/status" in r.url else None)
     load(page, org)
     page.evaluate("window.__sameDocument = true")
     # The first status poll confirms the data with one conditional request (a 304).
@@ -414,7 +484,7 @@ def test_picks_up_a_new_refresh_without_reloading(page, org):
         page.wait_for_timeout(100)
     settled = list(fetches)
     assert settled == [200, 304]
-    page.wait_for_timeout(1500)  # three polls with nothing new: no request for the org at all
+    wait_polls(page, polls, 3)  # three polls with nothing new: no request for the org at all
     assert fetches == settled
     before = org.api("/api/status")["last_update"]
     org.sim.advance(300)
@@ -443,7 +513,10 @@ def test_the_stale_banner_shows_exactly_what_the_status_says(page, org):
     status = {**org.api("/api/status"), "status": "idle", "rate_limited": False}
     answer = {**status, "stale": True, "age": 5}
 
+    polls: list[str] = []
+
     def handle(route: Any) -> None:
+        polls.append(route.request.url)
         route.fulfill(status=200, json=answer, headers={"Cache-Control": "no-store"})
 
     page.route("**/api/status", handle)
@@ -453,7 +526,7 @@ def test_the_stale_banner_shows_exactly_what_the_status_says(page, org):
     assert "warn" in (page.get_attribute("#sum-age", "class") or "")
     answer = {**status, "stale": False, "age": 30 * 86400, "interval": 60}
     page.wait_for_selector("#stale-banner", state="hidden")
-    page.wait_for_timeout(1200)  # two more polls and a second of ticking age: still not stale
+    wait_polls(page, polls, 2)  # two more polls and a second of ticking age: still not stale
     assert page.locator("#stale-banner").is_hidden()
     assert "warn" not in (page.get_attribute("#sum-age", "class") or "")
     assert page.problems == []

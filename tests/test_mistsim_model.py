@@ -130,9 +130,22 @@ def test_counters_grow_with_the_reported_rates(sim: Sim) -> None:
     sim.set_now(NOW + 300)
     after = sim.get("/api/v1/orgs/{org_id}/stats/ports/search", mac=gateway.mac)["results"]
     sim.set_now(NOW)
-    for old, new in zip(before, after, strict=True):
-        if new["up"] and old["up"]:
-            assert new["rx_bytes"] > old["rx_bytes"] and new["tx_pkts"] >= old["tx_pkts"]
+    by_id = {p.port_id: p for p in gateway.ports}
+    for t, results in ((NOW, before), (NOW + 300, after)):
+        assert results and {r["port_id"] for r in results} <= set(by_id)
+        for served in results:  # the request's clock runs a little past t: allow 2 s
+            port_at = by_id[served["port_id"]]
+            assert served["up"] is dynamics.link_up(port_at, t), served
+            low, high = (
+                dynamics.port_counters(port_at, at, dynamics.boot_time(gateway, at, {}))
+                for at in (t, t + 2)
+            )
+            counted = (served[k] for k in ("rx_bytes", "tx_bytes", "rx_pkts", "tx_pkts"))
+            assert all(a <= v <= b for a, v, b in zip(low, counted, high, strict=True)), served
+    stayed_up = [(o, n) for o, n in zip(before, after, strict=True) if o["up"] and n["up"]]
+    assert port.port_id in {n["port_id"] for _, n in stayed_up}, "an up link stays up"
+    for old, new in stayed_up:
+        assert new["rx_bytes"] > old["rx_bytes"] and new["tx_pkts"] >= old["tx_pkts"]
 
 
 def test_time_series_agree_with_counters_and_honour_retention(sim: Sim) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from store.codec import etag_of
 from store.keys import LEASE_SECONDS, Dataset
 from store.reads import read_served
 from tests.fixtures.ports import wait_until
+from tests.fixtures.redis_proxy import RedisProxy
+from tests.fixtures.web_server import start_web_server
 from tests.fixtures.worker_proc import ROOT, worker_env
 
 
@@ -263,6 +266,15 @@ def test_sigterm_stops_after_the_current_phase_and_releases_the_lease(
     assert "Traceback" not in process.output()
 
 
+def mid_fetch(client) -> bool:
+    """The worker is fetching and has some of its fetches done, not all."""
+    if client.get("mist:metadata:worker_status") != b"running":
+        return False
+    status = json.loads(client.get("mist:metadata:status"))
+    progress = status["progress"] or {}
+    return str(status["phase"]).startswith("fetch:") and progress.get("done", 0) > 0
+
+
 def test_sigkill_mid_refresh_leaves_readers_a_consistent_snapshot(
     mistsim_factory, redis_server, worker_proc
 ):
@@ -273,12 +285,101 @@ def test_sigkill_mid_refresh_leaves_readers_a_consistent_snapshot(
     assert_consistent(client)
     sim.set_faults(latency_ms=400)  # each refresh now takes seconds: kill it in the middle
     client.set("mist:metadata:worker_status", "marker")
-    wait_until(lambda: client.get("mist:metadata:worker_status") == b"running", 30, "a refresh")
-    time.sleep(0.3)
+    wait_until(lambda: mid_fetch(client), 30, "a refresh with some of its fetches done")
     process.signal(signal.SIGKILL)
     process.wait(10)
     assert_consistent(client)
     assert json.loads(client.get("mist:metadata:status"))["status"] == "running"
+
+
+@pytest.mark.parametrize(
+    ("marker", "nth"),
+    [(b"mist:staged:", 4), (b"RENAME", 3)],
+    ids=["in-the-staging", "inside-the-switch"],
+)
+def test_sigkill_inside_the_publish_keeps_the_old_snapshot_whole(
+    mistsim, redis_server, worker_proc, marker, nth
+):
+    """Killed while staging (some staged keys written) or with the switch's MULTI half sent
+    (some RENAMEs queued, no EXEC): readers keep the whole old snapshot, and the next
+    refresh publishes over the leftovers."""
+    client = redis_server.client()
+    first = worker_proc(["--once"], worker_env(mistsim, redis_server.url), name="first")
+    assert first.wait(60) == 0, first.output()
+    published = last_update(client)
+    bodies = {key: client.get(key) for key in ("mist:gateways", "mist:gateways:rows")}
+    mistsim.advance(300)
+    proxy = RedisProxy(redis_server.port)
+    try:
+        proxy.hold(marker, nth)
+        env = worker_env(mistsim, proxy.url)
+        killed = worker_proc(["--once", "--lease-seconds", "3"], env, name="killed")
+        assert proxy.held.wait(60), killed.output()
+        killed.signal(signal.SIGKILL)
+        killed.wait(10)
+    finally:
+        proxy.close()
+    assert last_update(client) == published
+    assert {key: client.get(key) for key in bodies} == bodies
+    assert_consistent(client)
+    assert list(client.scan_iter("mist:staged:*")), "killed after some staging reached Redis"
+    wait_until(lambda: client.get("mist:lock:worker") is None, 10, "the dead one's lease")
+    following = worker_proc(["--once"], worker_env(mistsim, redis_server.url), name="next")
+    assert following.wait(60) == 0, following.output()
+    assert last_update(client) > published
+    assert_consistent(client)
+
+
+WEB_PATHS = ("/health", "/api/gateways", "/api/gateways/rows", "/api/status", "/api/sites")
+
+
+def test_redis_frozen_while_the_web_serves_and_the_worker_publishes(
+    mistsim, redis_server, worker_proc, tmp_path
+):
+    """redis-server SIGSTOPped with the worker inside its publish: the web answers 503 JSON
+    within its 2 s Redis timeout (never hangs), the worker's publish times out (30 s) and is
+    recorded as a Redis error, and once Redis runs again the worker publishes a whole
+    snapshot; readers never see half of one."""
+    client = redis_server.client()
+    web = start_web_server(redis_server.url, tmp_path / "web")
+    proxy = RedisProxy(redis_server.port)
+    assert redis_server.process is not None
+    pid = redis_server.process.pid
+    try:
+        # A snapshot whose keys outlive the freeze (3 intervals of 300 s).
+        env = worker_env(mistsim, redis_server.url, WORKER_INTERVAL="300")
+        once = worker_proc(["--once"], env, name="once")
+        assert once.wait(60) == 0, once.output()
+        assert all(web.get(path).status_code == 200 for path in WEB_PATHS)
+        published = last_update(client)
+        proxy.hold(b"mist:staged:", 2)  # its first publish, a little way into its staging
+        process = worker_proc([], worker_env(mistsim, proxy.url, WORKER_INTERVAL="2"))
+        assert proxy.held.wait(60), process.output()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            for path in WEB_PATHS:
+                began = time.monotonic()
+                response = web.get(path)
+                assert time.monotonic() - began < 2 + 1.5, path  # its timeout, plus slack
+                assert response.status_code == 503, (path, response.text)
+                assert response.headers["Content-Type"].startswith("application/json"), path
+                assert "redis" in response.json()["error"].lower(), path
+            wait_until(lambda: "refresh failed" in process.output(), 45, "the publish timing out")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert "refresh failed after" in process.output() and ": Redis: " in process.output()
+        assert last_update(client) == published, "the frozen publish switched nothing live"
+        assert_consistent(client)
+        wait_until(lambda: last_update(client) > published, 60, "a publish once Redis runs")
+        assert_consistent(client)
+        status = json.loads(client.get("mist:metadata:status"))
+        assert status["status"] == "idle" and status["last_error"].startswith("Redis: "), status
+        assert "imeout" in status["last_error"], "a frozen Redis is a timeout, not a refusal"
+        assert all(web.get(path).status_code == 200 for path in WEB_PATHS)
+        assert process.process.poll() is None, process.output()
+    finally:
+        proxy.close()
+        web.stop()
 
 
 def test_two_workers_only_one_spends_tokens_and_the_other_takes_over(
@@ -290,9 +391,11 @@ def test_two_workers_only_one_spends_tokens_and_the_other_takes_over(
     wait_until(lambda: client.get("mist:lock:worker") is not None, 30, "a lease holder")
     second = worker_proc(["--lease-seconds", "3"], env, name="second")
     wait_until(lambda: last_update(client) > 0, 30, "a first publish")
-    time.sleep(4)  # several intervals: the holder keeps refreshing, the other waits
     owner = client.get("mist:lock:worker").decode()
     holder, standby = (first, second) if str(first.process.pid) in owner else (second, first)
+    wait_until(  # several intervals, past the lease's 3 s: the holder keeps refreshing
+        lambda: holder.output().count("refresh published") >= 4, 30, "four refreshes"
+    )
     assert "refresh published" in holder.output()
     assert "refresh published" not in standby.output()
     assert "holding the worker lease" not in standby.output()
@@ -305,12 +408,21 @@ def test_two_workers_only_one_spends_tokens_and_the_other_takes_over(
     assert last_update(client) > killed_at
 
 
+def redis_failure_logged(output: str) -> bool:
+    """The worker said that Redis failed it (a refresh or its lease)."""
+    return "could not reach Redis" in output or ("refresh failed" in output and "Redis" in output)
+
+
 def test_redis_restart_under_a_running_worker_loses_nothing(mistsim, redis_server, worker_proc):
     client = redis_server.client()
     process = worker_proc([], worker_env(mistsim, redis_server.url, WORKER_INTERVAL="1"))
     wait_until(lambda: last_update(client) > 0, 30, "a first publish")
+    seen = len(process.output())
     redis_server.kill()
-    time.sleep(1.5)  # the worker's refreshes fail meanwhile; it must not die
+    wait_until(  # the worker's refreshes fail meanwhile; it must not die
+        lambda: redis_failure_logged(process.output()[seen:]), 30, "a refresh failing on Redis"
+    )
+    assert process.process.poll() is None, process.output()
     redis_server.start()
     client = redis_server.client()
     assert last_update(client) > 0  # AOF kept the snapshot
