@@ -17,6 +17,7 @@ from typing import Protocol
 
 from model.snapshot import DEFAULT_CEILING_BPS
 from model.values import counter
+from settings import DEFAULT_INTERVAL
 
 FINE_KEEP = 86400
 
@@ -40,9 +41,6 @@ sample, the counters just become the new baseline. Long enough for an hourly ref
 
 HOLE_HOURS = 3
 """Missing hours in a row that make a hole worth asking Mist to backfill (more than ~2 h)."""
-
-
-DEFAULT_INTERVAL = 300
 
 
 SPEED_MARGIN = 1.05

@@ -6,13 +6,13 @@ import math
 
 from history.samples import (
     COARSE_STEP,
-    DEFAULT_INTERVAL,
     PortHistory,
     coverage,
     measured_hours,
     nominal_interval,
     sample_hour,
 )
+from settings import DEFAULT_INTERVAL
 
 RANGES: dict[str, int] = {"1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800}
 

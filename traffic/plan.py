@@ -60,14 +60,19 @@ def trim_due(key: str, now: float, interval: int, oldest: int | None) -> bool:
     return (zlib.crc32(key.encode()) + int(now // max(1, interval))) % slots == 0
 
 
+def expiry_after(last: float, now: float) -> int | None:
+    """The one expiry rule: a port's history lives HISTORY_TTL after its newest reading;
+    None when that time has passed (nothing to keep)."""
+    expires_at = int(last) + HISTORY_TTL
+    return expires_at if last and expires_at > now else None
+
+
 def history_expiry(port_history: PortHistory, now: float) -> int | None:
     """Seven days after the newest sample (or now, when a new port has only counters)."""
     newest: list[float] = [ts for ts, _, _ in (*port_history.fine, *port_history.coarse)]
     if port_history.last_ts is not None:
         newest.append(port_history.last_ts)
-    last = max(newest) if newest else now
-    expires_at = int(last) + HISTORY_TTL
-    return expires_at if expires_at > now else None
+    return expiry_after(max(newest) if newest else now, now)
 
 
 @dataclass
@@ -230,9 +235,8 @@ def plan_counters_write(
     if added is None:
         return None
     state, sample = added
-    last = max(state.last_ts or 0.0, float(stored.newest_bucket or 0))
-    expires_at = int(last) + HISTORY_TTL
-    if not last or expires_at <= now:
+    expires_at = expiry_after(max(state.last_ts or 0.0, float(stored.newest_bucket or 0)), now)
+    if expires_at is None:
         return (None, state)
     packed = pack_state(
         state,
