@@ -25,7 +25,7 @@ from model.items import (
     port_stat,
 )
 from model.port_config import PortConfig
-from model.quality import port_quality
+from model.quality import port_quality, worst_path
 from model.values import mapping, text
 
 
@@ -64,7 +64,8 @@ _NO_VOLUMES: Volumes = {}
 
 class WanPort(NamedTuple):
     """One DATA.md §3.1 WAN port record, in its key order, less the 24 h volumes (known only
-    after the history step; as_dict puts them in before `last_flapped`)."""
+    after the history step; as_dict puts them in before `last_flapped`, `down_since` and
+    `worst`)."""
 
     port_id: str
     node: str
@@ -92,16 +93,20 @@ class WanPort(NamedTuple):
     rx_bps: float | int | None
     tx_bps: float | int | None
     last_flapped: float | int | None
+    down_since: float | int | None  # last_flapped of a port that is down, else None
+    worst: dict | None  # model.quality.worst_path
 
     def as_dict(self, rx_bytes_24h: int | None = None, tx_bytes_24h: int | None = None) -> dict:
         record = dict(zip(_PORT_HEAD, self))  # noqa: B905 - stops before last_flapped
         record["rx_bytes_24h"] = rx_bytes_24h
         record["tx_bytes_24h"] = tx_bytes_24h
         record["last_flapped"] = self.last_flapped
+        record["down_since"] = self.down_since
+        record["worst"] = self.worst
         return record
 
 
-_PORT_HEAD = WanPort._fields[:-1]
+_PORT_HEAD = WanPort._fields[:-3]
 
 
 class Gateway(NamedTuple):
@@ -258,6 +263,7 @@ def _wan_port(
     vlan, address_mode = _addressing(interface, config)
     up_paths = [path for path in paths if path.up is True]
     quality = port_quality(up_paths)
+    down = link_down(enabled, up)
     return WanPort(
         port_id=interface.port_id,
         node=interface.node,
@@ -268,7 +274,7 @@ def _wan_port(
         wan_type=interface.wan_type or (config.wan_type if config else None),
         enabled=enabled,
         up=up,
-        down=link_down(enabled, up),
+        down=down,
         speed=port.speed,
         ip=interface.ip,
         gateway_ip=config.gateway_ip if config else None,
@@ -285,6 +291,8 @@ def _wan_port(
         rx_bps=port.rx_bps,
         tx_bps=port.tx_bps,
         last_flapped=port.last_flapped,
+        down_since=port.last_flapped if down else None,
+        worst=worst_path(up_paths),
     )
 
 

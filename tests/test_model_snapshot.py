@@ -81,6 +81,17 @@ def test_reference_gateway_shows_its_two_wan_circuits_with_config_labels(mist):
         "rx_bytes_24h": None,
         "tx_bytes_24h": None,
         "last_flapped": 1720435790.0,
+        "down_since": None,
+        "worst": {
+            "peer": "dc1-hub-gw01",
+            "peer_port": "ge-0/0/3",
+            "metric": "latency",
+            "score": 0.234,
+            "latency": 23.4,
+            "jitter": 1.8,
+            "loss": 0.0,
+            "mos": 4.38,
+        },
     }
     isp_b = port(denver, "ge-0/0/1")
     assert (isp_b["up"], isp_b["address_mode"], isp_b["gateway_ip"]) == (
@@ -159,6 +170,7 @@ def test_the_gateway_record_is_its_stat_then_its_counts_in_the_documented_order(
             "enabled", "up", "down", "speed", "ip", "gateway_ip", "vlan", "address_mode",
             "override", "peers_up", "peers_total", "latency", "jitter", "loss", "mos",
             "degraded", "rx_bps", "tx_bps", "rx_bytes_24h", "tx_bytes_24h", "last_flapped",
+            "down_since", "worst",
         ]
     ] * 2  # fmt: skip
 
