@@ -26,9 +26,11 @@ CONTRAST = """(node) => {
     if (a >= 1) break;
   }
   let bg = [0, 0, 0];
-  for (const [r, g, b, a] of layers.reverse()) bg = [r * a + bg[0] * (1 - a), g * a + bg[1] * (1 - a), b * a + bg[2] * (1 - a)];
+  for (const [r, g, b, a] of layers.reverse()) {
+    bg = [r * a + bg[0] * (1 - a), g * a + bg[1] * (1 - a), b * a + bg[2] * (1 - a)];
+  }
   const lum = ([r, g, b]) => {
-    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    const f = (v) => (v / 255 <= 0.03928 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4);
     return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
   };
   const fg = parse(getComputedStyle(node).color).slice(0, 3);
@@ -81,8 +83,11 @@ def test_bad_fair_and_good_colours_win_over_bootstraps_table_and_carry_a_mark(ip
         g for g in org.api("/api/gateways")["gateways"] if g["peers_total"] and g["ports"]
     )
     port = next(p for p in gateway["ports"] if p["peers_total"])
-    base = {"port_id": port["port_id"], "peer_router_name": "dc1-hub", "type": "ipsec", "up": True,
-            "is_active": True, "uptime": 3600, "latency": 20.0, "jitter": 1.0, "mos": 4.4, "mtu": 1400}  # fmt: skip
+    base = {
+        **{"port_id": port["port_id"], "peer_router_name": "dc1-hub", "type": "ipsec"},
+        **{"up": True, "is_active": True, "uptime": 3600, "mtu": 1400},
+        **{"latency": 20.0, "jitter": 1.0, "mos": 4.4},
+    }
     paths = [
         {**base, "peer_port_id": f"ge-0/0/{n}", "loss": loss}
         for n, loss in enumerate((0.0, 0.2, 1.5))
@@ -286,7 +291,7 @@ def test_changing_page_scrolls_to_the_table_top(ipad, org):
     assert total > 25
     page.locator("#page-next").scroll_into_view_if_needed()
     page.click("#page-next")
-    page.wait_for_function("() => document.getElementById('page-info').textContent.startsWith('26')")
+    page.wait_for_function("() => document.getElementById('page-info').textContent[0] === '2'")
     assert "page=2" in page.url
     # back to a full page from the pager at the bottom: the table's top comes back into view
     page.locator("#page-prev").scroll_into_view_if_needed()
