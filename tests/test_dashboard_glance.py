@@ -369,3 +369,33 @@ def test_rows_document_without_problem_words_shows_a_dash(page, org):
     texts = page.locator("tr.gateway-row .col-problem").all_inner_texts()
     assert texts and {t.strip() for t in texts} == {"—"}
     assert page.problems == []
+
+
+def test_template_variables_never_show_raw(page, org):
+    """Until the server knows a port's variables it says "not resolved yet", never "{{…}}"."""
+    load(page, org)
+    gateway = next(g for g in org.api("/api/gateways")["gateways"] if g["ports"])
+    port = gateway["ports"][0]
+    unresolved = {**port, "description": None, "gateway_ip": None, "wan_name": None,
+                  "unresolved": ["wan_name", "description", "gateway_ip"]}  # fmt: skip
+    answer = {**gateway, "ports": [unresolved, *gateway["ports"][1:]]}
+    page.route(
+        f"**/api/gateway/{gateway['id']}",
+        lambda route: route.fulfill(status=200, json=answer, headers={"Cache-Control": "no-store"}),
+    )
+    page.route(
+        "**/api/gateways",
+        lambda route: route.fulfill(
+            status=200,
+            json={**org.api("/api/gateways"), "gateways": [answer]},
+            headers={"Cache-Control": "no-store"},
+        ),
+    )
+    expand(page, gateway)
+    card = page.locator(f'.port-card[data-port="{port["port_id"]}"]')
+    text = card.inner_text()
+    assert "{{" not in page.inner_text("main")
+    assert "WAN name not resolved yet" in text
+    assert re.search(r"Description\s+not resolved yet", text)
+    assert re.search(r"Gateway IP\s+not resolved yet", text)
+    assert page.problems == []

@@ -401,12 +401,16 @@ export class GatewayTable {
     const facts = [];
     const fact = (label, ...value) => facts.push(el('dt', { text: label }), el('dd', {}, ...value));
     // Only what says something: an empty field, "enabled: yes" or "untagged" is left out.
+    // A field whose template variables the server could not fill yet says so, never "{{…}}".
+    const unresolved = new Set(port.unresolved || []);
+    const pending = () => el('span', { class: 'unresolved', text: 'not resolved yet' });
+    const known = (name) => (unresolved.has(name) ? pending() : port[name]);
     if (down) fact('Down for', sinceNode(port.down_since));
-    if (port.description) fact('Description', port.description);
+    if (port.description || unresolved.has('description')) fact('Description', known('description'));
     if (port.isp || port.asn) fact('ISP', text(port.isp), port.asn ? el('span', { class: 'text-body-secondary', text: ` ${port.asn}` }) : null);
     if (port.speed) fact('Speed', formatSpeed(port.speed));
-    if (port.ip) fact('WAN IP', port.ip);
-    if (port.gateway_ip) fact('Gateway IP', port.gateway_ip);
+    if (port.ip || unresolved.has('ip')) fact('WAN IP', known('ip'));
+    if (port.gateway_ip || unresolved.has('gateway_ip')) fact('Gateway IP', known('gateway_ip'));
     if (port.vlan) fact('VLAN', String(port.vlan));
     if (port.address_mode || port.override !== undefined) {
       const address = [ADDRESS_MODES[port.address_mode] || text(port.address_mode)];
@@ -441,6 +445,7 @@ export class GatewayTable {
       el('header', { class: 'port-header' },
         el('span', { class: 'port-id', text: text(port.port_id) }),
         port.wan_name ? el('span', { class: 'wan-name', text: port.wan_name }) : null,
+        unresolved.has('wan_name') ? el('span', { class: 'unresolved', text: 'WAN name not resolved yet' }) : null,
         el('span', { class: `status-badge ${down ? 'status-down' : port.up ? 'status-up' : 'status-off'}` }, down ? icon('x-circle-fill') : null, state),
         el('span', { class: 'badge text-bg-dark border', text: WAN_TYPES[port.wan_type] || text(port.wan_type, 'type ?') }),
         port.degraded ? el('span', { class: 'badge badge-degraded' }, icon('exclamation-triangle-fill'), ` degraded${why}`) : null),
