@@ -399,3 +399,28 @@ def test_template_variables_never_show_raw(page, org):
     assert re.search(r"Description\s+not resolved yet", text)
     assert re.search(r"Gateway IP\s+not resolved yet", text)
     assert page.problems == []
+
+
+def test_timestamps_name_their_time_zone_with_a_browser_or_utc_switch(browser, org):
+    page = open_page(browser, timezone_id="America/New_York", locale="en-US")
+    try:
+        load(page, org)
+        page.wait_for_function(
+            "() => /updated .+/.test(document.getElementById('sum-updated').textContent)"
+        )
+        assert re.search(r"\b(EST|EDT)\b", page.inner_text("#sum-updated"))
+        assert "America/New_York" in page.inner_text("#time-zone")
+        page.select_option("#time-zone", "utc")
+        page.wait_for_function(
+            "() => /UTC/.test(document.getElementById('sum-updated').textContent)"
+        )
+        assert "tz=utc" in page.url
+        page.reload()
+        page.wait_for_selector("body[data-loaded=true]")
+        page.wait_for_function(
+            "() => /UTC/.test(document.getElementById('sum-updated').textContent)"
+        )
+        assert page.input_value("#time-zone") == "utc"
+        assert page.problems == []
+    finally:
+        page.context.close()

@@ -81,6 +81,11 @@ export function setTimeZone(zone) {
   dateTime = null;
 }
 
+/** The chosen zone for Intl formatters: undefined (the browser's) or 'UTC'. */
+export function timeZoneOption() {
+  return timeZone;
+}
+
 /** The time zone times are shown in ('UTC' or the browser's, e.g. 'Europe/Berlin'). */
 export function shownTimeZone() {
   return timeZone || Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';

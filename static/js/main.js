@@ -7,7 +7,7 @@ import { firstLoad } from './boot.js';
 import { PeerPathDialog } from './peers.js';
 import { TrafficDialog } from './chart.js';
 import { downloadCsv } from './csv.js';
-import { thresholdsOf } from './format.js';
+import { setTimeZone, thresholdsOf } from './format.js';
 import { Freshness } from './freshness.js';
 import { renderSummary } from './summary.js';
 import { CARD_FILTERS, DEFAULT_SORT, GatewayTable } from './table.js';
@@ -62,6 +62,7 @@ function readUrl() {
     page: Math.max(0, (Number(params.get('page')) || 1) - 1),
     pageSize: [25, 50, 100, 200].includes(Number(params.get('size'))) ? Number(params.get('size')) : 0,
     expanded: (params.get('open') || '').split(',').filter(Boolean),
+    utc: params.get('tz') === 'utc',
   };
 }
 
@@ -78,6 +79,7 @@ function writeUrl() {
   if (table.page) params.set('page', String(table.page + 1));
   if (table.pageSize !== 50) params.set('size', String(table.pageSize));
   if (table.expanded.size) params.set('open', [...table.expanded].join(','));
+  if ($('time-zone').value === 'utc') params.set('tz', 'utc');
   const query = params.toString();
   const url = `${window.location.pathname}${query ? `?${query}` : ''}${window.location.hash}`;
   if (url !== `${window.location.pathname}${window.location.search}${window.location.hash}`) {
@@ -95,6 +97,13 @@ function renderCardFilter() {
   $('card-filter-text').textContent = chosen ? `Showing: ${CARD_FILTERS[chosen].label}` : 'Filter';
 }
 
+/** Browser time or UTC for every timestamp and chart axis; the option names the zone. */
+function chooseTimeZone(utc) {
+  setTimeZone(utc ? 'UTC' : undefined);
+  const browser = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  $('time-zone').options[0].textContent = browser ? `Browser time (${browser})` : 'Browser time';
+}
+
 function restoreView() {
   const view = readUrl();
   table.restore(view);
@@ -103,6 +112,8 @@ function restoreView() {
   if (view.filter.site) $('site-filter').append(new Option(view.filter.site, view.filter.site, true, true));
   renderCardFilter();
   if (view.filter.search) table.onSearch();
+  $('time-zone').value = view.utc ? 'utc' : '';
+  chooseTimeZone(view.utc);
 }
 
 /** The sticky table header sits under the app bar, whose height changes as it wraps. */
@@ -264,6 +275,12 @@ for (const button of document.querySelectorAll('.card-filter')) {
     table.setFilter({ card: table.filter.card === chosen ? '' : chosen });
   });
 }
+$('time-zone').addEventListener('change', (event) => {
+  chooseTimeZone(event.target.value === 'utc');
+  if (table.loaded) table.render();
+  freshness.renderAge();
+  writeUrl();
+});
 $('card-filter-clear').addEventListener('click', () => {
   table.setFilter({ card: '' });
   $('search').focus();
