@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.fixtures.browser import open_page
 from tests.test_dashboard import Org, expand, load, serve_rows, wait_count
@@ -98,8 +99,14 @@ def test_bad_fair_and_good_colours_win_over_bootstraps_table_and_carry_a_mark(ip
     )
     load(page, org)
     expand(page, gateway)
-    page.locator(f'.port-card[data-port="{port["port_id"]}"] [data-action=peer-paths]').click()
-    page.wait_for_selector("#peer-rows tr")
+    opener = page.locator(f'.port-card[data-port="{port["port_id"]}"] [data-action=peer-paths]')
+    for _attempt in range(3):  # a redraw (the full payload arriving) may eat a tap: tap again
+        opener.click()
+        try:
+            page.wait_for_selector("#peer-rows tr", timeout=4000)
+            break
+        except PlaywrightTimeoutError:
+            continue
     loss = page.locator("#peer-rows tr td:nth-child(8)")
     assert [colour(loss.nth(n)) for n in range(3)] == [OK, FAIR, BAD]
     bad = loss.nth(2)
