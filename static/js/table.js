@@ -111,7 +111,7 @@ export class GatewayTable {
       th.querySelector('button').addEventListener('click', () => this.sortBy(th.dataset.sort));
     }
     // The breakpoints hide columns: the expanded rows' span follows them.
-    for (const query of ['(max-width: 1300px)', '(max-width: 900px)']) {
+    for (const query of ['(max-width: 1300px)', '(max-width: 900px)', '(max-width: 700px)']) {
       window.matchMedia(query).addEventListener('change', () => { if (this.loaded) this.render(); });
     }
   }
