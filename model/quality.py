@@ -56,3 +56,54 @@ def port_quality(up_paths: list[PeerPath]) -> Quality:
         _average([path.mos for path in up_paths if path.mos is not None]),
         any(is_degraded(path) for path in up_paths),
     )
+
+
+WORST_METRICS = ("loss", "latency", "jitter", "mos")
+"""The order a tie between two metrics of one path is broken in (loss hurts most)."""
+
+MOS_BEST = 4.5
+"""The best MOS a call can get (the E-model's ceiling): MOS counts down from here."""
+
+
+def badness(path: PeerPath) -> tuple[float, str] | None:
+    """How bad a path is and by which metric: each metric against its degraded line
+    (latency/jitter/loss value ÷ line; MOS by its distance below MOS_BEST, ÷ the line's), the
+    largest wins; 1.0 is on the line. None when the path reports no metric."""
+    lines = {name: THRESHOLDS[name][1] for name in WORST_METRICS}
+    ratios: list[tuple[float, int, str]] = []
+    for rank, name in enumerate(WORST_METRICS):
+        value = getattr(path, name)
+        if value is None:
+            continue
+        if name == "mos":
+            ratio = max(0.0, MOS_BEST - value) / (MOS_BEST - lines[name])
+        else:
+            ratio = max(0.0, value) / lines[name]
+        ratios.append((round(ratio, 3), -rank, name))
+    if not ratios:
+        return None
+    score, _, metric = max(ratios)
+    return score, metric
+
+
+def worst_path(up_paths: list[PeerPath]) -> dict | None:
+    """The DATA.md §3.1 `worst` of a WAN port: its up path that is worst by `badness`, with
+    its own figures (what an average would hide); None when no up path reports quality."""
+    worst: tuple[float, str, PeerPath] | None = None
+    for path in up_paths:
+        bad = badness(path)
+        if bad is not None and (worst is None or bad[0] > worst[0]):
+            worst = (bad[0], bad[1], path)
+    if worst is None:
+        return None
+    score, metric, path = worst
+    return {
+        "peer": path.peer_router_name,
+        "peer_port": path.peer_port_id,
+        "metric": metric,
+        "score": score,
+        "latency": path.latency,
+        "jitter": path.jitter,
+        "loss": path.loss,
+        "mos": path.mos,
+    }

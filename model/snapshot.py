@@ -26,7 +26,7 @@ from model.items import (
     port_stat,
 )
 from model.port_config import PortConfig
-from model.quality import port_quality
+from model.quality import port_quality, worst_path
 from model.values import mapping, scalar, text
 
 log = logging.getLogger("model")
@@ -70,7 +70,8 @@ PortPaths = dict[tuple[str, str], list[PeerPath]]  # (gateway_id, port_id) -> it
 
 class WanPort(NamedTuple):
     """One DATA.md §3.1 WAN port record, in its key order, less the 24 h volumes (known only
-    after the history step; as_dict puts them in before `last_flapped`)."""
+    after the history step; as_dict puts them in before `last_flapped`, `down_since` and
+    `worst`)."""
 
     port_id: str
     node: str
@@ -98,16 +99,39 @@ class WanPort(NamedTuple):
     rx_bps: float | int | None
     tx_bps: float | int | None
     last_flapped: float | int | None
+    down_since: float | int | None  # last_flapped of a port that is down, else None
+    worst: dict | None  # model.quality.worst_path
+    unresolved: tuple[str, ...]  # the fields left null: their `{{vars}}` are not known yet
 
     def as_dict(self, rx_bytes_24h: int | None = None, tx_bytes_24h: int | None = None) -> dict:
-        record = dict(zip(_PORT_HEAD, self))  # noqa: B905 - stops before last_flapped
+        record: dict[str, Any] = dict(zip(_PORT_HEAD, self))  # noqa: B905 - before last_flapped
         record["rx_bytes_24h"] = rx_bytes_24h
         record["tx_bytes_24h"] = tx_bytes_24h
         record["last_flapped"] = self.last_flapped
+        record["down_since"] = self.down_since
+        record["worst"] = self.worst
+        record["unresolved"] = list(self.unresolved)
         return record
 
 
-_PORT_HEAD = WanPort._fields[:-1]
+_PORT_HEAD = WanPort._fields[:-4]
+
+_VARIABLE_FIELDS = ("wan_name", "description", "gateway_ip", "ip")
+"""The port fields a template may fill from `{{vars}}` (device and site variables)."""
+
+
+def _without_raw_variables(port: WanPort) -> WanPort:
+    """A field still holding a `{{var}}` (its device or site variables not known yet) is sent
+    as null and named in `unresolved`: the page says so and never shows the raw template."""
+    raw = tuple(
+        name
+        for name in _VARIABLE_FIELDS
+        if isinstance(getattr(port, name), str) and "{{" in getattr(port, name)
+    )
+    if not raw:
+        return port
+    cleared: dict[str, Any] = dict.fromkeys(raw)
+    return port._replace(unresolved=raw, **cleared)
 
 
 class Gateway(NamedTuple):
@@ -266,7 +290,8 @@ def _wan_port(
     vlan, address_mode = _addressing(interface, config)
     up_paths = [path for path in paths if path.up is True]
     quality = port_quality(up_paths)
-    return WanPort(
+    down = link_down(enabled, up)
+    record = WanPort(
         port_id=interface.port_id,
         node=interface.node,
         wan_name=text(interface.wan_name) or (config.name if config else None),
@@ -276,7 +301,7 @@ def _wan_port(
         wan_type=interface.wan_type or (config.wan_type if config else None),
         enabled=enabled,
         up=up,
-        down=link_down(enabled, up),
+        down=down,
         speed=port.speed,
         ip=interface.ip,
         gateway_ip=config.gateway_ip if config else None,
@@ -293,7 +318,11 @@ def _wan_port(
         rx_bps=port.rx_bps,
         tx_bps=port.tx_bps,
         last_flapped=port.last_flapped,
+        down_since=port.last_flapped if down else None,
+        worst=worst_path(up_paths),
+        unresolved=(),
     )
+    return _without_raw_variables(record)
 
 
 class _Joins(NamedTuple):

@@ -67,7 +67,7 @@ def write_snapshot(
     head = gateways_payload_head(snapshot)
     with out.document(Dataset.VPN_PEERS_ALL) as document:
         write_json_object(document, _peer_path_bodies(out, snapshot))
-    table = GatewayRows(snapshot.sites)
+    table = GatewayRows(snapshot.sites, snapshot.generated_at)
     with out.document(Dataset.GATEWAYS) as payload, out.document(Dataset.EXPORT_CSV) as csv:
         export = CsvEncoder(CSV_COLUMNS, csv)
         bodies = _gateway_bodies(out, snapshot, traffic.volumes, table, export)

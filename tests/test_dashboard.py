@@ -189,7 +189,9 @@ def test_search_site_filter_problems_only_and_sort(page, org):
     page.select_option("#site-filter", site_id)
     in_site = sum(1 for g in gateways if g["site_id"] == site_id)
     wait_count(page, f"{in_site} of")
-    cells = page.locator("tr.gateway-row td.col-site").all_inner_texts()
+    cells = page.locator("tr.gateway-row .gateway-site").evaluate_all(
+        "cells => cells.map((c) => c.firstChild.textContent)"
+    )
     assert cells and {c.strip() for c in cells} == {sites[site_id].strip() or "—"}
     page.select_option("#site-filter", "")
     # problems only

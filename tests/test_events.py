@@ -31,7 +31,7 @@ def port(port_id: str, *, up: bool | None = True, enabled: bool = True, degraded
     return WanPort(
         port_id, "node0", "wan", None, "ISP", "AS1", "broadband", enabled, up,
         enabled and up is False, 1000, None, None, 0, "dhcp", False, 1, 1,
-        150.0 if degraded else 20.0, 1.0, 0.0, 4.3, degraded, 0, 0, None,
+        150.0 if degraded else 20.0, 1.0, 0.0, 4.3, degraded, 0, 0, None, None, None, (),
     )  # fmt: skip
 
 

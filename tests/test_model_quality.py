@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from model.items import peer_path
-from model.quality import THRESHOLDS, is_degraded, port_quality
+from model.quality import MOS_BEST, THRESHOLDS, badness, is_degraded, port_quality, worst_path
 from tests.fixtures.snapshots import build, gateways_of, path, stat, wan
 
 
@@ -62,3 +62,27 @@ def test_port_quality_averages_only_up_paths_and_degrades_at_the_middle_threshol
         path("ff", "ge-0/0/0", latency=10), path("ff", "ge-0/0/0", latency=None, mos=4)
     )
     assert (partial["latency"], partial["mos"]) == (10, 4)
+
+
+def test_the_worst_path_is_the_one_furthest_past_its_degraded_line_with_its_own_figures():
+    def compact(**quality: Any) -> Any:
+        found = peer_path(path("aa", "ge-0/0/0", **quality))
+        assert found is not None
+        return found
+
+    fine = compact(latency=40, jitter=2, loss=0, mos=4.4)
+    lossy = compact(latency=20, jitter=1, loss=1.0, mos=4.3)
+    assert badness(fine) == (0.4, "latency")
+    assert badness(lossy) == (2.0, "loss")
+    assert badness(compact(latency=None, jitter=None, loss=None, mos=None)) is None
+    assert badness(compact(mos=MOS_BEST - (MOS_BEST - THRESHOLDS["mos"][1]))) == (1.0, "mos")
+    worst = worst_path([fine, lossy])
+    assert worst is not None
+    assert (worst["metric"], worst["score"], worst["loss"], worst["latency"]) == (
+        "loss",
+        2.0,
+        1.0,
+        20,
+    )
+    assert worst["peer"] == lossy.peer_router_name
+    assert worst_path([]) is None

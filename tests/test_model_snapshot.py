@@ -81,6 +81,18 @@ def test_reference_gateway_shows_its_two_wan_circuits_with_config_labels(mist):
         "rx_bytes_24h": None,
         "tx_bytes_24h": None,
         "last_flapped": 1720435790.0,
+        "down_since": None,
+        "worst": {
+            "peer": "dc1-hub-gw01",
+            "peer_port": "ge-0/0/3",
+            "metric": "latency",
+            "score": 0.234,
+            "latency": 23.4,
+            "jitter": 1.8,
+            "loss": 0.0,
+            "mos": 4.38,
+        },
+        "unresolved": [],
     }
     isp_b = port(denver, "ge-0/0/1")
     assert (isp_b["up"], isp_b["address_mode"], isp_b["gateway_ip"]) == (
@@ -159,6 +171,7 @@ def test_the_gateway_record_is_its_stat_then_its_counts_in_the_documented_order(
             "enabled", "up", "down", "speed", "ip", "gateway_ip", "vlan", "address_mode",
             "override", "peers_up", "peers_total", "latency", "jitter", "loss", "mos",
             "degraded", "rx_bps", "tx_bps", "rx_bytes_24h", "tx_bytes_24h", "last_flapped",
+            "down_since", "worst", "unresolved",
         ]
     ] * 2  # fmt: skip
 
@@ -648,3 +661,28 @@ def test_a_gateway_that_cannot_be_built_is_dropped_and_logged(caplog):
     assert [g["id"] for g in gateways_of(snapshot)] == ["00000000-0000-0000-1000-a1"]
     assert [c.gateway_id for c in snapshot.circuits] == ["00000000-0000-0000-1000-a1"]
     assert "dropped gateway 00000000-0000-0000-1000-b1" in caplog.text
+
+
+def test_a_template_variable_not_known_yet_is_sent_as_null_and_named_never_raw():
+    gateway_id = "00000000-0000-0000-1000-ab"
+    configs = {
+        gateway_id: {
+            "ge-0/0/0": config(
+                name="{{ISP_A}}",
+                description="{{ISP_A_NAME}} circuit {{ISP_A_CKT}}",
+                gateway_ip="{{ISP_A_GW}}",
+            ),
+            "ge-0/0/1": config(name="wan_b", description="Fiber 12", gateway_ip="10.0.0.1"),
+        }
+    }
+    if_stat = {"ge-0/0/0.0": wan("ge-0/0/0"), "ge-0/0/1.0": wan("ge-0/0/1")}
+    record = gateways_of(build([stat("ab", if_stat)], configs=configs))[0]
+    raw, known = (port(record, "ge-0/0/0"), port(record, "ge-0/0/1"))
+    assert (raw["wan_name"], raw["description"], raw["gateway_ip"]) == (None, None, None)
+    assert raw["unresolved"] == ["wan_name", "description", "gateway_ip"]
+    assert (known["description"], known["gateway_ip"], known["unresolved"]) == (
+        "Fiber 12",
+        "10.0.0.1",
+        [],
+    )
+    assert "{{" not in repr(record)

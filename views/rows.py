@@ -9,6 +9,7 @@ from typing import Any
 from model.snapshot import link_down
 from store.codec import CELL_BREAKS, CELL_QUOTES, FORMULA_STARTS
 from views.export import CSV_COLUMNS
+from views.problems import problem_text, severity, since, worst_of, worst_text
 
 ROW_COLUMNS = (
     "id",
@@ -28,6 +29,11 @@ ROW_COLUMNS = (
     "degraded",
     "ha",
     "problem",
+    "severity",
+    "problem_text",
+    "since",
+    "worst",
+    "worst_text",
 )
 
 
@@ -52,7 +58,10 @@ class GatewayRows:
     /api/sites needed): the worker prepares them so the web only sends bytes.
     """
 
-    def __init__(self, sites: list[dict]) -> None:
+    def __init__(self, sites: list[dict], now: float | None = None) -> None:
+        """`now` is the snapshot's `generated_at`: "down 8 h" is as of then (no durations
+        without it)."""
+        self._now = now
         self._site_names = {site.get("id"): site.get("name") or "" for site in sites}
         self._site_index: dict[str, int] = {}
         self.sites: list[list[str]] = []
@@ -65,6 +74,7 @@ class GatewayRows:
             self._site_index[site_id] = len(self.sites)
             self.sites.append([site_id, str(self._site_names.get(site_id) or "")])
         ports = gateway.get("ports") or []
+        worst = worst_of(gateway)
         self.rows.append(
             [
                 gateway.get("id"),
@@ -84,6 +94,11 @@ class GatewayRows:
                 bool(gateway.get("degraded")),
                 bool(gateway.get("ha")),
                 has_problem(gateway),
+                severity(gateway, worst),
+                problem_text(gateway, worst, self._now),
+                since(gateway),
+                worst["score"] if worst else None,
+                worst_text(worst),
             ]
         )
 

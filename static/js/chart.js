@@ -2,7 +2,7 @@
 // uPlot is loaded on first use so the page's first load stays small.
 
 import { getTraffic } from './api.js';
-import { formatBits, formatDateTime, text } from './format.js';
+import { formatBits, formatDateTime, shownTimeZone, text, timeZoneOption } from './format.js';
 import { setUpDialog } from './dialogs.js';
 
 const RX_COLOUR = '#E20074';
@@ -14,16 +14,15 @@ async function loadUPlot() {
   return (await uPlotModule).default;
 }
 
-let CLOCK = null;
-let DAY = null;
-
-/** Time ticks in 24 h clock; midnight (and every tick of the 7 d chart) names the day. */
+/** Time ticks in 24 h clock in the chosen time zone; midnight (and every tick of the 7 d
+ *  chart) names the day. */
 function timeTicks(range) {
-  CLOCK ||= new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-  DAY ||= new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
+  const timeZone = timeZoneOption();
+  const CLOCK = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone });
+  const DAY = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', timeZone });
   return (u, ticks) => ticks.map((t) => {
     const date = new Date(t * 1000);
-    const midnight = date.getHours() === 0 && date.getMinutes() === 0;
+    const midnight = CLOCK.format(date) === '00:00';
     if (range === '7d') return midnight ? DAY.format(date) : `${DAY.format(date)} ${CLOCK.format(date)}`;
     return midnight ? `${DAY.format(date)}\n${CLOCK.format(date)}` : CLOCK.format(date);
   });
@@ -113,6 +112,8 @@ export class TrafficDialog {
     const axis = { stroke: '#adb5bd', grid: { stroke: 'rgba(255,255,255,0.08)' }, ticks: { stroke: 'rgba(255,255,255,0.15)' } };
     const options = {
       ...this.size(),
+      // uPlot draws its own clock for the x scale: with UTC chosen it is told so.
+      tzDate: (ts) => (timeZoneOption() === 'UTC' ? uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') : new Date(ts * 1000)),
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1000] } },
       series: [
         { value: (u, v) => (v === null ? '—' : formatDateTime(v)) },
@@ -128,6 +129,7 @@ export class TrafficDialog {
     this.plot = new uPlot(options, [t, rx, tx], this.box);
     const r = stats(rx);
     const x = stats(tx);
+    const zoneText = `times in ${shownTimeZone()}`;
     const stepText = series.step ? `one point per ${series.step >= 3600 ? `${series.step / 3600} h` : `${Math.round(series.step / 60)} min`}` : '';
     if (!r && !x) {
       this.summary.textContent = `No traffic samples in the last ${series.range} yet (${t.length} steps, ${stepText}).`;
@@ -137,6 +139,6 @@ export class TrafficDialog {
     this.summary.textContent =
       `Receive: average ${formatBits(r && r.avg)}, peak ${formatBits(r && r.peak)} · ` +
       `Transmit: average ${formatBits(x && x.avg)}, peak ${formatBits(x && x.peak)} · ` +
-      `${stepText}${gaps > 0 ? `, ${gaps} step${gaps === 1 ? '' : 's'} without data (gaps)` : ''}.`;
+      `${stepText}${gaps > 0 ? `, ${gaps} step${gaps === 1 ? '' : 's'} without data (gaps)` : ''}; ${zoneText}.`;
   }
 }

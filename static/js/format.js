@@ -1,6 +1,8 @@
 // Formatting and DOM helpers. Every value from Mist reaches the page through `el` as text:
 // nothing here (or anywhere in the page) parses data as HTML.
 
+import { icon } from './icons.js';
+
 /** Create an element: `attrs.class` → className, `attrs.text` → textContent, others attributes. */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -71,11 +73,30 @@ export function formatAge(seconds) {
 }
 
 let dateTime = null; // Intl formatters are costly to build: only when first needed
+let timeZone; // undefined: the browser's own; 'UTC' when the user chose UTC
 
-/** Epoch seconds as a local date and time (never just a clock). */
+/** Show every time in `zone` ('UTC', or undefined for the browser's time zone). */
+export function setTimeZone(zone) {
+  timeZone = zone || undefined;
+  dateTime = null;
+}
+
+/** The chosen zone for Intl formatters: undefined (the browser's) or 'UTC'. */
+export function timeZoneOption() {
+  return timeZone;
+}
+
+/** The time zone times are shown in ('UTC' or the browser's, e.g. 'Europe/Berlin'). */
+export function shownTimeZone() {
+  return timeZone || Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
+}
+
+/** Epoch seconds as a date and time with its time zone (never just a clock). */
 export function formatDateTime(epochSeconds) {
   if (!epochSeconds) return '—';
   dateTime ||= new Intl.DateTimeFormat(undefined, {
+    timeZone,
+    timeZoneName: 'short',
     weekday: 'short',
     year: 'numeric',
     month: 'short',
@@ -120,8 +141,16 @@ export function formatMetric(metric, value) {
   return String(value);
 }
 
-/** A cell or span that shows a metric with its colour band. */
+const LEVEL_MARKS = { warn: ['exclamation-triangle-fill', 'poor'], bad: ['x-circle-fill', 'bad'] };
+
+/** A cell or span that shows a metric with its colour band; a poor or bad value carries a
+ *  mark and a word for screen readers too (colour is never the only cue). */
 export function metricNode(tag, metric, value, thresholds) {
   const level = metricLevel(metric, value, thresholds);
-  return el(tag, { class: level ? `metric metric-${level}` : 'metric', text: formatMetric(metric, value) });
+  const node = el(tag, { class: level ? `metric metric-${level}` : 'metric' });
+  const mark = LEVEL_MARKS[level];
+  if (mark) node.append(icon(mark[0]), ' ');
+  node.append(formatMetric(metric, value));
+  if (mark) node.append(el('span', { class: 'visually-hidden', text: ` (${mark[1]})` }));
+  return node;
 }

@@ -103,7 +103,7 @@ export class Freshness {
     if (running) {
       const progress = status.progress || {};
       const label = phaseLabel(status.phase);
-      const counts = progress.total ? ` ${progress.done ?? 0}/${progress.total}` : '';
+      const counts = progress.total ? ` (step ${progress.done ?? 0}/${progress.total})` : '';
       document.getElementById('worker-phase-text').textContent = `Refreshing: ${label}${counts}`;
       const bar = document.getElementById('worker-progress');
       bar.max = progress.total || 1;

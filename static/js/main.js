@@ -7,10 +7,10 @@ import { firstLoad } from './boot.js';
 import { PeerPathDialog } from './peers.js';
 import { TrafficDialog } from './chart.js';
 import { downloadCsv } from './csv.js';
-import { thresholdsOf } from './format.js';
+import { setTimeZone, thresholdsOf } from './format.js';
 import { Freshness } from './freshness.js';
 import { renderSummary } from './summary.js';
-import { GatewayTable } from './table.js';
+import { CARD_FILTERS, DEFAULT_SORT, GatewayTable } from './table.js';
 
 const state = {
   rowsEtag: null,
@@ -43,6 +43,86 @@ const table = new GatewayTable({
   fetchDetail: async (id) => (await getGateway(id)).data,
   onSearch: () => ensureFull().catch(() => {}),
 });
+
+// ------------------------------------------------------------------ the view in the URL
+// Filters, sort, page, page size and the expanded gateways live in the query string, so a
+// reload or a shared link shows the same view (replaceState: no history entry per tap).
+
+function readUrl() {
+  const params = new URLSearchParams(window.location.search);
+  const [key, dir] = (params.get('sort') || '').split(':');
+  return {
+    filter: {
+      search: params.get('q') || '',
+      site: params.get('site') || '',
+      problemsOnly: params.get('problems') === '1',
+      card: CARD_FILTERS[params.get('show')] ? params.get('show') : '',
+    },
+    sort: key ? { key, dir: dir === 'desc' ? -1 : 1 } : null,
+    page: Math.max(0, (Number(params.get('page')) || 1) - 1),
+    pageSize: [25, 50, 100, 200].includes(Number(params.get('size'))) ? Number(params.get('size')) : 0,
+    expanded: (params.get('open') || '').split(',').filter(Boolean),
+    utc: params.get('tz') === 'utc',
+  };
+}
+
+function writeUrl() {
+  const params = new URLSearchParams();
+  const { filter, sort } = table;
+  if (filter.search) params.set('q', filter.search);
+  if (filter.site) params.set('site', filter.site);
+  if (filter.problemsOnly) params.set('problems', '1');
+  if (filter.card) params.set('show', filter.card);
+  if (sort.key !== DEFAULT_SORT.key || sort.dir !== DEFAULT_SORT.dir) {
+    params.set('sort', `${sort.key}:${sort.dir < 0 ? 'desc' : 'asc'}`);
+  }
+  if (table.page) params.set('page', String(table.page + 1));
+  if (table.pageSize !== 50) params.set('size', String(table.pageSize));
+  if (table.expanded.size) params.set('open', [...table.expanded].join(','));
+  if ($('time-zone').value === 'utc') params.set('tz', 'utc');
+  const query = params.toString();
+  const url = `${window.location.pathname}${query ? `?${query}` : ''}${window.location.hash}`;
+  if (url !== `${window.location.pathname}${window.location.search}${window.location.hash}`) {
+    window.history.replaceState(null, '', url);
+  }
+}
+
+/** The summary cards' filter buttons and the toolbar chip that clears them. */
+function renderCardFilter() {
+  const chosen = table.filter.card;
+  for (const button of document.querySelectorAll('.card-filter')) {
+    button.setAttribute('aria-pressed', button.dataset.filter === chosen ? 'true' : 'false');
+  }
+  $('card-filter-field').hidden = !chosen;
+  $('card-filter-text').textContent = chosen ? `Showing: ${CARD_FILTERS[chosen].label}` : 'Filter';
+}
+
+/** Browser time or UTC for every timestamp and chart axis; the option names the zone. */
+function chooseTimeZone(utc) {
+  setTimeZone(utc ? 'UTC' : undefined);
+  const browser = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  $('time-zone').options[0].textContent = browser ? `Browser time (${browser})` : 'Browser time';
+}
+
+function restoreView() {
+  const view = readUrl();
+  table.restore(view);
+  $('search').value = view.filter.search;
+  $('problems-only').checked = view.filter.problemsOnly;
+  if (view.filter.site) $('site-filter').append(new Option(view.filter.site, view.filter.site, true, true));
+  renderCardFilter();
+  if (view.filter.search) table.onSearch();
+  $('time-zone').value = view.utc ? 'utc' : '';
+  chooseTimeZone(view.utc);
+}
+
+/** The sticky table header sits under the app bar, whose height changes as it wraps. */
+function followAppBar() {
+  const bar = document.querySelector('.app-header');
+  const set = () => document.documentElement.style.setProperty('--app-bar-h', `${bar.offsetHeight}px`);
+  new ResizeObserver(set).observe(bar);
+  set();
+}
 
 /** Every gateway with its WAN ports (id → gateway), fetched once per refresh when needed. */
 function ensureFull() {
@@ -137,6 +217,7 @@ async function loadGateways() {
   state.siteNames = new Map(sites);
   renderSummary(state.payload.summary);
   table.setData(state.payload, state.siteNames, details);
+  $('export-filtered').disabled = !table.filtered().length;
   fillSiteFilter(sites);
   $('table-status').hidden = true;
   requestAnimationFrame(() => tableShown());
@@ -164,6 +245,14 @@ function load(lastUpdate) {
   return state.loading;
 }
 
+table.onChange = () => {
+  writeUrl();
+  renderCardFilter();
+  $('export-filtered').disabled = !table.filtered().length;
+};
+restoreView();
+followAppBar();
+
 const freshness = new Freshness({
   pollMs: Number(document.body.dataset.pollMs) || 10000,
   onStatus(status) {
@@ -180,6 +269,22 @@ $('search').addEventListener('input', (event) => {
 });
 $('site-filter').addEventListener('change', (event) => table.setFilter({ site: event.target.value }));
 $('problems-only').addEventListener('change', (event) => table.setFilter({ problemsOnly: event.target.checked }));
+for (const button of document.querySelectorAll('.card-filter')) {
+  button.addEventListener('click', () => {
+    const chosen = button.dataset.filter;
+    table.setFilter({ card: table.filter.card === chosen ? '' : chosen });
+  });
+}
+$('time-zone').addEventListener('change', (event) => {
+  chooseTimeZone(event.target.value === 'utc');
+  if (table.loaded) table.render();
+  freshness.renderAge();
+  writeUrl();
+});
+$('card-filter-clear').addEventListener('click', () => {
+  table.setFilter({ card: '' });
+  $('search').focus();
+});
 $('export-filtered').addEventListener('click', async () => {
   const button = $('export-filtered');
   button.disabled = true;

@@ -8,7 +8,9 @@ import {
   el,
   formatBits,
   formatBytes,
+  formatDateTime,
   formatDuration,
+  formatMetric,
   formatNumber,
   formatSpeed,
   metricNode,
@@ -42,6 +44,43 @@ function ratio(up, total) {
   return total ? (up ?? 0) / total : 2;
 }
 
+/** The summary cards' filters: which rows each keeps, by the server's fields. */
+export const CARD_FILTERS = {
+  offline: { label: 'Offline gateways', keep: (g) => !isOnline(g) },
+  ports: { label: 'WAN circuits down', keep: (g) => (g.ports_down ?? 0) > 0 },
+  peers: { label: 'Peer paths down', keep: (g) => (g.peers_down ?? 0) > 0 },
+  degraded: { label: 'Degraded', keep: (g) => Boolean(g.degraded) },
+};
+
+const COLUMNS = 11;
+export const DEFAULT_SORT = { key: 'severity', dir: -1 };
+
+/** Seconds since an epoch moment, by this browser's clock (never negative). */
+function secondsSince(moment) {
+  return typeof moment === 'number' && moment > 0 ? Math.max(0, Date.now() / 1000 - moment) : null;
+}
+
+/** "2 d 19 h" with the moment itself (and its time zone) on focus or long-press. */
+function sinceNode(moment, prefix = '') {
+  const seconds = secondsSince(moment);
+  if (seconds === null) return el('span', { class: 'text-body-secondary', text: '—' });
+  return el('time', {
+    datetime: new Date(moment * 1000).toISOString(),
+    title: formatDateTime(moment),
+    text: `${prefix}${formatDuration(seconds)}`,
+  });
+}
+
+/** A count that is bad gets a mark besides its colour. */
+function countNode(up, total, bad) {
+  const node = el('span', { text: `${up ?? 0}/${total ?? 0}` });
+  if (!bad) return node;
+  return el('span', { class: 'count-bad' }, icon('x-circle-fill'), ' ', node,
+    el('span', { class: 'visually-hidden', text: ' (some down)' }));
+}
+
+const METRIC_LABELS = [['latency', 'Latency'], ['jitter', 'Jitter'], ['loss', 'Loss'], ['mos', 'MOS']];
+
 export class GatewayTable {
   constructor({ tbody, thead, countEl, pageInfo, prev, next, pageSize, onPeerPaths, onTraffic, fetchDetail, onSearch }) {
     Object.assign(this, { tbody, thead, countEl, pageInfo, prev, next, onPeerPaths, onTraffic, fetchDetail, onSearch });
@@ -51,8 +90,9 @@ export class GatewayTable {
     this.gateways = [];
     this.siteNames = new Map();
     this.thresholds = {};
-    this.filter = { search: '', site: '', problemsOnly: false };
-    this.sort = { key: null, dir: 1 };
+    this.filter = { search: '', site: '', problemsOnly: false, card: '' };
+    this.sort = { ...DEFAULT_SORT };
+    this.onChange = () => {};
     this.page = 0;
     this.pageSize = Number(pageSize.value) || 50;
     this.expanded = new Set();
@@ -65,9 +105,14 @@ export class GatewayTable {
       this.pageSize = Number(pageSize.value) || 50;
       this.page = 0;
       this.render();
+      this.onChange();
     });
     for (const th of thead.querySelectorAll('th[data-sort]')) {
       th.querySelector('button').addEventListener('click', () => this.sortBy(th.dataset.sort));
+    }
+    // The breakpoints hide columns: the expanded rows' span follows them.
+    for (const query of ['(max-width: 1300px)', '(max-width: 900px)', '(max-width: 700px)']) {
+      window.matchMedia(query).addEventListener('change', () => { if (this.loaded) this.render(); });
     }
   }
 
@@ -97,18 +142,38 @@ export class GatewayTable {
     this.view = null;
     this.page = 0;
     this.render();
+    this.onChange();
   }
 
+  /** Severity, since and worst start worst first; the others A→Z / smallest first. */
   sortBy(key) {
-    this.sort = this.sort.key === key ? { key, dir: -this.sort.dir } : { key, dir: 1 };
+    const first = ['severity', 'since', 'worst'].includes(key) ? -1 : 1;
+    this.sort = this.sort.key === key ? { key, dir: -this.sort.dir } : { key, dir: first };
     this.view = null;
     this.page = 0;
     this.render();
+    this.onChange();
   }
 
+  /** Another page starts at the top of the table (under the sticky app bar). */
   goTo(page) {
     this.page = page;
     this.render();
+    this.onChange();
+    this.tbody.closest('.table-wrap')?.scrollIntoView({ block: 'start' });
+  }
+
+  /** The view a URL names (filters, sort, page, expanded gateway), before the data comes. */
+  restore({ filter, sort, page, pageSize, expanded }) {
+    Object.assign(this.filter, filter);
+    if (sort && sort.key) this.sort = sort;
+    if (pageSize) {
+      this.pageSize = pageSize;
+      this.pageSizeSelect.value = String(pageSize);
+    }
+    this.page = page || 0;
+    for (const id of expanded || []) this.expanded.add(id);
+    this.view = null;
   }
 
   siteName(gateway) {
@@ -137,11 +202,13 @@ export class GatewayTable {
     if (this.view) return this.view;
     const terms = this.filter.search.toLowerCase().split(/\s+/).filter(Boolean);
     const { site, problemsOnly } = this.filter;
+    const card = CARD_FILTERS[this.filter.card];
     let rows = this.gateways;
-    if (terms.length || site || problemsOnly) {
+    if (terms.length || site || problemsOnly || card) {
       rows = rows.filter((gateway) => {
         if (site && gateway.site_id !== site) return false;
         if (problemsOnly && !gateway.problem) return false;
+        if (card && !card.keep(gateway)) return false;
         if (terms.length) {
           const hay = this.haystack(gateway);
           return terms.every((term) => hay.includes(term));
@@ -159,7 +226,11 @@ export class GatewayTable {
     collator ||= new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
     const compareText = (pick) => (a, b) => dir * collator.compare(pick(a) || '', pick(b) || '');
     const compareNumber = (pick) => (a, b) => dir * ((pick(a) ?? -1) - (pick(b) ?? -1));
+    const bySeverity = (a, b) => (b.severity ?? 0) - (a.severity ?? 0);
     const comparators = {
+      severity: compareNumber((g) => g.severity),
+      since: compareNumber((g) => secondsSince(g.since)),
+      worst: compareNumber((g) => g.worst),
       site: compareText((g) => this.siteName(g)),
       name: compareText((g) => g.name),
       model: compareText((g) => g.model),
@@ -169,7 +240,8 @@ export class GatewayTable {
       peers: compareNumber((g) => ratio(g.peers_up, g.peers_total)),
       uptime: compareNumber((g) => (isOnline(g) ? g.uptime : -1)),
     };
-    return rows.sort(comparators[key]);
+    const compare = comparators[key] || bySeverity;
+    return rows.sort((a, b) => compare(a, b) || bySeverity(a, b));
   }
 
   render() {
@@ -187,20 +259,21 @@ export class GatewayTable {
     }
     if (!slice.length) {
       const message = this.gateways.length ? 'No gateway matches these filters.' : 'This org has no gateways.';
-      fragment.append(el('tr', { class: 'placeholder-row' }, el('td', { colspan: 9, text: message })));
+      fragment.append(el('tr', { class: 'placeholder-row' }, el('td', { colspan: this.shownColumns(), text: message })));
     }
     this.tbody.replaceChildren(fragment);
     const total = this.gateways.length;
     const ports = rows.reduce((sum, gateway) => sum + (gateway.ports_total || 0), 0);
+    const onThem = `${formatNumber(ports)} WAN ports in all on them`;
     this.countEl.textContent =
       rows.length === total
-        ? `${formatNumber(total)} gateways, ${formatNumber(ports)} WAN ports`
-        : `${formatNumber(rows.length)} of ${formatNumber(total)} gateways, ${formatNumber(ports)} WAN ports`;
+        ? `${formatNumber(total)} gateways, ${onThem}`
+        : `${formatNumber(rows.length)} of ${formatNumber(total)} gateways, ${onThem}`;
     this.pageInfo.textContent = rows.length
       ? `${formatNumber(start + 1)}–${formatNumber(start + slice.length)} of ${formatNumber(rows.length)}`
       : '0 of 0';
-    this.prev.disabled = this.page === 0;
-    this.next.disabled = this.page >= pages - 1;
+    this.prev.disabled = this.page === 0 || !rows.length;
+    this.next.disabled = this.page >= pages - 1 || !rows.length;
   }
 
   renderSortHeaders() {
@@ -218,6 +291,7 @@ export class GatewayTable {
     if (this.expanded.has(gateway.id)) this.expanded.delete(gateway.id);
     else this.expanded.add(gateway.id);
     this.render();
+    this.onChange();
     const button = this.tbody.querySelector(`button[data-gateway="${CSS.escape(gateway.id)}"]`);
     if (button) button.focus();
   }
@@ -235,22 +309,33 @@ export class GatewayTable {
     }, icon(open ? 'chevron-down' : 'chevron-right'));
     const portsDown = (gateway.ports_down ?? 0) > 0;
     const peersDown = (gateway.peers_down ?? 0) > 0;
+    const site = this.siteName(gateway);
+    const downFor = gateway.since ? sinceNode(gateway.since) : el('span', { class: 'text-body-secondary', text: '—' });
     const row = el(
       'tr',
-      { class: `gateway-row${online ? '' : ' offline'}${gateway.degraded ? ' degraded' : ''}` },
+      { class: `gateway-row${online ? '' : ' offline'}${gateway.degraded ? ' degraded' : ''}`, 'data-id': gateway.id },
       el('td', { class: 'col-expand' }, toggle),
-      el('td', { class: 'col-site', text: text(this.siteName(gateway)) }),
-      el('td', { class: 'col-name' }, el('span', { class: 'gateway-name', text: name }),
-        gateway.ha ? el('span', { class: 'badge text-bg-secondary ms-2', text: 'HA' }) : null,
-        gateway.degraded ? el('span', { class: 'badge badge-degraded ms-2', text: 'degraded' }) : null),
-      el('td', { class: 'col-model', text: text(gateway.model) }),
+      el('td', { class: 'col-name' },
+        el('span', { class: 'name-line' },
+          el('span', { class: 'gateway-name', title: name, text: name }),
+          gateway.ha ? el('span', { class: 'badge text-bg-secondary', text: 'HA' }) : null),
+        el('span', { class: 'gateway-site', title: text(site) }, text(site),
+          gateway.ip ? el('span', { class: 'gateway-ip', text: ` · ${gateway.ip}` }) : null)),
       el('td', { class: 'col-status' }, el('span', {
         class: `status-badge ${online ? 'status-up' : 'status-down'}`,
-        text: online ? 'online' : 'offline',
-      })),
+      }, online ? null : icon('x-circle-fill'), online ? 'online' : 'offline')),
+      el('td', { class: 'col-problem' }, gateway.problem_text
+        ? el('span', { class: `problem-text${gateway.severity >= 2000 ? ' problem-down' : ''}`, title: gateway.problem_text, text: gateway.problem_text })
+        : el('span', { class: 'text-body-secondary', text: '—' })),
+      el('td', { class: 'col-since' }, downFor),
+      el('td', { class: 'col-worst', title: gateway.worst_text || '' }, gateway.worst_text
+        ? el('span', { class: `worst-text${gateway.worst >= 1 ? ' metric-bad' : ''}` },
+          gateway.worst >= 1 ? icon('exclamation-triangle-fill') : null, gateway.worst >= 1 ? ' ' : null, gateway.worst_text)
+        : el('span', { class: 'text-body-secondary', text: '—' })),
+      el('td', { class: 'col-ports' }, countNode(gateway.ports_up, gateway.ports_total, portsDown)),
+      el('td', { class: 'col-peers' }, countNode(gateway.peers_up, gateway.peers_total, peersDown)),
+      el('td', { class: 'col-model', text: text(gateway.model) }),
       el('td', { class: 'col-ip', text: text(gateway.ip) }),
-      el('td', { class: `col-ports${portsDown ? ' count-bad' : ''}`, text: `${gateway.ports_up ?? 0}/${gateway.ports_total ?? 0}` }),
-      el('td', { class: `col-peers${peersDown ? ' count-bad' : ''}`, text: `${gateway.peers_up ?? 0}/${gateway.peers_total ?? 0}` }),
       el('td', { class: 'col-uptime', text: online ? formatDuration(gateway.uptime) : '—' }),
     );
     row.addEventListener('click', (event) => {
@@ -258,6 +343,13 @@ export class GatewayTable {
       this.toggle(gateway);
     });
     return row;
+  }
+
+  /** How many columns the layout shows now: a colspan over a hidden column would give that
+   *  column its width back (a fixed-layout table), so the wide rows span only these. */
+  shownColumns() {
+    const cells = [...this.thead.rows[0].cells].filter((cell) => getComputedStyle(cell).display !== 'none');
+    return cells.length || COLUMNS;
   }
 
   /** Fetch one gateway's WAN ports, then show them (at most one request per gateway). */
@@ -276,7 +368,7 @@ export class GatewayTable {
   portsRow(gateway) {
     const detail = this.details.get(gateway.id);
     const grid = el('div', { class: 'port-grid' });
-    const row = el('tr', { class: 'ports-row' }, el('td', { colspan: 9 }, grid));
+    const row = el('tr', { class: 'ports-row' }, el('td', { colspan: this.shownColumns() }, grid));
     if (!detail || detail.error) {
       if (!detail) this.loadDetail(gateway);
       grid.append(el('p', { class: 'mb-0 text-body-secondary', text: detail ? `Could not load WAN ports: ${detail.error}` : 'Loading WAN ports…' }));
@@ -288,20 +380,52 @@ export class GatewayTable {
     return row;
   }
 
+  /** "to dc1-hub-gw01 ge-0/0/3: Latency 44.6 ms · Jitter 2.1 ms · Loss 1.00 % · MOS 4.10": the worst
+   *  path the server picked, its own figures labelled and coloured. */
+  worstNode(worst) {
+    if (!worst) return null;
+    const to = [worst.peer, worst.peer_port].filter(Boolean).join(' ');
+    const parts = [];
+    for (const [metric, label] of METRIC_LABELS) {
+      if (worst[metric] === null || worst[metric] === undefined) continue;
+      if (parts.length) parts.push(' · ');
+      const deciding = metric === worst.metric ? ' deciding' : '';
+      parts.push(el('span', { class: `metric-label${deciding}`, text: `${label} ` }), metricNode('span', metric, worst[metric], this.thresholds));
+    }
+    return el('span', { class: 'port-metrics' }, to ? el('span', { class: 'worst-peer', text: `to ${to}: ` }) : null, ...parts);
+  }
+
   portCard(gateway, port) {
     const down = port.down === true;
     const disabled = port.enabled === false;
     const state = disabled ? 'disabled' : port.up ? 'up' : 'down';
-    const fact = (label, ...value) => [el('dt', { text: label }), el('dd', {}, ...value)];
-    const address = [ADDRESS_MODES[port.address_mode] || text(port.address_mode)];
-    if (port.override === true) address.push(' · device override');
-    else if (port.override === false) address.push(' · from template');
-    const peers = el('span', { text: `${port.peers_up ?? 0}/${port.peers_total ?? 0} up` });
-    const metrics = el('span', { class: 'port-metrics' },
-      metricNode('span', 'latency', port.latency, this.thresholds), ' ',
-      metricNode('span', 'jitter', port.jitter, this.thresholds), ' ',
-      metricNode('span', 'loss', port.loss, this.thresholds), ' ',
-      el('span', { class: 'metric-label', text: 'MOS ' }), metricNode('span', 'mos', port.mos, this.thresholds));
+    const facts = [];
+    const fact = (label, ...value) => facts.push(el('dt', { text: label }), el('dd', {}, ...value));
+    // Only what says something: an empty field, "enabled: yes" or "untagged" is left out.
+    // A field whose template variables the server could not fill yet says so, never "{{…}}".
+    const unresolved = new Set(port.unresolved || []);
+    const pending = () => el('span', { class: 'unresolved', text: 'not resolved yet' });
+    const known = (name) => (unresolved.has(name) ? pending() : port[name]);
+    if (down) fact('Down for', sinceNode(port.down_since));
+    if (port.description || unresolved.has('description')) fact('Description', known('description'));
+    if (port.isp || port.asn) fact('ISP', text(port.isp), port.asn ? el('span', { class: 'text-body-secondary', text: ` ${port.asn}` }) : null);
+    if (port.speed) fact('Speed', formatSpeed(port.speed));
+    if (port.ip || unresolved.has('ip')) fact('WAN IP', known('ip'));
+    if (port.gateway_ip || unresolved.has('gateway_ip')) fact('Gateway IP', known('gateway_ip'));
+    if (port.vlan) fact('VLAN', String(port.vlan));
+    if (port.address_mode || port.override !== undefined) {
+      const address = [ADDRESS_MODES[port.address_mode] || text(port.address_mode)];
+      if (port.override === true) address.push(' · device override');
+      else if (port.override === false) address.push(' · from template');
+      fact('Address', ...address);
+    }
+    fact('Peer paths', el('span', { class: port.peers_up < port.peers_total ? 'count-bad' : '' },
+      port.peers_up < port.peers_total ? icon('x-circle-fill') : null, `${port.peers_up ?? 0}/${port.peers_total ?? 0} up`));
+    if (port.worst) fact('Worst path', this.worstNode(port.worst));
+    if (!down && !disabled) {
+      fact('Now', `↓ ${formatBits(port.rx_bps)}  ↑ ${formatBits(port.tx_bps)}`);
+      fact('Last 24 h', `↓ ${formatBytes(port.rx_bytes_24h)}  ↑ ${formatBytes(port.tx_bytes_24h)}`);
+    }
     const noPaths = !port.peers_total;
     const peerButton = el('button', { type: 'button', class: 'btn btn-outline-light btn-touch', 'data-action': 'peer-paths', disabled: noPaths },
       icon('diagram-3'), el('span', { text: noPaths ? ' No peer paths' : ' Peer paths' }));
@@ -315,27 +439,18 @@ export class GatewayTable {
       event.stopPropagation();
       this.onTraffic(gateway, port, trafficButton);
     });
-    const card = el('article', { class: `port-card port-${state}${port.degraded ? ' degraded' : ''}`, 'data-port': port.port_id, 'data-gateway': gateway.id },
+    const worst = port.worst;
+    const why = port.degraded && worst
+      ? `: ${worst.metric === 'mos' ? 'MOS' : worst.metric} ${formatMetric(worst.metric, worst[worst.metric])}` : '';
+    return el('article', { class: `port-card port-${state}${port.degraded ? ' degraded' : ''}`, 'data-port': port.port_id, 'data-gateway': gateway.id },
       el('header', { class: 'port-header' },
         el('span', { class: 'port-id', text: text(port.port_id) }),
         port.wan_name ? el('span', { class: 'wan-name', text: port.wan_name }) : null,
-        el('span', { class: `status-badge ${down ? 'status-down' : port.up ? 'status-up' : 'status-off'}`, text: state }),
+        unresolved.has('wan_name') ? el('span', { class: 'unresolved', text: 'WAN name not resolved yet' }) : null,
+        el('span', { class: `status-badge ${down ? 'status-down' : port.up ? 'status-up' : 'status-off'}` }, down ? icon('x-circle-fill') : null, state),
         el('span', { class: 'badge text-bg-dark border', text: WAN_TYPES[port.wan_type] || text(port.wan_type, 'type ?') }),
-        port.degraded ? el('span', { class: 'badge badge-degraded', text: 'degraded' }) : null),
-      el('dl', { class: 'port-facts' },
-        ...fact('Description', text(port.description)),
-        ...fact('ISP', text(port.isp), port.asn ? el('span', { class: 'text-body-secondary', text: ` ${port.asn}` }) : null),
-        ...fact('Speed', formatSpeed(port.speed)),
-        ...fact('WAN IP', text(port.ip)),
-        ...fact('Gateway IP', text(port.gateway_ip)),
-        ...fact('VLAN', port.vlan ? String(port.vlan) : 'untagged'),
-        ...fact('Address', ...address),
-        ...fact('Enabled', disabled ? 'no' : 'yes'),
-        ...fact('Peer paths', peers),
-        ...fact('Quality', metrics),
-        ...fact('Now', `↓ ${formatBits(port.rx_bps)}  ↑ ${formatBits(port.tx_bps)}`),
-        ...fact('Last 24 h', `↓ ${formatBytes(port.rx_bytes_24h)}  ↑ ${formatBytes(port.tx_bytes_24h)}`)),
+        port.degraded ? el('span', { class: 'badge badge-degraded' }, icon('exclamation-triangle-fill'), ` degraded${why}`) : null),
+      el('dl', { class: 'port-facts' }, ...facts),
       el('footer', { class: 'port-actions' }, peerButton, trafficButton));
-    return card;
   }
 }
