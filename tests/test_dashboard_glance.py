@@ -76,9 +76,11 @@ def open_peer_paths(page: Any, opener: Any) -> None:
     search asked for arriving) may replace the card between press and release, and a person
     would simply tap again."""
     for attempt in range(4):
-        if attempt % 2:
+        if attempt == 1:
             opener.focus()
             page.keyboard.press("Enter")  # the keyboard works as well as a tap
+        elif attempt > 1:
+            opener.evaluate("button => button.click()")  # found and pressed in one task
         else:
             opener.click()
         try:

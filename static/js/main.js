@@ -139,6 +139,7 @@ function ensureFull() {
         }
         state.fullFresh = generation === state.generation; // else: a refresh came meanwhile
         table.setDetails(state.full);
+        document.body.dataset.full = 'true'; // every WAN port is known and drawn: searchable
         return state.full;
       } finally {
         state.fullLoading = null;
