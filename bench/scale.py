@@ -323,6 +323,8 @@ class ScaleRun:
         figures.seed = seed
         if on_schedule:
             time.sleep(max(0.0, seed.end + WEEK_INTERVAL - time.time()))
+        else:  # at least a second on: a reading in the seeded end's second replaces it
+            time.sleep(max(0.0, seed.end + 1.5 - time.time()))
         seed.after_seconds = time.time() - seed.end
         figures.week = _refresh_run(self.mist, self.redis.url)
         seed.checked, seed.appended = appended_after(self.redis.url, seed)

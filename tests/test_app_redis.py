@@ -20,6 +20,7 @@ import requests
 
 import app as web
 from mistsim import edge
+from model.values import TEXT_MAX
 from store import keys
 from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.redis_server import RedisServer
@@ -29,7 +30,7 @@ from views.rows import has_problem, port_down
 
 ROOT = Path(__file__).resolve().parents[1]
 GZIP = {"Accept-Encoding": "gzip"}
-SIM_ARGS = ["--port", "0", "--gateways", "20", "--sites", "10", "--tokens", "tok-web-test"]
+SIM_ARGS = ["--port", "0", "--gateways", "20", "--sites", "12", "--tokens", "tok-web-test"]
 SIM_ARGS += ["--edge-cases"]
 
 
@@ -142,18 +143,22 @@ def test_the_worker_decides_every_problem_flag_the_page_shows(filled):
 
 
 def test_hostile_names_arrive_verbatim_as_json_text(filled):
-    """Every name mistsim's edge-case org gives Mist comes back exactly: not escaped, trimmed,
-    cut or dropped, in the parsed JSON and as literal UTF-8 in the served bytes."""
+    """Every name mistsim's edge-case org gives Mist comes back exactly: not escaped, trimmed
+    or dropped, in the parsed JSON and as literal UTF-8 in the served bytes; only a name
+    longer than TEXT_MAX is cut there (the dashboard keeps no more of any name)."""
     server = filled["server"]
     gateways_body = server.get("/api/gateways").content
     sites_body = server.get("/api/sites").content
     gateway_names = {gateway["name"] for gateway in json.loads(gateways_body)["gateways"]}
     site_names = {site["name"] for site in json.loads(sites_body)}
-    assert set(edge.GATEWAY_NAMES) <= gateway_names
-    assert set(edge.SITE_NAMES) <= site_names
-    for name in edge.GATEWAY_NAMES:
+    expected_gateways = {name[:TEXT_MAX] for name in edge.GATEWAY_NAMES}
+    expected_sites = {name[:TEXT_MAX] for name in edge.SITE_NAMES}
+    assert any(len(name) > TEXT_MAX for name in (*edge.GATEWAY_NAMES, *edge.SITE_NAMES))
+    assert expected_gateways <= gateway_names
+    assert expected_sites <= site_names
+    for name in expected_gateways:
         assert json.dumps(name, ensure_ascii=False).encode() in gateways_body, name
-    for name in edge.SITE_NAMES:
+    for name in expected_sites:
         assert json.dumps(name, ensure_ascii=False).encode() in sites_body, name
     assert server.get("/api/organization").json()["name"] == "Example <b>Retail</b> Co 🚀"
 
