@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from store.keys import KEY_LAST_UPDATE
@@ -86,7 +87,10 @@ def serve_rows(page: Any, change: Callable[[dict[str, Any]], None]) -> None:
     """Every /api/gateways/rows the page asks for is the server's document after `change`."""
 
     def handle(route: Any) -> None:
-        document = route.fetch().json()
+        try:
+            document = route.fetch().json()
+        except PlaywrightError:  # the page closed while it asked: nobody is waiting for it
+            return
         change(document)
         route.fulfill(status=200, json=document, headers={"Cache-Control": "no-cache"})
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.fixtures.browser import open_page
+from tests.fixtures.browser import close_page, open_page
 from tests.test_dashboard import Org, expand, load, serve_rows, wait_count
 
 PORTRAIT = {"width": 820, "height": 1180}
@@ -56,7 +56,7 @@ def ipad(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     try:
         yield tab
     finally:
-        tab.context.close()
+        close_page(tab)
 
 
 def rows_of(org: Org) -> list[dict[str, Any]]:
