@@ -198,7 +198,7 @@ class Pipeline:
         now: float,
         events: Callable[[Publisher], None],
     ) -> int:
-        """Everything in one transaction, only while we still hold the lease."""
+        """Everything staged, then switched live at once, only while we still hold the lease."""
         parts = self.parts
         if not parts.lease.held or not parts.lease.acquire():
             raise RefreshAborted("the lease went to another worker")
