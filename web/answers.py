@@ -3,9 +3,10 @@ the error body and the ETag of one encoding. No Flask here: the fast path answer
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
+
+from store.codec import encode_json
 
 JSON_MIMETYPE = "application/json"
 CSV_MIMETYPE = "text/csv; charset=utf-8"
@@ -20,14 +21,9 @@ Answer = tuple[int, Headers, bytes]
 Environ = Mapping[str, Any]
 
 
-def json_bytes(document: object) -> bytes:
-    """Compact UTF-8 JSON, the one encoding of every JSON body the web writes itself."""
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
 def error_body(status: int, message: str) -> bytes:
     """A 4xx/5xx body a person can act on; the message is ours, never the request echoed."""
-    return json_bytes({"error": message, "status": status})
+    return encode_json({"error": message, "status": status})
 
 
 def error_answer(status: int, message: str) -> Answer:

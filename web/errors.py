@@ -8,7 +8,8 @@ import redis
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from web.answers import INTERNAL_ERROR, JSON_MIMETYPE, REDIS_DOWN, json_bytes
+from store.codec import encode_json
+from web.answers import INTERNAL_ERROR, JSON_MIMETYPE, REDIS_DOWN
 
 LOG = logging.getLogger("mistcircuitstats.web")
 MESSAGES = {404: "not found", 405: "method not allowed", 413: "request too large"}
@@ -16,7 +17,7 @@ MESSAGES = {404: "not found", 405: "method not allowed", 413: "request too large
 
 def json_response(payload: object, status: int = 200) -> Response:
     """A JSON document the web built itself (not stored bytes): compact and never cached."""
-    response = Response(json_bytes(payload), status=status, mimetype=JSON_MIMETYPE)
+    response = Response(encode_json(payload), status=status, mimetype=JSON_MIMETYPE)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -19,9 +19,9 @@ import redis
 from flask import Blueprint, Response, request
 
 from model.events import EVENT_TYPES, SEVERITIES
-from store.codec import CsvEncoder, excel_safe
+from store.codec import CsvEncoder, encode_json, excel_safe
 from store.events import StoredEvent, read_event_page, read_events_org
-from web.answers import CSV_MIMETYPE, JSON_MIMETYPE, json_bytes
+from web.answers import CSV_MIMETYPE, JSON_MIMETYPE
 from web.errors import json_error
 
 ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -177,7 +177,7 @@ def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return excel_safe(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        return excel_safe(encode_json(value).decode("utf-8"))
     return excel_safe(value)
 
 
@@ -218,7 +218,7 @@ def blueprint(client: redis.Redis) -> Blueprint:
         query = parse_query(request.args, limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
         found, cursor = find_events(client, query)
         body = b'{"events":[' + b",".join(event.body for event in found) + b'],"next":'
-        response = Response(body + json_bytes(cursor) + b"}", mimetype=JSON_MIMETYPE)
+        response = Response(body + encode_json(cursor) + b"}", mimetype=JSON_MIMETYPE)
         response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -13,6 +13,7 @@ import redis
 from werkzeug.http import HTTP_STATUS_CODES
 
 from settings import Secret
+from store.codec import encode_json
 from store.keys import Dataset
 from store.reads import read_health, read_status_published, serving_last_good
 from web import freshness
@@ -23,7 +24,6 @@ from web.answers import (
     Answer,
     Environ,
     error_answer,
-    json_bytes,
 )
 from web.metrics import MetricsRoute
 from web.security import SECURITY_HEADERS
@@ -113,7 +113,7 @@ def _health_handler(client: redis.Redis, interval: int) -> Handler:
         except redis.RedisError:
             return error_answer(503, "redis unreachable")
         document = freshness.health_document(state, interval, time.time())
-        return 200, list(NO_STORE_JSON), json_bytes(document)
+        return 200, list(NO_STORE_JSON), encode_json(document)
 
     return answer
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from model.freshness import data_age, is_stale
-from web.answers import json_bytes
+from store.codec import encode_json
 
 
 def health_document(state: Mapping[str, Any], default_interval: int, now: float) -> dict:
@@ -40,11 +40,11 @@ def status_body(
     web serves the last-good copy (`last_good`) it is always stale and says so in `source`."""
     if not (stored and stored.startswith(b"{") and stored.endswith(b"}")):
         starting = {"status": "starting", "phase": None, "progress": None, "last_update": None}
-        stored = json_bytes({**starting, "interval": interval or default_interval})
+        stored = encode_json({**starting, "interval": interval or default_interval})
     age = data_age(last_update, now)
-    facts = json_bytes({"age": age, "stale": is_stale(age, interval or default_interval)})
+    facts = encode_json({"age": age, "stale": is_stale(age, interval or default_interval)})
     if last_good:
-        facts = json_bytes({"age": age, "stale": True, "source": "last_good"})
+        facts = encode_json({"age": age, "stale": True, "source": "last_good"})
     if stored == b"{}":
         return facts
     return stored[:-1] + b"," + facts[1:]
