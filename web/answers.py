@@ -40,12 +40,13 @@ def accepts_gzip(accept_encoding: str) -> bool:
     for item in accept_encoding.split(","):
         coding, *params = item.split(";")
         if coding.strip().lower() in ("gzip", "x-gzip"):
-            return _quality(params) > 0
+            return quality(params) > 0
     return False
 
 
-def _quality(params: list[str]) -> float:
-    """The q parameter of one Accept-Encoding item (1 when absent, 0 when malformed)."""
+def quality(params: list[str]) -> float:
+    """The q parameter of one Accept or Accept-Encoding item (1 when absent, 0 when
+    malformed or outside 0-1)."""
     for param in params:
         name, _, value = param.partition("=")
         if name.strip().lower() == "q":

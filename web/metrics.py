@@ -18,7 +18,7 @@ from store.codec import gzip_bytes
 from store.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, data_age_family
 from store.keys import Dataset
 from store.reads import read_last_update
-from web.answers import Answer, Environ, error_answer
+from web.answers import Answer, Environ, error_answer, quality
 from web.freshness import data_age
 from web.served import DatasetServer
 
@@ -26,17 +26,6 @@ OPENMETRICS = "application/openmetrics-text"
 TEXT = "text/plain"
 UNAUTHORIZED = "/metrics needs the bearer token set in METRICS_BEARER_TOKEN"
 _ACCEPT_CACHE_SIZE = 64  # scrapers send one Accept each, again and again
-
-
-def _quality(params: list[str]) -> float:
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return max(0.0, min(1.0, float(value)))
-            except ValueError:
-                return 0.0
-    return 1.0
 
 
 def prefers_openmetrics(accept: str) -> bool:
@@ -47,7 +36,7 @@ def prefers_openmetrics(accept: str) -> bool:
         media, *params = entry.split(";")
         media = media.strip().lower()
         if media in best:
-            best[media] = max(best[media], _quality(params))
+            best[media] = max(best[media], quality(params))
     return best[OPENMETRICS] > 0 and best[OPENMETRICS] >= best[TEXT]
 
 
