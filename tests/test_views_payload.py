@@ -4,7 +4,6 @@ records and each gateway's peer paths, as the worker encodes them."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -181,17 +180,14 @@ def synthetic_org(
     }
 
 
-def test_ten_thousand_gateways_build_and_drain_well_under_five_seconds():
+def test_ten_thousand_gateways_build_and_drain_every_circuit_and_path():
+    """The 10k-gateway build holds every circuit and path (its speed is `make bench`'s)."""
     org = synthetic_org(10_000)
-    started = time.process_time()  # CPU time: other test workers on the box do not count
     snapshot = build_snapshot(org={"id": "o"}, port_configs={}, now=1.0, **org)
     insights = sum(1 for _ in insights_records(snapshot, {}))
     paths = sum(len(paths) for _, paths in drain_peer_paths(snapshot))
     document = payload(snapshot)
-    seconds = time.process_time() - started
-    print(f"\n10,000 gateways x 4 WAN ports x 6 peer paths: {seconds:.2f} s")
     assert document["summary"]["circuits"] == 40_000 == insights
     assert document["summary"]["peer_paths"] == 240_000 == paths
     assert document["summary"]["circuits_up"] == 30_000
     assert len(document["gateways"]) == 10_000
-    assert seconds < 5.0
