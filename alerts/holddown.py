@@ -5,8 +5,9 @@ gateway, a WAN port, a peer path, a circuit's quality, one of the worker's own c
 opens a window of ALERT_HOLD_DOWN refreshes at its first alert. In the window the first
 "bad" and the first "good" event are sent, each with the flap count so far; later ones are
 held. When the window ends with the subject in a state other than the last one told, that
-state is sent (with the window's flap count) and opens the next window. Pure: the state is
-a JSON-able dict the caller keeps in Redis.
+state is sent (with the window's flap count) and opens the next window. So a subject sends at
+most two alerts per window, and the last state told is always the state it ended in. Pure:
+the state is a JSON-able dict the caller keeps in Redis.
 """
 
 from __future__ import annotations
@@ -72,13 +73,11 @@ class HoldDown:
         """The events to send (oldest first) and the state for the next refresh."""
         sent: list[Sent] = []
         kept: dict[str, Any] = {k: dict(v) for k, v in state.items() if isinstance(v, dict)}
-        touched: set[str] = set()
+        for subject in list(kept):  # windows that ended first: their state is older news
+            self._close(subject, kept, now, sent)
         for event in sorted(events, key=lambda e: float(e.get("time") or 0.0)):
             subject, direction = subject_of(event), direction_of(event)
-            entry = kept.get(subject)
-            if entry is None or self.expired(entry, now):
-                entry = kept[subject] = _window(now)
-            touched.add(subject)
+            entry = kept.setdefault(subject, _window(now))
             if direction == BAD:
                 entry["flaps"] += 1
             if entry[direction]:
@@ -86,12 +85,11 @@ class HoldDown:
                 continue
             entry[direction], entry["last"], entry["held"] = True, direction, None
             sent.append((dict(event), entry["flaps"]))
-        for subject in [s for s in kept if s not in touched]:
-            self._close(subject, kept, now, sent)
         return sent, kept
 
     def _close(self, subject: str, kept: dict[str, Any], now: float, sent: list[Sent]) -> None:
-        """A window with no new event: at its end, tell the state it ended in (if not told)."""
+        """At a window's end, tell the state it ended in when that is not the last one told
+        (opening the next window with that alert spent); else forget the subject."""
         entry = kept[subject]
         if not self.expired(entry, now):
             return

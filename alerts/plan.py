@@ -158,7 +158,7 @@ def plan_alerts(
     window = config.hold_down * config.interval
     sent, kept = HoldDown(window, config.interval).apply(events, state, now)
     plan = Plan(alerts={n: [] for n in range(1, config.receivers + 1)}, state=kept)
-    plan.held = len(events) - len(sent)
+    plan.held = max(0, len(events) - len(sent))
     for event, flaps in sent:
         alert = event_alert(event, flaps, config.hold_down)
         for receiver in config.rules.receivers_for(event, config.receivers):
