@@ -22,9 +22,11 @@ SECRET_PATH = "/services/T000/B000/sekretsekret"
 
 def events(count: int, when: float, gateway: str = "g"):
     return [
-        make_event("port_down", when, gateway_id=f"{gateway}{i}", gateway_name=f"gw-{gateway}{i}", port_id="wan0")
+        make_event(
+            "port_down", when, gateway_id=f"{gateway}{i}", gateway_name=f"gw-{i}", port_id="wan0"
+        )
         for i in range(count)
-    ]  # fmt: skip
+    ]
 
 
 def service(client, *urls: str, fmt: str = "generic", **kw) -> Alerts:

@@ -27,7 +27,7 @@ def port_event(kind: str, when: float, port: str = "ge-0/0/0", gateway: str = "g
         gateway_id=gateway,
         gateway_name=f"gw-{gateway}",
         port_id=port,
-        before=kind == "port_up" and False or True,
+        before=(kind == "port_up" and False) or True,
         after=kind == "port_up",
     )
 
