@@ -15,13 +15,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
-
-if TYPE_CHECKING:
-    from alerts.rules import Rules
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_MIST_HOST = "api.mist.com"
@@ -122,6 +119,7 @@ class WebSettings:
 # ---------------------------------------------------------------- alerts (ALERT_*)
 
 ALERT_FORMATS = ("slack", "teams", "generic")
+_TEAMS_HOSTS = (".webhook.office.com", ".logic.azure.com", ".api.powerplatform.com")
 
 
 @dataclass(frozen=True)
@@ -130,8 +128,7 @@ class AlertSettings:
 
     urls: tuple[Secret, ...] = ()
     formats: tuple[str, ...] = ()  # one per URL, detected unless ALERT_WEBHOOK_FORMATS says
-    rules: Rules | None = None  # ALERT_RULES_FILE, parsed (alerts/rules.py)
-    rules_file: str | None = None
+    rules_file: str | None = None  # ALERT_RULES_FILE (parsed by alerts/rules.py at start)
     hold_down: int = 2  # refreshes (ALERT_HOLD_DOWN)
     storm_limit: int = 20  # alerts per receiver per refresh before one summary
 
@@ -155,9 +152,18 @@ def _alert_urls(env: Mapping[str, str]) -> tuple[Secret, ...]:
     return tuple(found)
 
 
-def _alert_formats(env: Mapping[str, str], urls: tuple[Secret, ...]) -> tuple[str, ...]:
-    from alerts.formats import detect_format
+def detect_webhook_format(url: str) -> str:
+    """slack for hooks.slack.com, teams for Office/Logic Apps/Power Automate hosts, else
+    generic. Reads only the host: the URL's secret path is never looked at or shown."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "hooks.slack.com":
+        return "slack"
+    if host.endswith(_TEAMS_HOSTS) or "powerautomate" in host:
+        return "teams"
+    return "generic"
 
+
+def _alert_formats(env: Mapping[str, str], urls: tuple[Secret, ...]) -> tuple[str, ...]:
     given = [p.strip().lower() for p in env.get("ALERT_WEBHOOK_FORMATS", "").split(",")]
     given = given if any(given) else []
     if len(given) > len(urls):
@@ -173,38 +179,29 @@ def _alert_formats(env: Mapping[str, str], urls: tuple[Secret, ...]) -> tuple[st
             )
     given += [""] * (len(urls) - len(given))
     return tuple(
-        fmt if fmt in ALERT_FORMATS else detect_format(url.reveal())
+        fmt if fmt in ALERT_FORMATS else detect_webhook_format(url.reveal())
         for fmt, url in zip(given, urls, strict=True)
     )
 
 
-def _alert_rules(env: Mapping[str, str], receivers: int) -> tuple[Rules | None, str | None]:
-    from alerts.rules import RulesError, parse_rules
-
+def _alert_rules_file(env: Mapping[str, str]) -> str | None:
+    """ALERT_RULES_FILE must be readable here; its lines are checked by alerts/rules.py when
+    the worker starts (exit 2 naming the line), so the web needs no YAML."""
     raw = env.get("ALERT_RULES_FILE", "").strip()
     if not raw:
-        return None, None
-    try:
-        text = Path(raw).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        raise SettingError(
-            "ALERT_RULES_FILE", f"must be a readable YAML file; {raw} is not"
-        ) from None
-    try:
-        return parse_rules(text, receivers), raw
-    except RulesError as error:
-        raise SettingError("ALERT_RULES_FILE", f"{raw} {error}") from None
+        return None
+    path = Path(raw)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise SettingError("ALERT_RULES_FILE", f"must be a readable YAML file; {raw} is not")
+    return raw
 
 
 def _alert_settings(env: Mapping[str, str]) -> AlertSettings:
     urls = _alert_urls(env)
-    formats = _alert_formats(env, urls)
-    rules, rules_file = _alert_rules(env, len(urls))
     return AlertSettings(
         urls=urls,
-        formats=formats,
-        rules=rules,
-        rules_file=rules_file,
+        formats=_alert_formats(env, urls),
+        rules_file=_alert_rules_file(env),
         hold_down=_int_setting(env, "ALERT_HOLD_DOWN", 2, 1, 1000),
         storm_limit=_int_setting(env, "ALERT_STORM_LIMIT", 20, 1, 10000),
     )

@@ -28,6 +28,7 @@ from typing import Any
 import redis
 import schedule
 
+from alerts.rules import load_rules
 from alerts.service import Alerts
 from mist.connection import MistConnection
 from mist.errors import MistError, MistSettingError
@@ -435,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.healthcheck:
         return healthcheck()
     settings = load_or_exit(load_worker_settings)
+    load_or_exit(lambda: load_rules(settings.alerts.rules_file, len(settings.alerts.urls)))
     configure_logging(settings.log_level)
     tune_malloc()
     worker = Worker(settings, lease_seconds=args.lease_seconds)

@@ -17,30 +17,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-FORMATS = ("slack", "teams", "generic")
+from settings import ALERT_FORMATS as FORMATS
+from settings import detect_webhook_format as detect_format
+
+__all__ = ["FORMATS", "detect_format", "render"]
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.4"
-_TEAMS_HOSTS = (".webhook.office.com", ".logic.azure.com", ".api.powerplatform.com")
 _CARD_COLOURS = {"critical": "Attention", "warning": "Warning", "info": "Good"}
 _SLACK_MARKS = {
     "critical": ":red_circle:",
     "warning": ":large_orange_circle:",
     "info": ":white_check_mark:",
 }
-
-
-def detect_format(url: str) -> str:
-    """slack for hooks.slack.com, teams for Office/Logic Apps/Power Automate hosts, else
-    generic. Reads only the host: the URL's secret path is never looked at or shown."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "hooks.slack.com":
-        return "slack"
-    if host.endswith(_TEAMS_HOSTS) or "powerautomate" in host:
-        return "teams"
-    return "generic"
 
 
 def _cut(text: str, limit: int) -> str:

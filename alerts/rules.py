@@ -29,12 +29,14 @@ import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from model.events import EVENT_TYPES, SEVERITIES
+from settings import SettingError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ROUTE_KEYS = ("receivers", "types", "severities", "sites", "gateways", "names")
@@ -266,3 +268,20 @@ def parse_rules(text: str, receivers: int) -> Rules:
     if "quiet_hours" in top:
         quiet = tuple(_quiet(item, receivers) for item in _list(top["quiet_hours"], "quiet_hours"))
     return Rules(routes=routes, quiet=quiet)
+
+
+def load_rules(path: str | None, receivers: int) -> Rules:
+    """ALERT_RULES_FILE's rules (none: every event to every receiver); a SettingError names
+    the file and the line of the first mistake."""
+    if path is None:
+        return Rules()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise SettingError(
+            "ALERT_RULES_FILE", f"must be a readable YAML file; {path} is not"
+        ) from None
+    try:
+        return parse_rules(text, receivers)
+    except RulesError as error:
+        raise SettingError("ALERT_RULES_FILE", f"{path} {error}") from None

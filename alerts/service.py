@@ -18,14 +18,15 @@ import redis
 from alerts import outbox
 from alerts.delivery import DeliveryThread, Receiver, Sender
 from alerts.plan import AlertConfig, Plan, plan_alerts
-from alerts.rules import Rules
+from alerts.rules import load_rules
 from settings import AlertSettings
 
 log = logging.getLogger("alerts")
 
 
 class Alerts:
-    """Everything alerting needs, built once by the worker from ALERT_* settings."""
+    """Everything alerting needs, built once by the worker from ALERT_* settings (a bad
+    ALERT_RULES_FILE raises SettingError naming its line)."""
 
     def __init__(
         self,
@@ -39,7 +40,7 @@ class Alerts:
         self.client = client
         self.config = AlertConfig(
             receivers=len(settings.urls),
-            rules=settings.rules or Rules(),
+            rules=load_rules(settings.rules_file, len(settings.urls)),
             hold_down=settings.hold_down,
             storm_limit=settings.storm_limit,
             interval=interval,

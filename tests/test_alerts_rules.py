@@ -4,6 +4,8 @@ mistake stopping the worker with exit 2 naming the setting and the line."""
 from __future__ import annotations
 
 import datetime
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from alerts.rules import Rules, RulesError, parse_rules
 from model.events import make_event
 from settings import load_or_exit, load_worker_settings
 
+ROOT = Path(__file__).resolve().parents[1]
 RULES = """\
 # pager gets the critical, the team channel the ports of Denver
 routes:
@@ -106,19 +109,30 @@ def settings_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {"MIST_API_TOKEN": "tok", **extra}
 
 
-def test_the_worker_exits_2_naming_the_rules_file_and_line(tmp_path, capsys):
+def test_the_worker_exits_2_naming_the_rules_file_and_line(tmp_path):
+    """The real process: a typo in alerts.yml stops `worker.py` before it reads Mist."""
     rules = tmp_path / "alerts.yml"
     rules.write_text("routes:\n  - receivers: [1]\n    sites: [x]\n    gatways: [y]\n")
-    env = settings_env(
-        tmp_path,
-        ALERT_WEBHOOK_URLS="https://hooks.slack.com/services/T/B/x",
-        ALERT_RULES_FILE=str(rules),
+    hook = "https://hooks.slack.com/services/T/B/hooksecret"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MIST_API_TOKEN": "tok",
+        "REDIS_URL": "redis://127.0.0.1:1",
+        "ALERT_WEBHOOK_URLS": hook,
+        "ALERT_RULES_FILE": str(rules),
+    }
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py"), "--once"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
-    with pytest.raises(SystemExit) as stopped:
-        load_or_exit(lambda: load_worker_settings(env, env_file=None))
-    assert stopped.value.code == 2
-    message = capsys.readouterr().err
-    assert "ALERT_RULES_FILE" in message and "line 4" in message and "gatways" in message
+    assert done.returncode == 2, done.stderr
+    assert "setting ALERT_RULES_FILE" in done.stderr and "line 4" in done.stderr
+    assert "gatways" in done.stderr and "hooksecret" not in done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ document names receivers by number, never by URL.
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from store.status import read_status
 from tests.fixtures.webhook_receiver import WebhookReceiver
@@ -18,6 +19,11 @@ from tests.test_worker import make_worker
 
 SLACK_PATH = "/services/T0CANARY/B0CANARY/slacksecretpath"
 TEAMS_PATH = "/workflows/teamssecretpath/triggers/manual/paths/invoke"
+
+
+def later(seconds: float) -> float:
+    """A clock `seconds` ahead: each refresh of the flapping test is an interval later."""
+    return time.time() + seconds
 
 
 def port_alerts(received, port_id: str) -> list[str]:
@@ -98,7 +104,7 @@ def test_a_port_flapping_at_every_refresh_sends_a_bounded_number_of_alerts(mists
                 state = "down" if flap % 2 == 0 else "up"
                 body = {"mac": record["mac"], "port_id": port_id, "state": state}
                 mistsim.admin("POST", "link", json=body)
-                instance.clock = lambda flap=flap: time.time() + 60 * (flap + 1)
+                instance.clock = partial(later, 60.0 * (flap + 1))
                 assert instance.refresh()
             time.sleep(1.0)
             assert instance.alerts is not None and instance.alerts.drain(15)
