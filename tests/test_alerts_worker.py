@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from functools import partial
 
+from app import create_app
 from store.status import read_status
 from tests.fixtures.webhook_receiver import WebhookReceiver
 from tests.test_events import quiet_gateway
@@ -63,6 +64,7 @@ def test_a_port_flipped_down_is_an_alert_at_the_receiver_within_one_refresh(
             refreshed = time.time()
             [card] = teams.wait_for(1, timeout=15)
             slack_bodies = slack.wait_for(1, timeout=15)
+            assert instance.alerts is not None and instance.alerts.drain(15)
         finally:
             instance.close()
     latency, after_refresh = card.at - flipped, card.at - refreshed
@@ -79,6 +81,11 @@ def test_a_port_flipped_down_is_an_alert_at_the_receiver_within_one_refresh(
     assert status is not None
     names = [(r["name"], r["format"]) for r in status["receivers"]]
     assert names == [("receiver 1", "slack"), ("receiver 2", "teams")]
+    served = create_app({"REDIS_URL": redis_server.url}).test_client().get("/api/status")
+    receivers = served.get_json()["receivers"]
+    assert [r["name"] for r in receivers] == ["receiver 1", "receiver 2"]
+    assert all(r["last_success"] and r["queued"] == 0 for r in receivers), receivers
+    assert b"secretpath" not in served.data and b"127.0.0.1" not in served.data
     stored = b"".join(value for _, value in redis_values(client))
     assert b"secretpath" not in stored and b"T0CANARY" not in stored
 
