@@ -18,14 +18,17 @@ import redis
 from store.codec import encode_json
 from store.keys import (
     ALERT_OUTBOX_MAX,
-    KEY_ALERT_HOLDDOWN,
     KEY_ALERT_RECEIVERS,
+    alert_holddown_key,
     alert_outbox_key,
 )
 
 
 def queue_alerts(
-    pipe: Any, alerts: Mapping[int, Sequence[Mapping[str, Any]]], state: Mapping[str, Any]
+    pipe: Any,
+    org_id: str,
+    alerts: Mapping[int, Sequence[Mapping[str, Any]]],
+    state: Mapping[str, Any],
 ) -> None:
     """Append each receiver's alerts (oldest first) and keep the hold-down state, in `pipe`."""
     for receiver, items in alerts.items():
@@ -33,7 +36,7 @@ def queue_alerts(
             key = alert_outbox_key(receiver)
             pipe.rpush(key, *(encode_json(item) for item in items))
             pipe.ltrim(key, -ALERT_OUTBOX_MAX, -1)
-    pipe.set(KEY_ALERT_HOLDDOWN, encode_json(dict(state)))
+    pipe.set(alert_holddown_key(org_id), encode_json(dict(state)))
 
 
 def _object(raw: Any) -> dict[str, Any] | None:
@@ -44,8 +47,8 @@ def _object(raw: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def read_holddown(client: redis.Redis) -> dict[str, Any]:
-    return _object(client.get(KEY_ALERT_HOLDDOWN)) or {}
+def read_holddown(client: redis.Redis, org_id: str) -> dict[str, Any]:
+    return _object(client.get(alert_holddown_key(org_id))) or {}
 
 
 def head(client: redis.Redis, receiver: int) -> tuple[bytes, dict[str, Any]] | None:

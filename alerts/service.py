@@ -63,8 +63,8 @@ class Alerts:
 
     # ------------------------------------------------------------ planning (refresh thread)
 
-    def _plan(self, events: Sequence[Mapping[str, Any]], now: float) -> Plan:
-        plan = plan_alerts(events, outbox.read_holddown(self.client), now, self.config)
+    def _plan(self, org_id: str, events: Sequence[Mapping[str, Any]], now: float) -> Plan:
+        plan = plan_alerts(events, outbox.read_holddown(self.client, org_id), now, self.config)
         queued = sum(len(items) for items in plan.alerts.values())
         if events or queued:
             log.info(
@@ -82,11 +82,11 @@ class Alerts:
     ) -> Callable[[Any], None] | None:
         """What to add to the refresh's switch (its alerts and hold-down state), or None."""
         try:
-            plan = self._plan(events, now)
+            plan = self._plan(org_id, events, now)
         except Exception:
             log.exception("alerts: planning failed for org %s; this refresh sends none", org_id)
             return None
-        return lambda pipe: outbox.queue_alerts(pipe, plan.alerts, plan.state)
+        return lambda pipe: outbox.queue_alerts(pipe, org_id, plan.alerts, plan.state)
 
     def enqueue(
         self, client: redis.Redis, org_id: str, events: Sequence[Mapping[str, Any]], now: float

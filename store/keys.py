@@ -24,7 +24,6 @@ KEY_ETAGS = "mist:metadata:etags"
 KEY_HEARTBEAT = "mist:metadata:heartbeat"
 KEY_LOCK = "mist:lock:worker"
 KEY_EVENTS_ORG = "mist:events:org"  # the org whose events the web serves (no TTL)
-KEY_ALERT_HOLDDOWN = "mist:alerts:holddown"  # JSON: the open hold-down windows (no TTL)
 KEY_ALERT_RECEIVERS = "mist:alerts:receivers"  # hash: receiver number -> its delivery JSON
 GZ_SUFFIX = ":gz"
 STAGED_PREFIX = "mist:staged:"  # a refresh is written here, then renamed live at once
@@ -113,6 +112,12 @@ def alert_outbox_key(receiver: int) -> str:
     """A receiver's queue of alerts (a list, oldest first; no TTL: AOF keeps it). Receivers
     are numbers (1 = the first of ALERT_WEBHOOK_URLS): no URL is ever in a key or value."""
     return f"mist:alerts:outbox:{receiver}"
+
+
+def alert_holddown_key(org_id: str) -> str:
+    """An org's open hold-down windows (JSON, no TTL): per org, so orgs refreshed side by
+    side never overwrite each other's."""
+    return f"mist:alerts:holddown:{org_id}"
 
 
 def history_key(gateway_id: str, port_id: str) -> str:

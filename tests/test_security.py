@@ -35,7 +35,7 @@ from tests.test_events import quiet_gateway
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = ROOT / "bench" / "SECURITY-NOTES.md"
-PACKAGES = ("web", "store", "history", "model", "views", "mist", "traffic", "refresh")
+PACKAGES = ("web", "store", "history", "model", "views", "mist", "traffic", "refresh", "alerts")
 PRODUCT = sorted(
     p.relative_to(ROOT).as_posix()
     for p in [
