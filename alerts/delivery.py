@@ -142,6 +142,7 @@ class DeliveryThread(threading.Thread):
         self.wake = threading.Event()
         self.stopped = threading.Event()
         self.tries = 0  # of the alert at the head
+        self.retry_at = 0.0  # monotonic time of the next try after a failure
 
     def stop(self) -> None:
         self.stopped.set()
@@ -153,6 +154,10 @@ class DeliveryThread(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.is_set():
+            backing_off = self.retry_at - time.monotonic()
+            if backing_off > 0:  # new alerts wake us, but a failing receiver waits its turn
+                self._pause(backing_off)
+                continue
             try:
                 if not self.may_send() or not self.step():
                     self._pause(1.0)
@@ -183,7 +188,7 @@ class DeliveryThread(threading.Thread):
         self.receiver.queued = outbox.queued(self.client, number)
         self._changed()
         if not outcome.ok and self.tries:
-            self._pause(self.delay(outcome))
+            self.retry_at = time.monotonic() + self.delay(outcome)
         return True
 
     def _failed(self, raw: bytes, alert: Mapping[str, Any], outcome: Outcome, now: float) -> None:

@@ -9,6 +9,7 @@ import socket
 import time
 
 from alerts import outbox
+from alerts.delivery import DeliveryThread, Outcome, Receiver, Sender
 from alerts.service import Alerts
 from model.events import make_event
 from refresh.status import Redactor
@@ -143,3 +144,21 @@ def test_the_redactor_hides_webhook_urls_and_their_paths():
     assert "abcdefghijkl" not in redactor.redact(text)
     record = logging.LogRecord("x", logging.INFO, "f", 1, "sending to %s", (url,), None)
     assert redactor.filter(record) and record.getMessage() == "sending to ***"
+
+
+def test_retries_back_off_exponentially_up_to_the_cap_and_honour_retry_after():
+    thread = DeliveryThread(
+        None,  # type: ignore[arg-type]
+        Receiver(1, "generic"),
+        Sender(Secret("https://example.invalid/x"), "generic"),
+        may_send=lambda: False,
+        on_change=lambda: None,
+        backoff=(1.0, 300.0),
+    )
+    delays = []
+    for tries in range(1, 11):
+        thread.tries = tries
+        delays.append(thread.delay(Outcome(False, "HTTP 503")))
+    assert delays == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300]
+    assert thread.delay(Outcome(False, "HTTP 429", retry_after=30.0)) == 30.0
+    assert thread.delay(Outcome(False, "HTTP 429", retry_after=9999.0)) == 300.0
