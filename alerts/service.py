@@ -52,7 +52,6 @@ class Alerts:
         self.receivers = [Receiver(n, s.format) for n, s in enumerate(self.senders, start=1)]
         self.backoff = backoff
         self.threads: list[DeliveryThread] = []
-        self.last_plan: Plan | None = None
         try:
             stored = outbox.read_receivers(client)
             for receiver in self.receivers:
@@ -74,7 +73,6 @@ class Alerts:
                 plan.held,
                 plan.muted,
             )
-        self.last_plan = plan
         return plan
 
     def plan(
