@@ -116,6 +116,100 @@ class WebSettings:
     __repr__ = _redacted_repr
 
 
+# ---------------------------------------------------------------- alerts (ALERT_*)
+
+ALERT_FORMATS = ("slack", "teams", "generic")
+_TEAMS_HOSTS = (".webhook.office.com", ".logic.azure.com", ".api.powerplatform.com")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts go (the URLs are secrets, like tokens) and how they are held back."""
+
+    urls: tuple[Secret, ...] = ()
+    formats: tuple[str, ...] = ()  # one per URL, detected unless ALERT_WEBHOOK_FORMATS says
+    rules_file: str | None = None  # ALERT_RULES_FILE (parsed by alerts/rules.py at start)
+    hold_down: int = 2  # refreshes (ALERT_HOLD_DOWN)
+    storm_limit: int = 20  # alerts per receiver per refresh before one summary
+
+
+def _alert_urls(env: Mapping[str, str]) -> tuple[Secret, ...]:
+    """ALERT_WEBHOOK_URLS; a bad one is named by its position, never by its text."""
+    urls = [part.strip() for part in env.get("ALERT_WEBHOOK_URLS", "").split(",")]
+    found: list[Secret] = []
+    for number, url in enumerate((u for u in urls if u), start=1):
+        parts = urlsplit(url)
+        try:
+            _ = parts.port
+        except ValueError:
+            parts = parts._replace(netloc="")
+        if parts.scheme not in ("https", "http") or not parts.hostname or " " in url:
+            raise SettingError(
+                "ALERT_WEBHOOK_URLS",
+                f"receiver {number} is not an https:// URL (webhook URLs separated by commas)",
+            )
+        found.append(Secret(url))
+    return tuple(found)
+
+
+def detect_webhook_format(url: str) -> str:
+    """slack for hooks.slack.com, teams for Office/Logic Apps/Power Automate hosts, else
+    generic. Reads only the host: the URL's secret path is never looked at or shown."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "hooks.slack.com":
+        return "slack"
+    if host.endswith(_TEAMS_HOSTS) or "powerautomate" in host:
+        return "teams"
+    return "generic"
+
+
+def _alert_formats(env: Mapping[str, str], urls: tuple[Secret, ...]) -> tuple[str, ...]:
+    given = [p.strip().lower() for p in env.get("ALERT_WEBHOOK_FORMATS", "").split(",")]
+    given = given if any(given) else []
+    if len(given) > len(urls):
+        raise SettingError(
+            "ALERT_WEBHOOK_FORMATS",
+            f"names {len(given)} formats for {len(urls)} receivers in ALERT_WEBHOOK_URLS",
+        )
+    for fmt in given:
+        if fmt not in ("", "auto", *ALERT_FORMATS):
+            raise SettingError(
+                "ALERT_WEBHOOK_FORMATS",
+                f"{fmt!r} is not one of {', '.join(ALERT_FORMATS)} (or empty/auto to detect)",
+            )
+    given += [""] * (len(urls) - len(given))
+    return tuple(
+        fmt if fmt in ALERT_FORMATS else detect_webhook_format(url.reveal())
+        for fmt, url in zip(given, urls, strict=True)
+    )
+
+
+def _alert_rules_file(env: Mapping[str, str]) -> str | None:
+    """ALERT_RULES_FILE must be readable here; its lines are checked by alerts/rules.py when
+    the worker starts (exit 2 naming the line), so the web needs no YAML."""
+    raw = env.get("ALERT_RULES_FILE", "").strip()
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise SettingError("ALERT_RULES_FILE", f"must be a readable YAML file; {raw} is not")
+    return raw
+
+
+def _alert_settings(env: Mapping[str, str]) -> AlertSettings:
+    urls = _alert_urls(env)
+    return AlertSettings(
+        urls=urls,
+        formats=_alert_formats(env, urls),
+        rules_file=_alert_rules_file(env),
+        hold_down=_int_setting(env, "ALERT_HOLD_DOWN", 2, 1, 1000),
+        storm_limit=_int_setting(env, "ALERT_STORM_LIMIT", 20, 1, 10000),
+    )
+
+
+# ---------------------------------------------------------------- the worker
+
+
 @dataclass(frozen=True, repr=False)
 class WorkerSettings:
     """What the worker needs: tokens (as Secrets), the Mist host and how often to refresh."""
@@ -132,6 +226,7 @@ class WorkerSettings:
     sentinel: SentinelSettings | None = None
     event_hold: int = 2  # refreshes a circuit's degraded/recovered must hold (EVENT_HOLD)
     event_retention_days: int = 30  # EVENT_RETENTION_DAYS
+    alerts: AlertSettings = AlertSettings()  # ALERT_* (webhook URLs are secrets)
 
     __repr__ = _redacted_repr
 
@@ -349,6 +444,7 @@ def load_worker_settings(
         sentinel=web.sentinel,
         event_hold=_int_setting(env, "EVENT_HOLD", 2, 1, 100),
         event_retention_days=_int_setting(env, "EVENT_RETENTION_DAYS", 30, 1, 366),
+        alerts=_alert_settings(env),
     )
 
 

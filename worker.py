@@ -28,6 +28,8 @@ from typing import Any
 import redis
 import schedule
 
+from alerts.rules import load_rules
+from alerts.service import Alerts
 from mist.connection import MistConnection
 from mist.errors import MistError, MistSettingError
 from mist.streams import CallCounter, Fetched
@@ -55,6 +57,7 @@ from traffic.step import TrafficStep
 log = logging.getLogger("worker")
 
 START_BACKOFF_MAX = 60.0  # seconds between start-up tries while Mist cannot be reached
+ONCE_DRAIN_SECONDS = 10.0  # --once waits this long at most for its alerts to go out
 
 
 class Worker:
@@ -79,7 +82,7 @@ class Worker:
         self.clock = clock
         self.org_id: str | None = settings.org_id
         self.stop_requested = threading.Event()
-        self.redactor = Redactor(settings.tokens)
+        self.redactor = Redactor(settings.tokens, urls=settings.alerts.urls)
         owner = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._redis_lock = threading.Lock()
         self.lease = Lease(self.client, self._redis_lock, owner, seconds=lease_seconds, clock=clock)
@@ -87,6 +90,11 @@ class Worker:
         self._fanout = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fanout")
         self.pipeline = Pipeline(self._parts(), self)
         self.status = RefreshStatus.resume(self.interval, self._safe(read_status))
+        self.alerts: Alerts | None = None
+        if settings.alerts.urls:  # events queue alerts with the publish; threads send them
+            self.alerts = Alerts(self.client, settings.alerts, interval=self.interval)
+            self.pipeline.parts.events.alerts = self.alerts
+            self.status.receivers = self.alerts.status
         self._clock_start = time.monotonic()
 
     def _parts(self) -> Parts:
@@ -200,7 +208,26 @@ class Worker:
             return self.start()
         return self.org_id
 
+    def start_alerts(self) -> None:
+        """Delivery threads, sending while this worker holds the lease."""
+        if self.alerts is not None:
+            self.alerts.start(may_send=lambda: self.lease.held, on_change=self._alerts_changed)
+
+    def _alerts_changed(self) -> None:
+        """A delivery moved a receiver's figures: show them now, unless a refresh is running
+        (its next phase writes them) or holds Redis (never wait for it)."""
+        if self.status.status == "running" or not self._redis_lock.acquire(blocking=False):
+            return
+        try:
+            write_status(self.client, self.status.document())
+        except (redis.RedisError, RuntimeError):
+            pass
+        finally:
+            self._redis_lock.release()
+
     def close(self) -> None:
+        if self.alerts is not None:
+            self.alerts.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._fanout.shutdown(wait=False, cancel_futures=True)
         self.mist.close()
@@ -231,6 +258,8 @@ class Worker:
             self._record_failure(error, started, clock_start)
             return False
         self._record_success(published, started, clock_start)
+        if self.alerts is not None:
+            self.alerts.wake()
         return True
 
     def published_status(self, now: float) -> dict[str, Any]:
@@ -342,7 +371,11 @@ def run_once(worker: Worker) -> int:
     beat.start()
     try:
         worker.lease.heartbeat()
-        return 0 if _start(worker) and worker.refresh() else 1
+        ok = _start(worker) and worker.refresh()
+        if worker.alerts is not None:  # send what this refresh queued, for a few seconds
+            worker.start_alerts()
+            worker.alerts.drain(ONCE_DRAIN_SECONDS)
+        return 0 if ok else 1
     finally:
         beat_stop.set()
         worker.lease.release()
@@ -353,6 +386,7 @@ def run_forever(worker: Worker) -> int:
     beat = threading.Thread(target=_heartbeat_loop, args=(worker, beat_stop), daemon=True)
     beat.start()
     worker.lease.heartbeat()
+    worker.start_alerts()
     schedule.clear()
     schedule.every(1).seconds.do(worker.tick)
     log.info("worker %s running every %d s", worker.lease.owner, worker.interval)
@@ -402,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.healthcheck:
         return healthcheck()
     settings = load_or_exit(load_worker_settings)
+    load_or_exit(lambda: load_rules(settings.alerts.rules_file, len(settings.alerts.urls)))
     configure_logging(settings.log_level)
     tune_malloc()
     worker = Worker(settings, lease_seconds=args.lease_seconds)

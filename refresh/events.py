@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import redis
 
@@ -32,6 +32,17 @@ from store.publisher import Publisher
 log = logging.getLogger("worker")
 
 
+class AlertHook(Protocol):
+    """Alerting (alerts/service.py): queues alerts for new events; never raises."""
+
+    def plan(
+        self, org_id: str, events: Sequence[Mapping[str, Any]], now: float
+    ) -> Callable[[Any], None] | None: ...
+    def enqueue(
+        self, client: redis.Redis, org_id: str, events: Sequence[Mapping[str, Any]], now: float
+    ) -> None: ...
+
+
 class EventStep:
     """Derives each refresh's events and hands them to the publish (or writes a failure's)."""
 
@@ -49,6 +60,7 @@ class EventStep:
         self.interval = interval
         self.hold = hold
         self.retention = retention
+        self.alerts: AlertHook | None = None  # the worker sets it when alerts are configured
 
     def derive(self, snapshot: Snapshot, org_id: str) -> tuple[Derived, dict[str, bool]]:
         """This refresh's events (a success clears every worker condition) and the
@@ -75,10 +87,13 @@ class EventStep:
     ) -> None:
         """The events and the state, live with the snapshot in `out`'s switch."""
         write_state(out.staging, org_id, derived.state)
+        alerts = self.alerts.plan(org_id, derived.events, now) if self.alerts else None
 
         def queue(switch: Any) -> None:
             queue_events(switch, org_id, derived.events, conditions, now, self.retention)
             switch_state(switch, org_id)
+            if alerts is not None:  # an event stored is an alert queued: same transaction
+                alerts(switch)
 
         out.with_switch(queue)
 
@@ -98,6 +113,8 @@ class EventStep:
                 )
                 if events:
                     write_events(self._client, org_id, events, conditions, now, self.retention)
+                    if self.alerts is not None:
+                        self.alerts.enqueue(self._client, org_id, events, now)
         except redis.RedisError as error:
             log.warning("could not write the failure's events: %s", type(error).__name__)
             return 0

@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from settings import Secret
 
 
+def _url_secrets(url: str) -> list[str]:
+    """A webhook URL and its path with query (an HTTP library's error may name only that)."""
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return [url] + ([path] if len(path) >= 8 else [])
+
+
 class Redactor(logging.Filter):
-    """The one redaction: a token that reaches an error text or a log record becomes ***.
+    """The one redaction: a token or webhook URL that reaches an error text or a log record
+    becomes ***.
 
     Error texts go to Redis (the status document) and logs; as a logging filter it is the
     last line of defence for anything else.
     """
 
-    def __init__(self, secrets: Sequence[Secret]) -> None:
+    def __init__(self, secrets: Sequence[Secret], urls: Sequence[Secret] = ()) -> None:
         super().__init__()
-        self._values = [secret.reveal() for secret in secrets if secret.reveal()]
+        values = [secret.reveal() for secret in secrets if secret.reveal()]
+        values += [part for url in urls for part in _url_secrets(url.reveal())]
+        self._values = sorted(set(values), key=len, reverse=True)  # a URL before its path
 
     def redact(self, text: str) -> str:
         for value in self._values:
@@ -52,6 +63,7 @@ class RefreshStatus:
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: list[dict[str, Any]] = field(default_factory=list)
     rate_limited: bool = False
+    receivers: Callable[[], list[dict[str, Any]]] | None = None  # alert receivers (alerts/)
 
     def document(self) -> dict[str, Any]:
         return {
@@ -69,6 +81,7 @@ class RefreshStatus:
             "datasets": self.datasets,
             "tokens": self.tokens,
             "rate_limited": self.rate_limited,
+            "receivers": self.receivers() if self.receivers is not None else [],
         }
 
     @classmethod

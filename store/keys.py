@@ -24,6 +24,7 @@ KEY_ETAGS = "mist:metadata:etags"
 KEY_HEARTBEAT = "mist:metadata:heartbeat"
 KEY_LOCK = "mist:lock:worker"
 KEY_EVENTS_ORG = "mist:events:org"  # the org whose events the web serves (no TTL)
+KEY_ALERT_RECEIVERS = "mist:alerts:receivers"  # hash: receiver number -> its delivery JSON
 GZ_SUFFIX = ":gz"
 STAGED_PREFIX = "mist:staged:"  # a refresh is written here, then renamed live at once
 LAST_GOOD_PREFIX = "mist:lastgood:"  # the newest snapshot again, served once the live is gone
@@ -36,6 +37,7 @@ LAST_GOOD_TTL = 7 * 86400  # the last known circuits outlive a long Mist outage 
 LEASE_SECONDS = 10  # a killed worker's lease lapses this soon; the heartbeat renews it
 HEARTBEAT_PERIOD = 10
 HEARTBEAT_TTL = 3 * HEARTBEAT_PERIOD  # a missing heartbeat means a dead worker
+ALERT_OUTBOX_MAX = 10_000  # alerts waiting per receiver; beyond it the oldest go
 COMPANION_SLACK = 3 * 3600  # `:fine`/`:coarse` outlive the home key by at most this
 
 
@@ -104,6 +106,18 @@ def events_state_key(org_id: str) -> str:
 def events_system_key(org_id: str) -> str:
     """The worker's own conditions (failing, exhausted, stale) as its events last told them."""
     return f"mist:events:{org_id}:system"
+
+
+def alert_outbox_key(receiver: int) -> str:
+    """A receiver's queue of alerts (a list, oldest first; no TTL: AOF keeps it). Receivers
+    are numbers (1 = the first of ALERT_WEBHOOK_URLS): no URL is ever in a key or value."""
+    return f"mist:alerts:outbox:{receiver}"
+
+
+def alert_holddown_key(org_id: str) -> str:
+    """An org's open hold-down windows (JSON, no TTL): per org, so orgs refreshed side by
+    side never overwrite each other's."""
+    return f"mist:alerts:holddown:{org_id}"
 
 
 def history_key(gateway_id: str, port_id: str) -> str:

@@ -47,6 +47,7 @@ WORKER_FILES = {
     "history",
     "traffic",
     "refresh",
+    "alerts",  # webhook alerts: only the worker sends
 }
 # An official image by version tag and digest: Dependabot moves both, nothing moves silently.
 IMAGE_BY_DIGEST = r"[a-z]+:\d+\.\d+\.\d+(-\w+)?@sha256:[0-9a-f]{64}"

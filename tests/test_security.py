@@ -30,10 +30,12 @@ import redis
 from bench.procs import Gunicorn
 from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.webhook_receiver import WebhookReceiver
+from tests.test_events import quiet_gateway
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = ROOT / "bench" / "SECURITY-NOTES.md"
-PACKAGES = ("web", "store", "history", "model", "views", "mist", "traffic", "refresh")
+PACKAGES = ("web", "store", "history", "model", "views", "mist", "traffic", "refresh", "alerts")
 PRODUCT = sorted(
     p.relative_to(ROOT).as_posix()
     for p in [
@@ -47,7 +49,7 @@ def canary() -> str:
     return "canary" + secrets.token_hex(20)
 
 
-def run_worker_once(sim: MistSim, redis_url: str, tokens: str, workdir: Path) -> str:
+def run_worker_once(sim: MistSim, redis_url: str, tokens: str, workdir: Path, **extra: str) -> str:
     env = {
         "PATH": "/usr/bin:/bin",
         "MIST_API_TOKEN": tokens,
@@ -57,6 +59,7 @@ def run_worker_once(sim: MistSim, redis_url: str, tokens: str, workdir: Path) ->
         "WORKER_INTERVAL": "300",
         "LOG_LEVEL": "DEBUG",
         "PYTHONUNBUFFERED": "1",
+        **extra,
     }
     done = subprocess.run(
         [sys.executable, str(ROOT / "worker.py"), "--once"],
@@ -187,9 +190,26 @@ def test_canary_token_never_appears_in_responses_logs_or_redis(
 ) -> None:
     token, rejected = canary(), canary()
     sim = mistsim_factory(gateways=12, sites=6, tokens=[token])
-    worker_log = run_worker_once(sim, redis_server.url, token, tmp_path)
-    client = redis_server.client()
-    assert client.get("mist:gateways"), f"the canary run published nothing:\n{worker_log[-3000:]}"
+    with WebhookReceiver() as hook, WebhookReceiver() as failing:
+        failing.status = 500  # the error paths (last_error, retries) must not show it either
+        secrets_in_urls = [canary(), canary()]
+        hooks = [
+            hook.url(f"/services/{secrets_in_urls[0]}"),
+            failing.url(f"/hook?sig={secrets_in_urls[1]}"),
+        ]
+        alerting = {"ALERT_WEBHOOK_URLS": ",".join(hooks), "ALERT_WEBHOOK_FORMATS": "slack"}
+        worker_log = run_worker_once(sim, redis_server.url, token, tmp_path, **alerting)
+        client = redis_server.client()
+        assert client.get("mist:gateways"), (
+            f"the canary run published nothing:\n{worker_log[-3000:]}"
+        )
+        record = quiet_gateway(client)  # a port down: an event, so alerts go to both hooks
+        port = {"mac": record["mac"], "port_id": record["ports"][0]["port_id"], "state": "down"}
+        sim.admin("POST", "link", json=port)
+        worker_log += run_worker_once(sim, redis_server.url, token, tmp_path, **alerting)
+    assert hook.delivered() and failing.requests, f"no alert was sent:\n{worker_log[-3000:]}"
+    receivers = json.loads(client.get("mist:metadata:status") or b"{}").get("receivers")
+    assert [r["last_error"] for r in receivers] == [None, "HTTP 500"], receivers
     # A token Mist rejects takes the error paths: those logs must not show it either.
     worker_log += run_worker_once(sim, redis_server.url, rejected, tmp_path)
 
@@ -207,7 +227,7 @@ def test_canary_token_never_appears_in_responses_logs_or_redis(
         (url, status) for url, status, _ in responses
     ]
 
-    needles = [t.encode() for t in (token, rejected)]
+    needles = [t.encode() for t in (token, rejected, *hooks, *secrets_in_urls)]
 
     def leaks(data: bytes) -> bool:
         return any(needle in data for needle in needles)
