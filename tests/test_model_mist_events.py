@@ -12,7 +12,7 @@ from tests.test_events import gateway, path, port, snapshot
 MAC = "gw1"  # tests.test_events.gateway's MAC is the id's last 4 characters
 
 
-def mist(kind: str, when: float, **facts: Any) -> dict[str, Any]:
+def mist(kind: str, when: Any, **facts: Any) -> dict[str, Any]:
     return {"type": kind, "timestamp": when, "mac": MAC, "site_id": "site-1", **facts}
 
 
