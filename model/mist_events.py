@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import product
 from typing import Any
 
 from model.events import make_event
@@ -245,21 +246,59 @@ def merge(
     return Merged(events, _state(everything, seen, now, until, slack))
 
 
+Buckets = dict[tuple[Any, ...], list[_Told]]  # (kind, *subject) -> changes
+
+
+def _buckets(told: list[_Told]) -> Buckets:
+    """The changes by type and exact subject: a change only meets its own subject's (a hub's
+    thousands of paths never scan each other)."""
+    found: Buckets = {}
+    for t in told:
+        found.setdefault((t.kind, *t.subject), []).append(t)
+    return found
+
+
+_MASKS = tuple(product((False, True), repeat=3))  # which of port, peer, peer port to blank
+
+
+def _near(buckets: Buckets, kind: str, subject: Subject) -> list[_Told]:
+    """The changes of `kind` whose subject covers `subject`: the same, or with any of its
+    port and peer facts null (as Mist's events may have them)."""
+    gateway, port, peer, peer_port = subject
+    found: list[_Told] = []
+    for blank_port, blank_peer, blank_peer_port in _MASKS:
+        if (
+            (blank_port and port is None)
+            or (blank_peer and peer is None)
+            or (blank_peer_port and peer_port is None)
+        ):
+            continue  # the same key as without the blank
+        key = (
+            kind,
+            gateway,
+            None if blank_port else port,
+            None if blank_peer else peer,
+            None if blank_peer_port else peer_port,
+        )
+        found += buckets.get(key, ())
+    return found
+
+
 def _pair(told: list[_Told]) -> None:
     """Pair each derived change with the latest matching Mist one (one side new)."""
+    buckets = _buckets(told)
     for derived in sorted(told, key=lambda t: t.time):
         if derived.source != "refresh" or derived.paired:
             continue
         candidates = [
             mist
-            for mist in told
+            for mist in _near(buckets, derived.kind, derived.subject)
             if mist.source == "mist"
             and not mist.paired
             and (mist.event is not None or derived.event is not None)
-            and mist.kind == derived.kind
             and derived.low <= mist.time <= derived.high
             and _covers(mist.subject, derived.subject)
-            and not _opposite_between(told, derived, mist.time)
+            and not _opposite_between(buckets, derived, mist.time)
         ]
         if not candidates:
             continue
@@ -282,15 +321,13 @@ def _settle(derived: _Told, mist: _Told) -> None:
         mist.dropped = True
 
 
-def _opposite_between(told: list[_Told], derived: _Told, when: float) -> bool:
+def _opposite_between(buckets: Buckets, derived: _Told, when: float) -> bool:
     """Whether the subject changed back in between (then Mist's event is an earlier change)."""
-    opposite = OPPOSITE[derived.kind]
     first, second = sorted((when, derived.time))
     return any(
-        other.kind == opposite
-        and first < other.time < second
+        first < other.time < second
         and (_covers(other.subject, derived.subject) or _covers(derived.subject, other.subject))
-        for other in told
+        for other in _near(buckets, OPPOSITE[derived.kind], derived.subject)
     )
 
 
