@@ -44,6 +44,7 @@ class Admin:
             ("POST", "gateway"): self.gateway_state,
             ("POST", "quality"): self.quality,
             ("POST", "flap"): self.flap,
+            ("POST", "path"): self.path_state,
         }
         handler = routes.get((request.method, name))
         if handler is None:
@@ -156,6 +157,32 @@ class Admin:
         if was_up != (state == "up"):  # Mist tells the change (events.py)
             self.api.events.port(gateway, port, now, up=state == "up")
         return {"mac": gateway.mac, "port_id": port.port_id, "link": state}
+
+    def path_state(self, body: dict[str, Any]) -> Any:
+        """Take a spoke's peer paths down (the tunnels, not the links) or back up (`state`),
+        those over `port_id` (default: its first WAN port) to `peer_mac` (default: any hub)."""
+        gateway = self._gateway(body)
+        port = self._wan_port(gateway, body)
+        state = body.get("state")
+        if state not in ("up", "down"):
+            raise ValueError("state must be up or down")
+        peer = str(body.get("peer_mac") or "").lower().replace(":", "")
+        paths = [
+            path
+            for path in gateway.peer_paths
+            if path.port is port and (not peer or path.hub.mac == peer)
+        ]
+        if not paths:
+            raise ValueError("no peer path matches")
+        runtime = self.api.runtime
+        with runtime.lock:
+            now = runtime.now()
+            changed = [path for path in paths if path.down != (state == "down")]
+            for path in changed:
+                path.down = state == "down"
+        for path in changed:
+            self.api.events.path(path, now, up=state == "up")
+        return {"mac": gateway.mac, "port_id": port.port_id, "paths": len(changed)}
 
     def flap(self, body: dict[str, Any]) -> Any:
         """A short flap between two refreshes: the port went down `seconds` ago (default 5)

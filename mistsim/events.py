@@ -1,6 +1,7 @@
 """Mist's record of what happened: gateway device events and the alarms they open.
 
-The admin API (`/__mistsim/link`, `port_down`, `gateway`, `flap`) tells this log what it did;
+The admin API (`/__mistsim/link`, `port_down`, `path`, `gateway`, `flap`) tells this log what
+it did;
 `GET /orgs/{id}/devices/events/search` (`searchOrgDeviceEvents`) and
 `GET /orgs/{id}/alarms/search` (`searchOrgAlarms`) read it back, search-style (style B,
 `next` with `search_after`). Type names follow REFERENCE.md §4.12 (the 2509 spec lists none):
@@ -70,7 +71,7 @@ class EventLog:
             port_id=port.port_id,
         )  # fmt: skip
         for path in self.org.peer_paths:
-            if path.port is port or path.hub_port is port:
+            if (path.port is port or path.hub_port is port) and not path.down:
                 self.path(path, when, up)
 
     def path(self, path: PeerPath, when: float, up: bool) -> None:

@@ -113,6 +113,22 @@ def test_events_page_with_next_and_read_through_the_sdk(sim: MistSim):
     assert window["results"] == []
 
 
+def test_a_peer_path_down_is_a_path_event_and_the_path_search_shows_it(sim: MistSim):
+    mac, first, _ = spoke(sim)
+    sim.admin("POST", "path", json={"mac": mac, "port_id": first, "state": "down"})
+    sim.admin("POST", "path", json={"mac": mac, "port_id": first, "state": "down"})  # no change
+    told = search(sim, type="GW_VPN_PATH_DOWN,GW_VPN_PATH_UP", limit=1000)["results"]
+    assert told and {(e["type"], e["mac"], e["port_id"]) for e in told} == {
+        ("GW_VPN_PATH_DOWN", mac, first)
+    }
+    paths = json_of(sim.get(f"/api/v1/orgs/{sim.org_id}/stats/vpn_peers/search", mac=mac))
+    down = {(p["peer_mac"], p["peer_port_id"]) for p in paths["results"] if not p["up"]}
+    assert down == {(e["peer_mac"], e["peer_port_id"]) for e in told}
+    assert search(sim, type="GW_PORT_DOWN")["results"] == []  # the link stayed up
+    sim.admin("POST", "path", json={"mac": mac, "port_id": first, "state": "up"})
+    assert len(search(sim, type="GW_VPN_PATH_UP")["results"]) == len(told)
+
+
 def test_bad_time_arguments_are_a_400(sim: MistSim):
     answer = sim.get(f"/api/v1/orgs/{sim.org_id}/devices/events/search", duration="soon")
     assert answer.status_code == 400 and "duration" in json_of(answer)["detail"]

@@ -81,6 +81,16 @@ def test_a_flap_between_refreshes_and_a_down_both_saw(mistsim, redis_server):
     assert status is not None and both["time"] < status["last_update"]  # Mist's time
     assert mistsim.calls()["by_endpoint"][SEARCH] == 1
 
+    mistsim.reset()
+    known = {e["id"] for e in events}
+    mistsim.admin("POST", "path", json={"mac": mac, "port_id": first, "state": "down"})
+    assert instance.refresh()
+    events = served_events(redis_server, gateway_id)
+    paths = [e for e in events if e["id"] not in known]
+    assert {e["type"] for e in paths} == {"path_down"}  # the link stayed up
+    assert paths and {e["source"] for e in paths} == {"refresh+mist"}  # one event per path
+    assert len({(e["peer_mac"], e["peer_port_id"]) for e in paths}) == len(paths)
+
     for _ in range(2):  # steady: nothing new, one call, the overlap tells nothing twice
         mistsim.reset()
         assert instance.refresh()
