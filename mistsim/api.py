@@ -587,9 +587,9 @@ class MistApi:
             descending=(call.arg("sort") or "").startswith("-"),
         )
         found = found if self.main_org(call) else []
-        position, ordinal = cursor_keys(found, lambda event: str(event.seq))
+        position, ordinal = cursor_keys(found, lambda event: event.key)
         return search_page(
-            call, found, lambda event: str(event.seq), position, ordinal,
+            call, found, lambda event: event.key, position, ordinal,
             self.events.render_event, window, integer_window=True,
         )  # fmt: skip
 
@@ -598,7 +598,7 @@ class MistApi:
         wanted = AlarmFilter(
             *(call.csv(name) for name in ("type", "status", "severity", "group", "site_id"))
         )
-        found = self.events.alarms(window, wanted) if self.main_org(call) else []
+        found = self.events.alarms(window, call.now, wanted) if self.main_org(call) else []
         position, ordinal = cursor_keys(found, lambda alarm: alarm["id"])
         return search_page(
             call, found, lambda alarm: alarm["id"], position, ordinal, lambda alarm: alarm,

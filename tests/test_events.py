@@ -188,14 +188,17 @@ def stored_events(client, org_id: str) -> list[dict[str, Any]]:
 
 
 def quiet_gateway(client) -> dict[str, Any]:
-    """A connected spoke whose WAN ports are all up, each with peer paths."""
+    """A connected spoke whose WAN ports are all up, each with peer paths, and steady for
+    hours (no scheduled flap of mistsim's, seen by a refresh or told by Mist's events)."""
     body = json.loads(client.get("mist:gateways"))
+    steady = body["generated_at"] - 4 * 3600
     for record in body["gateways"]:
         ports = record["ports"]
         if (
             record["status"] == "connected"
             and len(ports) >= 2
             and all(p["up"] and p["peers_total"] and not p["degraded"] for p in ports)
+            and all((p["last_flapped"] or 0) < steady for p in ports)
         ):
             return record
     raise AssertionError("no quiet gateway in the simulated org")

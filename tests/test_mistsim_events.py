@@ -5,6 +5,7 @@ shapes (tests/data/mist-openapi/events_schemas.json, MIT), search-paged, through
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +24,27 @@ def validate(operation: str, body: Any) -> None:
     assert not errors, [f"{list(e.absolute_path)}: {e.message[:200]}" for e in errors[:5]]
 
 
-def spoke(sim: MistSim) -> tuple[str, str, str]:
-    """(mac, first WAN port, second WAN port) of a connected spoke with peer paths."""
-    paths = json_of(sim.get(f"/api/v1/orgs/{sim.org_id}/stats/vpn_peers/search", limit=1000))
+def wan_ports(sim: MistSim) -> list[dict[str, Any]]:
     ports = json_of(
         sim.get(f"/api/v1/orgs/{sim.org_id}/stats/ports/search", device_type="gateway", limit=1000)
     )["results"]
+    return [entry for entry in ports if entry["port_usage"] == "wan"]
+
+
+def spoke(sim: MistSim) -> tuple[str, str, str]:
+    """(mac, first WAN port, second WAN port) of a connected spoke with peer paths whose
+    links have been up for hours (no scheduled flap tells anything of it)."""
+    paths = json_of(sim.get(f"/api/v1/orgs/{sim.org_id}/stats/vpn_peers/search", limit=1000))
+    now = paths["end"]
     by_mac: dict[str, list[str]] = {}
-    for entry in ports:
-        if entry["port_usage"] == "wan" and entry["up"]:
+    restless = set()
+    for entry in wan_ports(sim):
+        if entry["up"] and entry["last_flapped"] < now - 4 * 3600:
             by_mac.setdefault(entry["mac"], []).append(entry["port_id"])
+        else:
+            restless.add(entry["mac"])
+    for mac in restless:
+        by_mac.pop(mac, None)
     for path in paths["results"]:
         wan = by_mac.get(path["mac"], [])
         if path["up"] and path["port_id"] in wan and len(wan) >= 2:
@@ -53,13 +65,13 @@ def sim(mistsim_factory) -> MistSim:
 
 def test_admin_actions_become_device_events_and_alarms_in_the_specs_shape(sim: MistSim):
     mac, first, second = spoke(sim)
-    assert search(sim)["results"] == []  # a quiet org tells nothing
+    assert search(sim, mac=mac)["results"] == []  # a quiet gateway tells nothing
     sim.admin("POST", "flap", json={"mac": mac, "port_id": first, "seconds": 8})
     sim.admin("POST", "link", json={"mac": mac, "port_id": second, "state": "down"})
     sim.admin("POST", "link", json={"mac": mac, "port_id": second, "state": "down"})  # no change
     sim.admin("POST", "gateway", json={"mac": mac, "connected": False})
-    body = search(sim, limit=1000)
-    validate("searchOrgDeviceEvents", body)
+    validate("searchOrgDeviceEvents", search(sim, limit=1000))
+    body = search(sim, mac=mac, limit=1000)
     told = [(e["type"], e.get("port_id")) for e in body["results"]]
     ports = [t for t in told if t[0].startswith("GW_PORT")]
     assert ports == [("GW_PORT_DOWN", first), ("GW_PORT_UP", first), ("GW_PORT_DOWN", second)]
@@ -71,16 +83,16 @@ def test_admin_actions_become_device_events_and_alarms_in_the_specs_shape(sim: M
     path = next(e for e in body["results"] if e["type"] == "GW_VPN_PATH_DOWN")
     assert {"port_id", "peer_mac", "peer_port_id"} <= set(path)
     assert search(sim, device_type="ap")["results"] == []  # Mist's default type is `ap`
-    only = search(sim, type="GW_DISCONNECTED,GW_CONNECTED")["results"]
+    only = search(sim, type="GW_DISCONNECTED,GW_CONNECTED", mac=mac)["results"]
     assert [e["type"] for e in only] == ["GW_DISCONNECTED"]
 
     open_alarms = search(sim, "alarms", status="open", limit=1000)
     validate("searchOrgAlarms", open_alarms)
-    kinds = sorted({a["type"] for a in open_alarms["results"]})
+    kinds = sorted({a["type"] for a in open_alarms["results"] if a["gateways"] == [mac]})
     assert kinds == ["device_down", "gw_critical_port_down", "gw_vpn_path_down"]
     resolved = search(sim, "alarms", status="resolved", type="gw_critical_port_down")
     validate("searchOrgAlarms", resolved)
-    [flap] = resolved["results"]
+    [flap] = [a for a in resolved["results"] if a["gateways"] == [mac]]
     assert flap["gateways"] == [mac] and flap["resolved_time"] >= flap["timestamp"] - 1
 
 
@@ -88,15 +100,13 @@ def test_events_page_with_next_and_read_through_the_sdk(sim: MistSim):
     mac, first, _ = spoke(sim)
     for _ in range(3):
         sim.admin("POST", "flap", json={"mac": mac, "port_id": first, "seconds": 2})
-    every = search(sim, type="GW_PORT_DOWN,GW_PORT_UP", limit=1000)["results"]
+    every = search(sim, type="GW_PORT_DOWN,GW_PORT_UP", mac=mac, limit=1000)["results"]
     assert len(every) == 6
     session = sdk_session(sim)
-    pages, response = (
-        [],
-        devices.searchOrgDeviceEvents(
-            session, sim.org_id, device_type="gateway", type="GW_PORT_DOWN,GW_PORT_UP", limit=4
-        ),
-    )
+    pages, response = [], devices.searchOrgDeviceEvents(
+        session, sim.org_id, device_type="gateway", type="GW_PORT_DOWN,GW_PORT_UP", mac=mac,
+        limit=4,
+    )  # fmt: skip
     while True:
         assert response.status_code == 200
         validate("searchOrgDeviceEvents", response.data)
@@ -107,9 +117,10 @@ def test_events_page_with_next_and_read_through_the_sdk(sim: MistSim):
     assert [len(page) for page in pages] == [4, 2]
     assert [e for page in pages for e in page] == every
     answer = alarms.searchOrgAlarms(session, sim.org_id, type="gw_critical_port_down")
-    assert answer.status_code == 200 and len(answer.data["results"]) == 3
+    mine = [a for a in answer.data["results"] if a["gateways"] == [mac]]
+    assert answer.status_code == 200 and len(mine) == 3
     last = int(every[-1]["timestamp"])
-    window = search(sim, start=str(last + 5), end=str(last + 60))
+    window = search(sim, mac=mac, start=str(last + 5), end=str(last + 60))
     assert window["results"] == []
 
 
@@ -117,16 +128,34 @@ def test_a_peer_path_down_is_a_path_event_and_the_path_search_shows_it(sim: Mist
     mac, first, _ = spoke(sim)
     sim.admin("POST", "path", json={"mac": mac, "port_id": first, "state": "down"})
     sim.admin("POST", "path", json={"mac": mac, "port_id": first, "state": "down"})  # no change
-    told = search(sim, type="GW_VPN_PATH_DOWN,GW_VPN_PATH_UP", limit=1000)["results"]
+    told = search(sim, type="GW_VPN_PATH_DOWN,GW_VPN_PATH_UP", mac=mac, limit=1000)["results"]
     assert told and {(e["type"], e["mac"], e["port_id"]) for e in told} == {
         ("GW_VPN_PATH_DOWN", mac, first)
     }
     paths = json_of(sim.get(f"/api/v1/orgs/{sim.org_id}/stats/vpn_peers/search", mac=mac))
     down = {(p["peer_mac"], p["peer_port_id"]) for p in paths["results"] if not p["up"]}
     assert down == {(e["peer_mac"], e["peer_port_id"]) for e in told}
-    assert search(sim, type="GW_PORT_DOWN")["results"] == []  # the link stayed up
+    assert search(sim, type="GW_PORT_DOWN", mac=mac)["results"] == []  # the link stayed up
     sim.admin("POST", "path", json={"mac": mac, "port_id": first, "state": "up"})
-    assert len(search(sim, type="GW_VPN_PATH_UP")["results"]) == len(told)
+    assert len(search(sim, type="GW_VPN_PATH_UP", mac=mac)["results"]) == len(told)
+
+
+def test_the_generated_orgs_flapping_ports_tell_their_flaps(sim: MistSim):
+    """Each outage of a flapping port is a GW_PORT_DOWN then a GW_PORT_UP, the last of them
+    at the port's `last_flapped`, and its peer paths go down and up with it."""
+    body = search(sim, limit=1000, duration="3h")
+    validate("searchOrgDeviceEvents", body)
+    told = body["results"]
+    flapping = {(e["mac"], e["port_id"]) for e in told if e["type"] == "GW_PORT_DOWN"}
+    assert flapping, "every org of 3+ spokes has a flapping port"
+    stats = {(p["mac"], p["port_id"]): p for p in wan_ports(sim)}
+    for mac, port_id in flapping:
+        mine = [e for e in told if (e["mac"], e.get("port_id")) == (mac, port_id)]
+        kinds = [e["type"] for e in mine if e["type"].startswith("GW_PORT")]
+        assert all(a != b for a, b in pairwise(kinds)), kinds
+        last = max(e["timestamp"] for e in mine if e["type"].startswith("GW_PORT"))
+        assert stats[(mac, port_id)]["last_flapped"] == pytest.approx(last, abs=0.2)
+    assert any(e["type"] == "GW_VPN_PATH_DOWN" for e in told)
 
 
 def test_bad_time_arguments_are_a_400(sim: MistSim):
