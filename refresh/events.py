@@ -78,6 +78,8 @@ class EventStep:
         merged = merge(
             derived.events, told, previous, now=snapshot.generated_at, read=mist is not None
         )
+        if merged.state["until"] is None:  # never read yet: the next read starts here
+            merged.state["until"] = snapshot.generated_at - self.interval
         derived.events[:] = merged.events
         derived.state["mist"] = merged.state
         cleared, conditions = system_events(
