@@ -29,6 +29,7 @@ from mistapi.api.v1.self import self as self_api
 from mistapi.api.v1.sites import devices
 
 from mist.body import decode
+from mist.device_events import read_device_events
 from mist.errors import (
     MalformedResponse,
     MistError,
@@ -294,6 +295,10 @@ class MistConnection:
         return self._pager.cursor_paged(
             stats.searchOrgPeerPathStats, org_id, duration="1h", trim=trim
         )
+
+    def device_events(self, org_id: str, *, start: int, end: int, types: Sequence[str]) -> Fetched:
+        """Gateway device events of `types` between start and end (mist/device_events.py)."""
+        return read_device_events(self._pager, org_id, start=start, end=end, types=types)
 
     def gateway_templates(self, org_id: str) -> Fetched:
         return self._pager.header_paged(gatewaytemplates.listOrgGatewayTemplates, org_id)

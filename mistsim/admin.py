@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
+from mistsim import dynamics
 from mistsim.generator import template_wan_entry, wan_slot
 from mistsim.runtime import FaultError
 
@@ -42,6 +43,8 @@ class Admin:
             ("POST", "link"): self.link,
             ("POST", "gateway"): self.gateway_state,
             ("POST", "quality"): self.quality,
+            ("POST", "flap"): self.flap,
+            ("POST", "path"): self.path_state,
         }
         handler = routes.get((request.method, name))
         if handler is None:
@@ -148,8 +151,50 @@ class Admin:
             raise ValueError("state must be up or down")
         runtime = self.api.runtime
         with runtime.lock:
-            port.link, port.down_since = state, runtime.now()
+            now = runtime.now()
+            was_up = dynamics.link_up(port, now)
+            port.link, port.down_since = state, now
+        if was_up != (state == "up"):  # Mist tells the change (events.py)
+            self.api.events.port(gateway, port, now, up=state == "up")
         return {"mac": gateway.mac, "port_id": port.port_id, "link": state}
+
+    def path_state(self, body: dict[str, Any]) -> Any:
+        """Take a spoke's peer paths down (the tunnels, not the links) or back up (`state`),
+        those over `port_id` (default: its first WAN port) to `peer_mac` (default: any hub)."""
+        gateway = self._gateway(body)
+        port = self._wan_port(gateway, body)
+        state = body.get("state")
+        if state not in ("up", "down"):
+            raise ValueError("state must be up or down")
+        peer = str(body.get("peer_mac") or "").lower().replace(":", "")
+        paths = [
+            path
+            for path in gateway.peer_paths
+            if path.port is port and (not peer or path.hub.mac == peer)
+        ]
+        if not paths:
+            raise ValueError("no peer path matches")
+        runtime = self.api.runtime
+        with runtime.lock:
+            now = runtime.now()
+            changed = [path for path in paths if path.down != (state == "down")]
+            for path in changed:
+                path.down = state == "down"
+        for path in changed:
+            self.api.events.path(path, now, up=state == "up")
+        return {"mac": gateway.mac, "port_id": port.port_id, "paths": len(changed)}
+
+    def flap(self, body: dict[str, Any]) -> Any:
+        """A short flap between two refreshes: the port went down `seconds` ago (default 5)
+        and is up again now. Stats never show it; only Mist's events (and alarms) tell it."""
+        gateway = self._gateway(body)
+        port = self._wan_port(gateway, body)
+        seconds = body.get("seconds", 5)
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+            raise ValueError("seconds must be a positive number")
+        now = self.api.runtime.now()
+        self.api.events.flap(gateway, port, now - float(seconds), now)
+        return {"mac": gateway.mac, "port_id": port.port_id, "down": now - seconds, "up": now}
 
     def gateway_state(self, body: dict[str, Any]) -> Any:
         """Disconnect a gateway from the cloud, or connect it again (`connected`)."""
@@ -159,10 +204,13 @@ class Admin:
             raise ValueError("connected must be true or false")
         runtime = self.api.runtime
         with runtime.lock:
+            now, was = runtime.now(), gateway.connected
             if gateway.connected and not connected:
-                gateway.disconnected_at = runtime.now()
+                gateway.disconnected_at = now
             gateway.connected = connected
             self.api.device_json.forget(gateway)
+        if was != connected:
+            self.api.events.gateway(gateway, now, connected)
         return {"mac": gateway.mac, "connected": connected}
 
     def quality(self, body: dict[str, Any]) -> Any:
@@ -216,6 +264,10 @@ class Admin:
             raise ValueError(f"{port_id!r} is not a WAN port of this gateway")
         runtime = self.api.runtime
         with runtime.lock:
+            now = runtime.now()
+            was_up = dynamics.link_up(port, now)
             port.link = "down"
-            port.down_since = runtime.now()
+            port.down_since = now
+        if was_up:
+            self.api.events.port(gateway, port, now, up=False)
         return {"mac": gateway.mac, "port_id": port.port_id, "down_since": port.down_since}

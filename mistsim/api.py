@@ -15,6 +15,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from mistsim import admin, dynamics, edge, insights, render, timeparse
+from mistsim.events import AlarmFilter, EventLog, cursor_keys
 from mistsim.fastjson import DeviceStatsJson, PortStatsJson, RawJson
 from mistsim.model import Gateway, Org, PeerPath, Port
 from mistsim.privileges import Grants, Privilege
@@ -193,6 +194,7 @@ class MistApi:
         self.org_ids = [org.id, *org.other_org_ids]  # every org is the MSP's
         self.device_json = DeviceStatsJson(org)
         self.port_json = PortStatsJson(org)
+        self.events = EventLog(org)  # what the admin API did, as Mist's events and alarms
         routes: list[tuple[str, Callable[[Call], Reply]]] = [
             ("/api/v1/self", self.get_self),
             ("/api/v1/self/usage", self.get_usage),
@@ -217,6 +219,8 @@ class MistApi:
             ("/api/v1/orgs/<org_id>/deviceprofiles", self.list_profiles),
             ("/api/v1/orgs/<org_id>/deviceprofiles/<deviceprofile_id>", self.get_profile),
             ("/api/v1/sites/<site_id>/devices/<device_id>", self.get_device),
+            ("/api/v1/orgs/<org_id>/devices/events/search", self.search_device_events),
+            ("/api/v1/orgs/<org_id>/alarms/search", self.search_alarms),
         ]
         self.handlers = {rule: handler for rule, handler in routes}
         self.url_map = Map(
@@ -570,6 +574,36 @@ class MistApi:
             return Reply(200, insights.series(gateway, args, now, keyed))
         except insights.BadInsight as error:
             raise ApiError(400, str(error)) from None
+
+    # ------------------------------------------------------------------ events (events.py)
+
+    def search_device_events(self, call: Call) -> Reply:
+        window = self._window(call)
+        found = self.events.device_events(
+            window,
+            device_types=call.csv("device_type") or {"ap"},
+            types=call.csv("type"),
+            macs={mac.lower() for mac in call.csv("mac") or ()} or None,
+            descending=(call.arg("sort") or "").startswith("-"),
+        )
+        found = found if self.main_org(call) else []
+        position, ordinal = cursor_keys(found, lambda event: event.key)
+        return search_page(
+            call, found, lambda event: event.key, position, ordinal,
+            self.events.render_event, window, integer_window=True,
+        )  # fmt: skip
+
+    def search_alarms(self, call: Call) -> Reply:
+        window = self._window(call)
+        wanted = AlarmFilter(
+            *(call.csv(name) for name in ("type", "status", "severity", "group", "site_id"))
+        )
+        found = self.events.alarms(window, call.now, wanted) if self.main_org(call) else []
+        position, ordinal = cursor_keys(found, lambda alarm: alarm["id"])
+        return search_page(
+            call, found, lambda alarm: alarm["id"], position, ordinal, lambda alarm: alarm,
+            window, integer_window=True,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ config
 

@@ -114,6 +114,7 @@ class PeerPath:
     loss: float
     mtu: int
     key: int
+    down: bool = False  # admin `path`: the tunnel is down while both its ports are up
 
     @property
     def port_label(self) -> str:

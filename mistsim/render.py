@@ -205,6 +205,7 @@ def peer_stat(org: Org, path: PeerPath, t: float, boot: float, hub_boot: float) 
     gateway = path.gateway
     t = dynamics.effective_time(gateway, t)
     up = gateway.connected and dynamics.link_up(path.port, t) and dynamics.link_up(path.hub_port, t)
+    up = up and not path.down
     result: dict[str, Any] = {
         "org_id": org.id,
         "site_id": gateway.site_id,

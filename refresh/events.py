@@ -15,8 +15,11 @@ from typing import Any, Protocol
 
 import redis
 
+from mist.connection import MistConnection
+from mist.streams import Fetched
 from model.events import Derived, derive_events, system_events
 from model.freshness import data_age, is_stale
+from model.mist_events import MIST_TYPES, convert, merge, read_window
 from model.snapshot import Snapshot
 from store.events import (
     Retention,
@@ -62,19 +65,45 @@ class EventStep:
         self.retention = retention
         self.alerts: AlertHook | None = None  # the worker sets it when alerts are configured
 
-    def derive(self, snapshot: Snapshot, org_id: str) -> tuple[Derived, dict[str, bool]]:
-        """This refresh's events (a success clears every worker condition) and the
-        conditions to keep."""
+    def read_mist(self, mist: MistConnection, now: float, org_id: str) -> Fetched:
+        """Mist's gateway events since the last read (a job of the fetch: its failure is
+        recorded, never fails the refresh, and the next read covers the gap)."""
+        try:
+            with self._lock:
+                previous = read_state(self._client, org_id)
+        except redis.RedisError:
+            previous = None  # read the last interval; ids already stored are the same ids
+        start, end = read_window(previous, now, self.interval)
+        return mist.device_events(org_id, start=start, end=end, types=MIST_TYPES)
+
+    def derive(
+        self, snapshot: Snapshot, org_id: str, mist: Fetched | None = None
+    ) -> tuple[Derived, dict[str, bool]]:
+        """This refresh's events, derived and Mist's merged (`mist`: what read_mist read,
+        None when it failed), and the conditions to keep (a success clears them all)."""
         started = time.monotonic()
         with self._lock:
             previous = read_state(self._client, org_id)
             system = read_system(self._client, org_id)
         derived = derive_events(previous, snapshot, hold=self.hold)
+        told = convert(mist.items, snapshot) if mist is not None else []
+        merged = merge(
+            derived.events, told, previous, now=snapshot.generated_at, read=mist is not None
+        )
+        if merged.state["until"] is None:  # never read yet: the next read starts here
+            merged.state["until"] = snapshot.generated_at - self.interval
+        derived.events[:] = merged.events
+        derived.state["mist"] = merged.state
         cleared, conditions = system_events(
             system, snapshot.org, snapshot.generated_at, failing=False, exhausted=False, stale=False
         )
         derived.events.extend(cleared)
-        log.info("events: %d new, %.2f s", len(derived.events), time.monotonic() - started)
+        log.info(
+            "events: %d new (%d read from Mist), %.2f s",
+            len(derived.events),
+            len(told),
+            time.monotonic() - started,
+        )
         return derived, conditions
 
     def publish(

@@ -97,6 +97,7 @@ class Pipeline:
         configs = self.parts.configs
         config_due = configs.due(now)
         jobs = self._jobs(config_due)
+        jobs["mist_events"] = partial(self.parts.events.read_mist, self.parts.mist, now)
         total = len(jobs) + 3
         self.report.phase("fetch", 0, total)
         cached: dict[str, Any] | None = None
@@ -113,9 +114,10 @@ class Pipeline:
         self.report.phase("build", done + 1, total)
         port_configs = _port_configs(fetched, config, devices)
         del devices, config, cached  # port_configs has what build needs
+        mist_events = fetched.pop("mist_events", None)  # None: the read failed
         snapshot = self._build(fetched, port_configs, now)
         del port_configs
-        derived, conditions = self.parts.events.derive(snapshot, org_id)
+        derived, conditions = self.parts.events.derive(snapshot, org_id, mist_events)
         self.report.phase("history", done + 2, total)
         traffic = self._traffic(snapshot, org_id, now, done + 2, total)
         self.report.phase("publish", done + 3, total)

@@ -38,6 +38,7 @@ EVERY_REFRESH = (
     "GET /api/v1/orgs/{org_id}/stats/devices",
     "GET /api/v1/orgs/{org_id}/stats/ports/search",
     "GET /api/v1/orgs/{org_id}/stats/vpn_peers/search",
+    "GET /api/v1/orgs/{org_id}/devices/events/search",  # Mist's own events (one page)
 )
 
 
@@ -141,7 +142,7 @@ def test_a_refresh_publishes_every_key_with_its_ttl(mistsim, redis_server):
     assert not [key for key in keys if not key.startswith("mist:")]
 
 
-def test_small_org_reaches_a_steady_five_call_refresh(mistsim, redis_server):
+def test_small_org_reaches_a_steady_six_call_refresh(mistsim, redis_server):
     instance = make_worker(mistsim, redis_server, interval=300)
     totals = []
     for _ in range(4):
@@ -149,9 +150,9 @@ def test_small_org_reaches_a_steady_five_call_refresh(mistsim, redis_server):
         assert instance.refresh()
         totals.append(mistsim.calls()["total"])
     first = totals[0]
-    assert first <= 5 + 3 + 20 + 41  # streams + config + device configs + backfill cap
-    assert totals[-1] == 5  # config cached, devices unchanged, history complete
-    assert calls_by_kind(mistsim)["every"] == 5
+    assert first <= 6 + 3 + 20 + 41  # streams + config + device configs + backfill cap
+    assert totals[-1] == 6  # config cached, devices unchanged, history complete
+    assert calls_by_kind(mistsim)["every"] == 6
 
 
 def test_a_steady_refresh_reads_only_the_home_keys_of_its_ports(mistsim, redis_server, caplog):
@@ -199,7 +200,7 @@ def test_1000_gateway_org_stays_within_25_calls(mistsim_factory, redis_server):
     assert second["config"] == 0  # hourly, cached in Redis
     assert second["other"] == 0
     pages = [summary["sites"], summary["gateways"], summary["ports"], summary["peer_paths"]]
-    assert second["every"] == 1 + sum(-(-items // 1000) for items in pages)
+    assert second["every"] == 1 + sum(-(-items // 1000) for items in pages) + 1  # + events
     steady = second["every"] + second["config"]
     assert steady <= 25, second
     # device configs and backfill shrink to zero as their caches fill; each is capped
