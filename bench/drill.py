@@ -32,6 +32,9 @@ from typing import Any, Protocol
 import redis
 
 from bench import report
+from bench.drill_ha import HAConfig, HADrill
+from bench.drill_ha import section as ha_section
+from bench.drill_watch import etag_matches
 from bench.procs import (
     Gunicorn,
     MistEndpoint,
@@ -44,11 +47,12 @@ from bench.procs import (
 from bench.report import Section
 from bench.wrk import WrkResult, run_wrk
 from store.codec import etag_of
+from tests.fixtures.sentinel_cluster import SentinelCluster
 
 TOKENS = ["drill-token-a", "drill-token-b", "drill-token-c"]
 PATHS = ["/api/status", "/api/gateways", "/health", "/api/gateways", "/api/status"]
 # Keys that are meant to come and go (lease, heartbeat): not "lost" when missing.
-VOLATILE = ("mist:lock:", "mist:metadata:heartbeat")
+VOLATILE = ("mist:lock:", "mist:metadata:heartbeat", "mist:staged:")
 
 
 class MistHandle(MistEndpoint, Protocol):
@@ -190,12 +194,6 @@ class Observer(threading.Thread):
     def updates_between(self, start: float, end: float) -> int:
         with self.lock:
             return sum(1 for seen, _ in self.updates if start <= seen <= end)
-
-
-def etag_matches(served: str, expected: str) -> bool:
-    """The gzip twin is served as `"<hash>-gz"`: the same hash as the plain body's ETag."""
-    tag = served.removeprefix("W/").strip('"').removesuffix("-gz")
-    return tag == expected.strip('"')
 
 
 def key_snapshot(client: redis.Redis) -> dict[str, float]:
@@ -498,18 +496,57 @@ def section(steps: list[StepResult], config: DrillConfig, examples: list[str]) -
     return table
 
 
+def _run_single(config: DrillConfig, mist: Mistsim, workdir: Path) -> tuple[Section, bool]:
+    """The single-Redis steps: Redis restart on its AOF, Mist faults, worker restarts."""
+    server = RedisServer(workdir / "redis")
+    server.start()
+    try:
+        drill = Drill(server, mist, workdir, config)
+        steps = drill.run()
+        examples = drill.observer.mixed_examples if drill.observer else []
+    finally:
+        server.stop()
+    ok = all(s.failed == 0 and s.hangs == 0 and s.keys_lost == 0 and s.mixed == 0 for s in steps)
+    return section(steps, config, examples), ok
+
+
+def _run_ha(config: HAConfig, mist: Mistsim, workdir: Path) -> tuple[Section, bool]:
+    """The high-availability steps: Sentinel failover, a lagging replica, a standby worker
+    taking over, a long Mist outage served from the last-good copy."""
+    cluster = SentinelCluster(workdir / "ha")
+    cluster.start()
+    try:
+        mist.admin("faults", {"outage": False, "malformed": False, "exhausted_tokens": []})
+        drill = HADrill(
+            cluster,
+            mist,
+            lambda changes: mist.admin("faults", changes),
+            workdir,
+            config,
+            TOKENS,
+        )
+        steps = drill.run()
+    finally:
+        cluster.stop()
+    return ha_section(steps, config, drill.mixed_examples), all(step.ok for step in steps)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.drill", description=__doc__)
     parser.add_argument("--short", action="store_true", help="a few seconds per step")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--only", choices=("single", "ha"), help="run one part: single Redis, or Sentinel HA"
+    )
     args = parser.parse_args(argv)
-    config = DrillConfig()
+    config, ha_config = DrillConfig(), HAConfig()
     if args.short:
         config = DrillConfig(users=20, step_seconds=2.5, interval=1, gateways=40)
+        ha_config = HAConfig(users=20, interval=2, gateways=40, load_seconds=4.0)
+    started = time.monotonic()
+    tables: list[tuple[Section, bool]] = []
     with tempfile.TemporaryDirectory(prefix="mcs-drill-") as tmp:
         workdir = Path(tmp)
-        server = RedisServer(workdir / "redis")
-        server.start()
         mist = Mistsim(
             config.gateways,
             max(1, config.gateways // 2),
@@ -518,23 +555,24 @@ def main(argv: list[str] | None = None) -> int:
             latency_ms=config.latency_ms,
         ).start()
         try:
-            drill = Drill(server, mist, workdir, config)
-            steps = drill.run()
-            examples = drill.observer.mixed_examples if drill.observer else []
+            if args.only != "ha":
+                tables.append(_run_single(config, mist, workdir / "single"))
+            if args.only != "single":
+                tables.append(_run_ha(ha_config, mist, workdir / "ha-run"))
         finally:
             mist.stop()
-            server.stop()
-    table = section(steps, config, examples)
-    print(table.text())
+    for table, _ in tables:
+        print(table.text())
+    ok = all(passed for _, passed in tables)
+    minutes = (time.monotonic() - started) / 60
+    print(f"drill {'PASSED' if ok else 'FAILED'} in {minutes:.1f} min")
     if not args.no_write:
-        lines = [
-            *report.machine(),
-            f"Run: `python -m bench.drill{' --short' if args.short else ''}`",
-        ]
+        run = " ".join(["python -m bench.drill", *(argv or sys.argv[1:])])
+        lines = [*report.machine(), f"Run: `{run.replace(' --no-write', '')}`, {minutes:.1f} min"]
         body = "## Fault drill (`make drill`)\n\n" + "\n".join(f"- {x}" for x in lines)
-        body += "\n\n" + table.markdown()
+        for table, _ in tables:
+            body += "\n\n" + table.markdown()
         print(f"wrote {report.write_block(report.DRILL_BEGIN, report.DRILL_END, body)}")
-    ok = all(s.failed == 0 and s.hangs == 0 and s.keys_lost == 0 and s.mixed == 0 for s in steps)
     return 0 if ok else 1
 
 
