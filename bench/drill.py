@@ -301,7 +301,7 @@ class Drill:
             pass
         step.add(box["r"])
         step.keys_lost = keys_lost(before, self.client())
-        step.fresh_after = self.observer.fresh_since(mark) if self.observer else None
+        self.wait_fresh(mark, step)  # a loaded machine may stretch a refresh past the window
         return step
 
     def step_redis(self) -> StepResult:
@@ -315,6 +315,11 @@ class Drill:
             time.sleep(self.config.redis_down_seconds)
             self.redis.start()
             back = time.monotonic()
+            wait_until(  # it answers INFO while it loads; SCAN waits for the AOF
+                lambda: not self.client().info("persistence").get("loading"),
+                30,
+                "Redis to load its AOF",
+            )
             step.keys_lost = keys_lost(before, self.client())
         step.add(box["r"], down=True)
         step.notes.append(f"Redis down {self.config.redis_down_seconds:g} s; {len(before)} keys")
@@ -535,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.drill", description=__doc__)
     parser.add_argument("--short", action="store_true", help="a few seconds per step")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the logs (prints where)")
     parser.add_argument(
         "--only", choices=("single", "ha"), help="run one part: single Redis, or Sentinel HA"
     )
@@ -546,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     tables: list[tuple[Section, bool]] = []
     with tempfile.TemporaryDirectory(prefix="mcs-drill-") as tmp:
-        workdir = Path(tmp)
+        workdir = Path(tempfile.mkdtemp(prefix="mcs-drill-")) if args.keep else Path(tmp)
+        print(f"logs in {workdir}" + ("" if args.keep else " (removed at the end)"))
         mist = Mistsim(
             config.gateways,
             max(1, config.gateways // 2),
@@ -571,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         lines = [*report.machine(), f"Run: `{run.replace(' --no-write', '')}`, {minutes:.1f} min"]
         body = "## Fault drill (`make drill`)\n\n" + "\n".join(f"- {x}" for x in lines)
         for table, _ in tables:
-            body += "\n\n" + table.markdown()
+            body += "\n\n" + table.markdown().rstrip()
         print(f"wrote {report.write_block(report.DRILL_BEGIN, report.DRILL_END, body)}")
     return 0 if ok else 1
 

@@ -140,7 +140,7 @@ class Poller(threading.Thread):
             cycle = self.poll_once()
             with self.lock:
                 self.cycles.append(cycle)
-            self.stop_event.wait(0.02)
+            self.stop_event.wait(0.05)
 
     def window(self, start: float, end: float = float("inf")) -> list[Cycle]:
         with self.lock:

@@ -118,5 +118,5 @@ def test_short_ha_drill_recovers_from_failover_lag_takeover_and_a_long_outage(
                 assert check.ok, f"{step.name}: {check}\n{report}\n{drill.mixed_examples}"
     checks = {check.what: check for step in steps for check in step.checks}
     assert checks["worker published to the new master"].ok is not None
-    assert checks["last-good answers marked stale, with age and last error"].ok
+    assert checks["last-good answers marked stale with the data's age"].ok
     assert checks["answers with all 30 gateways"].ok
