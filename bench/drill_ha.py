@@ -128,6 +128,7 @@ class HADrill:
         self.redis_url = env.pop("REDIS_URL")
         self.env = env
         self.workers: list[Any] = []
+        self.started_workers = 0
         self.webs: dict[str, Gunicorn] = {}
         self.nginx: NginxPair | None = None
         self.watch = MasterWatch(cluster.settings())
@@ -137,7 +138,8 @@ class HADrill:
 
     # ------------------------------------------------------------------ plumbing
     def _start_worker(self) -> Any:
-        log = self.workdir / f"worker-{len(self.workers) + 1}.log"
+        self.started_workers += 1
+        log = self.workdir / f"worker-{self.started_workers}.log"
         process = start_worker(
             self.mist, self.redis_url, self.tokens, self.config.interval, log, self.env
         )
@@ -453,8 +455,8 @@ class HADrill:
     # ------------------------------------------------------------------ the run
     def run(self) -> list[HAStep]:
         steps: list[HAStep] = []
-        self.setup()
         try:
+            self.setup()
             for action in (  # the failover last: the other steps need both replicas
                 self.step_replica_pause,
                 self.step_worker_kill,

@@ -392,6 +392,7 @@ class NginxPair:
     directory: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    log: Any = None
 
     def start(self, timeout: float = 15.0) -> NginxPair:
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -401,12 +402,12 @@ class NginxPair:
         self.port = self.port or free_port()
         config = self.directory / "nginx.conf"
         config.write_text(render_ha_conf(self.port, self.web_ports, self.directory))
-        log = (self.directory / "nginx.log").open("ab")
+        self.log = (self.directory / "nginx.log").open("ab")
         argv = [binary, "-e", "stderr", "-p", str(self.directory), "-c", str(config)]
         self.process = subprocess.Popen(
             [*argv, "-g", "daemon off;"],
             stdin=subprocess.DEVNULL,
-            stdout=log,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
         )
         wait_until(lambda: port_open(self.port), timeout, f"nginx on port {self.port}")
@@ -419,3 +420,5 @@ class NginxPair:
     def stop(self) -> None:
         kill(self.process)
         self.process = None
+        if self.log is not None:
+            self.log.close()
