@@ -6,10 +6,15 @@ kills Redis with SIGKILL and restarts it on the same AOF files; switches Mist to
 then to malformed answers, then to 429s on all but one token; SIGKILLs the worker in the
 middle of a refresh and starts it again; starts a second worker. Per step it reports
 failed requests, hangs, keys lost, mixed snapshots seen by a reader, and the time until
-fresh data was served again. Loopback only, bounded in time.
+fresh data was served again. Then the high-availability part (bench/drill_ha.py) does the
+same through Sentinel, two workers and two webs behind nginx: a replica paused and resumed,
+the active worker SIGKILLed with a standby running, Mist down for four intervals (last-good
+served), the Redis master SIGKILLed. Each figure is printed against its target; the exit
+status is 1 when one is missed. Loopback only, bounded in time (about 4 minutes).
 
-    python -m bench.drill            # 200 users, ~60 s of load (writes docs/BENCHMARKS.md)
+    python -m bench.drill            # 200 users (writes docs/BENCHMARKS.md)
     python -m bench.drill --short    # the test suite's few-seconds-per-step form
+    python -m bench.drill --only ha --no-write --keep   # one part, logs kept
 """
 
 from __future__ import annotations

@@ -544,7 +544,11 @@ def section(steps: list[HAStep], config: HAConfig, examples: list[str]) -> Secti
         "outside the `last_update` /api/status showed just before and after; on a web "
         "reading replicas, a `generated_at` the master never held.",
         "previous whole snapshot = an answer older than what the master held then (a "
-        "replica that lags may serve it).",
+        "replica that lags may serve it). A paused replica answers nothing: a read sent to it "
+        "waits for the web's 2 s socket timeout and is retried on another node (the "
+        "users' answers over 2 s), so its lag shows only in the moments after SIGCONT.",
+        "The short form of these steps runs in tests/test_drill.py (10 users, 30 gateways, "
+        "worker every 2 s; recovery must come, its speed is not asserted).",
         *[f"mixed example: {example}" for example in examples],
     ]
     return table
