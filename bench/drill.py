@@ -580,7 +580,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"drill {'PASSED' if ok else 'FAILED'} in {minutes:.1f} min")
     if not args.no_write:
         run = " ".join(["python -m bench.drill", *(argv or sys.argv[1:])])
-        lines = [*report.machine(), f"Run: `{run.replace(' --no-write', '')}`, {minutes:.1f} min"]
+        lines = [
+            *report.machine(),
+            f"Run: `{run.replace(' --no-write', '').replace(' --keep', '')}`, {minutes:.1f} min",
+        ]
         body = "## Fault drill (`make drill`)\n\n" + "\n".join(f"- {x}" for x in lines)
         for table, _ in tables:
             body += "\n\n" + table.markdown().rstrip()
