@@ -182,7 +182,16 @@ class Worker:
     # ------------------------------------------------------------ lease and org
 
     def acquire_lease(self) -> bool:
-        return self.lease.acquire()
+        """Take (or keep) the lease. A worker that takes it over goes on from the status the
+        holder left: its own view may predate the snapshot served, and /api/status must
+        never name older data than /api/gateways serves (the drill saw that happen)."""
+        taking_over = not self.lease.held
+        if not self.lease.acquire():
+            return False
+        stored = self._safe(read_status) if taking_over else None
+        if stored is not None:
+            self.status = RefreshStatus.resume(self.interval, stored)
+        return True
 
     def start(self) -> str:
         """Check the tokens (one `/self` each, even with MIST_ORG_ID set) and settle the org;

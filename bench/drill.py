@@ -6,10 +6,15 @@ kills Redis with SIGKILL and restarts it on the same AOF files; switches Mist to
 then to malformed answers, then to 429s on all but one token; SIGKILLs the worker in the
 middle of a refresh and starts it again; starts a second worker. Per step it reports
 failed requests, hangs, keys lost, mixed snapshots seen by a reader, and the time until
-fresh data was served again. Loopback only, bounded in time.
+fresh data was served again. Then the high-availability part (bench/drill_ha.py) does the
+same through Sentinel, two workers and two webs behind nginx: a replica paused and resumed,
+the active worker SIGKILLed with a standby running, Mist down for four intervals (last-good
+served), the Redis master SIGKILLed. Each figure is printed against its target; the exit
+status is 1 when one is missed. Loopback only, bounded in time (about 4 minutes).
 
-    python -m bench.drill            # 200 users, ~60 s of load (writes docs/BENCHMARKS.md)
+    python -m bench.drill            # 200 users (writes docs/BENCHMARKS.md)
     python -m bench.drill --short    # the test suite's few-seconds-per-step form
+    python -m bench.drill --only ha --no-write --keep   # one part, logs kept
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from typing import Any, Protocol
 import redis
 
 from bench import report
+from bench.drill_ha import HAConfig, HADrill
+from bench.drill_ha import section as ha_section
+from bench.drill_watch import etag_matches
 from bench.procs import (
     Gunicorn,
     MistEndpoint,
@@ -44,11 +52,12 @@ from bench.procs import (
 from bench.report import Section
 from bench.wrk import WrkResult, run_wrk
 from store.codec import etag_of
+from tests.fixtures.sentinel_cluster import SentinelCluster
 
 TOKENS = ["drill-token-a", "drill-token-b", "drill-token-c"]
 PATHS = ["/api/status", "/api/gateways", "/health", "/api/gateways", "/api/status"]
 # Keys that are meant to come and go (lease, heartbeat): not "lost" when missing.
-VOLATILE = ("mist:lock:", "mist:metadata:heartbeat")
+VOLATILE = ("mist:lock:", "mist:metadata:heartbeat", "mist:staged:")
 
 
 class MistHandle(MistEndpoint, Protocol):
@@ -192,12 +201,6 @@ class Observer(threading.Thread):
             return sum(1 for seen, _ in self.updates if start <= seen <= end)
 
 
-def etag_matches(served: str, expected: str) -> bool:
-    """The gzip twin is served as `"<hash>-gz"`: the same hash as the plain body's ETag."""
-    tag = served.removeprefix("W/").strip('"').removesuffix("-gz")
-    return tag == expected.strip('"')
-
-
 def key_snapshot(client: redis.Redis) -> dict[str, float]:
     """Every mist:* key with the time (monotonic) until which its TTL keeps it alive."""
     now = time.monotonic()
@@ -303,7 +306,7 @@ class Drill:
             pass
         step.add(box["r"])
         step.keys_lost = keys_lost(before, self.client())
-        step.fresh_after = self.observer.fresh_since(mark) if self.observer else None
+        self.wait_fresh(mark, step)  # a loaded machine may stretch a refresh past the window
         return step
 
     def step_redis(self) -> StepResult:
@@ -317,6 +320,11 @@ class Drill:
             time.sleep(self.config.redis_down_seconds)
             self.redis.start()
             back = time.monotonic()
+            wait_until(  # it answers INFO while it loads; SCAN waits for the AOF
+                lambda: not self.client().info("persistence").get("loading"),
+                30,
+                "Redis to load its AOF",
+            )
             step.keys_lost = keys_lost(before, self.client())
         step.add(box["r"], down=True)
         step.notes.append(f"Redis down {self.config.redis_down_seconds:g} s; {len(before)} keys")
@@ -498,18 +506,59 @@ def section(steps: list[StepResult], config: DrillConfig, examples: list[str]) -
     return table
 
 
+def _run_single(config: DrillConfig, mist: Mistsim, workdir: Path) -> tuple[Section, bool]:
+    """The single-Redis steps: Redis restart on its AOF, Mist faults, worker restarts."""
+    server = RedisServer(workdir / "redis")
+    server.start()
+    try:
+        drill = Drill(server, mist, workdir, config)
+        steps = drill.run()
+        examples = drill.observer.mixed_examples if drill.observer else []
+    finally:
+        server.stop()
+    ok = all(s.failed == 0 and s.hangs == 0 and s.keys_lost == 0 and s.mixed == 0 for s in steps)
+    return section(steps, config, examples), ok
+
+
+def _run_ha(config: HAConfig, mist: Mistsim, workdir: Path) -> tuple[Section, bool]:
+    """The high-availability steps: Sentinel failover, a lagging replica, a standby worker
+    taking over, a long Mist outage served from the last-good copy."""
+    cluster = SentinelCluster(workdir / "ha")
+    cluster.start()
+    try:
+        mist.admin("faults", {"outage": False, "malformed": False, "exhausted_tokens": []})
+        drill = HADrill(
+            cluster,
+            mist,
+            lambda changes: mist.admin("faults", changes),
+            workdir,
+            config,
+            TOKENS,
+        )
+        steps = drill.run()
+    finally:
+        cluster.stop()
+    return ha_section(steps, config, drill.mixed_examples), all(step.ok for step in steps)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.drill", description=__doc__)
     parser.add_argument("--short", action="store_true", help="a few seconds per step")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the logs (prints where)")
+    parser.add_argument(
+        "--only", choices=("single", "ha"), help="run one part: single Redis, or Sentinel HA"
+    )
     args = parser.parse_args(argv)
-    config = DrillConfig()
+    config, ha_config = DrillConfig(), HAConfig()
     if args.short:
         config = DrillConfig(users=20, step_seconds=2.5, interval=1, gateways=40)
+        ha_config = HAConfig(users=20, interval=2, gateways=40, load_seconds=4.0)
+    started = time.monotonic()
+    tables: list[tuple[Section, bool]] = []
     with tempfile.TemporaryDirectory(prefix="mcs-drill-") as tmp:
-        workdir = Path(tmp)
-        server = RedisServer(workdir / "redis")
-        server.start()
+        workdir = Path(tempfile.mkdtemp(prefix="mcs-drill-")) if args.keep else Path(tmp)
+        print(f"logs in {workdir}" + ("" if args.keep else " (removed at the end)"))
         mist = Mistsim(
             config.gateways,
             max(1, config.gateways // 2),
@@ -518,23 +567,27 @@ def main(argv: list[str] | None = None) -> int:
             latency_ms=config.latency_ms,
         ).start()
         try:
-            drill = Drill(server, mist, workdir, config)
-            steps = drill.run()
-            examples = drill.observer.mixed_examples if drill.observer else []
+            if args.only != "ha":
+                tables.append(_run_single(config, mist, workdir / "single"))
+            if args.only != "single":
+                tables.append(_run_ha(ha_config, mist, workdir / "ha-run"))
         finally:
             mist.stop()
-            server.stop()
-    table = section(steps, config, examples)
-    print(table.text())
+    for table, _ in tables:
+        print(table.text())
+    ok = all(passed for _, passed in tables)
+    minutes = (time.monotonic() - started) / 60
+    print(f"drill {'PASSED' if ok else 'FAILED'} in {minutes:.1f} min")
     if not args.no_write:
+        run = " ".join(["python -m bench.drill", *(argv or sys.argv[1:])])
         lines = [
             *report.machine(),
-            f"Run: `python -m bench.drill{' --short' if args.short else ''}`",
+            f"Run: `{run.replace(' --no-write', '').replace(' --keep', '')}`, {minutes:.1f} min",
         ]
         body = "## Fault drill (`make drill`)\n\n" + "\n".join(f"- {x}" for x in lines)
-        body += "\n\n" + table.markdown()
+        for table, _ in tables:
+            body += "\n\n" + table.markdown().rstrip()
         print(f"wrote {report.write_block(report.DRILL_BEGIN, report.DRILL_END, body)}")
-    ok = all(s.failed == 0 and s.hangs == 0 and s.keys_lost == 0 and s.mixed == 0 for s in steps)
     return 0 if ok else 1
 
 

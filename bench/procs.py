@@ -30,6 +30,7 @@ __all__ = [
     "ROOT",
     "Gunicorn",
     "Mistsim",
+    "NginxPair",
     "RedisServer",
     "WorkerRun",
     "ensure_wrk",
@@ -251,15 +252,21 @@ def _high_water_kib(pid: int) -> int:
 
 
 def start_worker(
-    mist: MistEndpoint, redis_url: str, tokens: list[str], interval: float, log: Path
+    mist: MistEndpoint,
+    redis_url: str,
+    tokens: list[str],
+    interval: float,
+    log: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """A long-running worker (the drill's), writing its output to `log`."""
+    """A long-running worker (the drill's), writing its output to `log`; `extra_env` adds
+    settings (e.g. REDIS_SENTINELS to find Redis through the Sentinels)."""
     handle = log.open("ab")
     return subprocess.Popen(
         [PYTHON, str(ROOT / "worker.py")],
         cwd=log.parent,
         stdin=subprocess.DEVNULL,
-        env=worker_env(mist, redis_url, interval, tokens),
+        env={**worker_env(mist, redis_url, interval, tokens), **(extra_env or {})},
         stdout=handle,
         stderr=subprocess.STDOUT,
     )
@@ -349,3 +356,69 @@ class Gunicorn:
             self.process.wait(timeout=10)
         self.process = None
         self.start()
+
+
+HA_CONF = ROOT / "deploy" / "nginx" / "ha.conf"
+HA_TEMPLATED = ("listen ${PORT};", "server web-1:${PORT}", "server web-2:${PORT}")
+
+
+def render_ha_conf(port: int, web_ports: tuple[int, int], directory: Path) -> str:
+    """docker-compose.ha.yml's nginx (deploy/nginx/ha.conf, a conf.d server block) on
+    127.0.0.1:`port` in front of two local gunicorns, inside the minimal main config the
+    official image wraps it in (pid and temp files in `directory`)."""
+    text = HA_CONF.read_text()
+    if any(text.count(value) != 1 for value in HA_TEMPLATED):
+        raise RuntimeError(f"the templated values of {HA_CONF} moved: {HA_TEMPLATED}")
+    text = text.replace(HA_TEMPLATED[0], f"listen 127.0.0.1:{port};")
+    text = text.replace(HA_TEMPLATED[1], f"server 127.0.0.1:{web_ports[0]}")
+    text = text.replace(HA_TEMPLATED[2], f"server 127.0.0.1:{web_ports[1]}")
+    (directory / "ha.conf").write_text(text)
+    temp = " ".join(
+        f"{kind}_temp_path {directory}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return (
+        f"worker_processes 1;\npid {directory}/nginx.pid;\nerror_log stderr warn;\n"
+        "events { worker_connections 2048; }\n"
+        f"http {{ access_log off; {temp} include {directory}/ha.conf; }}\n"
+    )
+
+
+@dataclass
+class NginxPair:
+    """Debian's nginx on the HA file's config: one loopback port, two web replicas behind."""
+
+    web_ports: tuple[int, int]
+    directory: Path
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    log: Any = None
+
+    def start(self, timeout: float = 15.0) -> NginxPair:
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not Path(binary).exists():
+            raise RuntimeError("nginx is not installed: run `make system-deps`")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        config = self.directory / "nginx.conf"
+        config.write_text(render_ha_conf(self.port, self.web_ports, self.directory))
+        self.log = (self.directory / "nginx.log").open("ab")
+        argv = [binary, "-e", "stderr", "-p", str(self.directory), "-c", str(config)]
+        self.process = subprocess.Popen(
+            [*argv, "-g", "daemon off;"],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(lambda: port_open(self.port), timeout, f"nginx on port {self.port}")
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        kill(self.process)
+        self.process = None
+        if self.log is not None:
+            self.log.close()

@@ -446,6 +446,24 @@ def test_the_status_goes_out_with_the_snapshot_it_names(mistsim, redis_server, m
     assert client.get("mist:metadata:interval") == b"60"
 
 
+def test_a_worker_taking_the_lease_over_goes_on_from_the_status_left(mistsim, redis_server):
+    """A standby started before the holder's last publish must not write its own older view
+    of the status on taking over: /api/status would name older data than is served."""
+    settings = load_worker_settings(
+        worker_env(mistsim, redis_server.url, WORKER_INTERVAL="60"), env_file=None
+    )
+    connection = MistConnection.from_settings(settings, timeout=5.0, backoff=0.01)
+    standby = worker_module.Worker(settings, connection=connection, lease_seconds=30)
+    holder = make_worker(mistsim, redis_server)
+    assert holder.refresh()
+    assert not standby.acquire_lease()
+    holder.lease.release()
+    assert standby.acquire_lease()
+    standby.start()  # a standby writes its status as it takes over, before its first refresh
+    client = redis_server.client()
+    assert stored_status(client)["last_update"] == float(client.get("mist:metadata:last_update"))
+
+
 def _strict_json(raw: bytes) -> object:
     """json.loads as a browser's JSON.parse reads: NaN and Infinity are not JSON."""
 
