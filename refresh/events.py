@@ -18,6 +18,7 @@ import redis
 from model.events import Derived, derive_events, system_events
 from model.freshness import data_age, is_stale
 from model.snapshot import Snapshot
+from refresh.availability import AvailabilityStep, Prepared
 from store.events import (
     Retention,
     queue_events,
@@ -49,6 +50,8 @@ class EventStep:
         self.interval = interval
         self.hold = hold
         self.retention = retention
+        self.availability = AvailabilityStep(client, redis_lock, interval=interval)
+        self._prepared: Prepared | None = None
 
     def derive(self, snapshot: Snapshot, org_id: str) -> tuple[Derived, dict[str, bool]]:
         """This refresh's events (a success clears every worker condition) and the
@@ -62,6 +65,7 @@ class EventStep:
             system, snapshot.org, snapshot.generated_at, failing=False, exhausted=False, stale=False
         )
         derived.events.extend(cleared)
+        self._prepared = self.availability.prepare(snapshot, org_id, derived.state)
         log.info("events: %d new, %.2f s", len(derived.events), time.monotonic() - started)
         return derived, conditions
 
@@ -72,9 +76,14 @@ class EventStep:
         derived: Derived,
         conditions: Mapping[str, bool],
         now: float,
+        metrics: Any | None = None,
     ) -> None:
-        """The events and the state, live with the snapshot in `out`'s switch."""
+        """The events and the state, live with the snapshot in `out`'s switch, and the
+        availability they move on (its metric families into `metrics` when given)."""
         write_state(out.staging, org_id, derived.state)
+        if self._prepared is not None:
+            self.availability.publish(out, self._prepared, derived.events, metrics)
+            self._prepared = None
 
         def queue(switch: Any) -> None:
             queue_events(switch, org_id, derived.events, conditions, now, self.retention)

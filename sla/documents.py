@@ -1,0 +1,272 @@
+"""The availability documents: per circuit, per gateway and per ISP, as JSON and CSV rows.
+
+Pure: a refresh's `Catalogue` (names, ISP, quality now) and its `Accumulator` (the running
+sums) in, plain dicts and CSV rows out (DATA.md §3.9). Only circuits of this snapshot are
+listed; a circuit that left the org keeps its sums in the state until they roll off.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from sla.accumulator import (
+    DAY_AT,
+    FLAPS_EVER,
+    HOUR_AT,
+    SUM7,
+    SUM24,
+    SUM30,
+    WIDTH,
+    WINDOWS,
+    Accumulator,
+    availability,
+    totals,
+)
+from sla.circuits import Catalogue, PathInfo, PortInfo
+
+WORST_SHOWN = 5  # worst circuits listed per ISP
+UNKNOWN_ISP = "Unknown ISP"
+WINDOW_FIELDS = ("availability", "observed_s", "down_s", "degraded_s", "flaps")
+"""Each circuit's figures: one list per field, one value per window (WINDOWS' order)."""
+_NOTHING = [0] * WIDTH
+
+
+def figures(record: Sequence[int] | None) -> dict[str, list[Any]]:
+    """A record's WINDOW_FIELDS (a circuit first seen this refresh: nothing yet)."""
+    r = record or _NOTHING
+    observed = [r[HOUR_AT] + r[SUM24], r[DAY_AT] + r[SUM7], r[DAY_AT] + r[SUM30]]
+    down = [
+        r[HOUR_AT + 1] + r[SUM24 + 1],
+        r[DAY_AT + 1] + r[SUM7 + 1],
+        r[DAY_AT + 1] + r[SUM30 + 1],
+    ]
+    return {
+        "availability": [availability(o, d) for o, d in zip(observed, down, strict=True)],
+        "observed_s": observed,
+        "down_s": down,
+        "degraded_s": [r[HOUR_AT + 2] + r[SUM24 + 2], r[DAY_AT + 2] + r[SUM7 + 2],
+                       r[DAY_AT + 2] + r[SUM30 + 2]],
+        "flaps": [r[HOUR_AT + 3] + r[SUM24 + 3], r[DAY_AT + 3] + r[SUM7 + 3],
+                  r[DAY_AT + 3] + r[SUM30 + 3]],
+    }  # fmt: skip
+
+
+def port_row(info: PortInfo, record: Sequence[int] | None) -> dict[str, Any]:
+    return {
+        "port_id": info.port_id,
+        "wan_name": info.wan_name,
+        "isp": info.isp,
+        "asn": info.asn,
+        "up": info.up,
+        "flaps_total": record[FLAPS_EVER] if record else 0,
+        **figures(record),
+    }
+
+
+def path_row(info: PathInfo, record: Sequence[int] | None) -> dict[str, Any]:
+    return {
+        "port_id": info.port_id,
+        "peer_name": info.peer_name,
+        "peer_mac": info.peer_mac,
+        "peer_port_id": info.peer_port_id,
+        "vpn": info.vpn,
+        "up": info.up,
+        "flaps_total": record[FLAPS_EVER] if record else 0,
+        **figures(record),
+    }
+
+
+def head(found: Catalogue) -> dict[str, Any]:
+    """What the availability document starts with."""
+    return {
+        "generated_at": found.generated_at,
+        "windows": list(WINDOWS),
+        "observed_only": True,  # time not observed counts neither up nor down
+    }
+
+
+def by_gateway(found: Catalogue, acc: Accumulator) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(gateway id, its ports' and paths' availability) for each gateway, in the
+    snapshot's order."""
+    gateways: dict[str, dict[str, Any]] = {}
+    circuits = acc.circuits
+    for key, port in found.ports.items():
+        entry = gateways.get(port.gateway_id)
+        if entry is None:
+            entry = gateways[port.gateway_id] = _gateway_part(port)
+        entry["ports"].append(port_row(port, circuits.get(key)))
+    for key, path in found.paths.items():
+        entry = gateways.get(path.gateway_id)
+        if entry is None:
+            entry = gateways[path.gateway_id] = _gateway_part(path)
+        entry["paths"].append(path_row(path, circuits.get(key)))
+    yield from gateways.items()
+
+
+def _gateway_part(info: PortInfo | PathInfo) -> dict[str, Any]:
+    return {
+        "gateway_id": info.gateway_id,
+        "gateway_name": info.gateway_name,
+        "site_name": info.site_name,
+        "ports": [],
+        "paths": [],
+    }
+
+
+# ---------------------------------------------------------------- ISPs
+
+
+def isp_name(info: PortInfo) -> str:
+    """The ISP a port counts under: its name, else its ASN, else unknown."""
+    return (
+        info.isp
+        or (f"AS{info.asn}" if info.asn and info.asn.isdigit() else info.asn)
+        or (UNKNOWN_ISP)
+    )
+
+
+def percentile(values: Sequence[float], share: float) -> float | None:
+    """The nearest-rank percentile (p95: share 0.95) of `values`, None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 3) if values else None
+
+
+def _spread(values: Sequence[float]) -> dict[str, float | None]:
+    return {"mean": _mean(values), "p95": percentile(values, 0.95)}
+
+
+def _isp(name: str, ports: list[tuple[PortInfo, Sequence[int] | None]]) -> dict[str, Any]:
+    """One ISP's figures over its circuits (availability weighted by observed time)."""
+    sums = {w: [0, 0, 0, 0] for w in WINDOWS}
+    for _info, record in ports:
+        if record:
+            for window in WINDOWS:
+                for index, value in enumerate(totals(record, window)):
+                    sums[window][index] += value
+    quality = {
+        metric: [getattr(i, metric) for i, _ in ports if i.up and getattr(i, metric) is not None]
+        for metric in ("latency", "jitter", "loss", "mos")
+    }
+    worst = sorted(
+        ports,
+        key=lambda item: (_availability_of(item[1], "30d"), -_flaps_of(item[1], "30d")),
+    )[:WORST_SHOWN]
+    return {
+        "isp": name,
+        "asns": sorted({i.asn for i, _ in ports if i.asn}),
+        "circuits": len(ports),
+        "up": sum(1 for i, _ in ports if i.up),
+        "availability": {w: availability(s[0], s[1]) for w, s in sums.items()},
+        "down_s": {w: s[1] for w, s in sums.items()},
+        "degraded_s": {w: s[2] for w, s in sums.items()},
+        "flaps": {w: s[3] for w, s in sums.items()},
+        "latency": _spread(quality["latency"]),
+        "jitter": _spread(quality["jitter"]),
+        "loss": _spread(quality["loss"]),
+        "mos": {"mean": _mean(quality["mos"])},
+        "worst": [_worst_row(info, record) for info, record in worst],
+    }
+
+
+def _availability_of(record: Sequence[int] | None, window: str) -> float:
+    """For ordering: a circuit never observed sorts after every observed one."""
+    found = availability(*totals(record, window)[:2]) if record else None
+    return 101.0 if found is None else found
+
+
+def _flaps_of(record: Sequence[int] | None, window: str) -> int:
+    return totals(record, window)[3] if record else 0
+
+
+def _worst_row(info: PortInfo, record: Sequence[int] | None) -> dict[str, Any]:
+    observed, down, _, flaps = totals(record, "30d") if record else (0, 0, 0, 0)
+    return {
+        "gateway_id": info.gateway_id,
+        "gateway_name": info.gateway_name,
+        "site_name": info.site_name,
+        "port_id": info.port_id,
+        "wan_name": info.wan_name,
+        "availability_30d": availability(observed, down),
+        "flaps_30d": flaps,
+        "down_s_30d": down,
+    }
+
+
+def _rank_key(isp: Mapping[str, Any]) -> tuple[float, float, float, str]:
+    """Best first: 30 d availability, then 7 d, then the lower mean loss."""
+    a30, a7 = isp["availability"]["30d"], isp["availability"]["7d"]
+    loss = isp["loss"]["mean"]
+    return (
+        -(a30 if a30 is not None else -1.0),
+        -(a7 if a7 is not None else -1.0),
+        loss if loss is not None else math.inf,
+        isp["isp"].casefold(),
+    )
+
+
+def isps_document(found: Catalogue, acc: Accumulator) -> dict[str, Any]:
+    """Every ISP, ranked by availability and then quality."""
+    grouped: dict[str, list[tuple[PortInfo, Sequence[int] | None]]] = {}
+    for key, info in found.ports.items():
+        grouped.setdefault(isp_name(info), []).append((info, acc.circuits.get(key)))
+    isps = sorted((_isp(name, ports) for name, ports in grouped.items()), key=_rank_key)
+    for rank, isp in enumerate(isps, 1):
+        isp["rank"] = rank
+    return {**head(found), "isps": isps}
+
+
+# ---------------------------------------------------------------- CSV
+
+AVAILABILITY_CSV_COLUMNS = (
+    "kind", "gateway_name", "gateway_id", "site_name", "port_id", "wan_name", "isp", "asn",
+    "peer_name", "peer_port_id", "vpn", "up",
+    *(f"{name}_{window}" for window in WINDOWS for name in WINDOW_FIELDS),
+    "flaps_total",
+)  # fmt: skip
+TEXT_CELLS = 11  # the leading cells that hold Mist's free text (Excel-safe them)
+
+
+def availability_csv_rows(parts: Iterable[Mapping[str, Any]]) -> Iterator[list[Any]]:
+    """One row per WAN port, then per peer path, of each gateway part (by_gateway)."""
+    for part in parts:
+        for kind in ("ports", "paths"):
+            for row in part[kind]:
+                yield [
+                    kind[:-1], part["gateway_name"], part["gateway_id"], part["site_name"],
+                    row["port_id"], row.get("wan_name"), row.get("isp"), row.get("asn"),
+                    row.get("peer_name"), row.get("peer_port_id"), row.get("vpn"), row["up"],
+                    *(row[name][i] for i in range(len(WINDOWS)) for name in WINDOW_FIELDS),
+                    row["flaps_total"],
+                ]  # fmt: skip
+
+
+ISP_CSV_COLUMNS = (
+    "rank", "isp", "asns", "circuits", "up",
+    *(f"availability_{w}" for w in WINDOWS), *(f"flaps_{w}" for w in WINDOWS),
+    "down_s_30d", "degraded_s_30d", "latency_mean", "latency_p95", "jitter_mean",
+    "jitter_p95", "loss_mean", "loss_p95", "mos_mean", "worst_circuits",
+)  # fmt: skip
+
+
+def isp_csv_rows(document: Mapping[str, Any]) -> Iterator[list[Any]]:
+    for isp in document["isps"]:
+        worst = "; ".join(
+            f"{w['gateway_name'] or w['gateway_id']} {w['port_id']} ({w['availability_30d']}%)"
+            for w in isp["worst"]
+        )
+        yield [
+            isp["rank"], isp["isp"], " ".join(isp["asns"]), isp["circuits"], isp["up"],
+            *(isp["availability"][w] for w in WINDOWS), *(isp["flaps"][w] for w in WINDOWS),
+            isp["down_s"]["30d"], isp["degraded_s"]["30d"],
+            isp["latency"]["mean"], isp["latency"]["p95"], isp["jitter"]["mean"],
+            isp["jitter"]["p95"], isp["loss"]["mean"], isp["loss"]["p95"],
+            isp["mos"]["mean"], worst,
+        ]  # fmt: skip
