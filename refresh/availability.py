@@ -116,16 +116,17 @@ def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:
         out.document(Dataset.AVAILABILITY_CSV) as sink,
     ):
         csv = CsvEncoder(AVAILABILITY_CSV_COLUMNS, sink)
+        kept: dict[str, dict[str, Any]] = {}  # each port's figures, for the ISPs
         opening = encode_json({**head(found), "gateways": []})
         document.write(opening[:-2])
-        for index, (gateway_id, part) in enumerate(by_gateway(found, acc)):
+        for index, (gateway_id, part) in enumerate(by_gateway(found, acc, kept)):
             body = encode_json(part)  # once: the whole document and the gateway's field
             out.detail(KEY_AVAILABILITY_DETAILS, gateway_id, body)
             document.write(b"," + body if index else body)
             for row in availability_csv_rows((part,)):
                 csv.add(_cells(row))
         document.write(b"]}")
-    isps = isps_document(found, acc)
+    isps = isps_document(found, acc, kept)
     out.served_json(Dataset.ISPS, isps)
     with out.document(Dataset.ISPS_CSV) as sink:
         csv = CsvEncoder(ISP_CSV_COLUMNS, sink)
@@ -146,14 +147,14 @@ def _cells(row: list[Any]) -> list[Any]:
 def metric_ports(found: Catalogue, acc: Accumulator) -> Iterator[PortFigures]:
     """Each WAN port's labels (as mist_wan_port_up's), ratios over 24h and 7d, flaps."""
     org = found.org.get("name")
+    heads: dict[str, str] = {}
     for key, info in found.ports.items():
         record = acc.circuits.get(key)
-        labels = port_labels(
-            gateway_labels(org, info.site_name, info.gateway_name, info.gateway_id),
-            info.port_id,
-            info.wan_name,
-            info.isp,
-        )
+        head = heads.get(info.gateway_id)
+        if head is None:
+            head = gateway_labels(org, info.site_name, info.gateway_name, info.gateway_id)
+            heads[info.gateway_id] = head
+        labels = port_labels(head, info.port_id, info.wan_name, info.isp)
         ratios: dict[str, float | None] = {}
         for window in ("24h", "7d"):
             observed, down, _, _ = totals(record, window) if record else (0, 0, 0, 0)

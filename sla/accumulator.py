@@ -112,7 +112,7 @@ def availability(observed: int, down: int) -> float | None:
     """Percent of the observed time up (3 decimals), None when nothing was observed."""
     if observed <= 0:
         return None
-    return round(100.0 * (observed - down) / observed, 3)
+    return 100.0 if down == 0 else round(100.0 * (observed - down) / observed, 3)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from sla.accumulator import (
     WINDOWS,
     Accumulator,
     availability,
-    totals,
 )
 from sla.circuits import Catalogue, PathInfo, PortInfo
 
@@ -36,21 +35,21 @@ _NOTHING = [0] * WIDTH
 def figures(record: Sequence[int] | None) -> dict[str, list[Any]]:
     """A record's WINDOW_FIELDS (a circuit first seen this refresh: nothing yet)."""
     r = record or _NOTHING
-    observed = [r[HOUR_AT] + r[SUM24], r[DAY_AT] + r[SUM7], r[DAY_AT] + r[SUM30]]
-    down = [
-        r[HOUR_AT + 1] + r[SUM24 + 1],
-        r[DAY_AT + 1] + r[SUM7 + 1],
-        r[DAY_AT + 1] + r[SUM30 + 1],
-    ]
+    hour, day = r[HOUR_AT : HOUR_AT + 4], r[DAY_AT : DAY_AT + 4]
+    s24, s7, s30 = r[SUM24 : SUM24 + 4], r[SUM7 : SUM7 + 4], r[SUM30 : SUM30 + 4]
+    observed = [hour[0] + s24[0], day[0] + s7[0], day[0] + s30[0]]
+    down = [hour[1] + s24[1], day[1] + s7[1], day[1] + s30[1]]
     return {
-        "availability": [availability(o, d) for o, d in zip(observed, down, strict=True)],
+        "availability": [
+            availability(observed[0], down[0]),
+            availability(observed[1], down[1]),
+            availability(observed[2], down[2]),
+        ],
         "observed_s": observed,
         "down_s": down,
-        "degraded_s": [r[HOUR_AT + 2] + r[SUM24 + 2], r[DAY_AT + 2] + r[SUM7 + 2],
-                       r[DAY_AT + 2] + r[SUM30 + 2]],
-        "flaps": [r[HOUR_AT + 3] + r[SUM24 + 3], r[DAY_AT + 3] + r[SUM7 + 3],
-                  r[DAY_AT + 3] + r[SUM30 + 3]],
-    }  # fmt: skip
+        "degraded_s": [hour[2] + s24[2], day[2] + s7[2], day[2] + s30[2]],
+        "flaps": [hour[3] + s24[3], day[3] + s7[3], day[3] + s30[3]],
+    }
 
 
 def port_row(info: PortInfo, record: Sequence[int] | None) -> dict[str, Any]:
@@ -87,16 +86,21 @@ def head(found: Catalogue) -> dict[str, Any]:
     }
 
 
-def by_gateway(found: Catalogue, acc: Accumulator) -> Iterator[tuple[str, dict[str, Any]]]:
+def by_gateway(
+    found: Catalogue, acc: Accumulator, kept: dict[str, dict[str, Any]] | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """(gateway id, its ports' and paths' availability) for each gateway, in the
-    snapshot's order."""
+    snapshot's order; each port's row also into `kept` (by key) when given."""
     gateways: dict[str, dict[str, Any]] = {}
     circuits = acc.circuits
     for key, port in found.ports.items():
         entry = gateways.get(port.gateway_id)
         if entry is None:
             entry = gateways[port.gateway_id] = _gateway_part(port)
-        entry["ports"].append(port_row(port, circuits.get(key)))
+        row = port_row(port, circuits.get(key))
+        entry["ports"].append(row)
+        if kept is not None:
+            kept[key] = row
     for key, path in found.paths.items():
         entry = gateways.get(path.gateway_id)
         if entry is None:
@@ -143,60 +147,59 @@ def _spread(values: Sequence[float]) -> dict[str, float | None]:
     return {"mean": _mean(values), "p95": percentile(values, 0.95)}
 
 
-def _isp(name: str, ports: list[tuple[PortInfo, Sequence[int] | None]]) -> dict[str, Any]:
+Port = tuple[PortInfo, Mapping[str, Any]]  # a port and its row (port_row)
+
+
+def _isp(name: str, ports: list[Port]) -> dict[str, Any]:
     """One ISP's figures over its circuits (availability weighted by observed time)."""
-    sums = {w: [0, 0, 0, 0] for w in WINDOWS}
-    for _info, record in ports:
-        if record:
-            for window in WINDOWS:
-                for index, value in enumerate(totals(record, window)):
-                    sums[window][index] += value
+    count = len(WINDOWS)
+    observed, down, slow, flaps = ([0] * count for _ in range(4))
+    for _info, row in ports:
+        for index in range(count):
+            observed[index] += row["observed_s"][index]
+            down[index] += row["down_s"][index]
+            slow[index] += row["degraded_s"][index]
+            flaps[index] += row["flaps"][index]
     quality = {
         metric: [getattr(i, metric) for i, _ in ports if i.up and getattr(i, metric) is not None]
         for metric in ("latency", "jitter", "loss", "mos")
     }
-    worst = sorted(
-        ports,
-        key=lambda item: (_availability_of(item[1], "30d"), -_flaps_of(item[1], "30d")),
-    )[:WORST_SHOWN]
+    last = count - 1  # the 30 d window
+    worst = sorted(ports, key=lambda item: (_order(item[1]["availability"][last]),
+                                            -item[1]["flaps"][last]))[:WORST_SHOWN]  # fmt: skip
     return {
         "isp": name,
         "asns": sorted({i.asn for i, _ in ports if i.asn}),
         "circuits": len(ports),
         "up": sum(1 for i, _ in ports if i.up),
-        "availability": {w: availability(s[0], s[1]) for w, s in sums.items()},
-        "down_s": {w: s[1] for w, s in sums.items()},
-        "degraded_s": {w: s[2] for w, s in sums.items()},
-        "flaps": {w: s[3] for w, s in sums.items()},
+        "availability": {w: availability(observed[n], down[n]) for n, w in enumerate(WINDOWS)},
+        "down_s": dict(zip(WINDOWS, down, strict=True)),
+        "degraded_s": dict(zip(WINDOWS, slow, strict=True)),
+        "flaps": dict(zip(WINDOWS, flaps, strict=True)),
         "latency": _spread(quality["latency"]),
         "jitter": _spread(quality["jitter"]),
         "loss": _spread(quality["loss"]),
         "mos": {"mean": _mean(quality["mos"])},
-        "worst": [_worst_row(info, record) for info, record in worst],
+        "worst": [_worst_row(info, row) for info, row in worst],
     }
 
 
-def _availability_of(record: Sequence[int] | None, window: str) -> float:
+def _order(found: float | None) -> float:
     """For ordering: a circuit never observed sorts after every observed one."""
-    found = availability(*totals(record, window)[:2]) if record else None
     return 101.0 if found is None else found
 
 
-def _flaps_of(record: Sequence[int] | None, window: str) -> int:
-    return totals(record, window)[3] if record else 0
-
-
-def _worst_row(info: PortInfo, record: Sequence[int] | None) -> dict[str, Any]:
-    observed, down, _, flaps = totals(record, "30d") if record else (0, 0, 0, 0)
+def _worst_row(info: PortInfo, row: Mapping[str, Any]) -> dict[str, Any]:
+    last = len(WINDOWS) - 1
     return {
         "gateway_id": info.gateway_id,
         "gateway_name": info.gateway_name,
         "site_name": info.site_name,
         "port_id": info.port_id,
         "wan_name": info.wan_name,
-        "availability_30d": availability(observed, down),
-        "flaps_30d": flaps,
-        "down_s_30d": down,
+        "availability_30d": row["availability"][last],
+        "flaps_30d": row["flaps"][last],
+        "down_s_30d": row["down_s"][last],
     }
 
 
@@ -212,11 +215,17 @@ def _rank_key(isp: Mapping[str, Any]) -> tuple[float, float, float, str]:
     )
 
 
-def isps_document(found: Catalogue, acc: Accumulator) -> dict[str, Any]:
-    """Every ISP, ranked by availability and then quality."""
-    grouped: dict[str, list[tuple[PortInfo, Sequence[int] | None]]] = {}
+def isps_document(
+    found: Catalogue, acc: Accumulator, rows: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Every ISP, ranked by availability and then quality (`rows`: the ports' rows by key,
+    when by_gateway already made them)."""
+    grouped: dict[str, list[Port]] = {}
     for key, info in found.ports.items():
-        grouped.setdefault(isp_name(info), []).append((info, acc.circuits.get(key)))
+        row = rows.get(key) if rows is not None else None
+        if row is None:
+            row = port_row(info, acc.circuits.get(key))
+        grouped.setdefault(isp_name(info), []).append((info, row))
     isps = sorted((_isp(name, ports) for name, ports in grouped.items()), key=_rank_key)
     for rank, isp in enumerate(isps, 1):
         isp["rank"] = rank

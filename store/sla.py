@@ -1,6 +1,7 @@
 """Availability's running sums in Redis: one state per org, and each closed hour and day.
 
-The state (sla.accumulator.Accumulator) is zlib'd compact JSON, staged with the snapshot
+The state (sla.accumulator.Accumulator) is zlib'd: its keys, then its integers packed (at
+10,000 gateways a JSON decode of it alone would cost a second), staged with the snapshot
 and switched live with it, so the sums never count a refresh the web did not see. A closed
 bucket is a zlib'd array of (slot, observed, down, degraded, flaps) unsigned 32-bit
 integers, written once and read back once, when it leaves its window (DATA.md §3.9).
@@ -13,11 +14,12 @@ import sys
 import zlib
 from array import array
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import redis
 
-from sla.accumulator import Accumulator, Buckets
+from sla.accumulator import WIDTH, Accumulator, Buckets
 from store.codec import encode_json
 from store.histories import as_bytes
 from store.keys import (
@@ -34,7 +36,12 @@ ZLIB_LEVEL = 1  # the state is rewritten each refresh: fast beats small
 
 
 def encode_state(accumulator: Accumulator) -> bytes:
-    return zlib.compress(encode_json(accumulator.to_json()), ZLIB_LEVEL)
+    """zlib of: a JSON line (version, times, slot counter, the keys),
+    then every record's integers as signed 64-bit little-endian, in the keys' order."""
+    keys = list(accumulator.circuits)
+    header = {**accumulator.to_json(), "c": None, "keys": keys}
+    values = array("q", chain.from_iterable(accumulator.circuits.values()))
+    return zlib.compress(encode_json(header) + b"\n" + _little_endian(values).tobytes(), ZLIB_LEVEL)
 
 
 def decode_state(raw: Any) -> Accumulator | None:
@@ -42,9 +49,20 @@ def decode_state(raw: Any) -> Accumulator | None:
     if raw is None:
         return None
     try:
-        document = json.loads(zlib.decompress(as_bytes(raw)))
-        return Accumulator.from_json(document if isinstance(document, dict) else None)
-    except (ValueError, KeyError, TypeError, zlib.error):
+        header_bytes, _, body = zlib.decompress(as_bytes(raw)).partition(b"\n")
+        header = json.loads(header_bytes)
+        values = array("q")
+        values.frombytes(body)
+        flat = _little_endian(values).tolist()
+        keys = [str(key) for key in header["keys"]]
+        if len(flat) != len(keys) * WIDTH:
+            return None
+        records = [flat[i : i + WIDTH] for i in range(0, len(flat), WIDTH)]
+        found = Accumulator.from_json({**header, "c": {}})
+        if found is not None:
+            found.circuits = dict(zip(keys, records, strict=True))
+        return found
+    except (ValueError, KeyError, TypeError, AttributeError, zlib.error):
         return None
 
 
