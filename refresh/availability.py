@@ -9,7 +9,9 @@ documents are staged to go live with the snapshot. No Mist call; one pass over c
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import logging
 import threading
 import time
@@ -25,14 +27,13 @@ from sla.circuits import Catalogue, catalogue, final_flags
 from sla.documents import (
     AVAILABILITY_CSV_COLUMNS,
     ISP_CSV_COLUMNS,
-    TEXT_CELLS,
     availability_csv_rows,
     by_gateway,
     head,
     isp_csv_rows,
     isps_document,
 )
-from store.codec import CsvEncoder, encode_json, excel_safe
+from store.codec import CsvEncoder, Sink, encode_json, excel_safe
 from store.keys import KEY_AVAILABILITY_DETAILS, Dataset
 from store.publisher import Publisher
 from store.sla import read_sla, stage_sla, switch_sla
@@ -115,7 +116,7 @@ def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:
         out.document(Dataset.AVAILABILITY) as document,
         out.document(Dataset.AVAILABILITY_CSV) as sink,
     ):
-        csv = CsvEncoder(AVAILABILITY_CSV_COLUMNS, sink)
+        rows = _CsvBatches(AVAILABILITY_CSV_COLUMNS, sink)
         kept: dict[str, dict[str, Any]] = {}  # each port's figures, for the ISPs
         opening = encode_json({**head(found), "gateways": []})
         document.write(opening[:-2])
@@ -123,8 +124,7 @@ def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:
             body = encode_json(part)  # once: the whole document and the gateway's field
             out.detail(KEY_AVAILABILITY_DETAILS, gateway_id, body)
             document.write(b"," + body if index else body)
-            for row in availability_csv_rows((part,)):
-                csv.add(_cells(row))
+            rows.write(availability_csv_rows((part,), _excel_safe))
         document.write(b"]}")
     isps = isps_document(found, acc, kept)
     out.served_json(Dataset.ISPS, isps)
@@ -134,14 +134,24 @@ def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:
             csv.add([excel_safe(value) for value in row])
 
 
+class _CsvBatches:
+    """CsvEncoder's bytes (BOM, header, CRLF) with many rows per write: a gateway's rows
+    go to the sink at once, not a cell's text at a time."""
+
+    def __init__(self, columns: Iterable[str], sink: Sink) -> None:
+        CsvEncoder(list(columns), sink)  # the BOM and the header row
+        self._sink = sink
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+
+    def write(self, rows: Iterable[Iterable[Any]]) -> None:
+        self._writer.writerows(rows)
+        self._sink.write(self._buffer.getvalue().encode("utf-8"))
+        self._buffer.seek(0)
+        self._buffer.truncate()
+
+
 _excel_safe = functools.lru_cache(maxsize=1 << 16)(excel_safe)  # names repeat row after row
-
-
-def _cells(row: list[Any]) -> list[Any]:
-    """Mist's free text made Excel-safe, the up flag as yes/no, numbers as they are."""
-    cells: list[Any] = [_excel_safe(value) for value in row[: TEXT_CELLS + 1]]
-    cells.extend(row[TEXT_CELLS + 1 :])
-    return cells
 
 
 def metric_ports(found: Catalogue, acc: Accumulator) -> Iterator[PortFigures]:

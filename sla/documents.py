@@ -7,17 +7,15 @@ listed; a circuit that left the org keeps its sums in the state until they roll 
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sla.accumulator import (
-    DAY_AT,
     FLAPS_EVER,
     HOUR_AT,
-    SUM7,
-    SUM24,
-    SUM30,
+    SLOT,
     WIDTH,
     WINDOWS,
     Accumulator,
@@ -33,22 +31,23 @@ _NOTHING = [0] * WIDTH
 
 
 def figures(record: Sequence[int] | None) -> dict[str, list[Any]]:
-    """A record's WINDOW_FIELDS (a circuit first seen this refresh: nothing yet)."""
-    r = record or _NOTHING
-    hour, day = r[HOUR_AT : HOUR_AT + 4], r[DAY_AT : DAY_AT + 4]
-    s24, s7, s30 = r[SUM24 : SUM24 + 4], r[SUM7 : SUM7 + 4], r[SUM30 : SUM30 + 4]
-    observed = [hour[0] + s24[0], day[0] + s7[0], day[0] + s30[0]]
-    down = [hour[1] + s24[1], day[1] + s7[1], day[1] + s30[1]]
+    """A record's WINDOW_FIELDS (a circuit first seen this refresh: nothing yet). Shared,
+    not to be changed: circuits counted alike (most of an org) share one."""
+    return _figures(tuple((record or _NOTHING)[HOUR_AT:SLOT]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _figures(counters: tuple[int, ...]) -> dict[str, list[Any]]:
+    """`figures` of the counters from HOUR_AT up to SLOT."""
+    h0, h1, h2, h3, d0, d1, d2, d3, a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3 = counters
+    observed = [h0 + a0, d0 + b0, d0 + c0]
+    down = [h1 + a1, d1 + b1, d1 + c1]
     return {
-        "availability": [
-            availability(observed[0], down[0]),
-            availability(observed[1], down[1]),
-            availability(observed[2], down[2]),
-        ],
+        "availability": [availability(o, d) for o, d in zip(observed, down, strict=True)],
         "observed_s": observed,
         "down_s": down,
-        "degraded_s": [hour[2] + s24[2], day[2] + s7[2], day[2] + s30[2]],
-        "flaps": [hour[3] + s24[3], day[3] + s7[3], day[3] + s30[3]],
+        "degraded_s": [h2 + a2, d2 + b2, d2 + c2],
+        "flaps": [h3 + a3, d3 + b3, d3 + c3],
     }
 
 
@@ -160,9 +159,12 @@ def _isp(name: str, ports: list[Port]) -> dict[str, Any]:
             down[index] += row["down_s"][index]
             slow[index] += row["degraded_s"][index]
             flaps[index] += row["flaps"][index]
+    live = [info for info, _ in ports if info.up]
     quality = {
-        metric: [getattr(i, metric) for i, _ in ports if i.up and getattr(i, metric) is not None]
-        for metric in ("latency", "jitter", "loss", "mos")
+        "latency": [i.latency for i in live if i.latency is not None],
+        "jitter": [i.jitter for i in live if i.jitter is not None],
+        "loss": [i.loss for i in live if i.loss is not None],
+        "mos": [i.mos for i in live if i.mos is not None],
     }
     last = count - 1  # the 30 d window
     worst = sorted(ports, key=lambda item: (_order(item[1]["availability"][last]),
@@ -240,19 +242,30 @@ AVAILABILITY_CSV_COLUMNS = (
     *(f"{name}_{window}" for window in WINDOWS for name in WINDOW_FIELDS),
     "flaps_total",
 )  # fmt: skip
-TEXT_CELLS = 11  # the leading cells that hold Mist's free text (Excel-safe them)
 
 
-def availability_csv_rows(parts: Iterable[Mapping[str, Any]]) -> Iterator[list[Any]]:
-    """One row per WAN port, then per peer path, of each gateway part (by_gateway)."""
+_CSV_FIGURES = [(name, index) for index in range(len(WINDOWS)) for name in WINDOW_FIELDS]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def availability_csv_rows(
+    parts: Iterable[Mapping[str, Any]], safe: Callable[[Any], Any] = _same
+) -> Iterator[list[Any]]:
+    """One row per WAN port, then per peer path, of each gateway part (by_gateway); `safe`
+    turns each text cell (Mist's names, the up flag) into what the CSV holds."""
     for part in parts:
-        for kind in ("ports", "paths"):
-            for row in part[kind]:
+        head = [safe(part["gateway_name"]), safe(part["gateway_id"]), safe(part["site_name"])]
+        for kind, rows in (("port", part["ports"]), ("path", part["paths"])):
+            for row in rows:
+                get = row.get
                 yield [
-                    kind[:-1], part["gateway_name"], part["gateway_id"], part["site_name"],
-                    row["port_id"], row.get("wan_name"), row.get("isp"), row.get("asn"),
-                    row.get("peer_name"), row.get("peer_port_id"), row.get("vpn"), row["up"],
-                    *(row[name][i] for i in range(len(WINDOWS)) for name in WINDOW_FIELDS),
+                    kind, *head, safe(row["port_id"]), safe(get("wan_name")),
+                    safe(get("isp")), safe(get("asn")), safe(get("peer_name")),
+                    safe(get("peer_port_id")), safe(get("vpn")), safe(row["up"]),
+                    *[row[name][index] for name, index in _CSV_FIGURES],
                     row["flaps_total"],
                 ]  # fmt: skip
 
