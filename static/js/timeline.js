@@ -5,6 +5,13 @@ import { getJSON } from './api.js';
 import { el, formatDateTime, text } from './format.js';
 
 const LIMIT = 200;
+/** Every event type (model/events.py EVENT_TYPES), in the filter's order. */
+export const EVENT_TYPES = [
+  'gateway_offline', 'gateway_online', 'gateway_wan_down', 'gateway_wan_up',
+  'port_down', 'port_up', 'port_disabled', 'port_enabled', 'path_down', 'path_up',
+  'circuit_degraded', 'circuit_recovered', 'refresh_failing', 'refresh_recovered',
+  'tokens_exhausted', 'tokens_recovered', 'data_stale', 'data_fresh',
+];
 const SEVERITY_CLASSES = { critical: 'sla-bad', warning: 'sla-warn', info: 'sla-info' };
 
 function label(kind) {
@@ -36,6 +43,7 @@ export class Timeline {
     this.type = root.querySelector('#timeline-type');
     this.severity = root.querySelector('#timeline-severity');
     this.generation = 0;
+    for (const kind of EVENT_TYPES) this.type.append(el('option', { value: kind, text: label(kind) }));
     for (const select of [this.type, this.severity]) select.addEventListener('change', () => this.load());
   }
 
