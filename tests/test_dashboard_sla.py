@@ -54,7 +54,9 @@ class FlappedOrg:
                                              "state": state})  # fmt: skip
 
     def quiet_gateway(self) -> dict[str, Any]:
-        body = json.loads(self.redis.client().get("mist:gateways"))
+        raw = self.redis.client().get("mist:gateways")
+        assert isinstance(raw, bytes)
+        body = json.loads(raw)
         return next(
             g
             for g in body["gateways"]

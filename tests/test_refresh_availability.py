@@ -77,7 +77,7 @@ def test_a_port_down_between_refreshes_is_a_flap_in_every_document(mistsim, redi
         and f'port="{first}"' in line
     ]
     assert flapped and flapped[0].endswith(" 1")
-    assert 'mist_wan_port_availability_ratio{' in metrics and 'window="7d"' in metrics
+    assert "mist_wan_port_availability_ratio{" in metrics and 'window="7d"' in metrics
     checked = promtool("check", "metrics", stdin=web.get("/metrics").data)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -114,7 +114,7 @@ def test_csv_is_excel_safe_and_names_come_back_intact(redis_server):
     assert body.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0]["gateway_name"] == "'+cmd|' /C calc'!A0 ünï 🚀"
-    assert rows[0]["isp"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[0]["isp"] == '\'=HYPERLINK("http://x")'
     assert rows[0]["availability_24h"] == "100.0" and rows[0]["up"] == "yes"
     isps = list(csv.DictReader(io.StringIO(web.get("/api/isps.csv").data.decode("utf-8-sig"))))
     assert isps[0]["isp"].startswith("'=")
@@ -135,3 +135,23 @@ def test_the_state_and_buckets_survive_their_encoding(redis_server):
     closed = redis_server.client().get(f"mist:sla:{ORG_ID}:d20000")
     assert decode_bucket(closed) == {0: [400, 0, 0, 0]}
     assert redis_server.client().ttl(f"mist:sla:{ORG_ID}:d20000") > 30 * DAY
+
+
+def test_the_families_carry_mist_wan_port_up_labels_and_pass_promtool():
+    import fakeredis
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.fixtures.sample_data import publish_sample
+
+    store = fakeredis.FakeRedis()
+    publish_sample(store, 6, edge_cases=True)
+    body = store.get("mist:metrics")
+    assert isinstance(body, bytes)
+    families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+    up = {tuple(sorted(s.labels.items())) for s in families["mist_wan_port_up"].samples}
+    flaps = families["mist_wan_port_flaps"].samples
+    assert flaps and {tuple(sorted(s.labels.items())) for s in flaps} == up
+    assert all(s.name == "mist_wan_port_flaps_total" and s.value == 0 for s in flaps)
+    assert families["mist_wan_port_availability_ratio"].type == "gauge"
+    checked = promtool("check", "metrics", stdin=body)
+    assert checked.returncode == 0 and checked.stdout + checked.stderr == b""

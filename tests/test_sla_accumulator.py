@@ -35,7 +35,7 @@ DOWN_FLAGS = IN_SERVICE
 STEP = 300  # a refresh every 5 minutes
 
 
-def event(kind: str, when: float, port: str = "ge-0/0/0", **more: Any) -> dict[str, Any]:
+def event(kind: str, when: float, port: str | None = "ge-0/0/0", **more: Any) -> dict[str, Any]:
     return {"type": kind, "time": when, "gateway_id": "gw1", "port_id": port, **more}
 
 
