@@ -358,16 +358,17 @@ def advance(
         run.run()
         _settle(accumulator, final, run)
         return accumulator, run.closed
+    _settle(accumulator, final, None)  # the clock stepped back: nothing to count, flags move
     return accumulator, {}
 
 
-def _settle(accumulator: Accumulator, final: Mapping[str, int], run: _Run) -> None:
+def _settle(accumulator: Accumulator, final: Mapping[str, int], run: _Run | None) -> None:
     """This refresh's flags on every record; a down no event told of is a flap all the
     same; a circuit gone with nothing left in any window leaves."""
     circuits = accumulator.circuits
     for key, record in list(circuits.items()):
         flags = final.get(key, 0)
-        if record[FLAGS] & (KNOWN | UP) == KNOWN | UP and flags & (KNOWN | UP) == KNOWN:
+        if run and record[FLAGS] & (KNOWN | UP) == KNOWN | UP and flags & (KNOWN | UP) == KNOWN:
             run.flap(record)
         record[FLAGS] = flags
         if key not in final and not any(record[HOUR_AT:SLOT]):

@@ -231,3 +231,13 @@ def test_an_unreadable_or_older_state_starts_afresh():
     acc, closed = advance(None, START, [], {PORT: UP_FLAGS}, max_gap=900)
     assert closed == {} and acc.circuits[PORT][0] == UP_FLAGS
     assert availability(0, 0) is None
+
+
+def test_a_clock_step_back_counts_nothing_and_learns_new_circuits():
+    worker = Worker()
+    worker.refresh(START, {PORT: UP_FLAGS})
+    worker.refresh(START + STEP, {PORT: UP_FLAGS})
+    worker.refresh(START + 10, {PORT: DOWN_FLAGS, OTHER: UP_FLAGS})
+    assert worker.figures()["24h"] == (100.0, STEP, 0, 0, 0)
+    assert OTHER in worker.acc.circuits
+    assert worker.acc.circuits[PORT][0] == DOWN_FLAGS
