@@ -23,7 +23,7 @@ from sla.accumulator import (
 )
 from sla.circuits import Catalogue, PathInfo, PortInfo
 
-WORST_SHOWN = 5  # worst circuits listed per ISP
+WORST_SHOWN = 5  # worst circuits listed per ISP (only those down or flapping in 30 d)
 UNKNOWN_ISP = "Unknown ISP"
 WINDOW_FIELDS = ("availability", "observed_s", "down_s", "degraded_s", "flaps")
 """Each circuit's figures: one list per field, one value per window (WINDOWS' order)."""
@@ -167,8 +167,9 @@ def _isp(name: str, ports: list[Port]) -> dict[str, Any]:
         "mos": [i.mos for i in live if i.mos is not None],
     }
     last = count - 1  # the 30 d window
-    worst = sorted(ports, key=lambda item: (_order(item[1]["availability"][last]),
-                                            -item[1]["flaps"][last]))[:WORST_SHOWN]  # fmt: skip
+    hurt = [p for p in ports if p[1]["down_s"][last] or p[1]["flaps"][last]]  # not spotless
+    worst = sorted(hurt, key=lambda item: (_order(item[1]["availability"][last]),
+                                           -item[1]["flaps"][last]))[:WORST_SHOWN]  # fmt: skip
     return {
         "isp": name,
         "asns": sorted({i.asn for i, _ in ports if i.asn}),
