@@ -21,6 +21,7 @@ from model.events import Derived, derive_events, system_events
 from model.freshness import data_age, is_stale
 from model.mist_events import MIST_TYPES, convert, merge, read_window
 from model.snapshot import Snapshot
+from refresh.availability import AvailabilityStep, Prepared
 from store.events import (
     Retention,
     queue_events,
@@ -64,6 +65,8 @@ class EventStep:
         self.hold = hold
         self.retention = retention
         self.alerts: AlertHook | None = None  # the worker sets it when alerts are configured
+        self.availability = AvailabilityStep(client, redis_lock, interval=interval)
+        self._prepared: Prepared | None = None
 
     def read_mist(self, mist: MistConnection, now: float, org_id: str) -> Fetched:
         """Mist's gateway events since the last read (a job of the fetch: its failure is
@@ -98,6 +101,7 @@ class EventStep:
             system, snapshot.org, snapshot.generated_at, failing=False, exhausted=False, stale=False
         )
         derived.events.extend(cleared)
+        self._prepared = self.availability.prepare(snapshot, org_id, derived.state)
         log.info(
             "events: %d new (%d read from Mist), %.2f s",
             len(derived.events),
@@ -113,9 +117,14 @@ class EventStep:
         derived: Derived,
         conditions: Mapping[str, bool],
         now: float,
+        metrics: Any | None = None,
     ) -> None:
-        """The events and the state, live with the snapshot in `out`'s switch."""
+        """The events and the state, live with the snapshot in `out`'s switch, and the
+        availability they move on (its metric families into `metrics` when given)."""
         write_state(out.staging, org_id, derived.state)
+        if self._prepared is not None:
+            self.availability.publish(out, self._prepared, derived.events, metrics)
+            self._prepared = None
         alerts = self.alerts.plan(org_id, derived.events, now) if self.alerts else None
 
         def queue(switch: Any) -> None:

@@ -125,7 +125,9 @@ class Pipeline:
             snapshot,
             traffic,
             now,
-            lambda out: self.parts.events.publish(out, org_id, derived, conditions, now),
+            lambda out, metrics: self.parts.events.publish(
+                out, org_id, derived, conditions, now, metrics
+            ),
         )
 
     def _fetch(
@@ -198,7 +200,7 @@ class Pipeline:
         snapshot: Snapshot,
         traffic: TrafficResult,
         now: float,
-        events: Callable[[Publisher], None],
+        events: Callable[[Publisher, MetricsDocuments], None],
     ) -> int:
         """Everything staged, then switched live at once, only while we still hold the lease."""
         parts = self.parts
@@ -213,7 +215,7 @@ class Pipeline:
             try:  # fenced: paused past our lease, no write of ours is applied
                 metrics = MetricsDocuments(out, parts.metrics_peer_paths)
                 write_snapshot(out, snapshot, traffic, metrics)
-                events(out)
+                events(out, metrics)
                 status = self.report.published_status(now)
                 metrics.finish(status, parts.mist.call_totals())
                 log.info("metrics: built in %.2f s", metrics.seconds)

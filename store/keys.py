@@ -25,6 +25,11 @@ KEY_HEARTBEAT = "mist:metadata:heartbeat"
 KEY_LOCK = "mist:lock:worker"
 KEY_EVENTS_ORG = "mist:events:org"  # the org whose events the web serves (no TTL)
 KEY_ALERT_RECEIVERS = "mist:alerts:receivers"  # hash: receiver number -> its delivery JSON
+KEY_AVAILABILITY = "mist:availability"  # every WAN port's and peer path's availability
+KEY_AVAILABILITY_CSV = "mist:availability:csv"
+KEY_AVAILABILITY_DETAILS = "mist:availability:by_gateway"  # hash: gateway id -> its JSON
+KEY_ISPS = "mist:isps"  # the ISPs ranked by availability and quality
+KEY_ISPS_CSV = "mist:isps:csv"
 GZ_SUFFIX = ":gz"
 STAGED_PREFIX = "mist:staged:"  # a refresh is written here, then renamed live at once
 LAST_GOOD_PREFIX = "mist:lastgood:"  # the newest snapshot again, served once the live is gone
@@ -38,6 +43,8 @@ LEASE_SECONDS = 10  # a killed worker's lease lapses this soon; the heartbeat re
 HEARTBEAT_PERIOD = 10
 HEARTBEAT_TTL = 3 * HEARTBEAT_PERIOD  # a missing heartbeat means a dead worker
 ALERT_OUTBOX_MAX = 10_000  # alerts waiting per receiver; beyond it the oldest go
+SLA_HOUR_TTL = 2 * 86400  # a closed hour is read back once, 24 h after it closed
+SLA_DAY_TTL = 32 * 86400  # a closed day is read back 7 and 30 days after it closed
 COMPANION_SLACK = 3 * 3600  # `:fine`/`:coarse` outlive the home key by at most this
 
 
@@ -53,6 +60,10 @@ class Dataset(enum.Enum):
     INSIGHTS_ALL = "insights_all"
     METRICS = "metrics"
     METRICS_OPENMETRICS = "metrics_openmetrics"
+    AVAILABILITY = "availability"
+    AVAILABILITY_CSV = "availability_csv"
+    ISPS = "isps"
+    ISPS_CSV = "isps_csv"
 
 
 DATASET_KEYS: dict[Dataset, str] = {
@@ -65,6 +76,10 @@ DATASET_KEYS: dict[Dataset, str] = {
     Dataset.INSIGHTS_ALL: KEY_INSIGHTS_ALL,
     Dataset.METRICS: KEY_METRICS,
     Dataset.METRICS_OPENMETRICS: KEY_METRICS_OPENMETRICS,
+    Dataset.AVAILABILITY: KEY_AVAILABILITY,
+    Dataset.AVAILABILITY_CSV: KEY_AVAILABILITY_CSV,
+    Dataset.ISPS: KEY_ISPS,
+    Dataset.ISPS_CSV: KEY_ISPS_CSV,
 }
 
 
@@ -118,6 +133,17 @@ def alert_holddown_key(org_id: str) -> str:
     """An org's open hold-down windows (JSON, no TTL): per org, so orgs refreshed side by
     side never overwrite each other's."""
     return f"mist:alerts:holddown:{org_id}"
+
+
+def sla_state_key(org_id: str) -> str:
+    """An org's availability running sums (sla.accumulator), zlib'd JSON, no TTL."""
+    return f"mist:sla:{org_id}:state"
+
+
+def sla_bucket_key(org_id: str, bucket: str) -> str:
+    """One closed hour (`h…`) or day (`d…`) of an org's circuits, read back once it leaves
+    a window (SLA_HOUR_TTL, SLA_DAY_TTL)."""
+    return f"mist:sla:{org_id}:{bucket}"
 
 
 def history_key(gateway_id: str, port_id: str) -> str:

@@ -184,6 +184,12 @@ class Publisher:
         self.staging.set(peer_paths_key(gateway_id), body, ex=self.ttl)
         self.written += 1
 
+    def detail(self, key: str, gateway_id: str, body: bytes) -> None:
+        """One gateway's field of another per-gateway hash (availability), switched live
+        with the snapshot like the gateway's own."""
+        self._field(key, gateway_id, body)
+        self.written += 1
+
     def with_switch(self, queue: Callable[[Transaction], None]) -> None:
         """More commands for the switch: they go live with the snapshot (its events)."""
         self._with_switch.append(queue)

@@ -80,6 +80,17 @@ API_CALLS = Family(
 TOKEN_CALLS = _gauge(
     "mist_api_token_calls_this_hour", "Mist API calls made with the token this clock hour."
 )
+PORT_AVAILABILITY = _gauge(
+    "mist_wan_port_availability_ratio",
+    "Share (0-1) of the observed time the WAN port was up over the window (24h or 7d); time"
+    " not observed (gateway offline, port disabled, before first seen) is not counted.",
+)
+PORT_FLAPS = Family(
+    "mist_wan_port_flaps",
+    "counter",
+    "Times the WAN port went down after being up, since the worker first saw it.",
+)
+AVAILABILITY_WINDOWS = ("24h", "7d")
 TOKEN_LIMIT = _gauge(
     "mist_api_token_calls_limit", "Mist API calls the token may make per clock hour."
 )
@@ -104,6 +115,19 @@ class _Port:
     paths: Sequence[PeerPath]
 
 
+def gateway_labels(org: object, site: object, name: object, gateway_id: str) -> str:
+    """A gateway's labels (and the head of its ports')."""
+    return render_labels(
+        (("org", org), ("site", site), ("gateway", name), ("gateway_id", gateway_id))
+    )
+
+
+def port_labels(head: str, port_id: str, wan_name: object, isp: object) -> str:
+    """A WAN port's labels: its gateway's, then port, wan_name and isp."""
+    tail = render_labels((("port", port_id), ("wan_name", wan_name)))
+    return f'{head},{tail},isp="{escape(isp)}"'
+
+
 def _port_rows(snapshot: Snapshot) -> tuple[list[tuple[str, Gateway]], list[_Port]]:
     """Every gateway and every WAN port with its labels, in the snapshot's order."""
     org = snapshot.org.get("name")
@@ -114,14 +138,11 @@ def _port_rows(snapshot: Snapshot) -> tuple[list[tuple[str, Gateway]], list[_Por
     for gateway in snapshot.records:
         stat = gateway.stat
         site = site_names.get(stat.site_id)
-        head = render_labels(
-            (("org", org), ("site", site), ("gateway", stat.name), ("gateway_id", stat.id))
-        )
+        head = gateway_labels(org, site, stat.name, stat.id)
         gateways.append((head, gateway))
         for port in gateway.ports:
             key = (stat.id, port.port_id)
-            tail = render_labels((("port", port.port_id), ("wan_name", port.wan_name)))
-            labels = f'{head},{tail},isp="{escape(port.isp)}"'
+            labels = port_labels(head, port.port_id, port.wan_name, port.isp)
             paths = snapshot.port_paths.get(key, ())
             ports.append(_Port(labels, port, circuits.get(key), paths))
     return gateways, ports
@@ -212,6 +233,24 @@ def snapshot_families(snapshot: Snapshot, peer_paths: str) -> Iterator[Rendered]
         yield from _summary_families(ports)
     if peer_paths == "all":
         yield from _path_families(ports)
+
+
+PortFigures = tuple[str, Mapping[str, float | None], int]
+"""A WAN port's labels, its availability ratio per window (None: nothing observed) and its
+flaps since first seen (sla/documents builds them)."""
+
+
+def availability_families(ports: Sequence[PortFigures]) -> Iterator[Rendered]:
+    """Availability per WAN port over 24h and 7d, and its flap counter (issue 13)."""
+    yield family(
+        PORT_AVAILABILITY,
+        (
+            (f'{labels},window="{window}"', number(ratios.get(window)))
+            for labels, ratios, _ in ports
+            for window in AVAILABILITY_WINDOWS
+        ),
+    )
+    yield family(PORT_FLAPS, ((labels, str(flaps)) for labels, _, flaps in ports))
 
 
 def worker_families(

@@ -13,6 +13,7 @@ from history.series import RANGES
 from history.series import series as traffic_series
 from store.histories import read_port_history
 from store.reads import read_gateway, read_gateway_peer_paths
+from store.sla import read_gateway_availability
 from web.answers import JSON_MIMETYPE, PRIVATE_NO_CACHE
 from web.errors import json_error, json_response
 
@@ -50,6 +51,12 @@ def blueprint(client: redis.Redis, interval: int) -> Blueprint:
     @api.get("/api/gateway/<gateway_id>/vpn-peers")
     def gateway_peer_paths(gateway_id: str) -> Response:
         return stored(gateway_id, read_gateway_peer_paths, "no peer paths known for this gateway")
+
+    @api.get("/api/gateway/<gateway_id>/availability")
+    def gateway_availability(gateway_id: str) -> Response:
+        return stored(
+            gateway_id, read_gateway_availability, "no availability known for this gateway"
+        )
 
     @api.get("/api/gateway/<gateway_id>/port/<path:port_id>/traffic")
     def port_traffic(gateway_id: str, port_id: str) -> Response:

@@ -39,6 +39,12 @@ SERVED_ROUTES = {
     "/api/gateways/rows": Dataset.GATEWAY_ROWS,
     "/api/vpn-peers/all": Dataset.VPN_PEERS_ALL,
     "/api/insights/all": Dataset.INSIGHTS_ALL,
+    "/api/availability": Dataset.AVAILABILITY,
+    "/api/isps": Dataset.ISPS,
+}
+CSV_ROUTES = {  # served with ETag and gzip like the JSON, downloaded as a named file
+    "/api/availability.csv": (Dataset.AVAILABILITY_CSV, "mist-availability"),
+    "/api/isps.csv": (Dataset.ISPS_CSV, "mist-isps"),
 }
 
 
@@ -105,6 +111,16 @@ def _export_handler(datasets: DatasetServer) -> Handler:
     return answer
 
 
+def _csv_handler(datasets: DatasetServer, dataset: Dataset, name: str) -> Handler:
+    def answer(environ: Environ) -> Answer:
+        status, headers, body = _dataset_handler(datasets, dataset)(environ)
+        if status == 200:
+            headers = [*headers, ("Content-Disposition", f'attachment; filename="{name}.csv"')]
+        return status, headers, body
+
+    return answer
+
+
 def _health_handler(client: redis.Redis, interval: int) -> Handler:
     def answer(environ: Environ) -> Answer:
         """Liveness without loading the org: Redis reachable, data age, worker status."""
@@ -149,4 +165,6 @@ def routes(
     }
     for path, dataset in SERVED_ROUTES.items():
         table[path] = _dataset_handler(datasets, dataset)
+    for path, (dataset, name) in CSV_ROUTES.items():
+        table[path] = _csv_handler(datasets, dataset, name)
     return table

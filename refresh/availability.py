@@ -1,0 +1,172 @@
+"""A refresh's availability step: the running sums moved on by this refresh, and published.
+
+`prepare` runs with the events (before the publish drains the snapshot): it takes what the
+documents need of the snapshot and reads the state and the buckets leaving a window.
+`publish` runs in the publish: this refresh's events (derived and Mist's, whatever the
+event step holds by then) move the sums on, and the state, the closed buckets and the
+documents are staged to go live with the snapshot. No Mist call; one pass over circuits.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from model.snapshot import Snapshot
+from sla.accumulator import Accumulator, Buckets, advance, needed, totals
+from sla.circuits import Catalogue, catalogue, final_flags
+from sla.documents import (
+    AVAILABILITY_CSV_COLUMNS,
+    ISP_CSV_COLUMNS,
+    availability_csv_rows,
+    by_gateway,
+    head,
+    isp_csv_rows,
+    isps_document,
+)
+from store.codec import CsvEncoder, Sink, encode_json, excel_safe
+from store.keys import KEY_AVAILABILITY_DETAILS, Dataset
+from store.publisher import Publisher
+from store.sla import read_sla, stage_sla, switch_sla
+from views.metrics import PortFigures, availability_families, gateway_labels, port_labels
+
+log = logging.getLogger("worker")
+
+MIN_GAP = 600  # seconds a refresh may be late before the time since the last is unobserved
+
+
+@dataclass
+class Prepared:
+    """What `publish` needs, read and taken before the snapshot is drained."""
+
+    org_id: str
+    now: float
+    found: Catalogue
+    final: dict[str, int]
+    stored: Accumulator | None
+    leaving: dict[str, Buckets]
+
+
+class AvailabilityStep:
+    """Availability per WAN port, peer path and ISP, counted by the worker each refresh."""
+
+    def __init__(self, client: redis.Redis, redis_lock: threading.Lock, *, interval: int):
+        self._client = client
+        self._lock = redis_lock
+        self.max_gap = max(3 * interval, MIN_GAP)
+        self.seconds = 0.0  # what the step cost this refresh
+
+    def prepare(self, snapshot: Snapshot, org_id: str, state: Mapping[str, Any]) -> Prepared:
+        """The snapshot's circuits and flags, the stored sums and the buckets to subtract."""
+        started = time.perf_counter()
+        found = catalogue(snapshot)
+        final = final_flags(state, found)
+        with self._lock:
+            stored, _ = read_sla(self._client, org_id, ())
+            names = needed(stored, snapshot.generated_at).buckets
+            leaving = read_sla(self._client, org_id, names)[1] if names else {}
+        self.seconds = time.perf_counter() - started
+        return Prepared(org_id, snapshot.generated_at, found, final, stored, leaving)
+
+    def publish(
+        self,
+        out: Publisher,
+        prepared: Prepared,
+        events: Iterable[Mapping[str, Any]],
+        metrics: Any | None = None,
+    ) -> None:
+        """The sums moved on by `events`, staged with the documents (and the metrics'
+        families into `metrics`, a refresh.writer.MetricsDocuments, when given)."""
+        started = time.perf_counter()
+        accumulator, closed = advance(
+            prepared.stored,
+            prepared.now,
+            events,
+            prepared.final,
+            max_gap=self.max_gap,
+            leaving=prepared.leaving,
+        )
+        found = prepared.found
+        stage_sla(out.staging, prepared.org_id, accumulator, closed)
+        out.with_switch(lambda switch: switch_sla(switch, prepared.org_id))
+        write_documents(out, found, accumulator)
+        if metrics is not None:
+            metrics.write(availability_families(list(metric_ports(found, accumulator))))
+        self.seconds += time.perf_counter() - started
+        log.info(
+            "availability: %d circuits, %d buckets closed, %.2f s",
+            len(accumulator.circuits),
+            len(closed),
+            self.seconds,
+        )
+
+
+def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:
+    """/api/availability (and each gateway's part), its CSV, /api/isps and its CSV."""
+    with (
+        out.document(Dataset.AVAILABILITY) as document,
+        out.document(Dataset.AVAILABILITY_CSV) as sink,
+    ):
+        rows = _CsvBatches(AVAILABILITY_CSV_COLUMNS, sink)
+        kept: dict[str, dict[str, Any]] = {}  # each port's figures, for the ISPs
+        opening = encode_json({**head(found), "gateways": []})
+        document.write(opening[:-2])
+        for index, (gateway_id, part) in enumerate(by_gateway(found, acc, kept)):
+            body = encode_json(part)  # once: the whole document and the gateway's field
+            out.detail(KEY_AVAILABILITY_DETAILS, gateway_id, body)
+            document.write(b"," + body if index else body)
+            rows.write(availability_csv_rows((part,), _excel_safe))
+        document.write(b"]}")
+    isps = isps_document(found, acc, kept)
+    out.served_json(Dataset.ISPS, isps)
+    with out.document(Dataset.ISPS_CSV) as sink:
+        csv = CsvEncoder(ISP_CSV_COLUMNS, sink)
+        for row in isp_csv_rows(isps):
+            csv.add([excel_safe(value) for value in row])
+
+
+class _CsvBatches:
+    """CsvEncoder's bytes (BOM, header, CRLF) with many rows per write: a gateway's rows
+    go to the sink at once, not a cell's text at a time."""
+
+    def __init__(self, columns: Iterable[str], sink: Sink) -> None:
+        CsvEncoder(list(columns), sink)  # the BOM and the header row
+        self._sink = sink
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+
+    def write(self, rows: Iterable[Iterable[Any]]) -> None:
+        self._writer.writerows(rows)
+        self._sink.write(self._buffer.getvalue().encode("utf-8"))
+        self._buffer.seek(0)
+        self._buffer.truncate()
+
+
+_excel_safe = functools.lru_cache(maxsize=1 << 16)(excel_safe)  # names repeat row after row
+
+
+def metric_ports(found: Catalogue, acc: Accumulator) -> Iterator[PortFigures]:
+    """Each WAN port's labels (as mist_wan_port_up's), ratios over 24h and 7d, flaps."""
+    org = found.org.get("name")
+    heads: dict[str, str] = {}
+    for key, info in found.ports.items():
+        record = acc.circuits.get(key)
+        head = heads.get(info.gateway_id)
+        if head is None:
+            head = gateway_labels(org, info.site_name, info.gateway_name, info.gateway_id)
+            heads[info.gateway_id] = head
+        labels = port_labels(head, info.port_id, info.wan_name, info.isp)
+        ratios: dict[str, float | None] = {}
+        for window in ("24h", "7d"):
+            observed, down, _, _ = totals(record, window) if record else (0, 0, 0, 0)
+            ratios[window] = round((observed - down) / observed, 6) if observed > 0 else None
+        yield labels, ratios, record[1] if record else 0

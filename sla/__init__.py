@@ -1,0 +1,1 @@
+"""Availability and SLA: running sums per WAN port and peer path, and the documents on them."""

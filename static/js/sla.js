@@ -1,0 +1,56 @@
+// The availability views: the nav between the gateway table, the ISP ranking and the events
+// timeline (the URL's #isps / #events keeps the choice), and the port cards' availability.
+// The shown view reloads each poll interval, so it follows the worker's refreshes.
+
+import { startAvailability } from './availability.js';
+import { IspView } from './isps.js';
+import { Timeline } from './timeline.js';
+
+const VIEWS = ['gateways', 'isps', 'events'];
+const POLL_MS = Number(document.body.dataset.pollMs) || 10000;
+
+function viewOfHash() {
+  const name = window.location.hash.replace('#', '');
+  return VIEWS.includes(name) ? name : 'gateways';
+}
+
+function start() {
+  startAvailability(document.getElementById('gateway-rows'));
+  const nav = document.getElementById('view-nav');
+  const ispRoot = document.getElementById('isp-view');
+  const timelineRoot = document.getElementById('timeline-view');
+  if (!nav || !ispRoot || !timelineRoot) return;
+  const isps = new IspView(ispRoot);
+  const timeline = new Timeline(timelineRoot);
+  const loaders = { isps: () => isps.load(), events: () => timeline.load() };
+
+  const show = (view) => {
+    document.body.dataset.view = view;
+    for (const button of nav.querySelectorAll('[data-view]')) {
+      const current = button.dataset.view === view;
+      button.classList.toggle('active', current);
+      button.setAttribute('aria-pressed', current ? 'true' : 'false');
+    }
+    ispRoot.hidden = view !== 'isps';
+    timelineRoot.hidden = view !== 'events';
+    if (loaders[view]) loaders[view]();
+  };
+
+  nav.addEventListener('click', (event) => {
+    const button = event.target.closest('[data-view]');
+    if (!button) return;
+    const view = button.dataset.view;
+    const url = `${window.location.pathname}${window.location.search}${view === 'gateways' ? '' : `#${view}`}`;
+    window.history.replaceState(null, '', url);
+    show(view);
+  });
+  window.addEventListener('hashchange', () => show(viewOfHash()));
+  setInterval(() => {
+    const view = document.body.dataset.view;
+    if (!document.hidden && loaders[view]) loaders[view]();
+  }, POLL_MS);
+  show(viewOfHash());
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+else start();

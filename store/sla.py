@@ -1,0 +1,128 @@
+"""Availability's running sums in Redis: one state per org, and each closed hour and day.
+
+The state (sla.accumulator.Accumulator) is zlib'd: its keys, then its integers packed (at
+10,000 gateways a JSON decode of it alone would cost a second), staged with the snapshot
+and switched live with it, so the sums never count a refresh the web did not see. A closed
+bucket is a zlib'd array of (slot, observed, down, degraded, flaps) unsigned 32-bit
+integers, written once and read back once, when it leaves its window (DATA.md §3.9).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import zlib
+from array import array
+from collections.abc import Mapping, Sequence
+from itertools import chain
+from typing import Any
+
+import redis
+
+from sla.accumulator import WIDTH, Accumulator, Buckets
+from store.codec import encode_json
+from store.histories import as_bytes
+from store.keys import (
+    KEY_AVAILABILITY_DETAILS,
+    SLA_DAY_TTL,
+    SLA_HOUR_TTL,
+    last_good_key,
+    sla_bucket_key,
+    sla_state_key,
+    staged_key,
+)
+
+ZLIB_LEVEL = 1  # the state is rewritten each refresh: fast beats small
+
+
+def encode_state(accumulator: Accumulator) -> bytes:
+    """zlib of: a JSON line (version, times, slot counter, the keys),
+    then every record's integers as signed 64-bit little-endian, in the keys' order."""
+    keys = list(accumulator.circuits)
+    header = {**accumulator.to_json(), "c": None, "keys": keys}
+    values = array("q", chain.from_iterable(accumulator.circuits.values()))
+    return zlib.compress(encode_json(header) + b"\n" + _little_endian(values).tobytes(), ZLIB_LEVEL)
+
+
+def decode_state(raw: Any) -> Accumulator | None:
+    """The stored state; None when absent or unreadable (availability starts afresh)."""
+    if raw is None:
+        return None
+    try:
+        header_bytes, _, body = zlib.decompress(as_bytes(raw)).partition(b"\n")
+        header = json.loads(header_bytes)
+        values = array("q")
+        values.frombytes(body)
+        flat = _little_endian(values).tolist()
+        keys = [str(key) for key in header["keys"]]
+        if len(flat) != len(keys) * WIDTH:
+            return None
+        records = [flat[i : i + WIDTH] for i in range(0, len(flat), WIDTH)]
+        found = Accumulator.from_json({**header, "c": {}})
+        if found is not None:
+            found.circuits = dict(zip(keys, records, strict=True))
+        return found
+    except (ValueError, KeyError, TypeError, AttributeError, zlib.error):
+        return None
+
+
+def _little_endian(values: array[int]) -> array[int]:
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
+
+
+def encode_bucket(buckets: Buckets) -> bytes:
+    values = array("I")
+    for slot, bucket in buckets.items():
+        values.append(slot)
+        values.extend(max(0, value) for value in bucket)
+    return zlib.compress(_little_endian(values).tobytes(), ZLIB_LEVEL)
+
+
+def decode_bucket(raw: Any) -> Buckets:
+    """A stored bucket; nothing when absent or unreadable (its sums are not subtracted)."""
+    if raw is None:
+        return {}
+    try:
+        values = array("I")
+        values.frombytes(zlib.decompress(as_bytes(raw)))
+    except (ValueError, zlib.error):
+        return {}
+    values = _little_endian(values)
+    return {values[i]: list(values[i + 1 : i + 5]) for i in range(0, len(values) - 4, 5)}
+
+
+def read_sla(
+    client: redis.Redis, org_id: str, buckets: Sequence[str]
+) -> tuple[Accumulator | None, dict[str, Buckets]]:
+    """The org's state and the named closed buckets, in one round trip."""
+    keys = [sla_state_key(org_id), *(sla_bucket_key(org_id, name) for name in buckets)]
+    found: list[Any] = client.mget(keys)
+    leaving = {name: decode_bucket(raw) for name, raw in zip(buckets, found[1:], strict=True)}
+    return decode_state(found[0]), leaving
+
+
+def stage_sla(
+    staging: Any, org_id: str, accumulator: Accumulator, closed: Mapping[str, Buckets]
+) -> None:
+    """The closed buckets (written as they come: a failed refresh writes them again the
+    same) and the state, staged for the switch (switch_sla)."""
+    for name, buckets in closed.items():
+        ttl = SLA_HOUR_TTL if name.startswith("h") else SLA_DAY_TTL
+        staging.set(sla_bucket_key(org_id, name), encode_bucket(buckets), ex=ttl)
+    staging.set(staged_key(sla_state_key(org_id)), encode_state(accumulator))
+
+
+def switch_sla(switch: Any, org_id: str) -> None:
+    """The staged state goes live with the snapshot."""
+    switch.rename(staged_key(sla_state_key(org_id)), sla_state_key(org_id))
+
+
+def read_gateway_availability(client: redis.Redis, gateway_id: str) -> bytes | None:
+    """One gateway's availability JSON as the worker stored it (its last-good copy only
+    when the live hash is gone, as store.reads does for the gateway itself)."""
+    body = client.hget(KEY_AVAILABILITY_DETAILS, gateway_id)
+    if body is None and not client.exists(KEY_AVAILABILITY_DETAILS):
+        body = client.hget(last_good_key(KEY_AVAILABILITY_DETAILS), gateway_id)
+    return None if body is None else as_bytes(body)
