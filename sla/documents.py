@@ -149,8 +149,8 @@ def _spread(values: Sequence[float]) -> dict[str, float | None]:
 Port = tuple[PortInfo, Mapping[str, Any]]  # a port and its row (port_row)
 
 
-def _isp(name: str, ports: list[Port]) -> dict[str, Any]:
-    """One ISP's figures over its circuits (availability weighted by observed time)."""
+def _window_sums(ports: list[Port]) -> tuple[list[int], list[int], list[int], list[int]]:
+    """Observed, down, degraded and flaps per window, summed over an ISP's circuits."""
     count = len(WINDOWS)
     observed, down, slow, flaps = ([0] * count for _ in range(4))
     for _info, row in ports:
@@ -159,14 +159,28 @@ def _isp(name: str, ports: list[Port]) -> dict[str, Any]:
             down[index] += row["down_s"][index]
             slow[index] += row["degraded_s"][index]
             flaps[index] += row["flaps"][index]
+    return observed, down, slow, flaps
+
+
+def _quality(ports: list[Port]) -> dict[str, Any]:
+    """Mean and p95 latency, jitter and loss, and mean MOS, over the circuits that are up."""
     live = [info for info, _ in ports if info.up]
-    quality = {
-        "latency": [i.latency for i in live if i.latency is not None],
-        "jitter": [i.jitter for i in live if i.jitter is not None],
-        "loss": [i.loss for i in live if i.loss is not None],
-        "mos": [i.mos for i in live if i.mos is not None],
+
+    def known(field: str) -> list[float]:
+        return [value for value in (getattr(i, field) for i in live) if value is not None]
+
+    return {
+        "latency": _spread(known("latency")),
+        "jitter": _spread(known("jitter")),
+        "loss": _spread(known("loss")),
+        "mos": {"mean": _mean(known("mos"))},
     }
-    last = count - 1  # the 30 d window
+
+
+def _isp(name: str, ports: list[Port]) -> dict[str, Any]:
+    """One ISP's figures over its circuits (availability weighted by observed time)."""
+    observed, down, slow, flaps = _window_sums(ports)
+    last = len(WINDOWS) - 1  # the 30 d window
     hurt = [p for p in ports if p[1]["down_s"][last] or p[1]["flaps"][last]]  # not spotless
     worst = sorted(hurt, key=lambda item: (_order(item[1]["availability"][last]),
                                            -item[1]["flaps"][last]))[:WORST_SHOWN]  # fmt: skip
@@ -179,10 +193,7 @@ def _isp(name: str, ports: list[Port]) -> dict[str, Any]:
         "down_s": dict(zip(WINDOWS, down, strict=True)),
         "degraded_s": dict(zip(WINDOWS, slow, strict=True)),
         "flaps": dict(zip(WINDOWS, flaps, strict=True)),
-        "latency": _spread(quality["latency"]),
-        "jitter": _spread(quality["jitter"]),
-        "loss": _spread(quality["loss"]),
-        "mos": {"mean": _mean(quality["mos"])},
+        **_quality(ports),
         "worst": [_worst_row(info, row) for info, row in worst],
     }
 
