@@ -42,6 +42,7 @@ from mist.insights import Point, PortInsights
 from mist.org_choice import Privileges, choose_org, list_msp_orgs
 from mist.paging import Pager
 from mist.session import Answer, SdkSessions
+from mist.sle import SleFetched, site_sles
 from mist.streams import CallCounter, Fetched, Invoke, SdkCall, Trim, keep
 from mist.tokens import TokenPool
 from settings import Secret, WorkerSettings
@@ -294,6 +295,10 @@ class MistConnection:
         return self._pager.cursor_paged(
             stats.searchOrgPeerPathStats, org_id, duration="1h", trim=trim
         )
+
+    def site_sles(self, org_id: str, trim: Trim = keep) -> SleFetched:
+        """Every site's WAN SLEs of the last hour (mist/sle.py), ⌈sites/1000⌉ calls."""
+        return site_sles(self.exchange, org_id, trim=trim)
 
     def gateway_templates(self, org_id: str) -> Fetched:
         return self._pager.header_paged(gatewaytemplates.listOrgGatewayTemplates, org_id)

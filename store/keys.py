@@ -24,6 +24,8 @@ KEY_ETAGS = "mist:metadata:etags"
 KEY_HEARTBEAT = "mist:metadata:heartbeat"
 KEY_LOCK = "mist:lock:worker"
 KEY_EVENTS_ORG = "mist:events:org"  # the org whose events the web serves (no TTL)
+KEY_SLE = "mist:sle"  # the sites' last WAN SLEs read from Mist, with when (hourly)
+KEY_WORST = "mist:worst"  # the worst circuits document (views/worst.py)
 GZ_SUFFIX = ":gz"
 STAGED_PREFIX = "mist:staged:"  # a refresh is written here, then renamed live at once
 LAST_GOOD_PREFIX = "mist:lastgood:"  # the newest snapshot again, served once the live is gone
@@ -32,6 +34,7 @@ COARSE_SUFFIX = ":coarse"
 
 HISTORY_TTL = 7 * 86400  # a port's history lives 7 days after its newest sample
 CONFIG_TTL = 7 * 86400
+SLE_TTL = 7 * 86400  # the last SLE values outlive a long Mist outage, like the configs
 LAST_GOOD_TTL = 7 * 86400  # the last known circuits outlive a long Mist outage by this much
 LEASE_SECONDS = 10  # a killed worker's lease lapses this soon; the heartbeat renews it
 HEARTBEAT_PERIOD = 10
@@ -51,6 +54,7 @@ class Dataset(enum.Enum):
     INSIGHTS_ALL = "insights_all"
     METRICS = "metrics"
     METRICS_OPENMETRICS = "metrics_openmetrics"
+    WORST = "worst"
 
 
 DATASET_KEYS: dict[Dataset, str] = {
@@ -63,6 +67,7 @@ DATASET_KEYS: dict[Dataset, str] = {
     Dataset.INSIGHTS_ALL: KEY_INSIGHTS_ALL,
     Dataset.METRICS: KEY_METRICS,
     Dataset.METRICS_OPENMETRICS: KEY_METRICS_OPENMETRICS,
+    Dataset.WORST: KEY_WORST,
 }
 
 

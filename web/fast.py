@@ -39,6 +39,7 @@ SERVED_ROUTES = {
     "/api/gateways/rows": Dataset.GATEWAY_ROWS,
     "/api/vpn-peers/all": Dataset.VPN_PEERS_ALL,
     "/api/insights/all": Dataset.INSIGHTS_ALL,
+    "/api/worst": Dataset.WORST,
 }
 
 
