@@ -81,6 +81,17 @@ def site_score(read: Mapping[str, Any], start: Any, end: Any) -> dict[str, Any]:
     }
 
 
+def sle_state(items: list[Any], start: Any, end: Any, now: float) -> dict[str, Any]:
+    """What the worker keeps of one read (DATA.md §2 `mist:sle`): each site's values by id,
+    the window Mist measured and when it was read. `items` are `site_sle` results."""
+    sites = {
+        item["site_id"]: {key: value for key, value in item.items() if key != "site_id"}
+        for item in items
+        if isinstance(item, dict)
+    }
+    return {"fetched_at": now, "start": number(start), "end": number(end), "sites": sites}
+
+
 def attach(sites: list[dict], state: Mapping[str, Any] | None) -> None:
     """Give each site record its `sle` (None when Mist has told us nothing of it yet)."""
     by_site: Mapping[str, Any] = (state or {}).get("sites") or {}

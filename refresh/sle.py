@@ -16,6 +16,7 @@ import redis
 
 from mist.sle import SleFetched
 from mist.streams import Fetched
+from model.sle import sle_state
 from store.sle import read_sle, write_sle
 
 log = logging.getLogger("worker")
@@ -66,12 +67,7 @@ class SleCache:
         state = self.state()
         state["attempted_at"] = now
         if fetched is not None:
-            sites = {
-                item["site_id"]: {k: v for k, v in item.items() if k != "site_id"}
-                for item in fetched.items
-                if isinstance(item, dict)
-            }
-            state.update(fetched_at=now, start=fetched.start, end=fetched.end, sites=sites)
+            state.update(sle_state(fetched.items, fetched.start, fetched.end, now))
         try:
             with self._lock:
                 write_sle(self._client, state)

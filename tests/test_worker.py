@@ -52,10 +52,12 @@ def make_worker(sim, redis_server, *, interval=60, **env) -> worker_module.Worke
 
 def calls_by_kind(sim) -> dict[str, int]:
     by_endpoint = sim.calls()["by_endpoint"]
-    kinds = {"every": 0, "config": 0, "device": 0, "insights": 0, "other": 0}
+    kinds = {"every": 0, "config": 0, "device": 0, "insights": 0, "sle": 0, "other": 0}
     for endpoint, count in by_endpoint.items():
         if endpoint in EVERY_REFRESH:
             kinds["every"] += count
+        elif endpoint.endswith("/insights/sites-sle"):
+            kinds["sle"] += count
         elif "insights" in endpoint:
             kinds["insights"] += count
         elif endpoint.startswith("GET /api/v1/sites/") and "/devices/" in endpoint:
@@ -149,7 +151,7 @@ def test_small_org_reaches_a_steady_five_call_refresh(mistsim, redis_server):
         assert instance.refresh()
         totals.append(mistsim.calls()["total"])
     first = totals[0]
-    assert first <= 5 + 3 + 20 + 41  # streams + config + device configs + backfill cap
+    assert first <= 5 + 3 + 20 + 41 + 1  # streams + config + device configs + backfill + SLE
     assert totals[-1] == 5  # config cached, devices unchanged, history complete
     assert calls_by_kind(mistsim)["every"] == 5
 

@@ -84,7 +84,7 @@ def utilisation(port: Mapping[str, Any]) -> float | None:
     rates = [r for r in (port.get("rx_bps"), port.get("tx_bps")) if isinstance(r, int | float)]
     if not isinstance(speed, int | float) or speed <= 0 or not rates:
         return None
-    return round(max(rates) / (speed * MBPS), 4)
+    return round(max(rates) / (speed * MBPS), 6)
 
 
 def port_row(gateway: Mapping[str, Any], site: str, port: Mapping[str, Any]) -> Row:
