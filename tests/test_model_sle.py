@@ -3,6 +3,8 @@ good / fair / poor rule every view colours them by."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from model.sle import SLE_GRADES, attach, grade, site_score, site_sle, sle_state
@@ -55,7 +57,8 @@ def test_values_outside_0_to_1_or_not_numbers_are_missing_not_guessed() -> None:
         "application-health": None,
         "num_gateways": None,
     }
-    assert site_sle({"site_id": "s", "wan_link_health": 0.5})["wan-link-health"] == 0.5
+    read = site_sle({"site_id": "s", "wan_link_health": 0.5})
+    assert read is not None and read["wan-link-health"] == 0.5
 
 
 def test_the_grade_rule_has_two_lines() -> None:
@@ -83,7 +86,7 @@ def test_a_site_s_grade_is_its_worst_sle() -> None:
 
 
 def test_attach_gives_every_site_its_sle_or_none() -> None:
-    sites = [{"id": "a", "name": "A"}, {"id": "b", "name": "B"}]
+    sites: list[dict[str, Any]] = [{"id": "a", "name": "A"}, {"id": "b", "name": "B"}]
     state = sle_state([site_sle(WAN_EXAMPLE | {"site_id": "a"})], 100, 3700, 4000.0)
     assert state["fetched_at"] == 4000.0 and state["start"] == 100 and state["end"] == 3700
     attach(sites, state)
