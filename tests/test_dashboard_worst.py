@@ -4,6 +4,7 @@ for the module)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,8 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
 
 
 def percent(value: float) -> str:
-    return f"{value * 100:.1f}"
+    """Per cent with one decimal, cut as the page cuts it (never up to a line)."""
+    return f"{math.floor(value * 1000 + 1e-9) / 10:.1f}"
 
 
 def ranked_ids(document: dict, measure: str) -> list[list[str]]:
@@ -84,12 +86,16 @@ def test_the_site_score_shows_in_the_table_and_the_site_filter(page, org):
     assert sle is not None and sle["grade"] in ("good", "fair", "poor")
     score = page.locator(f'tr.gateway-row[data-id="{first["id"]}"] .site-sle')
     assert score.get_attribute("data-grade") == sle["grade"]
-    text = score.inner_text()
-    assert f"GW {percent(sle['gateway-health'])}" in text
-    if sle["wan-link-health"] is not None:
-        wan = score.locator(".sle-value", has_text="WAN")
-        assert wan.inner_text() == f"WAN {percent(sle['wan-link-health'])}"
-        assert f"sle-{sle['grades']['wan-link-health']}" in (wan.get_attribute("class") or "")
+    for name in ("gateway-health", "wan-link-health", "application-health"):
+        value = score.locator(f'.sle-value[data-sle="{name}"]')
+        expected = "–" if sle[name] is None else percent(sle[name])
+        assert value.inner_text() == expected
+        grade = sle["grades"][name] or "none"
+        assert f"sle-{grade}" in (value.get_attribute("class") or "")
+    assert "Gateway health" in (score.get_attribute("title") or "")
+    # on the site's own line, beside the site's name: rows stay one name line and one site line
+    line = page.locator(f'tr.gateway-row[data-id="{first["id"]}"] .site-line')
+    assert line.locator(".gateway-site").count() == 1 and line.locator(".site-sle").count() == 1
     option = page.locator(f'#site-filter option[value="{site_id}"]')
     option.wait_for(state="attached")
     assert f"SLE {sle['grade']}" in option.inner_text()
@@ -144,3 +150,4 @@ def test_the_worst_view_opens_from_its_link(page, org):
     page.wait_for_selector("#worst-rows tr")
     assert page.get_attribute("#view-worst", "aria-current") == "page"
     assert page.problems == []
+

@@ -9,29 +9,35 @@ export const SLE_PARTS = [
   ['application-health', 'App', 'Application health'],
 ];
 
-function percent(value, unit = ' %') {
-  return value === null || value === undefined ? '—' : `${(value * 100).toFixed(1)}${unit}`;
+/** Per cent with one decimal, cut (never rounded up to a line the value is below). */
+export function slePercent(value) {
+  if (value === null || value === undefined) return '–';
+  return (Math.floor(value * 1000 + 1e-9) / 10).toFixed(1);
 }
 
-/** "GW 99.8 · WAN 96.2 · App 94.1" (per cent), each coloured by its grade; null without SLEs. */
+/** "SLE 99.8·96.2·94.1": gateway, WAN link and application health in per cent, each
+ *  coloured by the server's grade, the names on hover and for screen readers; null without. */
 export function sleNode(sle) {
-  if (!sle) return null;
+  if (!sle || !SLE_PARTS.some(([name]) => sle[name] !== null && sle[name] !== undefined)) return null;
+  const words = [];
   const parts = [];
-  for (const [name, short, long] of SLE_PARTS) {
-    if (sle[name] === null || sle[name] === undefined) continue;
-    const grade = (sle.grades && sle.grades[name]) || '';
-    if (parts.length) parts.push(' · ');
-    parts.push(el('span', { class: `sle-value sle-${grade}`, title: `${long}: ${percent(sle[name])} (${grade})` },
-      `${short} ${percent(sle[name], '')}`));
+  for (const [name, , long] of SLE_PARTS) {
+    const grade = (sle.grades && sle.grades[name]) || 'none';
+    const shown = slePercent(sle[name]);
+    words.push(`${long} ${shown === '–' ? 'unknown' : `${shown} %`}${grade === 'none' ? '' : ` (${grade})`}`);
+    if (parts.length) parts.push(el('span', { class: 'sle-sep', 'aria-hidden': 'true', text: '·' }));
+    parts.push(el('span', { class: `sle-value sle-${grade}`, 'data-sle': name, text: shown }));
   }
-  if (!parts.length) return null;
-  return el('span', { class: `site-sle sle-site-${sle.grade || 'none'}`, 'data-grade': sle.grade || '' },
-    el('span', { class: 'visually-hidden', text: `WAN SLE ${sle.grade || ''} (per cent): ` }), ...parts);
+  const title = `Mist WAN SLE, last hour: ${words.join(', ')}`;
+  return el('span', { class: 'site-sle', 'data-grade': sle.grade || '', title },
+    el('span', { class: 'visually-hidden', text: `${title}.` }),
+    el('span', { class: 'sle-label', 'aria-hidden': 'true', text: 'SLE ' }),
+    el('span', { 'aria-hidden': 'true' }, ...parts));
 }
 
-/** The words for a site's SLE in a <select> option: " · SLE fair (WAN 96.2 %)". */
+/** The words for a site's SLE in a <select> option: " · SLE fair (WAN 90.0 %)". */
 export function sleText(sle) {
   if (!sle || !sle.grade) return '';
-  const worst = SLE_PARTS.filter(([name]) => sle.grades && sle.grades[name] === sle.grade)[0];
-  return worst ? ` · SLE ${sle.grade} (${worst[1]} ${percent(sle[worst[0]])})` : ` · SLE ${sle.grade}`;
+  const worst = SLE_PARTS.find(([name]) => sle.grades && sle.grades[name] === sle.grade);
+  return worst ? ` · SLE ${sle.grade} (${worst[1]} ${slePercent(sle[worst[0]])} %)` : ` · SLE ${sle.grade}`;
 }

@@ -341,9 +341,10 @@ export class GatewayTable {
         el('span', { class: 'name-line' },
           el('span', { class: 'gateway-name', title: name, text: name }),
           gateway.ha ? el('span', { class: 'badge text-bg-secondary', text: 'HA' }) : null),
-        el('span', { class: 'gateway-site', title: text(site) }, text(site),
-          gateway.ip ? el('span', { class: 'gateway-ip', text: ` · ${gateway.ip}` }) : null),
-        sleNode(this.siteSle.get(gateway.site_id))),
+        el('span', { class: 'site-line' },
+          el('span', { class: 'gateway-site', title: text(site) }, text(site),
+            gateway.ip ? el('span', { class: 'gateway-ip', text: ` · ${gateway.ip}` }) : null),
+          sleNode(this.siteSle.get(gateway.site_id)))),
       el('td', { class: 'col-status' }, el('span', {
         class: `status-badge ${online ? 'status-up' : 'status-down'}`,
       }, online ? null : icon('x-circle-fill'), online ? 'online' : 'offline')),
