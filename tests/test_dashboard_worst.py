@@ -150,4 +150,3 @@ def test_the_worst_view_opens_from_its_link(page, org):
     page.wait_for_selector("#worst-rows tr")
     assert page.get_attribute("#view-worst", "aria-current") == "page"
     assert page.problems == []
-
