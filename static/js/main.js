@@ -280,14 +280,10 @@ function showView(name) {
   }
   const worstShown = name === 'worst';
   document.body.dataset.view = worstShown ? 'worst' : 'gateways';
-  $('view-worst').toggleAttribute('aria-current', worstShown);
-  $('view-gateways').toggleAttribute('aria-current', !worstShown);
-  if (worstShown) {
-    $('view-worst').setAttribute('aria-current', 'page');
-    worst.load();
-  } else {
-    $('view-gateways').setAttribute('aria-current', 'page');
-  }
+  const [shown, hidden] = worstShown ? ['view-worst', 'view-gateways'] : ['view-gateways', 'view-worst'];
+  $(shown).setAttribute('aria-current', 'page');
+  $(hidden).removeAttribute('aria-current');
+  if (worstShown) worst.load();
 }
 
 window.addEventListener('hashchange', () => showView(showingWorst() ? 'worst' : 'gateways'));

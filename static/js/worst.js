@@ -99,10 +99,9 @@ export class WorstView {
     }));
     this.renderHead(measures);
     const rows = this.rows();
-    const limit = this.document.limit || rows.length;
     this.caption.textContent = rows.length
       ? `The ${rows.length} worst of ${Number(this.document.ports || 0).toLocaleString()} WAN ports by ${label.toLowerCase()}`
-        + `${this.reversed ? ' (least bad first)' : ''} · at most ${limit} per measure`
+        + `${this.reversed ? ' (least bad first)' : ''} · tap a row to open its gateway`
       : `No WAN port reports ${label.toLowerCase()} now.`;
     this.body.replaceChildren(...rows.map((row) => this.row(row, measures)));
   }
