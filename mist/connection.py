@@ -43,6 +43,7 @@ from mist.insights import Point, PortInsights
 from mist.org_choice import Privileges, choose_org, list_msp_orgs
 from mist.paging import Pager
 from mist.session import Answer, SdkSessions
+from mist.sle import SleFetched, site_sles
 from mist.streams import CallCounter, Fetched, Invoke, SdkCall, Trim, keep
 from mist.tokens import TokenPool
 from settings import Secret, WorkerSettings
@@ -299,6 +300,10 @@ class MistConnection:
     def device_events(self, org_id: str, *, start: int, end: int, types: Sequence[str]) -> Fetched:
         """Gateway device events of `types` between start and end (mist/device_events.py)."""
         return read_device_events(self._pager, org_id, start=start, end=end, types=types)
+
+    def site_sles(self, org_id: str, trim: Trim = keep) -> SleFetched:
+        """Every site's WAN SLEs of the last hour (mist/sle.py), ⌈sites/1000⌉ calls."""
+        return site_sles(self.exchange, org_id, trim=trim)
 
     def gateway_templates(self, org_id: str) -> Fetched:
         return self._pager.header_paged(gatewaytemplates.listOrgGatewayTemplates, org_id)

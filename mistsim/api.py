@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from mistsim import admin, dynamics, edge, insights, render, timeparse
+from mistsim import admin, dynamics, edge, insights, render, sle, timeparse
 from mistsim.events import AlarmFilter, EventLog, cursor_keys
 from mistsim.fastjson import DeviceStatsJson, PortStatsJson, RawJson
 from mistsim.model import Gateway, Org, PeerPath, Port
@@ -213,6 +213,7 @@ class MistApi:
                 "/api/v1/sites/<site_id>/insights/gateway/<device_id>/stats",
                 self.gateway_insights,
             ),
+            ("/api/v1/orgs/<org_id>/insights/sites-sle", self.sites_sle),
             ("/api/v1/orgs/<org_id>/inventory", self.list_inventory),
             ("/api/v1/orgs/<org_id>/gatewaytemplates", self.list_templates),
             ("/api/v1/orgs/<org_id>/gatewaytemplates/<gatewaytemplate_id>", self.get_template),
@@ -604,6 +605,14 @@ class MistApi:
             call, found, lambda alarm: alarm["id"], position, ordinal, lambda alarm: alarm,
             window, integer_window=True,
         )  # fmt: skip
+
+    def sites_sle(self, call: Call) -> Reply:
+        """WAN SLEs per site, paged in the body (mistsim/sle.py)."""
+        args = {key: value for key, value in call.request.args.items() if value != ""}
+        try:
+            return Reply(200, sle.sites_sle(self.org, args, call.now, self.main_org(call)))
+        except sle.BadSle as error:
+            raise ApiError(400, str(error)) from None
 
     # ------------------------------------------------------------------ config
 

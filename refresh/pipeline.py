@@ -21,11 +21,14 @@ from mist.errors import MistError
 from mist.streams import Fetched
 from model.items import gateway_stat, peer_path, port_stat
 from model.port_config import PortConfig, index_port_configs
+from model.sle import attach as attach_sle
+from model.sle import site_sle
 from model.snapshot import Snapshot, build_snapshot
 from refresh.configs import ConfigCache, DeviceConfigs
 from refresh.events import EventStep
 from refresh.lease import Lease
 from refresh.memory import consumed, give_back_memory
+from refresh.sle import SleCache
 from refresh.writer import MetricsDocuments, write_snapshot
 from store.lease import LeaseLost
 from store.publisher import Publisher
@@ -73,6 +76,7 @@ class Pipeline:
     def __init__(self, parts: Parts, report: Reporter) -> None:
         self.parts = parts
         self.report = report
+        self.sle = SleCache(parts.client, parts.redis_lock)  # hourly, never fails a refresh
 
     def _jobs(self, config_due: bool) -> dict[str, Callable[[str], Fetched]]:
         mist = self.parts.mist
@@ -98,6 +102,9 @@ class Pipeline:
         config_due = configs.due(now)
         jobs = self._jobs(config_due)
         jobs["mist_events"] = partial(self.parts.events.read_mist, self.parts.mist, now)
+        sle_due = self.sle.due(now)
+        if sle_due:
+            jobs["sle"] = self.sle.job(partial(self.parts.mist.site_sles, trim=site_sle), now)
         total = len(jobs) + 3
         self.report.phase("fetch", 0, total)
         cached: dict[str, Any] | None = None
@@ -106,6 +113,8 @@ class Pipeline:
             cached = configs.configs(org_id, {}, now)
             device_job = self.parts.pool.submit(configs.device_configs, cached)
         fetched, done = self._fetch(jobs, org_id, total)
+        fetched.pop("sle", None)  # kept in Redis by its job: the state below has it
+        sle = self.sle.state()
         config = cached or configs.configs(org_id, fetched, now)
         self.report.phase("device_configs", done, total)
         devices, cost, error = (device_job or _now(configs.device_configs, config)).result()
@@ -117,6 +126,7 @@ class Pipeline:
         mist_events = fetched.pop("mist_events", None)  # None: the read failed
         snapshot = self._build(fetched, port_configs, now)
         del port_configs
+        attach_sle(snapshot.sites, sle)
         derived, conditions = self.parts.events.derive(snapshot, org_id, mist_events)
         self.report.phase("history", done + 2, total)
         traffic = self._traffic(snapshot, org_id, now, done + 2, total)

@@ -27,6 +27,7 @@ from views.payload import (
     insights_records,
 )
 from views.rows import GatewayRows
+from views.worst import WorstCircuits
 
 
 class MetricsDocuments:
@@ -68,11 +69,13 @@ def write_snapshot(
     with out.document(Dataset.VPN_PEERS_ALL) as document:
         write_json_object(document, _peer_path_bodies(out, snapshot))
     table = GatewayRows(snapshot.sites, snapshot.generated_at)
+    worst = WorstCircuits(snapshot.sites)
     with out.document(Dataset.GATEWAYS) as payload, out.document(Dataset.EXPORT_CSV) as csv:
         export = CsvEncoder(CSV_COLUMNS, csv)
-        bodies = _gateway_bodies(out, snapshot, traffic.volumes, table, export)
+        bodies = _gateway_bodies(out, snapshot, traffic.volumes, (table, worst), export)
         write_json_document(payload, head, "gateways", bodies)
     out.served_json(Dataset.GATEWAY_ROWS, table.document(head))
+    out.served_json(Dataset.WORST, worst.document(snapshot.generated_at))
     with out.document(Dataset.INSIGHTS_ALL) as document:
         write_json_object(document, insights_records(snapshot, traffic.volumes))
     out.served_json(Dataset.ORG, snapshot.org)
@@ -93,13 +96,14 @@ def _gateway_bodies(
     out: Publisher,
     snapshot: Snapshot,
     volumes: Mapping[tuple[str, str], Any],
-    table: GatewayRows,
+    tables: tuple[GatewayRows, WorstCircuits],
     export: CsvEncoder,
 ) -> Iterator[bytes]:
-    """Each gateway encoded once: its own key, the payload, the table and the CSV."""
+    """Each gateway encoded once: its own key, the payload, the tables and the CSV."""
     circuit_rows = CircuitRows(snapshot.sites)
     for record in drain_gateway_records(snapshot, volumes):
-        table.add(record)
+        for table in tables:
+            table.add(record)
         for row in circuit_rows.of(record):
             export.add(row)
         body = encode_json(record)

@@ -30,6 +30,8 @@ KEY_AVAILABILITY_CSV = "mist:availability:csv"
 KEY_AVAILABILITY_DETAILS = "mist:availability:by_gateway"  # hash: gateway id -> its JSON
 KEY_ISPS = "mist:isps"  # the ISPs ranked by availability and quality
 KEY_ISPS_CSV = "mist:isps:csv"
+KEY_SLE = "mist:sle"  # the sites' last WAN SLEs read from Mist, with when (hourly)
+KEY_WORST = "mist:worst"  # the worst circuits document (views/worst.py)
 GZ_SUFFIX = ":gz"
 STAGED_PREFIX = "mist:staged:"  # a refresh is written here, then renamed live at once
 LAST_GOOD_PREFIX = "mist:lastgood:"  # the newest snapshot again, served once the live is gone
@@ -38,6 +40,7 @@ COARSE_SUFFIX = ":coarse"
 
 HISTORY_TTL = 7 * 86400  # a port's history lives 7 days after its newest sample
 CONFIG_TTL = 7 * 86400
+SLE_TTL = 7 * 86400  # the last SLE values outlive a long Mist outage, like the configs
 LAST_GOOD_TTL = 7 * 86400  # the last known circuits outlive a long Mist outage by this much
 LEASE_SECONDS = 10  # a killed worker's lease lapses this soon; the heartbeat renews it
 HEARTBEAT_PERIOD = 10
@@ -64,6 +67,7 @@ class Dataset(enum.Enum):
     AVAILABILITY_CSV = "availability_csv"
     ISPS = "isps"
     ISPS_CSV = "isps_csv"
+    WORST = "worst"
 
 
 DATASET_KEYS: dict[Dataset, str] = {
@@ -80,6 +84,7 @@ DATASET_KEYS: dict[Dataset, str] = {
     Dataset.AVAILABILITY_CSV: KEY_AVAILABILITY_CSV,
     Dataset.ISPS: KEY_ISPS,
     Dataset.ISPS_CSV: KEY_ISPS_CSV,
+    Dataset.WORST: KEY_WORST,
 }
 
 

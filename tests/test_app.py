@@ -33,6 +33,7 @@ from history.samples import measured_hour
 from history.series import RANGES
 from mistsim.api import MistApi
 from mistsim.runtime import Runtime
+from model.sle import site_score
 from store import keys, reads
 from store.codec import excel_safe
 from store.status import write_status
@@ -262,8 +263,23 @@ def expected_org(org: SampleOrg) -> dict:
     return {"id": org.sim.id, "name": "Example <b>Retail</b> Co 🚀", "msp_name": "Example MSP"}
 
 
+def expected_sle(org: SampleOrg, site_id: str) -> dict | None:
+    """A site's `sle`: Mist's three values as sent (application_health spelt with `_`), graded
+    by the server's one rule; None for a site Mist gave no SLE (no gateway)."""
+    answer = org.answers.site_sles
+    raw = {result["site_id"]: result for result in answer["results"]}.get(site_id)
+    if raw is None:
+        return None
+    values = {
+        "gateway-health": raw.get("gateway-health"),
+        "wan-link-health": raw.get("wan-link-health"),
+        "application-health": raw.get("application_health"),
+    }
+    return site_score(values, answer["start"], answer["end"])
+
+
 def expected_sites(org: SampleOrg) -> list[dict]:
-    """Every site Mist listed with its gateway count, by name (case-insensitively)."""
+    """Every site Mist listed with its gateway count and WAN SLEs, by name (case-insensitively)."""
     sites = [
         {
             "id": site.id,
@@ -272,6 +288,7 @@ def expected_sites(org: SampleOrg) -> list[dict]:
             "timezone": site.timezone,
             "address": site.address,
             "gateway_count": len(site.gateways),
+            "sle": expected_sle(org, site.id),
         }
         for site in org.sim.sites
     ]
@@ -406,14 +423,17 @@ def test_gateway_rows_are_compact_and_consistent_with_the_payload(client, store,
     assert document["columns"] == list(ROW_COLUMNS)
     rows = [dict(zip(document["columns"], row, strict=True)) for row in document["rows"]]
     assert [row["id"] for row in rows] == [g["id"] for g in full["gateways"]]
-    site_names = {site["id"]: site["name"] for site in client.get("/api/sites").get_json()}
+    served_sites = client.get("/api/sites").get_json()
+    site_names = {site["id"]: site["name"] for site in served_sites}
+    site_sles = {site["id"]: site["sle"] for site in served_sites}
     for row, gateway in zip(rows, full["gateways"], strict=True):
         assert row["name"] == gateway["name"] and row["ports_total"] == gateway["ports_total"]
         assert row["problem"] == has_problem(gateway)
         assert row["ports_down"] == sum(1 for port in gateway["ports"] if port["down"])
         assert row["peers_down"] == gateway["peers_total"] - gateway["peers_up"]
-        site_id, site_name = document["sites"][row["site"]]
+        site_id, site_name, site_sle = document["sites"][row["site"]]
         assert site_id == gateway["site_id"] and site_name == site_names[site_id]
+        assert site_sle == site_sles[site_id] and site_sle is not None
     again = client.get(
         "/api/gateways/rows", headers={**GZIP, "If-None-Match": zipped.headers["ETag"]}
     )

@@ -230,3 +230,28 @@ def test_every_alert_rule_has_a_unit_test() -> None:
         if case["exp_alerts"]
     }
     assert fired == alerts  # each is seen firing, and each is seen quiet before
+
+
+def test_site_sles_are_one_family_with_mist_s_values_and_escaped_site_labels() -> None:
+    store = fakeredis.FakeRedis()
+    org = publish_sample(store, 12, edge_cases=True)
+    client = web.create_app({"REDIS_CLIENT": store}).test_client()
+    body = client.get("/metrics").data
+    sles = {
+        (s.labels["site_id"], s.labels["sle"]): s
+        for s in samples(body)
+        if s.name == "mist_site_sle_ratio"
+    }
+    served = {site["id"]: site for site in client.get("/api/sites").get_json()}
+    expected = {
+        (site_id, name): site["sle"][name]
+        for site_id, site in served.items()
+        if site["sle"]
+        for name in ("gateway-health", "wan-link-health", "application-health")
+        if site["sle"][name] is not None
+    }
+    assert expected and {key: s.value for key, s in sles.items()} == expected
+    for (site_id, _name), sample in sles.items():
+        assert sample.labels["site"] == (served[site_id]["name"] or "")
+        assert sample.labels["org"] == org.answers.org["name"]
+    assert b"# TYPE mist_site_sle_ratio gauge" in body

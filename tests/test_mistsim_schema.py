@@ -230,6 +230,29 @@ def test_gateway_insights_match_the_device_metrics_schema(sim: MistSim) -> None:
     assert len(keyed["rx_bps"]) == len(keyed["tx_bps"]) == len(keyed["rt"])
 
 
+def test_site_sles_match_the_spec_and_page_in_the_body(sim: MistSim) -> None:
+    """getOrgSitesSle (style D: `page`, `limit`, `total` in the body, no headers): every
+    page validates as the spec's WAN SLE shape and the pages hold each site once."""
+    path = f"/api/v1/orgs/{sim.org_id}/insights/sites-sle"
+    first = sim.get(path, sle="wan", duration="1h", limit=5)
+    assert first.status_code == 200 and "X-Page-Total" not in first.headers
+    body = json_of(first)
+    _validate("getOrgSitesSle", body)
+    sites = [r["site_id"] for r in body["results"]]
+    for page in range(2, -(-body["total"] // 5) + 1):
+        more = json_of(sim.get(path, sle="wan", duration="1h", limit=5, page=page))
+        _validate("getOrgSitesSle", more)
+        sites += [r["site_id"] for r in more["results"]]
+    known = {site["id"] for site in json_of(sim.get(f"/api/v1/orgs/{sim.org_id}/sites"))}
+    assert len(sites) == len(set(sites)) == body["total"] > 5 and set(sites) <= known
+    whole = json_of(sim.get(path, sle="wan", duration="1h", limit=1000))["results"]
+    for result in whole:
+        for name in ("gateway-health", "wan-link-health", "application_health"):
+            assert name not in result or 0 <= result[name] <= 1
+    assert any(r.get("wan-link-health", 1) < 1 for r in whole)  # not every site is perfect
+    assert sim.get(path, sle="wan", duration="soon").status_code == 400
+
+
 def test_error_bodies_match_the_spec(sim: MistSim) -> None:
     org = f"/api/v1/orgs/{sim.org_id}"
     _validate("HTTP401", json_of(sim.get(f"{org}/sites", token="wrong-token")))

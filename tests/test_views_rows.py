@@ -30,7 +30,7 @@ def test_gateway_rows_index_sites_and_flag_problems_for_the_table() -> None:
     document = table.document({"generated_at": 1.0, "summary": {"gateways": 3}, "thresholds": {}})
     columns = document["columns"]
     rows = [dict(zip(columns, row, strict=True)) for row in document["rows"]]
-    assert document["sites"] == [["s1", "<b>Denver</b>"], ["s2", "Oslo"]]
+    assert document["sites"] == [["s1", "<b>Denver</b>", None], ["s2", "Oslo", None]]  # no SLE yet
     assert [row["site"] for row in rows] == [0, 0, 1]
     assert rows[0]["ip"] == "198.51.100.1"
     assert [row["problem"] for row in rows] == [False, True, False]

@@ -53,10 +53,12 @@ def make_worker(sim, redis_server, *, interval=60, **env) -> worker_module.Worke
 
 def calls_by_kind(sim) -> dict[str, int]:
     by_endpoint = sim.calls()["by_endpoint"]
-    kinds = {"every": 0, "config": 0, "device": 0, "insights": 0, "other": 0}
+    kinds = {"every": 0, "config": 0, "device": 0, "insights": 0, "sle": 0, "other": 0}
     for endpoint, count in by_endpoint.items():
         if endpoint in EVERY_REFRESH:
             kinds["every"] += count
+        elif endpoint.endswith("/insights/sites-sle"):
+            kinds["sle"] += count
         elif "insights" in endpoint:
             kinds["insights"] += count
         elif endpoint.startswith("GET /api/v1/sites/") and "/devices/" in endpoint:
@@ -150,7 +152,7 @@ def test_small_org_reaches_a_steady_six_call_refresh(mistsim, redis_server):
         assert instance.refresh()
         totals.append(mistsim.calls()["total"])
     first = totals[0]
-    assert first <= 6 + 3 + 20 + 41  # streams + config + device configs + backfill cap
+    assert first <= 6 + 3 + 20 + 41 + 1  # streams + config + device configs + backfill + SLE
     assert totals[-1] == 6  # config cached, devices unchanged, history complete
     assert calls_by_kind(mistsim)["every"] == 6
 
@@ -377,7 +379,7 @@ def test_a_changed_device_config_is_fetched_once_and_shown_within_the_hour(mists
     assert instance.refresh()  # the hourly inventory shows one moved gateway: one device call
     assert calls_by_kind(mistsim) | {"every": 0} == {
         "every": 0, "config": 3, "device": 1, "insights": calls_by_kind(mistsim)["insights"],
-        "other": 0,
+        "sle": 1, "other": 0,  # the sites' WAN SLEs are hourly too
     }  # fmt: skip
     after = next(
         g for g in served_json(client, Dataset.GATEWAYS)["gateways"] if g["id"] == gateway["id"]

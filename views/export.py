@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from model.sle import SLE_NAMES
 from store.codec import excel_safe
 
 # Sent to the page in the rows document's `csv`: static/js/csv.js exports with these columns.
@@ -39,6 +40,9 @@ CSV_COLUMNS = (
     "tx_bps",
     "rx_bytes_24h",
     "tx_bytes_24h",
+    "site_gateway_health",
+    "site_wan_link_health",
+    "site_application_health",
 )
 _PORT_CSV_FIELDS = (
     "port_id",
@@ -74,6 +78,7 @@ class CircuitRows:
 
     def __init__(self, sites: list[dict]) -> None:
         self._site_names = {site.get("id"): site.get("name") or "" for site in sites}
+        self._site_sle = {site.get("id"): site.get("sle") or {} for site in sites}
 
     def of(self, gateway: Mapping[str, Any]) -> list[list[str]]:
         """One Excel-safe row per WAN port; a gateway without WAN ports still gets one row."""
@@ -84,11 +89,13 @@ class CircuitRows:
             gateway.get("model"),
             gateway.get("status"),
         ]
+        sle = self._site_sle.get(gateway.get("site_id") or "") or {}
+        site_scores = [sle.get(name) for name in SLE_NAMES]  # Mist's values as they came
         rows: list[list[str]] = []
         for port in gateway.get("ports") or [{}]:
             port = port or {}
             up = port.get("up")
             link = None if up is None else ("up" if up else "down")
             cells = [link if name == "link" else port.get(name) for name in _PORT_CSV_FIELDS]
-            rows.append([excel_safe(cell) for cell in (*base, *cells)])
+            rows.append([excel_safe(cell) for cell in (*base, *cells, *site_scores)])
         return rows

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from model.items import PeerPath
+from model.sle import SLE_NAMES
 from model.snapshot import Circuit, Gateway, Snapshot, WanPort
 from store.exposition import Family, Rendered, escape, family, number, render_labels
 
@@ -65,6 +66,10 @@ PATH_LATENCY = _gauge("mist_peer_path_latency_seconds", "Latency of the VPN peer
 PATH_JITTER = _gauge("mist_peer_path_jitter_seconds", "Jitter of the VPN peer path.")
 PATH_LOSS = _gauge("mist_peer_path_loss_ratio", "Packet loss of the VPN peer path (0-1).")
 PATH_MOS = _gauge("mist_peer_path_mos", "Mean opinion score of the VPN peer path (1-5).")
+SITE_SLE = _gauge(
+    "mist_site_sle_ratio",
+    "Mist's WAN SLE of the site (0-1, the last hour Mist measured, read at most hourly).",
+)
 REFRESH_SECONDS = _gauge(
     "mist_worker_refresh_duration_seconds", "How long the last successful refresh took."
 )
@@ -221,6 +226,19 @@ def _path_families(ports: list[_Port]) -> Iterator[Rendered]:
     yield family(PATH_MOS, ((lb, number(p.mos)) for lb, p in live))
 
 
+def _sle_family(snapshot: Snapshot) -> Rendered:
+    """Each site's three WAN SLEs (a site Mist gave no value for has no sample)."""
+    org = snapshot.org.get("name")
+    samples: list[tuple[str, str | None]] = []
+    for site in snapshot.sites:
+        sle = site.get("sle") or {}
+        head = (("org", org), ("site", site.get("name")), ("site_id", site.get("id")))
+        samples.extend(
+            (render_labels((*head, ("sle", name))), number(sle.get(name))) for name in SLE_NAMES
+        )
+    return family(SITE_SLE, samples)
+
+
 def snapshot_families(snapshot: Snapshot, peer_paths: str) -> Iterator[Rendered]:
     """The snapshot's families, one at a time; read it before the payload drains it.
     `peer_paths` (METRICS_PEER_PATHS): `summary` per WAN port, `all` adds every path."""
@@ -229,6 +247,7 @@ def snapshot_families(snapshot: Snapshot, peer_paths: str) -> Iterator[Rendered]
     gateways, ports = _port_rows(snapshot)
     yield from _gateway_families(gateways)
     yield from _port_families(ports)
+    yield _sle_family(snapshot)
     if peer_paths != "off":
         yield from _summary_families(ports)
     if peer_paths == "all":

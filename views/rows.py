@@ -63,8 +63,9 @@ class GatewayRows:
         without it)."""
         self._now = now
         self._site_names = {site.get("id"): site.get("name") or "" for site in sites}
+        self._site_sle = {site.get("id"): site.get("sle") for site in sites}
         self._site_index: dict[str, int] = {}
-        self.sites: list[list[str]] = []
+        self.sites: list[list[Any]] = []
         self.rows: list[list[Any]] = []
 
     def add(self, gateway: Mapping[str, Any]) -> None:
@@ -72,7 +73,8 @@ class GatewayRows:
         site_id = str(gateway.get("site_id") or "")
         if site_id not in self._site_index:
             self._site_index[site_id] = len(self.sites)
-            self.sites.append([site_id, str(self._site_names.get(site_id) or "")])
+            name = str(self._site_names.get(site_id) or "")
+            self.sites.append([site_id, name, self._site_sle.get(site_id)])  # sle: §3.2
         ports = gateway.get("ports") or []
         worst = worst_of(gateway)
         self.rows.append(

@@ -41,6 +41,7 @@ SERVED_ROUTES = {
     "/api/insights/all": Dataset.INSIGHTS_ALL,
     "/api/availability": Dataset.AVAILABILITY,
     "/api/isps": Dataset.ISPS,
+    "/api/worst": Dataset.WORST,
 }
 CSV_ROUTES = {  # served with ETag and gzip like the JSON, downloaded as a named file
     "/api/availability.csv": (Dataset.AVAILABILITY_CSV, "mist-availability"),

@@ -5,7 +5,8 @@
 // `;` in many locales, tab). This module only knows how to read each named column from a
 // gateway and its port.
 
-/** One getter per server column name: (gateway, port, siteNames) → the raw cell value. */
+/** One getter per server column name: (gateway, port, siteNames, siteSle) → the raw cell
+ * value (`siteSle`: site id → its §3.2 `sle`, Mist's values as sent). */
 export const CSV_GETTERS = {
   site: (g, p, siteNames) => siteNames.get(g.site_id) || '',
   gateway: (g) => g.name,
@@ -37,6 +38,9 @@ export const CSV_GETTERS = {
   tx_bps: (g, p) => p.tx_bps,
   rx_bytes_24h: (g, p) => p.rx_bytes_24h,
   tx_bytes_24h: (g, p) => p.tx_bytes_24h,
+  site_gateway_health: (g, p, n, sle) => sle && sle.get(g.site_id)?.['gateway-health'],
+  site_wan_link_health: (g, p, n, sle) => sle && sle.get(g.site_id)?.['wan-link-health'],
+  site_application_health: (g, p, n, sle) => sle && sle.get(g.site_id)?.['application-health'],
 };
 
 /** The server's columns this page cannot fill (none, unless the two drifted apart). */
@@ -73,7 +77,7 @@ function quote(cell) {
 
 /** The CSV text of `gateways` in the server's format `spec` ({columns, formula_starts,
  * cell_breaks}). */
-export function toCsv(gateways, siteNames, spec) {
+export function toCsv(gateways, siteNames, spec, siteSle = null) {
   const missing = missingGetters(spec);
   if (missing.length) throw new Error(`no getter for CSV column ${missing.join(', ')}`);
   const getters = spec.columns.map((column) => CSV_GETTERS[column]);
@@ -82,7 +86,7 @@ export function toCsv(gateways, siteNames, spec) {
   for (const gateway of gateways) {
     const ports = gateway.ports && gateway.ports.length ? gateway.ports : [{}];
     for (const port of ports) {
-      const cells = getters.map((get) => quote(excelSafe(get(gateway, port, siteNames), spots)));
+      const cells = getters.map((get) => quote(excelSafe(get(gateway, port, siteNames, siteSle), spots)));
       lines.push(cells.join(','));
     }
   }
@@ -94,8 +98,8 @@ function stamp(date = new Date()) {
   return `${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}-${pad(date.getHours())}${pad(date.getMinutes())}`;
 }
 
-export function downloadCsv(gateways, siteNames, spec) {
-  const blob = new Blob([toCsv(gateways, siteNames, spec)], { type: 'text/csv;charset=utf-8' });
+export function downloadCsv(gateways, siteNames, spec, siteSle = null) {
+  const blob = new Blob([toCsv(gateways, siteNames, spec, siteSle)], { type: 'text/csv;charset=utf-8' });
   const url = URL.createObjectURL(blob);
   const link = document.createElement('a');
   link.href = url;

@@ -11,6 +11,8 @@ import { setTimeZone, thresholdsOf } from './format.js';
 import { Freshness } from './freshness.js';
 import { renderSummary } from './summary.js';
 import { CARD_FILTERS, DEFAULT_SORT, GatewayTable } from './table.js';
+import { sleText } from './sle.js';
+import { WorstView } from './worst.js';
 
 const state = {
   rowsEtag: null,
@@ -23,6 +25,7 @@ const state = {
   orgEtag: null,
   payload: null,
   siteNames: new Map(),
+  siteSle: new Map(),
   loadedUpdate: undefined,
   loading: null,
 };
@@ -170,7 +173,11 @@ async function fillSiteFilter(sites) {
     const named = [...sites].sort((a, b) => collator.compare(String(a[1] || ''), String(b[1] || '')));
     const fragment = document.createDocumentFragment();
     fragment.append(new Option('All sites', ''));
-    for (const [id, name] of named) fragment.append(new Option(name || id, id));
+    for (const [id, name, sle] of named) {
+      const option = new Option(`${name || id}${sleText(sle)}`, id);
+      if (sle && sle.grade) option.dataset.sle = sle.grade;
+      fragment.append(option);
+    }
     select.replaceChildren(fragment);
     select.value = named.some(([id]) => id === chosen) ? chosen : '';
   }, 50);
@@ -216,6 +223,8 @@ async function loadGateways() {
   }));
   const sites = Array.isArray(state.payload.sites) ? state.payload.sites : [];
   state.siteNames = new Map(sites);
+  state.siteSle = new Map(sites.map((site) => [site[0], site[2] || null]));
+  table.siteSle = state.siteSle;
   renderSummary(state.payload.summary);
   table.setData(state.payload, state.siteNames, details);
   $('export-filtered').disabled = !table.filtered().length;
@@ -230,7 +239,7 @@ function load(lastUpdate) {
   if (state.loading) return state.loading;
   state.loading = (async () => {
     try {
-      await Promise.all([loadGateways(), loadOrganization()]);
+      await Promise.all([loadGateways(), loadOrganization(), document.body.dataset.view === 'worst' ? worst.load() : null]);
       state.loadedUpdate = lastUpdate;
       document.body.dataset.loaded = 'true';
     } catch (error) {
@@ -245,6 +254,27 @@ function load(lastUpdate) {
   })();
   return state.loading;
 }
+
+// ------------------------------------------------------------------ the worst circuits view
+// `#worst` in the URL shows it instead of the table; a row opens its gateway in the table.
+
+const worst = new WorstView({
+  section: $('worst-view'),
+  onOpen: (id) => {
+    document.dispatchEvent(new CustomEvent('mcs:show-view', { detail: { view: 'gateways' } }));
+    if (table.reveal(id)) {
+      $('search').value = table.filter.search;
+      $('problems-only').checked = table.filter.problemsOnly;
+      $('site-filter').value = table.filter.site;
+    }
+  },
+});
+
+// sla.js owns the views' nav; the worst circuits load whenever their view shows
+document.addEventListener('mcs:view', (event) => {
+  if (event.detail.view === 'worst') worst.load();
+});
+if (document.body.dataset.view === 'worst') worst.load();
 
 table.onChange = () => {
   writeUrl();
@@ -292,7 +322,7 @@ $('export-filtered').addEventListener('click', async () => {
   try {
     const full = await ensureFull();
     const shown = table.filtered().map((gateway) => (full && full.get(gateway.id)) || gateway);
-    downloadCsv(shown, state.siteNames, state.payload && state.payload.csv);
+    downloadCsv(shown, state.siteNames, state.payload && state.payload.csv, state.siteSle);
   } catch (error) {
     $('row-count').textContent = `CSV failed: ${error.message}`;
   } finally {

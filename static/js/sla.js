@@ -1,12 +1,14 @@
-// The availability views: the nav between the gateway table, the ISP ranking and the events
-// timeline (the URL's #isps / #events keeps the choice), and the port cards' availability.
-// The shown view reloads each poll interval, so it follows the worker's refreshes.
+// The page's views: the one nav between the gateway table, the worst circuits, the ISP ranking
+// and the events timeline (the URL's #worst / #isps / #events keeps the choice), and the port
+// cards' availability. The shown view reloads each poll interval, so it follows the worker's
+// refreshes. Other modules hear `mcs:view` when a view shows (main.js loads the worst
+// circuits on it) and ask for one with `mcs:show-view`.
 
 import { startAvailability } from './availability.js';
 import { IspView } from './isps.js';
 import { Timeline } from './timeline.js';
 
-const VIEWS = ['gateways', 'isps', 'events'];
+const VIEWS = ['gateways', 'worst', 'isps', 'events'];
 const POLL_MS = Number(document.body.dataset.pollMs) || 10000;
 
 function viewOfHash() {
@@ -29,21 +31,25 @@ function start() {
     for (const button of nav.querySelectorAll('[data-view]')) {
       const current = button.dataset.view === view;
       button.classList.toggle('active', current);
-      button.setAttribute('aria-pressed', current ? 'true' : 'false');
+      if (current) button.setAttribute('aria-current', 'page');
+      else button.removeAttribute('aria-current');
     }
     ispRoot.hidden = view !== 'isps';
     timelineRoot.hidden = view !== 'events';
     if (loaders[view]) loaders[view]();
+    document.dispatchEvent(new CustomEvent('mcs:view', { detail: { view } }));
+  };
+  const choose = (view) => {
+    const url = `${window.location.pathname}${window.location.search}${view === 'gateways' ? '' : `#${view}`}`;
+    window.history.replaceState(null, '', url);
+    show(view);
   };
 
   nav.addEventListener('click', (event) => {
     const button = event.target.closest('[data-view]');
-    if (!button) return;
-    const view = button.dataset.view;
-    const url = `${window.location.pathname}${window.location.search}${view === 'gateways' ? '' : `#${view}`}`;
-    window.history.replaceState(null, '', url);
-    show(view);
+    if (button) choose(button.dataset.view);
   });
+  document.addEventListener('mcs:show-view', (event) => choose(event.detail.view));
   window.addEventListener('hashchange', () => show(viewOfHash()));
   setInterval(() => {
     const view = document.body.dataset.view;

@@ -18,6 +18,7 @@ import {
   thresholdsOf,
 } from './format.js';
 import { icon } from './icons.js';
+import { sleNode } from './sle.js';
 
 let collator = null; // built on the first sort, not at load
 const WAN_TYPES = { broadband: 'Broadband', dsl: 'DSL', lte: 'LTE' };
@@ -89,6 +90,7 @@ export class GatewayTable {
     this.pageSizeSelect = pageSize;
     this.gateways = [];
     this.siteNames = new Map();
+    this.siteSle = new Map(); // site id → its WAN SLEs (rows document, DATA.md §3.2)
     this.thresholds = {};
     this.filter = { search: '', site: '', problemsOnly: false, card: '' };
     this.sort = { ...DEFAULT_SORT };
@@ -287,6 +289,26 @@ export class GatewayTable {
     }
   }
 
+  /** Open one gateway where the table shows it (another view's row asked): expanded, on its
+   *  page, filters that hide it cleared, scrolled to and focused. */
+  reveal(id) {
+    if (!this.gateways.some((g) => g.id === id)) return false;
+    if (!this.filtered().some((g) => g.id === id)) {
+      Object.assign(this.filter, { search: '', site: '', problemsOnly: false, card: '' });
+      this.view = null;
+    }
+    this.page = Math.floor(this.filtered().findIndex((g) => g.id === id) / this.pageSize);
+    this.expanded.add(id);
+    this.render();
+    this.onChange();
+    const row = this.tbody.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
+    if (row) {
+      row.scrollIntoView({ block: 'center' });
+      row.querySelector('.expand-button')?.focus({ preventScroll: true });
+    }
+    return true;
+  }
+
   toggle(gateway) {
     if (this.expanded.has(gateway.id)) this.expanded.delete(gateway.id);
     else this.expanded.add(gateway.id);
@@ -319,8 +341,10 @@ export class GatewayTable {
         el('span', { class: 'name-line' },
           el('span', { class: 'gateway-name', title: name, text: name }),
           gateway.ha ? el('span', { class: 'badge text-bg-secondary', text: 'HA' }) : null),
-        el('span', { class: 'gateway-site', title: text(site) }, text(site),
-          gateway.ip ? el('span', { class: 'gateway-ip', text: ` · ${gateway.ip}` }) : null)),
+        el('span', { class: 'site-line' },
+          el('span', { class: 'gateway-site', title: text(site) }, text(site),
+            gateway.ip ? el('span', { class: 'gateway-ip', text: ` · ${gateway.ip}` }) : null),
+          sleNode(this.siteSle.get(gateway.site_id)))),
       el('td', { class: 'col-status' }, el('span', {
         class: `status-badge ${online ? 'status-up' : 'status-down'}`,
       }, online ? null : icon('x-circle-fill'), online ? 'online' : 'offline')),

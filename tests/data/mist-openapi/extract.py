@@ -34,6 +34,7 @@ OPERATIONS = {
     "listOrgDeviceProfiles": "/api/v1/orgs/{org_id}/deviceprofiles",
     "getOrgDeviceProfile": "/api/v1/orgs/{org_id}/deviceprofiles/{deviceprofile_id}",
     "getSiteDevice": "/api/v1/sites/{site_id}/devices/{device_id}",
+    "getOrgSitesSle": "/api/v1/orgs/{org_id}/insights/sites-sle",
     # not in spec 2509; the gateway insights answer uses this same schema in 2604
     "getSiteInsightMetricsForDevice": (
         "/api/v1/sites/{site_id}/insights/device/{device_mac}/{metric}"

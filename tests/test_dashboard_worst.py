@@ -1,0 +1,152 @@
+"""The site WAN SLE score and the "Worst circuits" view in real Chromium at iPad size, on an
+edge-case org the worker read from mistsim (one simulator, redis-server, gunicorn and browser
+for the module)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.mistsim_server import MistSim
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.web_server import WebServer, start_web_server
+from tests.fixtures.worker_proc import run_worker_once
+
+TOKEN = "tok-worst-test"
+
+
+class Org:
+    def __init__(self, directory: Path) -> None:
+        self.redis = RedisServer(directory / "redis")
+        self.redis.start()
+        self.sim = MistSim(
+            ["--port", "0", "--gateways", "30", "--sites", "8", "--tokens", TOKEN, "--edge-cases"],
+            directory / "ca.pem",
+            [TOKEN],
+        )
+        run_worker_once(self.sim, self.redis.url, directory)
+        self.server: WebServer = start_web_server(
+            self.redis.url, directory / "web", STATUS_POLL_MS=500
+        )
+
+    def api(self, path: str) -> Any:
+        return self.server.get(path).json()
+
+    def close(self) -> None:
+        self.server.stop()
+        self.sim.stop()
+        self.redis.stop()
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
+    shared = Org(tmp_path_factory.mktemp("worst"))
+    try:
+        yield shared
+    finally:
+        shared.close()
+
+
+def percent(value: float) -> str:
+    """Per cent with one decimal, cut as the page cuts it (never up to a line)."""
+    return f"{math.floor(value * 1000 + 1e-9) / 10:.1f}"
+
+
+def ranked_ids(document: dict, measure: str) -> list[list[str]]:
+    columns = document["columns"]
+    g, p = columns.index("gateway_id"), columns.index("port")
+    return [[document["rows"][i][g], document["rows"][i][p]] for i in document["rankings"][measure]]
+
+
+def _names(document: dict, measure: str) -> list[list[str]]:
+    columns = document["columns"]
+    g = columns.index("gateway")
+    return [[document["rows"][i][g]] for i in document["rankings"][measure]]
+
+
+def shown(page: Any) -> list[list[str]]:
+    return page.locator("#worst-rows tr").evaluate_all(
+        "rows => rows.map((r) => [r.dataset.gateway, r.dataset.port])"
+    )
+
+
+def test_the_site_score_shows_in_the_table_and_the_site_filter(page, org):
+    page.goto(org.server.url + "/")
+    page.wait_for_selector("body[data-loaded=true]")
+    sites = {site["id"]: site for site in org.api("/api/sites")}
+    rows = org.api("/api/gateways/rows")
+    columns = rows["columns"]
+    first = dict(zip(columns, rows["rows"][0], strict=True))
+    site_id = rows["sites"][first["site"]][0]
+    sle = sites[site_id]["sle"]
+    assert sle is not None and sle["grade"] in ("good", "fair", "poor")
+    score = page.locator(f'tr.gateway-row[data-id="{first["id"]}"] .site-sle')
+    assert score.get_attribute("data-grade") == sle["grade"]
+    for name in ("gateway-health", "wan-link-health", "application-health"):
+        value = score.locator(f'.sle-value[data-sle="{name}"]')
+        expected = "–" if sle[name] is None else percent(sle[name])
+        assert value.inner_text() == expected
+        grade = sle["grades"][name] or "none"
+        assert f"sle-{grade}" in (value.get_attribute("class") or "")
+    assert "Gateway health" in (score.get_attribute("title") or "")
+    # on the site's own line, beside the site's name: rows stay one name line and one site line
+    line = page.locator(f'tr.gateway-row[data-id="{first["id"]}"] .site-line')
+    assert line.locator(".gateway-site").count() == 1 and line.locator(".site-sle").count() == 1
+    option = page.locator(f'#site-filter option[value="{site_id}"]')
+    option.wait_for(state="attached")
+    assert f"SLE {sle['grade']}" in option.inner_text()
+    assert option.get_attribute("data-sle") == sle["grade"]
+    assert page.problems == []
+
+
+def test_the_worst_view_lists_sorts_and_opens_a_gateway(page, org):
+    document = org.api("/api/worst")
+    page.goto(org.server.url + "/")
+    page.wait_for_selector("body[data-loaded=true]")
+    page.click("#view-worst")
+    page.wait_for_selector("#worst-rows tr")
+    assert page.locator("#gateway-table").is_hidden() and page.url.endswith("#worst")
+    assert shown(page) == ranked_ids(document, "score")
+    assert "worst" in page.inner_text("#worst-caption")
+    # a measure's column header shows its own worst N, worst first; again: the other way round
+    page.click("#worst-head-row th[data-sort=latency] button")
+    assert shown(page) == ranked_ids(document, "latency")
+    assert page.get_attribute("#worst-head-row th[data-sort=latency]", "aria-sort") == "descending"
+    page.click("#worst-head-row th[data-sort=latency] button")
+    assert shown(page) == list(reversed(ranked_ids(document, "latency")))
+    page.click("#worst-measures button[data-measure=mos]")
+    assert shown(page) == ranked_ids(document, "mos")
+    # text columns sort what is shown A→Z
+    page.click("#worst-head-row th[data-sort=gateway] button")
+    names = page.locator("#worst-rows .worst-open").all_inner_texts()
+    in_order = page.evaluate(
+        """(names) => {
+            const c = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+            return names.every((name, i) => i === 0 || c.compare(names[i - 1], name) <= 0);
+        }""",
+        names,
+    )
+    assert in_order and sorted(names) == sorted(row[0] for row in _names(document, "mos"))
+    # nothing wider than the iPad
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1180
+    # a row opens its gateway: the table again, that gateway expanded with its WAN ports
+    target = shown(page)[0]
+    page.locator("#worst-rows tr").first.click()
+    expanded = page.locator(f'tr.gateway-row[data-id="{target[0]}"] .expand-button')
+    expanded.wait_for()
+    assert expanded.get_attribute("aria-expanded") == "true"
+    assert page.locator("#worst-view").is_hidden() and not page.url.endswith("#worst")
+    page.wait_for_selector(f'article.port-card[data-gateway="{target[0]}"]')
+    assert f"open={target[0]}" in page.url
+    assert page.problems == []
+
+
+def test_the_worst_view_opens_from_its_link(page, org):
+    page.goto(org.server.url + "/#worst")
+    page.wait_for_selector("#worst-rows tr")
+    assert page.get_attribute("#view-worst", "aria-current") == "page"
+    assert page.problems == []

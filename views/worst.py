@@ -1,0 +1,177 @@
+"""The worst circuits (DATA.md §3.11, `/api/worst`): the N worst WAN ports of the org by each
+measure, gathered while the payload's gateway records stream past.
+
+For each measure the worker keeps the N worst ports in a bounded heap (O(ports × log N),
+nothing else held), then sends the union of those rows once and, per measure, the order of
+its N worst: the page shows any measure's worst N exactly, sorted, without the whole org.
+Ties go to the port listed first (site name, gateway name, port), so the order is stable.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from model.quality import THRESHOLDS
+
+WORST_LIMIT = 50  # ports per measure
+UTILISATION_BANDS = [0.7, 0.9]  # busier than this share of the port's speed: fair, poor
+MBPS = 1_000_000
+
+COLUMNS = (
+    "gateway_id",
+    "gateway",
+    "site",
+    "port",
+    "wan_name",
+    "isp",
+    "speed",
+    "degraded",
+    "score",
+    "worst_metric",
+    "worst_peer",
+    "latency",
+    "jitter",
+    "loss",
+    "mos",
+    "utilisation",
+    "rx_bps",
+    "tx_bps",
+    "availability",
+    "flaps",
+)
+_INDEX = {name: n for n, name in enumerate(COLUMNS)}
+
+Row = list[Any]
+
+
+def _higher(column: str) -> Callable[[Row], float | None]:
+    """A measure where more is worse; 0 (or none) is not a problem and is not ranked."""
+    index = _INDEX[column]
+    return lambda row: (
+        row[index] if isinstance(row[index], int | float) and row[index] > 0 else None
+    )
+
+
+def _lower(column: str) -> Callable[[Row], float | None]:
+    """A measure where less is worse (MOS, availability): ranked by its negative; MOS 0 is
+    Mist's "no score"."""
+    index = _INDEX[column]
+    return lambda row: (
+        -row[index] if isinstance(row[index], int | float) and row[index] > 0 else None
+    )
+
+
+# Each measure and how bad a row is by it (None: not ranked by it). `availability` (0-1) and
+# `flaps` (count) are read from a port's record when the worker adds them there: the hook
+# another part fills in; until then their rankings stay empty.
+MEASURES: dict[str, Callable[[Row], float | None]] = {
+    "score": _higher("score"),
+    "loss": _higher("loss"),
+    "latency": _higher("latency"),
+    "jitter": _higher("jitter"),
+    "mos": _lower("mos"),
+    "utilisation": _higher("utilisation"),
+    "availability": _lower("availability"),
+    "flaps": _higher("flaps"),
+}
+
+
+def utilisation(port: Mapping[str, Any]) -> float | None:
+    """The busier direction's rate as a share of the port's speed (Mist's Mbit/s)."""
+    speed = port.get("speed")
+    rates = [r for r in (port.get("rx_bps"), port.get("tx_bps")) if isinstance(r, int | float)]
+    if not isinstance(speed, int | float) or speed <= 0 or not rates:
+        return None
+    return round(max(rates) / (speed * MBPS), 6)
+
+
+def port_row(gateway: Mapping[str, Any], site: str, port: Mapping[str, Any]) -> Row:
+    """One WAN port as a row of COLUMNS."""
+    worst = port.get("worst") or {}
+    return [
+        gateway.get("id"),
+        gateway.get("name"),
+        site,
+        port.get("port_id"),
+        port.get("wan_name"),
+        port.get("isp"),
+        port.get("speed"),
+        bool(port.get("degraded")),
+        worst.get("score"),
+        worst.get("metric"),
+        worst.get("peer"),
+        port.get("latency"),
+        port.get("jitter"),
+        port.get("loss"),
+        port.get("mos"),
+        utilisation(port),
+        port.get("rx_bps"),
+        port.get("tx_bps"),
+        port.get("availability"),
+        port.get("flaps"),
+    ]
+
+
+class WorstCircuits:
+    """The N worst WAN ports by each measure, fed one §3.1 gateway record at a time."""
+
+    def __init__(self, sites: list[dict], limit: int = WORST_LIMIT) -> None:
+        self.limit = limit
+        self._site_names = {site.get("id"): site.get("name") or "" for site in sites}
+        self._heaps: dict[str, list[tuple[float, int, Row]]] = {name: [] for name in MEASURES}
+        self._seen = 0
+        self.ports = 0  # WAN ports considered
+
+    def add(self, gateway: Mapping[str, Any]) -> None:
+        """Rank the enabled WAN ports of an online gateway (an offline one's figures are
+        its last known; the table shows it offline first)."""
+        if gateway.get("status") != "connected":
+            return
+        site = str(self._site_names.get(gateway.get("site_id") or "") or "")
+        for port in gateway.get("ports") or ():
+            if not isinstance(port, Mapping) or port.get("enabled") is False:
+                continue
+            self.ports += 1
+            row = port_row(gateway, site, port)
+            self._seen += 1
+            for name, badness in MEASURES.items():
+                value = badness(row)
+                if value is None:
+                    continue
+                entry = (value, -self._seen, row)
+                heap = self._heaps[name]
+                if len(heap) < self.limit:
+                    heapq.heappush(heap, entry)
+                elif entry[:2] > heap[0][:2]:
+                    heapq.heapreplace(heap, entry)
+
+    def document(self, generated_at: float | None) -> dict[str, Any]:
+        """The §3.11 document: each row once, each measure's N worst as row indexes, worst
+        first."""
+        rows: list[Row] = []
+        index: dict[int, int] = {}
+        rankings: dict[str, list[int]] = {}
+        for name, heap in self._heaps.items():
+            order = sorted(heap, key=lambda entry: entry[:2], reverse=True)
+            ranking = []
+            for _value, seen, row in order:
+                if -seen not in index:
+                    index[-seen] = len(rows)
+                    rows.append(row)
+                ranking.append(index[-seen])
+            rankings[name] = ranking
+        return {
+            "generated_at": generated_at,
+            "limit": self.limit,
+            "ports": self.ports,
+            "thresholds": {
+                **{name: list(values) for name, values in THRESHOLDS.items()},
+                "utilisation": list(UTILISATION_BANDS),
+            },
+            "measures": list(MEASURES),
+            "columns": list(COLUMNS),
+            "rows": rows,
+            "rankings": rankings,
+        }
