@@ -27,14 +27,28 @@ from refresh.events import EventStep
 from refresh.lease import Lease
 from refresh.memory import consumed, give_back_memory
 from refresh.writer import MetricsDocuments, write_snapshot
+from store.keys import DEFAULT_KEYSPACE, Keyspace
 from store.lease import LeaseLost
 from store.publisher import Publisher
 from traffic.step import TrafficResult, TrafficStep
+from views.payload import summarize
 
 log = logging.getLogger("worker")
 
 PortConfigs = dict[str, dict[str, PortConfig]]
 STREAMS = ("org", "sites", "gateways", "ports", "peer_paths")
+
+
+@dataclass(frozen=True)
+class OrgScope:
+    """Which org a refresh reads and where it publishes: the seed's keys for a single-org
+    deployment; in a multi-org one the org's own keys, with its record from the MSP listing
+    when there is one (no `GET /orgs/{id}` then), else asked for hourly with the configs."""
+
+    org_id: str
+    keyspace: Keyspace = DEFAULT_KEYSPACE
+    record: dict[str, Any] | None = None
+    multi: bool = False
 
 
 class RefreshAborted(Exception):
@@ -73,11 +87,30 @@ class Pipeline:
     def __init__(self, parts: Parts, report: Reporter) -> None:
         self.parts = parts
         self.report = report
+        self.summary: dict[str, int] | None = None  # the last snapshot's counts (the overview)
+        self.org_name: str | None = None
 
-    def _jobs(self, config_due: bool) -> dict[str, Callable[[str], Fetched]]:
+    def _org_job(self, scope: OrgScope, config_due: bool) -> Callable[[str], Fetched]:
+        """`GET /orgs/{id}` every refresh for one org; in a multi-org deployment the MSP's
+        record, else the cached one, asked again only with the configs (hourly)."""
+        mist, configs = self.parts.mist, self.parts.configs
+        record = scope.record or (None if config_due or not scope.multi else configs.org_record())
+        if record is not None:
+            return lambda _org_id: Fetched([record], 0, 0.0)
+        if not scope.multi:
+            return mist.org
+
+        def fetch_and_keep(org_id: str) -> Fetched:
+            fetched = mist.org(org_id)
+            configs.keep_org_record(fetched.items[0])
+            return fetched
+
+        return fetch_and_keep
+
+    def _jobs(self, config_due: bool, scope: OrgScope) -> dict[str, Callable[[str], Fetched]]:
         mist = self.parts.mist
         jobs: dict[str, Callable[[str], Fetched]] = {
-            "org": mist.org,
+            "org": self._org_job(scope, config_due),
             "sites": mist.sites,
             # Each item is cut to its compact form as its page arrives (see model/items.py).
             "gateways": partial(mist.gateway_stats, trim=gateway_stat),
@@ -92,11 +125,14 @@ class Pipeline:
             )
         return jobs
 
-    def run(self, org_id: str, now: float) -> int:
-        """Fetch, build and publish one snapshot; returns the keys written."""
+    def run(self, org: str | OrgScope, now: float) -> int:
+        """Fetch, build and publish one snapshot of `org` (an id: the single-org keys);
+        returns the keys written."""
+        scope = org if isinstance(org, OrgScope) else OrgScope(org)
+        org_id = scope.org_id
         configs = self.parts.configs
         config_due = configs.due(now)
-        jobs = self._jobs(config_due)
+        jobs = self._jobs(config_due, scope)
         total = len(jobs) + 3
         self.report.phase("fetch", 0, total)
         cached: dict[str, Any] | None = None
@@ -114,6 +150,8 @@ class Pipeline:
         port_configs = _port_configs(fetched, config, devices)
         del devices, config, cached  # port_configs has what build needs
         snapshot = self._build(fetched, port_configs, now)
+        self.summary = summarize(snapshot.records)
+        self.org_name = snapshot.org.get("name")
         del port_configs
         derived, conditions = self.parts.events.derive(snapshot, org_id)
         self.report.phase("history", done + 2, total)
@@ -124,6 +162,7 @@ class Pipeline:
             traffic,
             now,
             lambda out: self.parts.events.publish(out, org_id, derived, conditions, now),
+            scope.keyspace,
         )
 
     def _fetch(
@@ -197,6 +236,7 @@ class Pipeline:
         traffic: TrafficResult,
         now: float,
         events: Callable[[Publisher], None],
+        keyspace: Keyspace = DEFAULT_KEYSPACE,
     ) -> int:
         """Everything staged, then switched live at once, only while we still hold the lease."""
         parts = self.parts
@@ -205,7 +245,11 @@ class Pipeline:
         with (
             parts.redis_lock,
             Publisher(
-                parts.client, interval=parts.interval, now=now, owner=parts.lease.owner
+                parts.client,
+                interval=parts.interval,
+                now=now,
+                owner=parts.lease.owner,
+                keyspace=keyspace,
             ) as out,
         ):
             try:  # fenced: paused past our lease, no write of ours is applied
