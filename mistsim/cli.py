@@ -44,9 +44,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--msp-tokens",
-        default="",
+        default=os.environ.get("MISTSIM_MSP_TOKENS") or "",
         help="comma-separated API tokens scoped to the orgs' MSP: /self lists the MSP, "
-        "GET /msps/{msp_id}/orgs lists every org (see --orgs), and they read every org",
+        "GET /msps/{msp_id}/orgs lists every org (see --orgs), and they read every org "
+        "(default: $MISTSIM_MSP_TOKENS, kept out of `ps` like --tokens)",
     )
     p.add_argument(
         "--user-tokens",

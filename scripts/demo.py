@@ -278,8 +278,11 @@ class Simulator:
     token: str
 
 
-def start_simulator(supervisor: Supervisor, var_dir: Path, gateways: int, sites: int) -> Simulator:
-    """`python -m mistsim` on a free port; waits for its one `mistsim ready` line."""
+def start_simulator(
+    supervisor: Supervisor, var_dir: Path, gateways: int, sites: int, orgs: int = 1
+) -> Simulator:
+    """`python -m mistsim` on a free port; waits for its one `mistsim ready` line. With
+    `orgs` > 1 it is an MSP of that many orgs and the token returned is the MSP's."""
     token = secrets.token_urlsafe(24)
     ca_file = var_dir / "mistsim" / "ca.pem"
     ca_file.parent.mkdir(parents=True, exist_ok=True)
@@ -297,6 +300,10 @@ def start_simulator(supervisor: Supervisor, var_dir: Path, gateways: int, sites:
     argv += ["--sites", str(sites), "--ca-file", str(ca_file)]
     # The token goes through the environment: argv is visible to every user in `ps`.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MISTSIM_TOKENS": token}
+    if orgs > 1:
+        argv += ["--orgs", str(orgs), "--spread-orgs"]
+        env["MISTSIM_TOKENS"] = secrets.token_urlsafe(24)  # an org token nobody uses
+        env["MISTSIM_MSP_TOKENS"] = token
     supervisor.start("mistsim", argv, env, on_line)
     wait_for(seen.is_set, SIMULATOR_READY_SECONDS, "the Mist simulator", supervisor)
     return Simulator(ready["host"], ready["org_id"], ready.get("ca", str(ca_file)), token)
@@ -322,6 +329,8 @@ def run(args: argparse.Namespace, supervisor: Supervisor) -> int:
 
     if not real_mist and not args.embedded_redis and shutil.which("redis-server"):
         org = {"gateways": args.gateways, "sites": args.sites}
+        if args.orgs > 1:
+            org["orgs"] = args.orgs
         console.line("demo", simulated_org_state(var_dir / "redis", org))
     redis_url, what = start_redis(supervisor, var_dir / "redis", redis_port, args.embedded_redis)
     console.line("demo", f"Redis: {what}")
@@ -334,15 +343,24 @@ def run(args: argparse.Namespace, supervisor: Supervisor) -> int:
         interval = settings.get("WORKER_INTERVAL", "") or "300"
     else:
         console.line("demo", "no MIST_API_TOKEN: starting the Mist simulator for the worker")
-        simulator = start_simulator(supervisor, var_dir, args.gateways, args.sites)
+        simulator = start_simulator(
+            supervisor, var_dir, args.gateways, args.sites, max(1, args.orgs)
+        )
         interval = str(args.interval)
         worker_env.update(
             MIST_HOST=simulator.host,
             MIST_CA_BUNDLE=simulator.ca_file,
             MIST_API_TOKEN=simulator.token,
-            MIST_ORG_ID=simulator.org_id,
+            MIST_ORG_ID=simulator.org_id if args.orgs <= 1 else "*",
             WORKER_INTERVAL=interval,
         )
+        if args.orgs > 1:
+            console.line(
+                "demo",
+                f"a simulated MSP of {args.orgs} orgs ({args.gateways} gateways in all) read "
+                "with its MSP token (MIST_ORG_ID=*); the API takes ?org=<org_id>, "
+                "/api/status lists the orgs",
+            )
     supervisor.start("worker", [sys.executable, "worker.py"], worker_env)
 
     web_env = tier_env(os.environ, REDIS_URL=redis_url, PORT=str(web_port))
@@ -373,6 +391,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--var-dir", default=str(ROOT / "var"), help="where Redis keeps its files")
     parser.add_argument("--gateways", type=int, default=60, help="simulated gateways")
     parser.add_argument("--sites", type=int, default=20, help="simulated sites")
+    parser.add_argument(
+        "--orgs",
+        type=int,
+        default=1,
+        help="simulated orgs behind one MSP (gateways spread over them, a few big, many small)",
+    )
     parser.add_argument("--interval", type=int, default=30, help="simulated refresh interval (s)")
     parser.add_argument(
         "--simulator", action="store_true", help="use the simulator even with a token"
