@@ -271,7 +271,8 @@ class Worker:
         return done
 
     def _publish_overview(self, now: float) -> None:
-        """A single-org deployment's overview: its one row, and the index naming its org."""
+        """A single-org deployment's overview: its one row, and the index naming its org
+        (with each publish: a failed refresh changes no served document)."""
         if self.org_id is None:
             return
         error = self.status.last_error if self.status.status == "error" else None
@@ -330,7 +331,6 @@ class Worker:
         self._write_status()
         if not events:
             return
-        self._publish_overview(started)
         self.pipeline.parts.events.failed(
             self.org_id,
             started,

@@ -314,6 +314,30 @@ def tier_env(base: Mapping[str, str], **values: str) -> dict[str, str]:
     return {**env, "PYTHONUNBUFFERED": "1", **values}
 
 
+def simulated_worker_env(
+    args: argparse.Namespace, supervisor: Supervisor, var_dir: Path, interval: str
+) -> dict[str, str]:
+    """Start the simulator (an MSP of `--orgs` orgs when asked) and say how the worker
+    reaches it."""
+    console = supervisor.console
+    console.line("demo", "no MIST_API_TOKEN: starting the Mist simulator for the worker")
+    orgs = max(1, args.orgs)
+    simulator = start_simulator(supervisor, var_dir, args.gateways, args.sites, orgs)
+    if orgs > 1:
+        console.line(
+            "demo",
+            f"a simulated MSP of {orgs} orgs ({args.gateways} gateways in all) read with its "
+            "MSP token (MIST_ORG_ID=*); the API takes ?org=<org_id>, /api/status lists them",
+        )
+    return {
+        "MIST_HOST": simulator.host,
+        "MIST_CA_BUNDLE": simulator.ca_file,
+        "MIST_API_TOKEN": simulator.token,
+        "MIST_ORG_ID": simulator.org_id if orgs == 1 else "*",
+        "WORKER_INTERVAL": interval,
+    }
+
+
 def run(args: argparse.Namespace, supervisor: Supervisor) -> int:
     console = supervisor.console
     settings = read_environment(env_file=ROOT / ".env")
@@ -342,25 +366,8 @@ def run(args: argparse.Namespace, supervisor: Supervisor) -> int:
         console.line("demo", "MIST_API_TOKEN is set: the worker reads your Mist org")
         interval = settings.get("WORKER_INTERVAL", "") or "300"
     else:
-        console.line("demo", "no MIST_API_TOKEN: starting the Mist simulator for the worker")
-        simulator = start_simulator(
-            supervisor, var_dir, args.gateways, args.sites, max(1, args.orgs)
-        )
         interval = str(args.interval)
-        worker_env.update(
-            MIST_HOST=simulator.host,
-            MIST_CA_BUNDLE=simulator.ca_file,
-            MIST_API_TOKEN=simulator.token,
-            MIST_ORG_ID=simulator.org_id if args.orgs <= 1 else "*",
-            WORKER_INTERVAL=interval,
-        )
-        if args.orgs > 1:
-            console.line(
-                "demo",
-                f"a simulated MSP of {args.orgs} orgs ({args.gateways} gateways in all) read "
-                "with its MSP token (MIST_ORG_ID=*); the API takes ?org=<org_id>, "
-                "/api/status lists the orgs",
-            )
+        worker_env.update(simulated_worker_env(args, supervisor, var_dir, interval))
     supervisor.start("worker", [sys.executable, "worker.py"], worker_env)
 
     web_env = tier_env(os.environ, REDIS_URL=redis_url, PORT=str(web_port))
