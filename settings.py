@@ -291,7 +291,7 @@ def _org_ids(env: Mapping[str, str]) -> tuple[tuple[str, ...], bool]:
     if raw == "*":
         return (), True
     ids: list[str] = []
-    for part in (item.strip() for item in raw.split(",")) if raw else ():
+    for part in (item.strip() for item in raw.split(",") if item.strip()):
         try:
             org_id = str(uuid.UUID(part))
         except ValueError:

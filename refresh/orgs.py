@@ -154,6 +154,7 @@ class OrgReport:
         status.tokens = self.host.mist.token_status()
         status.rate_limited = self.host.mist.rate_limited
         summary = self.pipeline.summary if self.pipeline else None
+        self.name = (self.pipeline.org_name if self.pipeline else None) or self.name
         status.extra = {"org_id": self.org_id, "name": self.name, "summary": summary}
         return status.document()
 

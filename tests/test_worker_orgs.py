@@ -172,3 +172,61 @@ def test_one_org_in_a_list_keeps_the_single_org_keys(mistsim, redis_server):
     (row,) = served(client, Dataset.ORGS)["orgs"]
     assert row["org_id"] == mistsim.org_id and row["error"] is None
     assert row["gateways_online"] + row["gateways_offline"] == mistsim.org_summary()["gateways"]
+
+
+def test_one_org_failing_out_of_200_leaves_199_fresh(mistsim_factory, redis_server):
+    sim = mistsim_factory(
+        gateways=400, sites=200, orgs=200, spread_orgs=True, msp_tokens=["msp-a", "msp-b"]
+    )
+    orgs = [org["org_id"] for org in sim_orgs(sim)]
+    broken = orgs[137]
+    sim.set_faults(error_rate=1.0, paths=f"/orgs/{broken}/")
+    instance = make_worker(sim, redis_server, tokens=["msp-a", "msp-b"], MIST_ORG_ID="*")
+    assert not instance.refresh()
+    client = redis_server.client()
+    rows = served(client, Dataset.ORGS)["orgs"]
+    assert [row["org_id"] for row in rows] == orgs
+    failed = [row["org_id"] for row in rows if row["error"] is not None]
+    assert failed == [broken]
+    fresh = [row for row in rows if row["last_update"] is not None and not row["stale"]]
+    assert len(fresh) == 199
+    status = json.loads(read_status_published(client)[0] or b"{}")
+    assert status["status"] == "error" and "1 of 200 orgs failed" in status["last_error"]
+    assert (
+        read_served(client, Dataset.GATEWAYS, gzip_ok=False, keyspace=org_keyspace(broken)) is None
+    )
+
+
+def test_every_org_of_org_tokens_names_each_org_once_an_hour(mistsim_factory, redis_server):
+    sim = mistsim_factory(gateways=40, sites=10, orgs=6, spread_orgs=True)
+    instance = make_worker(sim, redis_server, MIST_ORG_ID="*")  # org tokens, no MSP
+    assert instance.refresh()
+    first = sim.calls()["by_endpoint"]
+    assert first["GET /api/v1/orgs/{org_id}"] == 6  # no MSP listing names them
+    sim.reset()
+    assert instance.refresh()
+    assert "GET /api/v1/orgs/{org_id}" not in sim.calls()["by_endpoint"]  # cached for the hour
+    names = {row["name"] for row in served(redis_server.client(), Dataset.ORGS)["orgs"]}
+    assert names == {org["name"] for org in sim_orgs(sim)}
+
+
+def test_worker_once_with_every_org_exits_0_and_a_bad_setting_exits_2(
+    mistsim_factory, redis_server, tmp_path
+):
+    import subprocess
+    import sys
+
+    from tests.fixtures.worker_proc import ROOT
+
+    sim = mistsim_factory(gateways=20, sites=6, orgs=3, spread_orgs=True, msp_tokens=["msp"])
+    env = worker_env(sim, redis_server.url, MIST_ORG_ID="*", MIST_API_TOKEN="msp")
+    command = [sys.executable, str(ROOT / "worker.py"), "--once"]
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    index = read_org_index(redis_server.client())
+    assert index is not None and len(index.orgs) == 3
+    env["MIST_ORG_ID"] = f"{sim.org_id},not-an-org"
+    bad = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "MIST_ORG_ID" in bad.stderr and "msp" not in bad.stderr
