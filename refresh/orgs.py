@@ -188,6 +188,8 @@ class MultiOrgRefresh:
         for error in cycle.errors:
             log.warning("org listing: %s", self.host.redactor.redact(error))
         orgs = list(cycle.orgs)
+        if not orgs and cycle.errors:  # nothing listed yet: a failed refresh, not an empty MSP
+            raise MistError(cycle.errors[0])
         tokens = max(1, self.host.mist.tokens_available())
         budget = backfill_cap(self.host.interval) * tokens
         devices = Allowance(device_config_cap(self.host.interval) * tokens)

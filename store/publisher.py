@@ -243,7 +243,10 @@ class Publisher:
                 transaction.hset(key, mapping=self._etags)
                 transaction.expire(key, ttl)
             last_update = repr(float(self._now))
-            transaction.set(keys.last_update, last_update)
+            # an org of a multi-org deployment: gone 7 days after its last publish, like its
+            # last-good copy (the seed's key has no TTL)
+            kept = LAST_GOOD_TTL if keys.org_id is not None else None
+            transaction.set(keys.last_update, last_update, ex=kept)
             transaction.set(last_good_key(keys.last_update), last_update, ex=LAST_GOOD_TTL)
             for queue in self._with_switch:
                 queue(transaction)

@@ -14,6 +14,7 @@ from store.keys import (
     KEY_HEARTBEAT,
     KEY_INTERVAL,
     KEY_WORKER_STATUS,
+    LAST_GOOD_TTL,
     Keyspace,
 )
 from store.reads import as_float, json_object
@@ -26,9 +27,10 @@ def queue_status(
     worker_status word and the refresh interval the web's stale rule reads. An org's own
     status (a multi-org deployment's keyspace) is its document only: the worker's word and
     interval are the deployment's."""
-    pipe.set(keyspace.status, encode_json(status))
-    if keyspace.org_id is not None:
+    if keyspace.org_id is not None:  # an org no longer read leaves with its last-good copy
+        pipe.set(keyspace.status, encode_json(status), ex=LAST_GOOD_TTL)
         return
+    pipe.set(keyspace.status, encode_json(status))
     pipe.set(KEY_WORKER_STATUS, str(status.get("status") or "idle"))
     interval = status.get("interval")
     if isinstance(interval, int) and not isinstance(interval, bool):

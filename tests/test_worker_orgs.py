@@ -159,6 +159,8 @@ def test_an_org_that_leaves_the_msp_drops_out_and_its_keys_expire(mistsim_factor
     assert not any(leaving in endpoint for endpoint in sim.calls()["by_endpoint"])
     key = org_keyspace(leaving).dataset_key(Dataset.GATEWAYS)
     assert 0 < client.ttl(key) <= 180  # not refreshed: gone within 3 intervals
+    for kept in (org_keyspace(leaving).status, org_keyspace(leaving).last_update):
+        assert 0 < client.ttl(kept) <= 7 * 86400  # its own records leave with its last-good copy
 
 
 def test_one_org_in_a_list_keeps_the_single_org_keys(mistsim, redis_server):
