@@ -250,10 +250,13 @@ class Worker:
 
     def _refresh_orgs(self, started: float) -> bool:
         """One cycle over every org of a multi-org deployment (refresh/orgs.py)."""
-        assert self.orgs is not None
+        orgs = self.orgs
+        if orgs is None:
+            return False
         self.ensure_org()
+        self._write_status()
         try:
-            done = self.orgs.run(started)
+            done = orgs.run(started)
         except RefreshAborted as reason:
             log.warning("refresh abandoned: %s", reason)
             done = False
@@ -264,7 +267,7 @@ class Worker:
         self._write_status()
         log.info(
             "cycle over %d orgs: %d Mist calls, %.2f s",
-            len(self.orgs.statuses),
+            len(orgs.statuses),
             self.mist.calls_this_refresh,
             self.status.refresh_seconds,
         )
