@@ -25,6 +25,7 @@ from mist.orgs import OrgCatalog, OrgCycle
 from mist.streams import Fetched
 from refresh.configs import ConfigCache, device_config_cap
 from refresh.lease import Lease
+from refresh.memory import give_back_memory
 from refresh.pipeline import OrgScope, Parts, Pipeline, RefreshAborted
 from refresh.status import Redactor, RefreshStatus
 from store.codec import encode_json
@@ -207,6 +208,7 @@ class MultiOrgRefresh:
             }
             results = {org_id: future.result() for org_id, future in futures.items()}
         self.cycles += 1
+        give_back_memory()
         self._finish(cycle, results, now)
         return all(results.values()) and not cycle.errors
 
@@ -220,6 +222,7 @@ class MultiOrgRefresh:
             self.parts,
             configs=_SharedConfigs(self.parts.configs, scope.keyspace, devices),
             traffic=_SharedTraffic(self.parts.traffic, backfill),
+            trim_memory=False,  # a full collection per org would cost more than the org
         )
         report.pipeline = pipeline = Pipeline(parts, report)
         try:

@@ -79,6 +79,7 @@ class Parts:
     interval: int
     events: EventStep
     metrics_peer_paths: str = "summary"  # METRICS_PEER_PATHS
+    trim_memory: bool = True  # give memory back after each step (a multi-org cycle: once)
 
 
 class Pipeline:
@@ -205,7 +206,8 @@ class Pipeline:
             now=now,
         )
         fetched.clear()  # the raw Mist lists are done with: let history and publish reuse it
-        give_back_memory()
+        if self.parts.trim_memory:
+            give_back_memory()
         log.info(
             "build: %d gateways, %d circuits, %d peer path groups, %.2f s",
             len(snapshot.records),
@@ -227,7 +229,8 @@ class Pipeline:
         self.report.rejected(len(result.rejected))
         filled = Fetched([None] * backfill.filled, backfill.calls, backfill.seconds)
         self.report.record("backfill", filled, backfill.error)
-        give_back_memory()
+        if self.parts.trim_memory:
+            give_back_memory()
         return result
 
     def _publish(
