@@ -7,14 +7,19 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import subprocess
+import sys
+
+import pytest
 
 import worker as worker_module
 from mist.connection import MistConnection
+from mist.errors import MistSettingError
 from settings import load_worker_settings
 from store.keys import Dataset, org_keyspace
 from store.reads import read_gateway, read_org_index, read_served, read_status_published
 from store.status import read_status
-from tests.fixtures.worker_proc import worker_env
+from tests.fixtures.worker_proc import ROOT, worker_env
 
 PER_ORG = (
     "GET /api/v1/orgs/{org_id}/sites",
@@ -215,11 +220,6 @@ def test_every_org_of_org_tokens_names_each_org_once_an_hour(mistsim_factory, re
 def test_worker_once_with_every_org_exits_0_and_a_bad_setting_exits_2(
     mistsim_factory, redis_server, tmp_path
 ):
-    import subprocess
-    import sys
-
-    from tests.fixtures.worker_proc import ROOT
-
     sim = mistsim_factory(gateways=20, sites=6, orgs=3, spread_orgs=True, msp_tokens=["msp"])
     env = worker_env(sim, redis_server.url, MIST_ORG_ID="*", MIST_API_TOKEN="msp")
     command = [sys.executable, str(ROOT / "worker.py"), "--once"]
@@ -232,3 +232,30 @@ def test_worker_once_with_every_org_exits_0_and_a_bad_setting_exits_2(
     env["MIST_ORG_ID"] = f"{sim.org_id},not-an-org"
     bad = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "MIST_ORG_ID" in bad.stderr and "msp" not in bad.stderr
+
+
+def test_the_msp_listing_falls_back_and_a_failed_listing_keeps_the_orgs(
+    mistsim_factory, redis_server
+):
+    sim = mistsim_factory(gateways=20, sites=6, orgs=3, spread_orgs=True, msp_tokens=["msp"])
+    ids = [org["org_id"] for org in sim_orgs(sim)]
+    sim.set_faults(forbidden=True, paths="/stats/orgs")  # a restricted MSP admin
+    instance = make_worker(sim, redis_server, tokens=["msp"], MIST_ORG_ID="*")
+    assert instance.refresh()
+    assert sim.calls()["by_endpoint"]["GET /api/v1/msps/{msp_id}/orgs"] == 1
+    assert read_org_index(redis_server.client()).orgs == tuple(ids)
+    sim.clear_faults()
+    sim.set_faults(error_rate=1.0, paths="^/api/v1/msps/")
+    assert not instance.refresh()  # the listing failed: said in the status, orgs kept
+    assert read_org_index(redis_server.client()).orgs == tuple(ids)
+    status = json.loads(read_status_published(redis_server.client())[0] or b"{}")
+    assert "org listing" in status["last_error"]
+    assert all(row["last_error"] is None for row in status["orgs"])
+
+
+def test_every_org_needs_org_level_privileges(mistsim_factory, redis_server):
+    sim = mistsim_factory(orgs=2, user_tokens={"sam": "site:1:admin+site:2"})
+    instance = make_worker(sim, redis_server, tokens=["sam"], MIST_ORG_ID="*")
+    with pytest.raises(MistSettingError) as caught:
+        instance.start()
+    assert caught.value.setting == "MIST_API_TOKEN" and "site-level" in str(caught.value)
