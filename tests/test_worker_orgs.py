@@ -17,7 +17,7 @@ from mist.connection import MistConnection
 from mist.errors import MistSettingError
 from settings import load_worker_settings
 from store.keys import Dataset, org_keyspace
-from store.reads import read_gateway, read_org_index, read_served, read_status_published
+from store.reads import OrgIndex, read_gateway, read_org_index, read_served, read_status_published
 from store.status import read_status
 from tests.fixtures.worker_proc import ROOT, worker_env
 
@@ -243,11 +243,11 @@ def test_the_msp_listing_falls_back_and_a_failed_listing_keeps_the_orgs(
     instance = make_worker(sim, redis_server, tokens=["msp"], MIST_ORG_ID="*")
     assert instance.refresh()
     assert sim.calls()["by_endpoint"]["GET /api/v1/msps/{msp_id}/orgs"] == 1
-    assert read_org_index(redis_server.client()).orgs == tuple(ids)
+    assert read_org_index(redis_server.client()) == OrgIndex(multi=True, orgs=tuple(ids))
     sim.clear_faults()
     sim.set_faults(error_rate=1.0, paths="^/api/v1/msps/")
     assert not instance.refresh()  # the listing failed: said in the status, orgs kept
-    assert read_org_index(redis_server.client()).orgs == tuple(ids)
+    assert read_org_index(redis_server.client()) == OrgIndex(multi=True, orgs=tuple(ids))
     status = json.loads(read_status_published(redis_server.client())[0] or b"{}")
     assert "org listing" in status["last_error"]
     assert all(row["last_error"] is None for row in status["orgs"])
