@@ -227,6 +227,14 @@ class WorkerSettings:
     event_hold: int = 2  # refreshes a circuit's degraded/recovered must hold (EVENT_HOLD)
     event_retention_days: int = 30  # EVENT_RETENTION_DAYS
     alerts: AlertSettings = AlertSettings()  # ALERT_* (webhook URLs are secrets)
+    # MIST_ORG_ID as a list (several ids) or `*` (every org the tokens read): a multi-org
+    # deployment, each org under its own keys; then org_id is None
+    org_ids: tuple[str, ...] = ()
+    all_orgs: bool = False
+
+    @property
+    def multi_org(self) -> bool:
+        return self.all_orgs or len(self.org_ids) > 1
 
     __repr__ = _redacted_repr
 
@@ -366,16 +374,26 @@ def _tokens(env: Mapping[str, str]) -> tuple[Secret, ...]:
     return tuple(tokens)
 
 
-def _org_id(env: Mapping[str, str]) -> str | None:
+ORG_ID_HELP = (
+    "must be an org id (a UUID), several separated by commas, * for every org the tokens "
+    "can read, or empty to detect the one org from the token"
+)
+
+
+def _org_ids(env: Mapping[str, str]) -> tuple[tuple[str, ...], bool]:
+    """MIST_ORG_ID: (the org ids given, in order without repeats; whether `*` was given)."""
     raw = env.get("MIST_ORG_ID", "").strip()
-    if not raw:
-        return None
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        raise SettingError(
-            "MIST_ORG_ID", "must be an org id (a UUID) or empty to detect it from the token"
-        ) from None
+    if raw == "*":
+        return (), True
+    ids: list[str] = []
+    for part in (item.strip() for item in raw.split(",") if item.strip()):
+        try:
+            org_id = str(uuid.UUID(part))
+        except ValueError:
+            raise SettingError("MIST_ORG_ID", ORG_ID_HELP) from None
+        if org_id not in ids:
+            ids.append(org_id)
+    return tuple(ids), False
 
 
 def _ca_bundle(env: Mapping[str, str]) -> str | None:
@@ -431,9 +449,12 @@ def load_worker_settings(
     """Settings for the worker; raises SettingError naming the first bad setting."""
     env = read_environment(environ, env_file)
     web = load_web_settings(env, None)
+    org_ids, all_orgs = _org_ids(env)
     return WorkerSettings(
         tokens=_tokens(env),
-        org_id=_org_id(env),
+        org_id=org_ids[0] if len(org_ids) == 1 else None,
+        org_ids=org_ids,
+        all_orgs=all_orgs,
         mist_host=_mist_host(env),
         ca_bundle=_ca_bundle(env),
         redis_url=web.redis_url,

@@ -32,11 +32,13 @@ from alerts.rules import load_rules
 from alerts.service import Alerts
 from mist.connection import MistConnection
 from mist.errors import MistError, MistSettingError
+from mist.orgs import OrgCatalog
 from mist.streams import CallCounter, Fetched
 from refresh.configs import ConfigCache
 from refresh.events import EventStep
 from refresh.lease import Lease
 from refresh.memory import tune_malloc
+from refresh.orgs import MultiOrgRefresh, overview_bytes, summary_of
 from refresh.pipeline import Parts, Pipeline, RefreshAborted
 from refresh.status import Redactor, RefreshStatus
 from settings import (
@@ -49,7 +51,8 @@ from settings import (
 )
 from store.events import Retention
 from store.keys import HEARTBEAT_PERIOD, HEARTBEAT_TTL, LEASE_SECONDS
-from store.lease import lock_owner
+from store.lease import LeaseLost, lock_owner
+from store.overview import index_document, publish_overview
 from store.reads import connect
 from store.status import read_heartbeat, read_status, write_status
 from traffic.step import TrafficStep
@@ -96,6 +99,10 @@ class Worker:
             self.pipeline.parts.events.alerts = self.alerts
             self.status.receivers = self.alerts.status
         self._clock_start = time.monotonic()
+        self.orgs: MultiOrgRefresh | None = None  # MIST_ORG_ID a list or `*`
+        if settings.multi_org:
+            catalog = OrgCatalog(self.mist, settings.org_ids, all_orgs=settings.all_orgs)
+            self.orgs = MultiOrgRefresh(self, catalog, self.pipeline.parts)
 
     def _parts(self) -> Parts:
         lock, mist = self._redis_lock, self.mist
@@ -196,6 +203,11 @@ class Worker:
     def start(self) -> str:
         """Check the tokens (one `/self` each, even with MIST_ORG_ID set) and settle the org;
         the status then names every token Mist rejected."""
+        if self.orgs is not None:
+            self.orgs.catalog.start()
+            self.org_id = "*"  # settled: the orgs are listed again each cycle
+            self._write_status()
+            return self.org_id
         self.org_id = self.mist.start(self.settings.org_id)
         if not self.settings.org_id:
             log.info("org detected from the token's privileges: %s", self.org_id)
@@ -251,6 +263,8 @@ class Worker:
         self.status.status = "running"
         self.status.last_attempt = started
         self.status.datasets = {}
+        if self.orgs is not None:
+            return self._refresh_orgs(started)
         try:
             published = self.pipeline.run(self.ensure_org(), started)
         except RefreshAborted as reason:
@@ -267,9 +281,56 @@ class Worker:
             self._record_failure(error, started, clock_start)
             return False
         self._record_success(published, started, clock_start)
+        self._publish_overview(started)
         if self.alerts is not None:
             self.alerts.wake()
         return True
+
+    def _refresh_orgs(self, started: float) -> bool:
+        """One cycle over every org of a multi-org deployment (refresh/orgs.py)."""
+        orgs = self.orgs
+        if orgs is None:
+            return False
+        self.ensure_org()
+        self._write_status()
+        try:
+            done = orgs.run(started)
+        except RefreshAborted as reason:
+            log.warning("refresh abandoned: %s", reason)
+            done = False
+        except (MistError, redis.RedisError) as error:
+            self._record_failure(error, started, self._clock_start, events=False)
+            return False
+        self.status.refresh_seconds = round(time.monotonic() - self._clock_start, 3)
+        self._write_status()
+        log.info(
+            "cycle over %d orgs: %d Mist calls, %.2f s",
+            len(orgs.statuses),
+            self.mist.calls_this_refresh,
+            self.status.refresh_seconds,
+        )
+        return done
+
+    def _publish_overview(self, now: float) -> None:
+        """A single-org deployment's overview: its one row, and the index naming its org
+        (with each publish: a failed refresh changes no served document)."""
+        if self.org_id is None:
+            return
+        error = self.status.last_error if self.status.status == "error" else None
+        name = self.pipeline.org_name
+        row = summary_of(self.org_id, name, self.pipeline.summary, self.status.last_update, error)
+        try:
+            with self._redis_lock:
+                publish_overview(
+                    self.client,
+                    interval=self.interval,
+                    now=now,
+                    owner=self.lease.owner,
+                    overview=overview_bytes([row], now, self.interval),
+                    index=index_document([self.org_id], multi=False),
+                )
+        except (redis.RedisError, LeaseLost) as error_:
+            log.warning("could not publish the org overview: %s", error_)
 
     def published_status(self, now: float) -> dict[str, Any]:
         """The status that goes out with the snapshot (in its transaction)."""
@@ -296,7 +357,9 @@ class Worker:
             seconds,
         )
 
-    def _record_failure(self, error: Exception, started: float, clock_start: float) -> None:
+    def _record_failure(
+        self, error: Exception, started: float, clock_start: float, *, events: bool = True
+    ) -> None:
         message = self.redactor.redact(str(error) or type(error).__name__)
         if isinstance(error, redis.RedisError):
             message = f"Redis: {message}"
@@ -307,6 +370,8 @@ class Worker:
         self.status.calls_last_refresh = self.mist.calls_this_refresh
         self.status.refresh_seconds = round(time.monotonic() - clock_start, 3)
         self._write_status()
+        if not events:
+            return
         self.pipeline.parts.events.failed(
             self.org_id,
             started,

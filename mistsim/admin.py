@@ -34,6 +34,8 @@ class Admin:
             ("GET", "faults"): self.get_faults,
             ("POST", "faults"): self.set_faults,
             ("GET", "org"): self.org_summary,
+            ("GET", "orgs"): self.orgs,
+            ("POST", "orgs"): self.set_orgs,
             ("POST", "clock"): self.clock,
             ("GET", "clock"): self.get_clock,
             ("POST", "reboot"): self.reboot,
@@ -74,6 +76,33 @@ class Admin:
 
     def set_faults(self, body: dict[str, Any]) -> Any:
         return self.api.runtime.set_faults(body)
+
+    def orgs(self, body: dict[str, Any]) -> Any:
+        """Every org of the MSP: id, name, gateways and sites, and whether it is listed."""
+        api = self.api
+        rows: list[dict[str, Any]] = []
+        for org_id in api.org_ids:
+            own = api.msp_orgs.get(org_id)
+            rows.append(
+                {
+                    "org_id": org_id,
+                    "name": own.name if own is not None else f"Other Org {len(rows) + 1}",
+                    "gateways": len(own.gateways) if own is not None else 0,
+                    "sites": len(own.sites) if own is not None else 0,
+                    "listed": org_id not in api.hidden_orgs,
+                }
+            )
+        return {"msp_id": api.org.msp_id, "orgs": rows}
+
+    def set_orgs(self, body: dict[str, Any]) -> Any:
+        """`{"leave": [org ids]}` takes orgs out of the MSP's listings, `{"join": [...]}`
+        brings them back."""
+        for org_id in [*body.get("leave", []), *body.get("join", [])]:
+            if org_id not in self.api.org_ids:
+                raise ValueError(f"no org {org_id!r} in this MSP")
+        self.api.hidden_orgs |= set(body.get("leave", []))
+        self.api.hidden_orgs -= set(body.get("join", []))
+        return self.orgs({})
 
     def org_summary(self, body: dict[str, Any]) -> Any:
         org = self.api.org

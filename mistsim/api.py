@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from mistsim import admin, dynamics, edge, insights, render, sle, timeparse
+from mistsim import admin, dynamics, edge, insights, msp, render, sle, timeparse
 from mistsim.events import AlarmFilter, EventLog, cursor_keys
 from mistsim.fastjson import DeviceStatsJson, PortStatsJson, RawJson
 from mistsim.model import Gateway, Org, PeerPath, Port
@@ -192,6 +192,8 @@ class MistApi:
         self.peer_position = {self.peer_key(path): n for n, path in enumerate(org.peer_paths)}
         self.peer_ordinal = {id(path): n for n, path in enumerate(org.peer_paths)}
         self.org_ids = [org.id, *org.other_org_ids]  # every org is the MSP's
+        self.msp_orgs: dict[str, Org] = {org.id: org}  # --spread-orgs: every org with data
+        self.hidden_orgs: set[str] = set()  # orgs that left the MSP (POST /__mistsim/orgs)
         self.device_json = DeviceStatsJson(org)
         self.port_json = PortStatsJson(org)
         self.events = EventLog(org)  # what the admin API did, as Mist's events and alarms
@@ -199,6 +201,7 @@ class MistApi:
             ("/api/v1/self", self.get_self),
             ("/api/v1/self/usage", self.get_usage),
             ("/api/v1/msps/<msp_id>/orgs", self.list_msp_orgs),
+            ("/api/v1/msps/<msp_id>/stats/orgs", self.list_msp_org_stats),
             ("/api/v1/orgs/<org_id>", self.get_org),
             ("/api/v1/orgs/<org_id>/sites", self.list_sites),
             ("/api/v1/orgs/<org_id>/stats/devices", self.list_device_stats),
@@ -360,9 +363,24 @@ class MistApi:
         ]
         return Reply(200, {"name": "mistsim-token", "privileges": privileges})
 
+    def listed_orgs(self) -> list[str]:
+        """The MSP's orgs now: those that left it (POST /__mistsim/orgs) are not listed."""
+        return [org_id for org_id in self.org_ids if org_id not in self.hidden_orgs]
+
     def list_msp_orgs(self, call: Call) -> Reply:
         """Style A, like every bare array (spec 2509 declares no paging for it; Mist pages)."""
-        return header_page(call, self.org_ids, lambda org_id: render.org_object(self.org, org_id))
+        return header_page(
+            call, self.listed_orgs(), lambda org_id: render.org_object(self.org, org_id)
+        )
+
+    def list_msp_org_stats(self, call: Call) -> Reply:
+        """Every org of the MSP with its name and device counts (style A)."""
+
+        def render_stats(org_id: str) -> dict[str, Any]:
+            name = render.org_object(self.org, org_id)["name"]
+            return msp.org_stats(self.org, org_id, self.msp_orgs, name)
+
+        return header_page(call, self.listed_orgs(), render_stats)
 
     def get_usage(self, call: Call) -> Reply:
         token = _token(call.request)

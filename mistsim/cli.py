@@ -14,6 +14,7 @@ from types import FrameType
 
 from mistsim.api import MistApi
 from mistsim.generator import OrgOptions, generate
+from mistsim.msp import MspFront, generate_msp
 from mistsim.privileges import parse_user_tokens
 from mistsim.runtime import Runtime
 from mistsim.server import build_server, tls_context
@@ -43,9 +44,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--msp-tokens",
-        default="",
+        default=os.environ.get("MISTSIM_MSP_TOKENS") or "",
         help="comma-separated API tokens scoped to the orgs' MSP: /self lists the MSP, "
-        "GET /msps/{msp_id}/orgs lists every org (see --orgs), and they read every org",
+        "GET /msps/{msp_id}/orgs lists every org (see --orgs), and they read every org "
+        "(default: $MISTSIM_MSP_TOKENS, kept out of `ps` like --tokens)",
     )
     p.add_argument(
         "--user-tokens",
@@ -83,6 +85,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--peer-paths", type=int, default=6, help="VPN peer paths per spoke gateway")
     p.add_argument(
         "--orgs", type=int, default=1, help="orgs the tokens can see (only the first has data)"
+    )
+    p.add_argument(
+        "--spread-orgs",
+        action="store_true",
+        help="spread --gateways over the --orgs orgs of one MSP (long-tailed: a few big orgs, "
+        "many small), each org a network of its own; without it only the first org has data",
     )
     p.add_argument(
         "--insights-shape",
@@ -145,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         edge_cases=args.edge_cases,
     )
     gc.disable()  # generation allocates ~10 objects per port; collecting midway is wasted work
-    org = generate(options, time.time())
+    orgs = (
+        generate_msp(options, time.time()) if args.spread_orgs else [generate(options, time.time())]
+    )
+    org = orgs[0]
     gc.enable()
     gc.collect()
     gc.freeze()  # the org is immortal: keep the collector from re-scanning it on every request
@@ -161,13 +172,18 @@ def main(argv: list[str] | None = None) -> int:
             "error_rate": args.error_rate,
         },
     )
-    app = MistApi(
-        org,
-        runtime,
-        insights_keyed=args.insights_shape == "keyed",
-        msp_tokens=msp_tokens,
-        user_tokens=user_tokens,
-    )
+    apis = [
+        MistApi(
+            one,
+            runtime,
+            insights_keyed=args.insights_shape == "keyed",
+            msp_tokens=msp_tokens,
+            user_tokens=user_tokens if one is org else None,
+        )
+        for one in orgs
+    ]
+    apis[0].msp_orgs = {one.id: one for one in orgs}
+    app = MspFront(apis) if len(apis) > 1 else apis[0]
     ca_file = Path(args.ca_file).resolve()
     try:
         context = tls_context(ca_file, args.host)

@@ -83,6 +83,7 @@ class OrgOptions:
     peer_paths: int = 6
     orgs: int = 1
     edge_cases: bool = False
+    mac_base: int | None = None  # set by mistsim.msp so that the orgs of one MSP share no MAC
 
 
 def _uuid(rng: random.Random) -> str:
@@ -150,6 +151,8 @@ class _Builder:
         gateway_count = max(0, options.gateways)
         site_count = max(1, options.sites)
         self.mac_base = rng.randrange(0x010000, max(0x020000, 0xFFFFFF - gateway_count * 16))
+        if options.mac_base is not None:
+            self.mac_base = options.mac_base
         templates = self.make_templates()
         self.template_by_id = {template.id: template for template in templates.values()}
         hub_profiles, branch_profile, ap_profile = self.make_profiles()

@@ -34,7 +34,7 @@ from sla.documents import (
     isps_document,
 )
 from store.codec import CsvEncoder, Sink, encode_json, excel_safe
-from store.keys import KEY_AVAILABILITY_DETAILS, Dataset
+from store.keys import Dataset
 from store.publisher import Publisher
 from store.sla import read_sla, stage_sla, switch_sla
 from views.metrics import PortFigures, availability_families, gateway_labels, port_labels
@@ -122,7 +122,7 @@ def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:
         document.write(opening[:-2])
         for index, (gateway_id, part) in enumerate(by_gateway(found, acc, kept)):
             body = encode_json(part)  # once: the whole document and the gateway's field
-            out.detail(KEY_AVAILABILITY_DETAILS, gateway_id, body)
+            out.detail(out.keyspace.availability_details, gateway_id, body)
             document.write(b"," + body if index else body)
             rows.write(availability_csv_rows((part,), _excel_safe))
         document.write(b"]}")

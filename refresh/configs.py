@@ -21,6 +21,7 @@ from mist.errors import MistError
 from mist.streams import CallCounter, Fetched
 from model.values import TEXT_MAX
 from store.configs import read_config, write_configs
+from store.keys import DEFAULT_KEYSPACE, Keyspace
 
 log = logging.getLogger("worker")
 
@@ -72,22 +73,37 @@ class ConfigCache:
         fanout: Executor,
         *,
         interval: int,
+        keyspace: Keyspace = DEFAULT_KEYSPACE,
     ) -> None:
         self._client = client
         self._lock = redis_lock
         self._mist = mist
         self._fanout = fanout
         self._interval = interval
+        self.keyspace = keyspace  # an org's own cache in a multi-org deployment
 
     def _cached(self, kind: str) -> Any:
         try:
-            return read_config(self._client, kind)
+            return read_config(self._client, kind, self.keyspace)
         except redis.RedisError:
             return None
 
     def _write(self, documents: Mapping[str, Any]) -> None:
         with self._lock:
-            write_configs(self._client, documents)
+            write_configs(self._client, documents, self.keyspace)
+
+    def device_cap(self, wanted: int) -> int:
+        """Device configs this refresh may read of the `wanted` (a multi-org worker shares
+        one allowance between its orgs)."""
+        return device_config_cap(self._interval) * max(1, self._mist.tokens_available())
+
+    def org_record(self) -> dict[str, Any] | None:
+        """The org's own record as last fetched (multi-org: asked for with the configs)."""
+        cached = self._cached("org")
+        return cached if isinstance(cached, dict) else None
+
+    def keep_org_record(self, record: Mapping[str, Any]) -> None:
+        self._write({"org": config_subset(record, ("id", "name", "msp_id", "msp_name"))})
 
     def due(self, now: float) -> bool:
         """Whether templates, profiles and inventory are to be fetched this refresh."""
@@ -134,7 +150,7 @@ class ConfigCache:
             if item.get("id") not in devices
             or devices[item["id"]].get("modified_time") != item.get("modified_time")
         ]
-        cap = device_config_cap(self._interval) * max(1, self._mist.tokens_available())
+        cap = self.device_cap(len(stale))
         counter = CallCounter()
         started = time.monotonic()
         errors = self._fetch_devices(stale[:cap], devices, counter)

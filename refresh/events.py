@@ -66,7 +66,7 @@ class EventStep:
         self.retention = retention
         self.alerts: AlertHook | None = None  # the worker sets it when alerts are configured
         self.availability = AvailabilityStep(client, redis_lock, interval=interval)
-        self._prepared: Prepared | None = None
+        self._prepared: dict[str, Prepared] = {}  # by org: orgs of several run side by side
 
     def read_mist(self, mist: MistConnection, now: float, org_id: str) -> Fetched:
         """Mist's gateway events since the last read (a job of the fetch: its failure is
@@ -101,7 +101,7 @@ class EventStep:
             system, snapshot.org, snapshot.generated_at, failing=False, exhausted=False, stale=False
         )
         derived.events.extend(cleared)
-        self._prepared = self.availability.prepare(snapshot, org_id, derived.state)
+        self._prepared[org_id] = self.availability.prepare(snapshot, org_id, derived.state)
         log.info(
             "events: %d new (%d read from Mist), %.2f s",
             len(derived.events),
@@ -122,9 +122,9 @@ class EventStep:
         """The events and the state, live with the snapshot in `out`'s switch, and the
         availability they move on (its metric families into `metrics` when given)."""
         write_state(out.staging, org_id, derived.state)
-        if self._prepared is not None:
-            self.availability.publish(out, self._prepared, derived.events, metrics)
-            self._prepared = None
+        prepared = self._prepared.pop(org_id, None)
+        if prepared is not None:
+            self.availability.publish(out, prepared, derived.events, metrics)
         alerts = self.alerts.plan(org_id, derived.events, now) if self.alerts else None
 
         def queue(switch: Any) -> None:

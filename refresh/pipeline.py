@@ -30,14 +30,28 @@ from refresh.lease import Lease
 from refresh.memory import consumed, give_back_memory
 from refresh.sle import SleCache
 from refresh.writer import MetricsDocuments, write_snapshot
+from store.keys import DEFAULT_KEYSPACE, Keyspace
 from store.lease import LeaseLost
 from store.publisher import Publisher
 from traffic.step import TrafficResult, TrafficStep
+from views.payload import summarize
 
 log = logging.getLogger("worker")
 
 PortConfigs = dict[str, dict[str, PortConfig]]
 STREAMS = ("org", "sites", "gateways", "ports", "peer_paths")
+
+
+@dataclass(frozen=True)
+class OrgScope:
+    """Which org a refresh reads and where it publishes: the seed's keys for a single-org
+    deployment; in a multi-org one the org's own keys, with its record from the MSP listing
+    when there is one (no `GET /orgs/{id}` then), else asked for hourly with the configs."""
+
+    org_id: str
+    keyspace: Keyspace = DEFAULT_KEYSPACE
+    record: dict[str, Any] | None = None
+    multi: bool = False
 
 
 class RefreshAborted(Exception):
@@ -68,6 +82,7 @@ class Parts:
     interval: int
     events: EventStep
     metrics_peer_paths: str = "summary"  # METRICS_PEER_PATHS
+    trim_memory: bool = True  # give memory back after each step (a multi-org cycle: once)
 
 
 class Pipeline:
@@ -76,12 +91,30 @@ class Pipeline:
     def __init__(self, parts: Parts, report: Reporter) -> None:
         self.parts = parts
         self.report = report
-        self.sle = SleCache(parts.client, parts.redis_lock)  # hourly, never fails a refresh
+        self.summary: dict[str, int] | None = None  # the last snapshot's counts (the overview)
+        self.org_name: str | None = None
 
-    def _jobs(self, config_due: bool) -> dict[str, Callable[[str], Fetched]]:
+    def _org_job(self, scope: OrgScope, config_due: bool) -> Callable[[str], Fetched]:
+        """`GET /orgs/{id}` every refresh for one org; in a multi-org deployment the MSP's
+        record, else the cached one, asked again only with the configs (hourly)."""
+        mist, configs = self.parts.mist, self.parts.configs
+        record = scope.record or (None if config_due or not scope.multi else configs.org_record())
+        if record is not None:
+            return lambda _org_id: Fetched([record], 0, 0.0)
+        if not scope.multi:
+            return mist.org
+
+        def fetch_and_keep(org_id: str) -> Fetched:
+            fetched = mist.org(org_id)
+            configs.keep_org_record(fetched.items[0])
+            return fetched
+
+        return fetch_and_keep
+
+    def _jobs(self, config_due: bool, scope: OrgScope) -> dict[str, Callable[[str], Fetched]]:
         mist = self.parts.mist
         jobs: dict[str, Callable[[str], Fetched]] = {
-            "org": mist.org,
+            "org": self._org_job(scope, config_due),
             "sites": mist.sites,
             # Each item is cut to its compact form as its page arrives (see model/items.py).
             "gateways": partial(mist.gateway_stats, trim=gateway_stat),
@@ -96,11 +129,15 @@ class Pipeline:
             )
         return jobs
 
-    def run(self, org_id: str, now: float) -> int:
-        """Fetch, build and publish one snapshot; returns the keys written."""
+    def run(self, org: str | OrgScope, now: float) -> int:
+        """Fetch, build and publish one snapshot of `org` (an id: the single-org keys);
+        returns the keys written."""
+        scope = org if isinstance(org, OrgScope) else OrgScope(org)
+        org_id = scope.org_id
         configs = self.parts.configs
         config_due = configs.due(now)
-        jobs = self._jobs(config_due)
+        jobs = self._jobs(config_due, scope)
+        self.sle = SleCache(self.parts.client, self.parts.redis_lock, scope.keyspace)  # hourly
         jobs["mist_events"] = partial(self.parts.events.read_mist, self.parts.mist, now)
         sle_due = self.sle.due(now)
         if sle_due:
@@ -125,6 +162,8 @@ class Pipeline:
         del devices, config, cached  # port_configs has what build needs
         mist_events = fetched.pop("mist_events", None)  # None: the read failed
         snapshot = self._build(fetched, port_configs, now)
+        self.summary = summarize(snapshot.records)
+        self.org_name = snapshot.org.get("name")
         del port_configs
         attach_sle(snapshot.sites, sle)
         derived, conditions = self.parts.events.derive(snapshot, org_id, mist_events)
@@ -138,6 +177,7 @@ class Pipeline:
             lambda out, metrics: self.parts.events.publish(
                 out, org_id, derived, conditions, now, metrics
             ),
+            scope.keyspace,
         )
 
     def _fetch(
@@ -180,7 +220,8 @@ class Pipeline:
             now=now,
         )
         fetched.clear()  # the raw Mist lists are done with: let history and publish reuse it
-        give_back_memory()
+        if self.parts.trim_memory:
+            give_back_memory()
         log.info(
             "build: %d gateways, %d circuits, %d peer path groups, %.2f s",
             len(snapshot.records),
@@ -202,7 +243,8 @@ class Pipeline:
         self.report.rejected(len(result.rejected))
         filled = Fetched([None] * backfill.filled, backfill.calls, backfill.seconds)
         self.report.record("backfill", filled, backfill.error)
-        give_back_memory()
+        if self.parts.trim_memory:
+            give_back_memory()
         return result
 
     def _publish(
@@ -211,6 +253,7 @@ class Pipeline:
         traffic: TrafficResult,
         now: float,
         events: Callable[[Publisher, MetricsDocuments], None],
+        keyspace: Keyspace = DEFAULT_KEYSPACE,
     ) -> int:
         """Everything staged, then switched live at once, only while we still hold the lease."""
         parts = self.parts
@@ -219,7 +262,11 @@ class Pipeline:
         with (
             parts.redis_lock,
             Publisher(
-                parts.client, interval=parts.interval, now=now, owner=parts.lease.owner
+                parts.client,
+                interval=parts.interval,
+                now=now,
+                owner=parts.lease.owner,
+                keyspace=keyspace,
             ) as out,
         ):
             try:  # fenced: paused past our lease, no write of ours is applied

@@ -17,6 +17,7 @@ import redis
 from mist.sle import SleFetched
 from mist.streams import Fetched
 from model.sle import sle_state
+from store.keys import DEFAULT_KEYSPACE, Keyspace
 from store.sle import read_sle, write_sle
 
 log = logging.getLogger("worker")
@@ -28,14 +29,17 @@ SLE_RETRY = 600  # a failed read is tried again after 10 minutes, not every refr
 class SleCache:
     """The kept state: `{"fetched_at", "attempted_at", "start", "end", "sites": {id: …}}`."""
 
-    def __init__(self, client: redis.Redis, redis_lock: threading.Lock) -> None:
+    def __init__(
+        self, client: redis.Redis, redis_lock: threading.Lock, keyspace: Keyspace = DEFAULT_KEYSPACE
+    ) -> None:
         self._client = client
         self._lock = redis_lock
+        self._keyspace = keyspace  # each org of several keeps its own
 
     def state(self) -> dict[str, Any]:
         try:
             with self._lock:
-                return read_sle(self._client) or {}
+                return read_sle(self._client, self._keyspace) or {}
         except redis.RedisError:
             return {}
 
@@ -70,6 +74,6 @@ class SleCache:
             state.update(sle_state(fetched.items, fetched.start, fetched.end, now))
         try:
             with self._lock:
-                write_sle(self._client, state)
+                write_sle(self._client, state, self._keyspace)
         except redis.RedisError as error:
             log.warning("sle: not kept: %s", type(error).__name__)

@@ -64,8 +64,14 @@ class RefreshStatus:
     tokens: list[dict[str, Any]] = field(default_factory=list)
     rate_limited: bool = False
     receivers: Callable[[], list[dict[str, Any]]] | None = None  # alert receivers (alerts/)
+    # members after the seed's: an org's id and counts in its own status, the orgs and
+    # their calls in a multi-org worker's (nothing for a single-org deployment)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
+        return self._seed_document() | self.extra
+
+    def _seed_document(self) -> dict[str, Any]:
         return {
             "status": self.status,
             "phase": self.phase,

@@ -278,8 +278,11 @@ class Simulator:
     token: str
 
 
-def start_simulator(supervisor: Supervisor, var_dir: Path, gateways: int, sites: int) -> Simulator:
-    """`python -m mistsim` on a free port; waits for its one `mistsim ready` line."""
+def start_simulator(
+    supervisor: Supervisor, var_dir: Path, gateways: int, sites: int, orgs: int = 1
+) -> Simulator:
+    """`python -m mistsim` on a free port; waits for its one `mistsim ready` line. With
+    `orgs` > 1 it is an MSP of that many orgs and the token returned is the MSP's."""
     token = secrets.token_urlsafe(24)
     ca_file = var_dir / "mistsim" / "ca.pem"
     ca_file.parent.mkdir(parents=True, exist_ok=True)
@@ -297,6 +300,10 @@ def start_simulator(supervisor: Supervisor, var_dir: Path, gateways: int, sites:
     argv += ["--sites", str(sites), "--ca-file", str(ca_file)]
     # The token goes through the environment: argv is visible to every user in `ps`.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MISTSIM_TOKENS": token}
+    if orgs > 1:
+        argv += ["--orgs", str(orgs), "--spread-orgs"]
+        env["MISTSIM_TOKENS"] = secrets.token_urlsafe(24)  # an org token nobody uses
+        env["MISTSIM_MSP_TOKENS"] = token
     supervisor.start("mistsim", argv, env, on_line)
     wait_for(seen.is_set, SIMULATOR_READY_SECONDS, "the Mist simulator", supervisor)
     return Simulator(ready["host"], ready["org_id"], ready.get("ca", str(ca_file)), token)
@@ -305,6 +312,30 @@ def start_simulator(supervisor: Supervisor, var_dir: Path, gateways: int, sites:
 def tier_env(base: Mapping[str, str], **values: str) -> dict[str, str]:
     env = {key: value for key, value in base.items() if not key.startswith("MIST_")}
     return {**env, "PYTHONUNBUFFERED": "1", **values}
+
+
+def simulated_worker_env(
+    args: argparse.Namespace, supervisor: Supervisor, var_dir: Path, interval: str
+) -> dict[str, str]:
+    """Start the simulator (an MSP of `--orgs` orgs when asked) and say how the worker
+    reaches it."""
+    console = supervisor.console
+    console.line("demo", "no MIST_API_TOKEN: starting the Mist simulator for the worker")
+    orgs = max(1, args.orgs)
+    simulator = start_simulator(supervisor, var_dir, args.gateways, args.sites, orgs)
+    if orgs > 1:
+        console.line(
+            "demo",
+            f"a simulated MSP of {orgs} orgs ({args.gateways} gateways in all) read with its "
+            "MSP token (MIST_ORG_ID=*); the API takes ?org=<org_id>, /api/status lists them",
+        )
+    return {
+        "MIST_HOST": simulator.host,
+        "MIST_CA_BUNDLE": simulator.ca_file,
+        "MIST_API_TOKEN": simulator.token,
+        "MIST_ORG_ID": simulator.org_id if orgs == 1 else "*",
+        "WORKER_INTERVAL": interval,
+    }
 
 
 def run(args: argparse.Namespace, supervisor: Supervisor) -> int:
@@ -322,6 +353,8 @@ def run(args: argparse.Namespace, supervisor: Supervisor) -> int:
 
     if not real_mist and not args.embedded_redis and shutil.which("redis-server"):
         org = {"gateways": args.gateways, "sites": args.sites}
+        if args.orgs > 1:
+            org["orgs"] = args.orgs
         console.line("demo", simulated_org_state(var_dir / "redis", org))
     redis_url, what = start_redis(supervisor, var_dir / "redis", redis_port, args.embedded_redis)
     console.line("demo", f"Redis: {what}")
@@ -333,16 +366,8 @@ def run(args: argparse.Namespace, supervisor: Supervisor) -> int:
         console.line("demo", "MIST_API_TOKEN is set: the worker reads your Mist org")
         interval = settings.get("WORKER_INTERVAL", "") or "300"
     else:
-        console.line("demo", "no MIST_API_TOKEN: starting the Mist simulator for the worker")
-        simulator = start_simulator(supervisor, var_dir, args.gateways, args.sites)
         interval = str(args.interval)
-        worker_env.update(
-            MIST_HOST=simulator.host,
-            MIST_CA_BUNDLE=simulator.ca_file,
-            MIST_API_TOKEN=simulator.token,
-            MIST_ORG_ID=simulator.org_id,
-            WORKER_INTERVAL=interval,
-        )
+        worker_env.update(simulated_worker_env(args, supervisor, var_dir, interval))
     supervisor.start("worker", [sys.executable, "worker.py"], worker_env)
 
     web_env = tier_env(os.environ, REDIS_URL=redis_url, PORT=str(web_port))
@@ -373,6 +398,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--var-dir", default=str(ROOT / "var"), help="where Redis keeps its files")
     parser.add_argument("--gateways", type=int, default=60, help="simulated gateways")
     parser.add_argument("--sites", type=int, default=20, help="simulated sites")
+    parser.add_argument(
+        "--orgs",
+        type=int,
+        default=1,
+        help="simulated orgs behind one MSP (gateways spread over them, a few big, many small)",
+    )
     parser.add_argument("--interval", type=int, default=30, help="simulated refresh interval (s)")
     parser.add_argument(
         "--simulator", action="store_true", help="use the simulator even with a token"

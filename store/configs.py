@@ -9,12 +9,14 @@ from typing import Any
 import redis
 
 from store.codec import encode_json
-from store.keys import CONFIG_TTL, config_key
+from store.keys import CONFIG_TTL, DEFAULT_KEYSPACE, Keyspace
 
 
-def read_config(client: redis.Redis, kind: str) -> Any | None:
-    """A cached config document, or None."""
-    body = client.get(config_key(kind))
+def read_config(
+    client: redis.Redis, kind: str, keyspace: Keyspace = DEFAULT_KEYSPACE
+) -> Any | None:
+    """A cached config document, or None (an org's own in a multi-org deployment)."""
+    body = client.get(keyspace.config_key(kind))
     if body is None:
         return None
     try:
@@ -23,11 +25,13 @@ def read_config(client: redis.Redis, kind: str) -> Any | None:
         return None
 
 
-def write_configs(client: redis.Redis, documents: Mapping[str, Any]) -> None:
+def write_configs(
+    client: redis.Redis, documents: Mapping[str, Any], keyspace: Keyspace = DEFAULT_KEYSPACE
+) -> None:
     """Cache config documents for 7 days, all in one transaction."""
     if not documents:
         return
     pipe = client.pipeline(transaction=True)
     for kind, document in documents.items():
-        pipe.set(config_key(kind), encode_json(document), ex=CONFIG_TTL)
+        pipe.set(keyspace.config_key(kind), encode_json(document), ex=CONFIG_TTL)
     pipe.execute()

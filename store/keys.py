@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 PREFIX = "mist:"
 KEY_ORG = "mist:org"
@@ -32,6 +33,11 @@ KEY_ISPS = "mist:isps"  # the ISPs ranked by availability and quality
 KEY_ISPS_CSV = "mist:isps:csv"
 KEY_SLE = "mist:sle"  # the sites' last WAN SLEs read from Mist, with when (hourly)
 KEY_WORST = "mist:worst"  # the worst circuits document (views/worst.py)
+KEY_ORGS = "mist:orgs"  # the org overview (views.orgs), one row per org
+KEY_ORGS_CSV = "mist:orgs:csv"
+KEY_ORGS_INDEX = "mist:orgs:index"  # which orgs the web serves and under which keys (no TTL)
+ORG_PREFIX = "mist:org:"  # a multi-org deployment's per-org keys: mist:org:{org_id}:…
+OVERVIEW_PREFIX = "mist:orgs:"  # the overview's own etags and last_update
 GZ_SUFFIX = ":gz"
 STAGED_PREFIX = "mist:staged:"  # a refresh is written here, then renamed live at once
 LAST_GOOD_PREFIX = "mist:lastgood:"  # the newest snapshot again, served once the live is gone
@@ -68,6 +74,8 @@ class Dataset(enum.Enum):
     ISPS = "isps"
     ISPS_CSV = "isps_csv"
     WORST = "worst"
+    ORGS = "orgs"
+    ORGS_CSV = "orgs_csv"
 
 
 DATASET_KEYS: dict[Dataset, str] = {
@@ -85,7 +93,76 @@ DATASET_KEYS: dict[Dataset, str] = {
     Dataset.ISPS: KEY_ISPS,
     Dataset.ISPS_CSV: KEY_ISPS_CSV,
     Dataset.WORST: KEY_WORST,
+    Dataset.ORGS: KEY_ORGS,
+    Dataset.ORGS_CSV: KEY_ORGS_CSV,
 }
+OVERVIEW_DATASETS = frozenset({Dataset.ORGS, Dataset.ORGS_CSV})  # one per deployment
+
+
+@dataclass(frozen=True)
+class Keyspace:
+    """Where one org's snapshot lives (DATA.md §2.3). The default is the single-org
+    deployment's keys, exactly as they always were (`mist:gateways`, …); a multi-org
+    deployment gives each org its own prefix (`mist:org:{org_id}:gateways`, …). Keys that
+    need no org (per-gateway peer paths and histories, events, the lease) are not here."""
+
+    prefix: str = PREFIX
+    org_id: str | None = None  # None: the single-org deployment (and the overview)
+
+    def key(self, suffix: str) -> str:
+        return self.prefix + suffix
+
+    def dataset_key(self, dataset: Dataset) -> str:
+        """A served dataset's key; the overview's are the deployment's own, in any keyspace."""
+        if dataset in OVERVIEW_DATASETS:
+            return DATASET_KEYS[dataset]
+        return self.prefix + DATASET_KEYS[dataset].removeprefix(PREFIX)
+
+    @property
+    def etags(self) -> str:
+        return self.key("metadata:etags")
+
+    @property
+    def last_update(self) -> str:
+        return self.key("metadata:last_update")
+
+    @property
+    def status(self) -> str:
+        return self.key("metadata:status")
+
+    @property
+    def gateway_details(self) -> str:
+        return self.key("gateways:by_id")
+
+    @property
+    def peer_path_details(self) -> str:
+        return self.key("vpn_peers:by_gateway")
+
+    @property
+    def availability_details(self) -> str:
+        return self.key("availability:by_gateway")
+
+    @property
+    def sle(self) -> str:
+        """The sites' last WAN SLEs (kept between refreshes, read hourly)."""
+        return self.key("sle")
+
+    def config_key(self, kind: str) -> str:
+        return self.key(f"config:{kind}")
+
+
+DEFAULT_KEYSPACE = Keyspace()
+OVERVIEW_KEYSPACE = Keyspace(prefix=OVERVIEW_PREFIX)
+
+
+def org_keyspace(org_id: str) -> Keyspace:
+    """An org's keys in a multi-org deployment: `mist:org:{org_id}:…`."""
+    return Keyspace(prefix=f"{ORG_PREFIX}{org_id}:", org_id=org_id)
+
+
+def keyspace_of(dataset: Dataset, keyspace: Keyspace) -> Keyspace:
+    """The keyspace a dataset is read from: the overview's own, else the org's."""
+    return OVERVIEW_KEYSPACE if dataset in OVERVIEW_DATASETS else keyspace
 
 
 def snapshot_ttl(interval: int) -> int:
@@ -157,4 +234,4 @@ def history_key(gateway_id: str, port_id: str) -> str:
 
 
 def config_key(kind: str) -> str:
-    return f"mist:config:{kind}"
+    return DEFAULT_KEYSPACE.config_key(kind)

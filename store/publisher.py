@@ -18,15 +18,12 @@ from redis.exceptions import WatchError
 from store.codec import encode_json, etag_hash, etag_of, gzip_bytes, gzip_stream, quoted_etag
 from store.histories import HistoryWrite, queue_history_write
 from store.keys import (
-    DATASET_KEYS,
+    DEFAULT_KEYSPACE,
     GZ_SUFFIX,
-    KEY_ETAGS,
-    KEY_GATEWAY_DETAILS,
-    KEY_LAST_UPDATE,
     KEY_LOCK,
-    KEY_PEER_PATH_DETAILS,
     LAST_GOOD_TTL,
     Dataset,
+    Keyspace,
     history_key,
     last_good_key,
     peer_paths_key,
@@ -52,7 +49,7 @@ class ServedDocument:
     def __init__(self, publisher: Publisher, dataset: Dataset, piece_bytes: int) -> None:
         self._publisher = publisher
         self._dataset = dataset
-        self._key = DATASET_KEYS[dataset]
+        self._key = publisher.keyspace.dataset_key(dataset)
         self._piece_bytes = piece_bytes
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -112,6 +109,8 @@ class Publisher:
 
     With `owner` every transaction (histories and the switch) is fenced on the worker lease:
     a worker that lost it, paused or not, applies none of them (store.lease.LeaseLost).
+    `keyspace` is where the snapshot goes: one org's own keys in a multi-org deployment
+    (each org staged and switched on its own), the seed's keys by default.
     """
 
     def __init__(
@@ -122,8 +121,10 @@ class Publisher:
         now: float,
         batch_bytes: int = 1 << 20,
         owner: str | None = None,
+        keyspace: Keyspace = DEFAULT_KEYSPACE,
     ) -> None:
         self.ttl = snapshot_ttl(interval)
+        self.keyspace = keyspace
         self._client = client
         self._fence = None if owner is None else (KEY_LOCK, owner)
         self._now = now
@@ -148,7 +149,7 @@ class Publisher:
 
     def served(self, dataset: Dataset, body: bytes) -> None:
         """A served document (compact JSON or CSV bytes): its key, gzip twin and ETag."""
-        key = DATASET_KEYS[dataset]
+        key = self.keyspace.dataset_key(dataset)
         self.stage(key, body)
         self.stage(key + GZ_SUFFIX, gzip_bytes(body))
         self.add_etag(dataset, etag_of(body))
@@ -174,13 +175,13 @@ class Publisher:
 
     def gateway(self, gateway_id: str, body: bytes) -> None:
         """One gateway's JSON with its WAN ports (`/api/gateway/<id>`)."""
-        self._field(KEY_GATEWAY_DETAILS, gateway_id, body)
+        self._field(self.keyspace.gateway_details, gateway_id, body)
         self.written += 1
 
     def peer_paths(self, gateway_id: str, body: bytes) -> None:
         """One gateway's peer paths as a JSON list: in the switched hash the web reads, and
         in the seed's own key `mist:vpn_peers:{id}-{mac}` (written as it comes)."""
-        self._field(KEY_PEER_PATH_DETAILS, gateway_id, body)
+        self._field(self.keyspace.peer_path_details, gateway_id, body)
         self.staging.set(peer_paths_key(gateway_id), body, ex=self.ttl)
         self.written += 1
 
@@ -233,25 +234,30 @@ class Publisher:
         if self._histories:
             self._write_histories()
 
+        keys = self.keyspace
+
         def switch(transaction: Any) -> None:
-            for key in (KEY_GATEWAY_DETAILS, KEY_PEER_PATH_DETAILS):
+            for key in (keys.gateway_details, keys.peer_path_details):
                 if key not in self._hashes:  # no gateway this refresh: none stays live
                     transaction.delete(key, last_good_key(key))
             for key in self._live:
                 transaction.rename(staged_key(key), key)
                 transaction.rename(staged_key(last_good_key(key)), last_good_key(key))
                 transaction.expire(last_good_key(key), LAST_GOOD_TTL)
-            transaction.delete(last_good_key(KEY_ETAGS))  # exactly the copied bodies' ETags
-            for key, ttl in ((KEY_ETAGS, self.ttl), (last_good_key(KEY_ETAGS), LAST_GOOD_TTL)):
+            transaction.delete(last_good_key(keys.etags))  # exactly the copied bodies' ETags
+            for key, ttl in ((keys.etags, self.ttl), (last_good_key(keys.etags), LAST_GOOD_TTL)):
                 transaction.hset(key, mapping=self._etags)
                 transaction.expire(key, ttl)
             last_update = repr(float(self._now))
-            transaction.set(KEY_LAST_UPDATE, last_update)
-            transaction.set(last_good_key(KEY_LAST_UPDATE), last_update, ex=LAST_GOOD_TTL)
+            # an org of a multi-org deployment: gone 7 days after its last publish, like its
+            # last-good copy (the seed's key has no TTL)
+            kept = LAST_GOOD_TTL if keys.org_id is not None else None
+            transaction.set(keys.last_update, last_update, ex=kept)
+            transaction.set(last_good_key(keys.last_update), last_update, ex=LAST_GOOD_TTL)
             for queue in self._with_switch:
                 queue(transaction)
             if status is not None:
-                queue_status(transaction, status)
+                queue_status(transaction, status, keys)
 
         self._fenced(switch)
         return self.written

@@ -24,18 +24,17 @@ from settings import SentinelSettings
 from store.codec import etag_of
 from store.histories import as_bytes
 from store.keys import (
-    DATASET_KEYS,
+    DEFAULT_KEYSPACE,
     GZ_SUFFIX,
-    KEY_ETAGS,
-    KEY_GATEWAY_DETAILS,
     KEY_HEARTBEAT,
     KEY_INTERVAL,
     KEY_LAST_UPDATE,
-    KEY_PEER_PATH_DETAILS,
-    KEY_STATUS,
+    KEY_ORGS_INDEX,
     KEY_WORKER_STATUS,
     PREFIX,
     Dataset,
+    Keyspace,
+    keyspace_of,
     last_good_key,
 )
 
@@ -87,13 +86,20 @@ def connect(
     return sentinels.master_for(sentinel.master, **options, **node)
 
 
-def read_served(client: redis.Redis, dataset: Dataset, *, gzip_ok: bool) -> Served | None:
-    """Body and ETag of one dataset from one MULTI/EXEC round trip; None when absent (live
-    and last-good)."""
-    key = DATASET_KEYS[dataset]
-    served = _read_body(client, key, KEY_ETAGS, dataset, gzip_ok)
+def read_served(
+    client: redis.Redis,
+    dataset: Dataset,
+    *,
+    gzip_ok: bool,
+    keyspace: Keyspace = DEFAULT_KEYSPACE,
+) -> Served | None:
+    """Body and ETag of one dataset (of the org whose `keyspace` it is) from one MULTI/EXEC
+    round trip; None when absent (live and last-good)."""
+    keys = keyspace_of(dataset, keyspace)
+    key = keys.dataset_key(dataset)
+    served = _read_body(client, key, keys.etags, dataset, gzip_ok)
     if served is None:
-        served = _read_body(client, last_good_key(key), last_good_key(KEY_ETAGS), dataset, gzip_ok)
+        served = _read_body(client, last_good_key(key), last_good_key(keys.etags), dataset, gzip_ok)
     return served
 
 
@@ -114,12 +120,15 @@ def _read_body(
     return Served(body=body, etag=bytes(etag).decode(), gzipped=gzip_ok)
 
 
-def read_etag(client: redis.Redis, dataset: Dataset) -> str | None:
+def read_etag(
+    client: redis.Redis, dataset: Dataset, keyspace: Keyspace = DEFAULT_KEYSPACE
+) -> str | None:
     """The current ETag of a dataset (cheap: for If-None-Match); the last-good one's once
     the live snapshot is gone."""
-    etag = client.hget(KEY_ETAGS, dataset.value)
+    etags = keyspace_of(dataset, keyspace).etags
+    etag = client.hget(etags, dataset.value)
     if etag is None:
-        etag = client.hget(last_good_key(KEY_ETAGS), dataset.value)
+        etag = client.hget(last_good_key(etags), dataset.value)
     return None if etag is None else as_bytes(etag).decode()
 
 
@@ -132,34 +141,58 @@ def _hash_field(client: redis.Redis, key: str, field: str) -> bytes | None:
     return None if body is None else as_bytes(body)
 
 
-def read_gateway(client: redis.Redis, gateway_id: str) -> bytes | None:
+def read_gateway(
+    client: redis.Redis, gateway_id: str, keyspace: Keyspace = DEFAULT_KEYSPACE
+) -> bytes | None:
     """JSON of one gateway with its WAN ports (DATA.md §3.1 item), as the worker stored it."""
-    return _hash_field(client, KEY_GATEWAY_DETAILS, gateway_id)
+    return _hash_field(client, keyspace.gateway_details, gateway_id)
 
 
-def read_gateway_peer_paths(client: redis.Redis, gateway_id: str) -> bytes | None:
+def read_gateway_peer_paths(
+    client: redis.Redis, gateway_id: str, keyspace: Keyspace = DEFAULT_KEYSPACE
+) -> bytes | None:
     """JSON list of one gateway's peer paths, as the worker stored it."""
-    return _hash_field(client, KEY_PEER_PATH_DETAILS, gateway_id)
+    return _hash_field(client, keyspace.peer_path_details, gateway_id)
 
 
-def serving_last_good(client: redis.Redis) -> bool:
+def serving_last_good(client: redis.Redis, keyspace: Keyspace = DEFAULT_KEYSPACE) -> bool:
     """True when the live snapshot is gone and its last-good copy is what the web serves."""
     pipe = client.pipeline(transaction=False)
-    pipe.exists(KEY_ETAGS)
-    pipe.exists(last_good_key(KEY_ETAGS))
+    pipe.exists(keyspace.etags)
+    pipe.exists(last_good_key(keyspace.etags))
     live, last_good = pipe.execute()
     return not live and bool(last_good)
 
 
-def read_status_published(client: redis.Redis) -> tuple[bytes | None, float | None, int | None]:
+def read_status_published(
+    client: redis.Redis, keyspace: Keyspace = DEFAULT_KEYSPACE
+) -> tuple[bytes | None, float | None, int | None]:
     """The status JSON as stored, `last_update` and the worker's interval, in one MGET."""
-    body, last_update, interval = client.mget([KEY_STATUS, KEY_LAST_UPDATE, KEY_INTERVAL])
+    body, last_update, interval = client.mget([keyspace.status, keyspace.last_update, KEY_INTERVAL])
     return (None if body is None else as_bytes(body)), as_float(last_update), as_int(interval)
 
 
-def read_last_update(client: redis.Redis) -> float | None:
+def read_last_update(client: redis.Redis, keyspace: Keyspace = DEFAULT_KEYSPACE) -> float | None:
     """When the served snapshot was published (`mist:metadata:last_update`), or None."""
-    return as_float(client.get(KEY_LAST_UPDATE))
+    return as_float(client.get(keyspace.last_update))
+
+
+@dataclass(frozen=True)
+class OrgIndex:
+    """Which orgs the worker publishes (`mist:orgs:index`): `multi` when each has its own
+    keys (DATA.md §2.3), else the one org uses the seed's keys."""
+
+    multi: bool
+    orgs: tuple[str, ...]
+
+
+def read_org_index(client: redis.Redis) -> OrgIndex | None:
+    """The org index the worker wrote, or None (no worker has run yet)."""
+    document = json_object(client.get(KEY_ORGS_INDEX))
+    if document is None or not isinstance(document.get("orgs"), list):
+        return None
+    orgs = tuple(str(org) for org in document["orgs"] if isinstance(org, str))
+    return OrgIndex(multi=document.get("multi") is True, orgs=orgs)
 
 
 def read_health(client: redis.Redis) -> dict[str, Any]:

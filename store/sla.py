@@ -23,9 +23,10 @@ from sla.accumulator import WIDTH, Accumulator, Buckets
 from store.codec import encode_json
 from store.histories import as_bytes
 from store.keys import (
-    KEY_AVAILABILITY_DETAILS,
+    DEFAULT_KEYSPACE,
     SLA_DAY_TTL,
     SLA_HOUR_TTL,
+    Keyspace,
     last_good_key,
     sla_bucket_key,
     sla_state_key,
@@ -119,10 +120,13 @@ def switch_sla(switch: Any, org_id: str) -> None:
     switch.rename(staged_key(sla_state_key(org_id)), sla_state_key(org_id))
 
 
-def read_gateway_availability(client: redis.Redis, gateway_id: str) -> bytes | None:
+def read_gateway_availability(
+    client: redis.Redis, gateway_id: str, keyspace: Keyspace = DEFAULT_KEYSPACE
+) -> bytes | None:
     """One gateway's availability JSON as the worker stored it (its last-good copy only
     when the live hash is gone, as store.reads does for the gateway itself)."""
-    body = client.hget(KEY_AVAILABILITY_DETAILS, gateway_id)
-    if body is None and not client.exists(KEY_AVAILABILITY_DETAILS):
-        body = client.hget(last_good_key(KEY_AVAILABILITY_DETAILS), gateway_id)
+    key = keyspace.availability_details
+    body = client.hget(key, gateway_id)
+    if body is None and not client.exists(key):
+        body = client.hget(last_good_key(key), gateway_id)
     return None if body is None else as_bytes(body)

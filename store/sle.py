@@ -1,4 +1,5 @@
-"""The sites' last WAN SLEs as the worker last read them from Mist (`mist:sle`, DATA.md §2)."""
+"""The sites' last WAN SLEs as the worker last read them from Mist (`mist:sle`; one org of
+several keeps `mist:org:{org_id}:sle`; DATA.md §2)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from typing import Any
 import redis
 
 from store.codec import encode_json
-from store.keys import KEY_SLE, SLE_TTL
+from store.keys import DEFAULT_KEYSPACE, SLE_TTL, Keyspace
 
 
-def read_sle(client: redis.Redis) -> dict[str, Any] | None:
-    """The stored SLE state, or None (never read, expired, or not JSON)."""
-    body = client.get(KEY_SLE)
+def read_sle(client: redis.Redis, keyspace: Keyspace = DEFAULT_KEYSPACE) -> dict[str, Any] | None:
+    """The stored SLE state of the keyspace's org, or None (never read, expired, not JSON)."""
+    body = client.get(keyspace.sle)
     if body is None:
         return None
     try:
@@ -24,6 +25,8 @@ def read_sle(client: redis.Redis) -> dict[str, Any] | None:
     return state if isinstance(state, dict) else None
 
 
-def write_sle(client: redis.Redis, state: Mapping[str, Any]) -> None:
+def write_sle(
+    client: redis.Redis, state: Mapping[str, Any], keyspace: Keyspace = DEFAULT_KEYSPACE
+) -> None:
     """Keep the state 7 days (renewed by each read or attempt)."""
-    client.set(KEY_SLE, encode_json(state), ex=SLE_TTL)
+    client.set(keyspace.sle, encode_json(state), ex=SLE_TTL)

@@ -12,10 +12,12 @@ from flask import Blueprint, Response, request
 from history.series import RANGES
 from history.series import series as traffic_series
 from store.histories import read_port_history
+from store.keys import Keyspace
 from store.reads import read_gateway, read_gateway_peer_paths
 from store.sla import read_gateway_availability
 from web.answers import JSON_MIMETYPE, PRIVATE_NO_CACHE
 from web.errors import json_error, json_response
+from web.scope import OrgRefused, OrgScopes
 
 # Mist ids are UUIDs; port ids look like ge-0/0/0, reth0.100, lte0/0/0 or ge-0/0/1.0.
 GATEWAY_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -36,13 +38,22 @@ def _stored_gateway_json(body: bytes | None, missing: str) -> Response:
 def blueprint(client: redis.Redis, interval: int) -> Blueprint:
     """The routes, reading `client`; `interval` is the refresh interval the charts step by."""
     api = Blueprint("api", __name__)
+    scopes = OrgScopes(client)
+
+    @api.errorhandler(OrgRefused)
+    def refused(error: OrgRefused) -> Response:
+        """No `?org=` where several orgs are served (400 naming them), or an unknown one."""
+        response = Response(error.body, status=error.status, mimetype=JSON_MIMETYPE)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     def stored(
-        gateway_id: str, read: Callable[[redis.Redis, str], bytes | None], missing: str
+        gateway_id: str, read: Callable[[redis.Redis, str, Keyspace], bytes | None], missing: str
     ) -> Response:
+        keyspace = scopes.choose(request.args.get("org")).keyspace
         if not GATEWAY_ID_RE.match(gateway_id):
             return json_error(400, BAD_GATEWAY_ID)
-        return _stored_gateway_json(read(client, gateway_id), missing)
+        return _stored_gateway_json(read(client, gateway_id, keyspace), missing)
 
     @api.get("/api/gateway/<gateway_id>")
     def gateway_detail(gateway_id: str) -> Response:
@@ -60,6 +71,7 @@ def blueprint(client: redis.Redis, interval: int) -> Blueprint:
 
     @api.get("/api/gateway/<gateway_id>/port/<path:port_id>/traffic")
     def port_traffic(gateway_id: str, port_id: str) -> Response:
+        scopes.choose(request.args.get("org"))  # histories are per gateway: only checked
         if not GATEWAY_ID_RE.match(gateway_id):
             return json_error(400, BAD_GATEWAY_ID)
         if not PORT_ID_RE.match(port_id):

@@ -23,6 +23,7 @@ from store.codec import CsvEncoder, encode_json, excel_safe
 from store.events import StoredEvent, read_event_page, read_events_org
 from web.answers import CSV_MIMETYPE, JSON_MIMETYPE
 from web.errors import json_error
+from web.scope import OrgChoice, OrgRefused, OrgScopes
 
 ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 CURSOR_RE = re.compile(r"^(\d{1,12}(?:\.\d{1,6})?)_(\d{1,9})$")
@@ -136,9 +137,12 @@ def parse_query(args: Mapping[str, str], *, limit: int, max_limit: int) -> Event
     return query
 
 
-def find_events(client: redis.Redis, query: EventQuery) -> tuple[list[StoredEvent], str | None]:
-    """One page of matching events, newest first, and the cursor of the next (None: done)."""
-    org_id = read_events_org(client)
+def find_events(
+    client: redis.Redis, query: EventQuery, org: OrgChoice | None = None
+) -> tuple[list[StoredEvent], str | None]:
+    """One page of matching events of the org (in a single-org deployment the one whose
+    events the worker last wrote), newest first, and the cursor of the next (None: done)."""
+    org_id = org.org_id if org is not None and org.keyspace.org_id else read_events_org(client)
     if org_id is None:
         return [], None
     newest, skip = query.start or (query.until, 0)
@@ -211,12 +215,21 @@ def csv_body(events: list[StoredEvent]) -> bytes:
 def blueprint(client: redis.Redis) -> Blueprint:
     """The two routes, reading `client`."""
     routes = Blueprint("events", __name__)
+    scopes = OrgScopes(client)
+
+    @routes.errorhandler(OrgRefused)
+    def refused(error: OrgRefused) -> Response:
+        """No `?org=` where several orgs are served (400 naming them), or an unknown one."""
+        response = Response(error.body, status=error.status, mimetype=JSON_MIMETYPE)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @routes.get("/api/events")
     @_bad
     def events() -> Response:
+        org = scopes.choose(request.args.get("org"))
         query = parse_query(request.args, limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
-        found, cursor = find_events(client, query)
+        found, cursor = find_events(client, query, org)
         body = b'{"events":[' + b",".join(event.body for event in found) + b'],"next":'
         response = Response(body + encode_json(cursor) + b"}", mimetype=JSON_MIMETYPE)
         response.headers["Cache-Control"] = "no-store"
@@ -225,8 +238,9 @@ def blueprint(client: redis.Redis) -> Blueprint:
     @routes.get("/api/events.csv")
     @_bad
     def events_csv() -> Response:
+        org = scopes.choose(request.args.get("org"))
         query = parse_query(request.args, limit=CSV_DEFAULT_LIMIT, max_limit=CSV_MAX_LIMIT)
-        found, cursor = find_events(client, query)
+        found, cursor = find_events(client, query, org)
         response = Response(csv_body(found), mimetype=CSV_MIMETYPE)
         response.headers["Cache-Control"] = "no-store"
         response.headers["Content-Disposition"] = 'attachment; filename="events.csv"'

@@ -14,7 +14,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from settings import Secret
 from store.codec import encode_json
-from store.keys import Dataset
+from store.keys import DEFAULT_KEYSPACE, Dataset
 from store.reads import read_health, read_status_published, serving_last_good
 from web import freshness
 from web.answers import (
@@ -26,6 +26,7 @@ from web.answers import (
     error_answer,
 )
 from web.metrics import MetricsRoute
+from web.scope import OrgRefused, OrgScopes, org_argument
 from web.security import SECURITY_HEADERS
 from web.served import DatasetServer
 
@@ -76,6 +77,8 @@ class FastPaths:
         """The handler's answer; Redis away is a 503, a bug a 500 (the trace only in the log)."""
         try:
             return handler(environ)
+        except OrgRefused as refused:  # no org where several are served, or an unknown one
+            return refused.answer()
         except redis.RedisError as error:
             LOG.warning("redis unavailable: %s", type(error).__name__)
             return error_answer(503, REDIS_DOWN)
@@ -84,20 +87,26 @@ class FastPaths:
             return error_answer(500, INTERNAL_ERROR)
 
 
-def _dataset_handler(datasets: DatasetServer, dataset: Dataset) -> Handler:
+def _dataset_handler(datasets: DatasetServer, dataset: Dataset, scopes: OrgScopes) -> Handler:
     def answer(environ: Environ) -> Answer:
+        """The dataset of the org `?org=` names (the only org without it)."""
+        keyspace = scopes.choose(org_argument(environ)).keyspace
         return datasets.answer(
-            dataset, environ.get("HTTP_ACCEPT_ENCODING", ""), environ.get("HTTP_IF_NONE_MATCH")
+            dataset,
+            environ.get("HTTP_ACCEPT_ENCODING", ""),
+            environ.get("HTTP_IF_NONE_MATCH"),
+            keyspace,
         )
 
     return answer
 
 
-def _export_handler(datasets: DatasetServer) -> Handler:
+def _export_handler(datasets: DatasetServer, scopes: OrgScopes) -> Handler:
     def answer(environ: Environ) -> Answer:
         """Every circuit as the CSV the worker wrote, downloaded as a dated attachment."""
+        keyspace = scopes.choose(org_argument(environ)).keyspace
         status, headers, body = datasets.answer(
-            Dataset.EXPORT_CSV, environ.get("HTTP_ACCEPT_ENCODING", ""), None
+            Dataset.EXPORT_CSV, environ.get("HTTP_ACCEPT_ENCODING", ""), None, keyspace
         )
         if status != 200:
             return status, headers, body
@@ -112,9 +121,11 @@ def _export_handler(datasets: DatasetServer) -> Handler:
     return answer
 
 
-def _csv_handler(datasets: DatasetServer, dataset: Dataset, name: str) -> Handler:
+def _csv_handler(
+    datasets: DatasetServer, dataset: Dataset, name: str, scopes: OrgScopes
+) -> Handler:
     def answer(environ: Environ) -> Answer:
-        status, headers, body = _dataset_handler(datasets, dataset)(environ)
+        status, headers, body = _dataset_handler(datasets, dataset, scopes)(environ)
         if status == 200:
             headers = [*headers, ("Content-Disposition", f'attachment; filename="{name}.csv"')]
         return status, headers, body
@@ -135,14 +146,17 @@ def _health_handler(client: redis.Redis, interval: int) -> Handler:
     return answer
 
 
-def _status_handler(client: redis.Redis, interval: int) -> Handler:
+def _status_handler(client: redis.Redis, interval: int, scopes: OrgScopes) -> Handler:
     def answer(environ: Environ) -> Answer:
-        """The worker's status JSON plus the age of the data and whether it is stale."""
-        stored, published, worker_interval = read_status_published(client)
+        """The worker's status JSON plus the age of the data and whether it is stale; with
+        `?org=` that org's own status (in a multi-org deployment), else the worker's."""
+        org = org_argument(environ)
+        keyspace = DEFAULT_KEYSPACE if org is None else scopes.choose(org).keyspace
+        stored, published, worker_interval = read_status_published(client, keyspace)
         now = time.time()
         age = freshness.data_age(published, now)  # only stale data may be the last-good copy
         last_good = freshness.is_stale(age, worker_interval or interval) and serving_last_good(
-            client
+            client, keyspace
         )
         body = freshness.status_body(
             stored, published, worker_interval, interval, now, last_good=last_good
@@ -158,14 +172,15 @@ def routes(
     """Every fast path and its handler: the served datasets, the CSV, /health, /api/status
     and /metrics (behind `metrics_bearer` when one is set)."""
     datasets = DatasetServer(client)
+    scopes = OrgScopes(client)
     table: dict[str, Handler] = {
         "/health": _health_handler(client, interval),
-        "/api/status": _status_handler(client, interval),
-        "/api/export.csv": _export_handler(datasets),
-        "/metrics": MetricsRoute(client, datasets, metrics_bearer),
+        "/api/status": _status_handler(client, interval, scopes),
+        "/api/export.csv": _export_handler(datasets, scopes),
+        "/metrics": MetricsRoute(client, datasets, metrics_bearer, scopes),
     }
     for path, dataset in SERVED_ROUTES.items():
-        table[path] = _dataset_handler(datasets, dataset)
+        table[path] = _dataset_handler(datasets, dataset, scopes)
     for path, (dataset, name) in CSV_ROUTES.items():
-        table[path] = _csv_handler(datasets, dataset, name)
+        table[path] = _csv_handler(datasets, dataset, name, scopes)
     return table

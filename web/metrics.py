@@ -20,6 +20,7 @@ from store.keys import Dataset
 from store.reads import read_last_update
 from web.answers import Answer, Environ, error_answer, quality
 from web.freshness import data_age
+from web.scope import OrgScopes, org_argument
 from web.served import DatasetServer
 
 OPENMETRICS = "application/openmetrics-text"
@@ -43,9 +44,16 @@ def prefers_openmetrics(accept: str) -> bool:
 class MetricsRoute:
     """The /metrics handler of the fast path table."""
 
-    def __init__(self, client: redis.Redis, datasets: DatasetServer, bearer: Secret | None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        datasets: DatasetServer,
+        bearer: Secret | None,
+        scopes: OrgScopes | None = None,
+    ) -> None:
         self.client = client
         self.datasets = datasets
+        self.scopes = scopes or OrgScopes(client)
         self._bearer = None if bearer is None else bearer.reveal().encode()
         self._formats: dict[str, bool] = {}
 
@@ -70,14 +78,15 @@ class MetricsRoute:
         if not self.authorized(environ.get("HTTP_AUTHORIZATION", "")):
             status, headers, body = error_answer(401, UNAUTHORIZED)
             return status, [*headers, ("WWW-Authenticate", 'Bearer realm="metrics"')], body
+        keyspace = self.scopes.choose(org_argument(environ)).keyspace  # one org per scrape
         openmetrics = self._openmetrics(environ.get("HTTP_ACCEPT", ""))
         dataset = Dataset.METRICS_OPENMETRICS if openmetrics else Dataset.METRICS
         status, headers, body = self.datasets.answer(
-            dataset, environ.get("HTTP_ACCEPT_ENCODING", ""), None
+            dataset, environ.get("HTTP_ACCEPT_ENCODING", ""), None, keyspace
         )
         if status != 200:
             return status, headers, body
-        age = data_age_family(data_age(read_last_update(self.client), time.time()))
+        age = data_age_family(data_age(read_last_update(self.client, keyspace), time.time()))
         gzipped = ("Content-Encoding", "gzip") in headers
         kept = [("Content-Encoding", "gzip")] if gzipped else []
         kept += [

@@ -7,7 +7,7 @@ import redis
 from werkzeug.http import parse_etags
 
 from store import reads
-from store.keys import Dataset
+from store.keys import DEFAULT_KEYSPACE, Dataset, Keyspace, keyspace_of
 from web.answers import (
     CSV_MIMETYPE,
     JSON_MIMETYPE,
@@ -25,6 +25,7 @@ DATASET_MIMETYPES = {
     Dataset.ISPS_CSV: CSV_MIMETYPE,
 }
 NO_DATA_YET = "no data yet: the worker has not finished a refresh"
+MAX_CACHED = 64  # bodies kept per process (a few orgs' datasets in both encodings)
 
 
 class DatasetServer:
@@ -33,24 +34,34 @@ class DatasetServer:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self._bodies: dict[tuple[Dataset, bool], reads.Served] = {}
+        self._bodies: dict[tuple[str, Dataset, bool], reads.Served] = {}
 
-    def answer(self, dataset: Dataset, accept_encoding: str, if_none_match: str | None) -> Answer:
-        """(status, headers, body) for a GET; raises redis.RedisError when Redis is away."""
+    def answer(
+        self,
+        dataset: Dataset,
+        accept_encoding: str,
+        if_none_match: str | None,
+        keyspace: Keyspace = DEFAULT_KEYSPACE,
+    ) -> Answer:
+        """(status, headers, body) for a GET of the dataset of the org whose `keyspace` it
+        is; raises redis.RedisError when Redis is away."""
         gzip_ok = accepts_gzip(accept_encoding)
-        etag = reads.read_etag(self.client, dataset)
+        keyspace = keyspace_of(dataset, keyspace)
+        etag = reads.read_etag(self.client, dataset, keyspace)
         headers = [("Vary", "Accept-Encoding"), ("Cache-Control", PRIVATE_NO_CACHE)]
         if etag is not None:
             variant = variant_etag(etag, gzip_ok)
             if if_none_match and parse_etags(if_none_match).contains(variant):
                 return 304, [*headers, ("ETag", f'"{variant}"')], b""
-            cached = self._bodies.get((dataset, gzip_ok))
+            cached = self._bodies.get((keyspace.prefix, dataset, gzip_ok))
             if cached is not None and cached.etag == etag:
                 return 200, self._headers(dataset, cached, headers), cached.body
-        served = reads.read_served(self.client, dataset, gzip_ok=gzip_ok)
+        served = reads.read_served(self.client, dataset, gzip_ok=gzip_ok, keyspace=keyspace)
         if served is None:
             return error_answer(503, NO_DATA_YET)
-        self._bodies[(dataset, gzip_ok)] = served
+        if len(self._bodies) >= MAX_CACHED:  # hundreds of orgs: keep the memory bounded
+            self._bodies.clear()
+        self._bodies[(keyspace.prefix, dataset, gzip_ok)] = served
         return 200, self._headers(dataset, served, headers), served.body
 
     @staticmethod

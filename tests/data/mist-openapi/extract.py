@@ -21,6 +21,7 @@ OPERATIONS = {
     "getSelfApiUsage": "/api/v1/self/usage",
     "getOrg": "/api/v1/orgs/{org_id}",
     "listMspOrgs": "/api/v1/msps/{msp_id}/orgs",
+    "listMspOrgStats": "/api/v1/msps/{msp_id}/stats/orgs",
     "listOrgSites": "/api/v1/orgs/{org_id}/sites",
     "listOrgDevicesStats": "/api/v1/orgs/{org_id}/stats/devices",
     "searchOrgSwOrGwPorts": "/api/v1/orgs/{org_id}/stats/ports/search",
