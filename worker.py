@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import socket
 import sys
 import threading
@@ -40,26 +39,25 @@ from refresh.lease import Lease
 from refresh.memory import tune_malloc
 from refresh.orgs import MultiOrgRefresh, overview_bytes, summary_of
 from refresh.pipeline import Parts, Pipeline, RefreshAborted
+from refresh.process import healthcheck, heartbeat_loop, install_signals, start_backoff
 from refresh.status import Redactor, RefreshStatus
 from settings import (
     WorkerSettings,
     configure_logging,
     fail,
     load_or_exit,
-    load_web_settings,
     load_worker_settings,
 )
 from store.events import Retention
-from store.keys import HEARTBEAT_PERIOD, HEARTBEAT_TTL, LEASE_SECONDS
+from store.keys import LEASE_SECONDS
 from store.lease import LeaseLost, lock_owner
 from store.overview import index_document, publish_overview
 from store.reads import connect
-from store.status import read_heartbeat, read_status, write_status
+from store.status import read_status, write_status
 from traffic.step import TrafficStep
 
 log = logging.getLogger("worker")
 
-START_BACKOFF_MAX = 60.0  # seconds between start-up tries while Mist cannot be reached
 ONCE_DRAIN_SECONDS = 10.0  # --once waits this long at most for its alerts to go out
 
 
@@ -396,22 +394,6 @@ class Worker:
 # ---------------------------------------------------------------- command line
 
 
-def _heartbeat_loop(worker: Worker, stop: threading.Event) -> None:
-    period = min(HEARTBEAT_PERIOD, max(0.5, worker.lease.seconds / 3))
-    while not stop.wait(period):
-        worker.lease.heartbeat()
-
-
-def _install_signals(worker: Worker) -> None:
-    def on_signal(signum: int, _frame: Any) -> None:
-        log.info("signal %d: stopping after the current phase", signum)
-        worker.stop_requested.set()
-        worker.mist.cancelled.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-
 def _start(worker: Worker) -> bool:
     """Token check and org choice before the first refresh. What Mist answered that shows a
     setting is wrong (every token refused, site-only privileges, no single org) exits 2
@@ -430,18 +412,13 @@ def _start(worker: Worker) -> bool:
     return True
 
 
-def start_backoff(failures: int) -> float:
-    """Seconds before start-up is tried again after `failures` failed tries (2, 4, … 60)."""
-    return min(START_BACKOFF_MAX, 2.0 ** min(failures, 6))
-
-
 def run_once(worker: Worker) -> int:
     if not worker.acquire_lease():
         owner = worker._safe(lock_owner)
         log.error("the lease is held by %s; not refreshing", owner or "? (Redis unreachable)")
         return 1
     beat_stop = threading.Event()
-    beat = threading.Thread(target=_heartbeat_loop, args=(worker, beat_stop), daemon=True)
+    beat = threading.Thread(target=heartbeat_loop, args=(worker.lease, beat_stop), daemon=True)
     beat.start()
     try:
         worker.lease.heartbeat()
@@ -457,7 +434,7 @@ def run_once(worker: Worker) -> int:
 
 def run_forever(worker: Worker) -> int:
     beat_stop = threading.Event()
-    beat = threading.Thread(target=_heartbeat_loop, args=(worker, beat_stop), daemon=True)
+    beat = threading.Thread(target=heartbeat_loop, args=(worker.lease, beat_stop), daemon=True)
     beat.start()
     worker.lease.heartbeat()
     worker.start_alerts()
@@ -482,22 +459,6 @@ def run_forever(worker: Worker) -> int:
     return 0
 
 
-def healthcheck() -> int:
-    """Exit 0 when the heartbeat in Redis is fresh (≤ 3 heartbeat periods), else 1."""
-    web = load_or_exit(load_web_settings)
-    try:
-        client = connect(web.redis_url, sentinel=web.sentinel)
-        beat = read_heartbeat(client)
-    except redis.RedisError as error:
-        print(f"unhealthy: Redis: {error}", file=sys.stderr)
-        return 1
-    if beat is None or time.time() - beat > HEARTBEAT_TTL:
-        print("unhealthy: no fresh worker heartbeat", file=sys.stderr)
-        return 1
-    print("healthy")
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="MistCircuitStats worker")
     mode = parser.add_mutually_exclusive_group()
@@ -516,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker = Worker(settings, lease_seconds=args.lease_seconds)
     for handler in logging.getLogger().handlers:
         handler.addFilter(worker.redactor)
-    _install_signals(worker)
+    install_signals(worker.stop_requested, worker.mist.cancelled)
     try:
         return run_once(worker) if args.once else run_forever(worker)
     finally:

@@ -33,6 +33,7 @@ WEB_FILES = {
     "store",
     "history",
     "model",
+    "sla",
     "gunicorn.conf.py",
     "templates",
     "static",
@@ -48,6 +49,7 @@ WORKER_FILES = {
     "traffic",
     "refresh",
     "alerts",  # webhook alerts: only the worker sends
+    "sla",  # availability sums
 }
 # An official image by version tag and digest: Dependabot moves both, nothing moves silently.
 IMAGE_BY_DIGEST = r"[a-z]+:\d+\.\d+\.\d+(-\w+)?@sha256:[0-9a-f]{64}"

@@ -94,7 +94,9 @@ def test_two_orgs_by_list_each_under_their_own_keys(mistsim_factory, redis_serve
     assert status["calls_last_refresh"] == sum(per_org) + status["listing_calls"]
 
 
-def test_every_org_of_an_msp_token_within_four_calls_per_org(mistsim_factory, redis_server):
+def test_every_org_of_an_msp_token_within_four_calls_per_org_and_its_events(
+    mistsim_factory, redis_server
+):
     sim = mistsim_factory(gateways=120, sites=30, orgs=12, spread_orgs=True, msp_tokens=["msp"])
     instance = make_worker(sim, redis_server, tokens=["msp"], MIST_ORG_ID="*")
     for _ in range(12):  # the first cycles read the configs and the device configs
@@ -111,6 +113,8 @@ def test_every_org_of_an_msp_token_within_four_calls_per_org(mistsim_factory, re
     assert listing == math.ceil(len(orgs) / 1000)
     assert "GET /api/v1/orgs/{org_id}" not in steady  # the MSP listing names every org
     assert sum(steady.get(endpoint, 0) for endpoint in PER_ORG) == 4 * len(orgs)
+    events = steady.pop("GET /api/v1/orgs/{org_id}/devices/events/search")
+    assert events == len(orgs)  # Mist's own record since the last refresh: one page each
     assert sum(steady.values()) == 4 * len(orgs)
     client = redis_server.client()
     overview = served(client, Dataset.ORGS)
