@@ -51,6 +51,8 @@ class Dataset(enum.Enum):
     INSIGHTS_ALL = "insights_all"
     METRICS = "metrics"
     METRICS_OPENMETRICS = "metrics_openmetrics"
+    ORGS = "orgs"
+    ORGS_CSV = "orgs_csv"
 
 
 DATASET_KEYS: dict[Dataset, str] = {
@@ -63,6 +65,8 @@ DATASET_KEYS: dict[Dataset, str] = {
     Dataset.INSIGHTS_ALL: KEY_INSIGHTS_ALL,
     Dataset.METRICS: KEY_METRICS,
     Dataset.METRICS_OPENMETRICS: KEY_METRICS_OPENMETRICS,
+    Dataset.ORGS: "mist:orgs",
+    Dataset.ORGS_CSV: "mist:orgs:csv",
 }
 
 
