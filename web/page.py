@@ -49,7 +49,11 @@ def blueprint(
     @page.get("/")
     def dashboard() -> Response:
         html = render_template(
-            "index.html", poll_ms=poll_ms, ranges=list(ranges), several_orgs=org_count() > 1
+            "index.html",
+            poll_ms=poll_ms,
+            ranges=list(ranges),
+            several_orgs=org_count() > 1,
+            org_chosen=bool(request.args.get("org")),
         )
         response = Response(html, mimetype="text/html")
         response.headers["Cache-Control"] = "no-cache"
