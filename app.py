@@ -22,7 +22,7 @@ from settings import Secret
 from store.reads import connect
 from web import api, errors, events, fast, page
 from web.assets import build_assets
-from web.orgs import OrgCount
+from web.overview import OrgCount
 from web.security import add_security_headers
 
 ROOT = Path(__file__).resolve().parent

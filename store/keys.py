@@ -24,6 +24,8 @@ KEY_ETAGS = "mist:metadata:etags"
 KEY_HEARTBEAT = "mist:metadata:heartbeat"
 KEY_LOCK = "mist:lock:worker"
 KEY_EVENTS_ORG = "mist:events:org"  # the org whose events the web serves (no TTL)
+KEY_ORGS = "mist:orgs"  # the org overview (views.orgs), one row per org
+KEY_ORGS_CSV = "mist:orgs:csv"
 GZ_SUFFIX = ":gz"
 STAGED_PREFIX = "mist:staged:"  # a refresh is written here, then renamed live at once
 LAST_GOOD_PREFIX = "mist:lastgood:"  # the newest snapshot again, served once the live is gone
@@ -65,8 +67,8 @@ DATASET_KEYS: dict[Dataset, str] = {
     Dataset.INSIGHTS_ALL: KEY_INSIGHTS_ALL,
     Dataset.METRICS: KEY_METRICS,
     Dataset.METRICS_OPENMETRICS: KEY_METRICS_OPENMETRICS,
-    Dataset.ORGS: "mist:orgs",
-    Dataset.ORGS_CSV: "mist:orgs:csv",
+    Dataset.ORGS: KEY_ORGS,
+    Dataset.ORGS_CSV: KEY_ORGS_CSV,
 }
 
 

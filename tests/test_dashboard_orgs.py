@@ -20,9 +20,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from store.keys import DATASET_KEYS, GZ_SUFFIX, KEY_ETAGS, Dataset, last_good_key
+from store.keys import DATASET_KEYS, GZ_SUFFIX, Dataset, last_good_key
 from tests.fixtures.browser import open_page
-from tests.fixtures.orgs_data import HOSTILE_NAME, publish_overview, sample_orgs
+from tests.fixtures.orgs_data import HOSTILE_NAME, OVERVIEW_ETAGS, publish_overview, sample_orgs
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.sample_data import publish_sample
 from tests.fixtures.web_server import WebServer, start_web_server
@@ -58,8 +58,8 @@ class Msp:
             key = DATASET_KEYS[dataset]
             for live in (key, key + GZ_SUFFIX):
                 self.client.delete(live, last_good_key(live))
-            self.client.hdel(KEY_ETAGS, dataset.value)
-            self.client.hdel(last_good_key(KEY_ETAGS), dataset.value)
+            self.client.hdel(OVERVIEW_ETAGS, dataset.value)
+            self.client.hdel(last_good_key(OVERVIEW_ETAGS), dataset.value)
 
     def close(self) -> None:
         self.server.stop()
@@ -146,7 +146,7 @@ def test_search_filters_the_orgs_and_survives_a_reload(page, msp, several):
     page.wait_for_selector("body[data-orgs-loaded=true]")
     assert page.input_value("#org-search") == "glob"
     assert shown_names(page) == ["Globex Degraded"]
-    org_id = several["orgs"][0]["id"]  # ids are searchable too
+    org_id = several["orgs"][0]["org_id"]  # ids are searchable too
     page.fill("#org-search", org_id[:8])
     wait_names(page, [several["orgs"][0]["name"]])
     page.fill("#org-search", "no such org")
@@ -162,7 +162,7 @@ def test_the_overview_csv_downloads_in_the_overviews_order(page, msp, several):
     assert download.suggested_filename.startswith("mist-orgs-")
     rows = list(csv.reader(io.StringIO(Path(download.path()).read_text("utf-8-sig"))))
     assert rows[0] == list(CSV_COLUMNS)
-    assert [row[1] for row in rows[1:]] == [row["id"] for row in several["orgs"]]
+    assert [row[1] for row in rows[1:]] == [row["org_id"] for row in several["orgs"]]
     hostile = next(row for row in rows[1:] if "<img" in row[0])
     assert hostile[0] == "'" + HOSTILE_NAME, "a name that is a formula stays text in a sheet"
     assert page.problems == []
@@ -174,48 +174,48 @@ def test_a_row_opens_its_orgs_dashboard_and_every_request_names_the_org(page, ms
     requests = api_requests(page)
     # A tap anywhere on the row opens it, not only on the name.
     page.locator("tr.org-row", has_text="Initech Down").locator("td.col-gateways").click()
-    page.wait_for_url(f"**/?org={chosen['id']}")
+    page.wait_for_url(f"**/?org={chosen['org_id']}")
     page.wait_for_selector("body[data-loaded=true]")
     assert page.locator("#gateway-table").is_visible() and page.locator("#overview").is_hidden()
     page.wait_for_function(
-        "(id) => document.getElementById('org-select').value === id", arg=chosen["id"]
+        "(id) => document.getElementById('org-select').value === id", arg=chosen["org_id"]
     )
     page.wait_for_selector("body[data-orgs-loaded=true]")
     assert page.locator("#org-select option:checked").inner_text() == "Initech Down"
     assert page.locator("#org-overview-link").is_visible()
     export = page.get_attribute("#export-all", "href") or ""
-    assert query(export)["org"] == [chosen["id"]]
+    assert query(export)["org"] == [chosen["org_id"]]
     # The dashboard's own views keep the org in the URL, and a detail request names it too.
     gateway = page.locator("tr.gateway-row").first
     gateway.locator("button.expand-button").click()
     page.wait_for_selector(".port-card")
     page.fill("#search", "a")
     page.wait_for_function("() => window.location.search.includes('q=a')")
-    assert query(page.url)["org"] == [chosen["id"]]
+    assert query(page.url)["org"] == [chosen["org_id"]]
     org_scoped = [url for url in requests if not urlsplit(url).path.startswith("/api/orgs")]
     paths = {urlsplit(url).path for url in org_scoped}
     assert {"/api/gateways/rows", "/api/organization", "/api/gateways"} <= paths
     assert any(path.startswith("/api/gateway/") for path in paths)
-    assert all(query(url).get("org") == [chosen["id"]] for url in org_scoped), org_scoped
+    assert all(query(url).get("org") == [chosen["org_id"]] for url in org_scoped), org_scoped
     assert page.problems == []
 
 
 def test_the_header_switches_orgs_and_a_reload_keeps_the_org(page, msp, several):
     first, second = several["orgs"][1], several["orgs"][3]
-    page.goto(f"{msp.server.url}/?org={first['id']}")
+    page.goto(f"{msp.server.url}/?org={first['org_id']}")
     page.wait_for_selector("body[data-loaded=true]")
     page.wait_for_selector("body[data-orgs-loaded=true]")
     requests = api_requests(page)
-    page.select_option("#org-select", second["id"])  # one tap switches
-    page.wait_for_url(f"**/?org={second['id']}")
+    page.select_option("#org-select", second["org_id"])  # one tap switches
+    page.wait_for_url(f"**/?org={second['org_id']}")
     page.wait_for_selector("body[data-loaded=true]")
     page.reload()
     page.wait_for_selector("body[data-loaded=true]")
     page.wait_for_selector("body[data-orgs-loaded=true]")
-    assert query(page.url)["org"] == [second["id"]]
-    assert page.input_value("#org-select") == second["id"]
+    assert query(page.url)["org"] == [second["org_id"]]
+    assert page.input_value("#org-select") == second["org_id"]
     org_scoped = [url for url in requests if not urlsplit(url).path.startswith("/api/orgs")]
-    assert org_scoped and all(query(url).get("org") == [second["id"]] for url in org_scoped)
+    assert org_scoped and all(query(url).get("org") == [second["org_id"]] for url in org_scoped)
     page.click("#org-overview-link")  # and back to every org
     page.wait_for_selector("body[data-orgs-loaded=true]")
     assert urlsplit(page.url).query == ""

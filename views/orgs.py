@@ -22,7 +22,7 @@ OFFLINE, CIRCUITS_DOWN, DEGRADED, STALE, HEALTHY = 4, 3, 2, 1, 0
 LEVELS = {OFFLINE: "critical", CIRCUITS_DOWN: "critical", DEGRADED: "warning", STALE: "stale"}
 
 ROW_FIELDS = (
-    "id",
+    "org_id",
     "name",
     "gateways_online",
     "gateways_offline",
@@ -146,7 +146,7 @@ def _rows(orgs: Sequence[OrgSummary], now: float, interval: int) -> list[dict[st
         tier, count = _tier(org, stale)
         rows.append(
             {
-                "id": org.org_id,
+                "org_id": org.org_id,
                 "name": org.name,
                 **{name: int(getattr(org, name)) for name in COUNTS},
                 "last_update": org.last_update,
@@ -198,7 +198,7 @@ def overview_csv(orgs: Sequence[OrgSummary], *, now: float, interval: int) -> by
     for row in _rows(orgs, now, interval):
         cells = [
             row["name"],
-            row["id"],
+            row["org_id"],
             *(row[name] for name in COUNTS),
             _iso(row["last_update"]),
             None if row["age"] is None else int(row["age"]),

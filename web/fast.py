@@ -26,7 +26,7 @@ from web.answers import (
     error_answer,
 )
 from web.metrics import MetricsRoute
-from web.orgs import routes as overview_routes
+from web.overview import routes as overview_routes
 from web.security import SECURITY_HEADERS
 from web.served import DatasetServer
 
@@ -139,8 +139,8 @@ def _status_handler(client: redis.Redis, interval: int) -> Handler:
 def routes(
     client: redis.Redis, interval: int, metrics_bearer: Secret | None = None
 ) -> dict[str, Handler]:
-    """Every fast path and its handler: the served datasets, the CSV, /health, /api/status,
-    /metrics (behind `metrics_bearer` when one is set) and the MSP overview (web.orgs)."""
+    """Every fast path and its handler: the served datasets, the CSV, /health, /api/status
+    and /metrics (behind `metrics_bearer` when one is set)."""
     datasets = DatasetServer(client)
     table: dict[str, Handler] = {
         "/health": _health_handler(client, interval),
@@ -148,7 +148,7 @@ def routes(
         "/api/export.csv": _export_handler(datasets),
         "/metrics": MetricsRoute(client, datasets, metrics_bearer),
     }
+    table.update(overview_routes(datasets))  # the MSP overview (every org: not org-scoped)
     for path, dataset in SERVED_ROUTES.items():
         table[path] = _dataset_handler(datasets, dataset)
-    table.update(overview_routes(datasets))  # every org's row: not org-scoped
     return table

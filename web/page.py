@@ -39,7 +39,7 @@ def blueprint(
     org_count: Callable[[], int] = lambda: 0,
 ) -> Blueprint:
     """The page's routes; `ranges` are the chart's traffic ranges (history.series.RANGES);
-    `org_count` how many orgs the overview lists (several: the MSP overview, web.orgs)."""
+    `org_count` how many orgs the overview lists (several: the MSP overview, web.overview)."""
     page = Blueprint("page", __name__)
 
     @page.app_template_global()

@@ -19,7 +19,7 @@ from web.answers import (
     variant_etag,
 )
 
-DATASET_MIMETYPES = {Dataset.EXPORT_CSV: CSV_MIMETYPE, Dataset.ORGS_CSV: CSV_MIMETYPE}
+DATASET_MIMETYPES = {Dataset.EXPORT_CSV: CSV_MIMETYPE}
 NO_DATA_YET = "no data yet: the worker has not finished a refresh"
 
 

@@ -29,10 +29,10 @@ function fillSwitcher(orgs) {
   const select = $('org-select');
   const fragment = document.createDocumentFragment();
   fragment.append(new Option('All organisations', '', false, !currentOrg));
-  const known = orgs.some((org) => org.id === currentOrg);
+  const known = orgs.some((org) => org.org_id === currentOrg);
   if (currentOrg && !known) fragment.append(new Option(currentOrg, currentOrg, true, true));
   for (const org of orgs) {
-    const option = new Option(org.name || org.id, org.id, false, org.id === currentOrg);
+    const option = new Option(org.name || org.org_id, org.org_id, false, org.org_id === currentOrg);
     option.dataset.level = org.level;
     fragment.append(option);
   }
@@ -78,10 +78,10 @@ function renderAges() {
 }
 
 function orgRow(org) {
-  const row = el('tr', { class: `org-row level-${org.level || 'ok'}`, 'data-org': org.id, 'data-severity': org.severity });
+  const row = el('tr', { class: `org-row level-${org.level || 'ok'}`, 'data-org': org.org_id, 'data-severity': org.severity });
   const name = el('td', { class: 'col-org' });
-  name.append(el('a', { class: 'org-link', href: orgUrl(org.id), text: org.name || org.id }));
-  name.append(el('span', { class: 'org-id', text: org.id }));
+  name.append(el('a', { class: 'org-link', href: orgUrl(org.org_id), text: org.name || org.org_id }));
+  name.append(el('span', { class: 'org-id', text: org.org_id }));
   const problem = el('td', { class: 'col-problem' });
   const words = org.problem_text || 'no problem';
   problem.append(el('span', { class: 'visually-hidden', text: `${LEVEL_WORDS[org.level] || ''}: ` }));
@@ -102,7 +102,7 @@ function orgRow(org) {
 }
 
 function matches(org, needle) {
-  return !needle || `${org.name || ''}\n${org.id}`.toLocaleLowerCase().includes(needle);
+  return !needle || `${org.name || ''}\n${org.org_id}`.toLocaleLowerCase().includes(needle);
 }
 
 function renderRows() {

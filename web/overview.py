@@ -1,5 +1,6 @@
 """The MSP overview's routes (/api/orgs, /api/orgs.csv, DATA.md §3.9) and how many orgs the
-page is rendered for. Neither is org-scoped: they list every org the worker reads."""
+page is rendered for. Neither is org-scoped: they list every org the worker reads. web.fast
+adds the routes to its table."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import redis
 
 from store import reads
 from store.keys import Dataset
-from web.answers import Answer, Environ
+from web.answers import CSV_MIMETYPE, Answer, Environ
 from web.served import DatasetServer
 
 LOG = logging.getLogger("mistcircuitstats.web")
@@ -39,8 +40,10 @@ def _overview_csv_handler(datasets: DatasetServer) -> Handler:
         if status != 200:
             return status, headers, body
         stamp = time.strftime("%Y%m%d-%H%M", time.gmtime())
-        headers = [(name, value) for name, value in headers if name != "Cache-Control"]
+        replaced = ("Cache-Control", "Content-Type")
+        headers = [(name, value) for name, value in headers if name not in replaced]
         headers += [
+            ("Content-Type", CSV_MIMETYPE),
             ("Cache-Control", "no-store"),
             ("Content-Disposition", f'attachment; filename="mist-orgs-{stamp}.csv"'),
         ]

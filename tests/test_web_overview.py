@@ -1,4 +1,4 @@
-"""/api/orgs and /api/orgs.csv (web/orgs.py) on a real redis-server, and the page the server
+"""/api/orgs and /api/orgs.csv (web/overview.py) on a real redis-server, and the page the server
 renders for several orgs: stored bytes with gzip, ETag and 304; a 503 before the worker
 published the overview; today's page exactly with one org or none."""
 
