@@ -16,7 +16,7 @@ from settings import Secret
 from store.codec import encode_json
 from store.keys import Dataset
 from store.reads import read_health, read_status_published, serving_last_good
-from web import freshness
+from web import freshness, overview
 from web.answers import (
     INTERNAL_ERROR,
     NO_STORE_JSON,
@@ -26,7 +26,6 @@ from web.answers import (
     error_answer,
 )
 from web.metrics import MetricsRoute
-from web.overview import routes as overview_routes
 from web.security import SECURITY_HEADERS
 from web.served import DatasetServer
 
@@ -148,7 +147,7 @@ def routes(
         "/api/export.csv": _export_handler(datasets),
         "/metrics": MetricsRoute(client, datasets, metrics_bearer),
     }
-    table.update(overview_routes(datasets))  # the MSP overview (every org: not org-scoped)
+    table.update(overview.routes(datasets))  # the MSP overview (every org: not org-scoped)
     for path, dataset in SERVED_ROUTES.items():
         table[path] = _dataset_handler(datasets, dataset)
     return table
