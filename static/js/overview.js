@@ -81,11 +81,11 @@ function orgRow(org) {
   const row = el('tr', { class: `org-row level-${org.level || 'ok'}`, 'data-org': org.org_id, 'data-severity': org.severity });
   const name = el('td', { class: 'col-org' });
   name.append(el('a', { class: 'org-link', href: orgUrl(org.org_id), text: org.name || org.org_id }));
-  name.append(el('span', { class: 'org-id', text: org.org_id }));
+  if (org.name) name.append(el('span', { class: 'org-id', text: org.org_id }));
   const problem = el('td', { class: 'col-problem' });
   const words = org.problem_text || 'no problem';
   problem.append(el('span', { class: 'visually-hidden', text: `${LEVEL_WORDS[org.level] || ''}: ` }));
-  problem.append(el('span', { class: org.problem_text ? 'org-problem' : 'org-problem none', text: words }));
+  problem.append(el('span', { class: org.problem_text ? 'org-problem' : 'org-problem none', text: words, title: words }));
   if (org.error) problem.append(el('span', { class: 'org-error', text: org.error, title: org.error }));
   const degraded = el('td', { class: 'col-degraded' });
   degraded.append(el('span', { class: org.circuits_degraded ? 'count-warn' : '', text: formatNumber(org.circuits_degraded) }));
