@@ -4,6 +4,7 @@
 // switcher. The page computes no rule: order, level, problem words and stale are /api/orgs'.
 
 import { currentOrg, getJSON, orgScoped, overviewMode } from './api.js';
+import { firstLoad } from './boot.js';
 import { el, formatAge, formatNumber } from './format.js';
 
 const $ = (id) => document.getElementById(id);
@@ -176,7 +177,9 @@ function showLoadError(error) {
 
 async function load() {
   try {
-    const response = await getJSON('/api/orgs', { etag: state.etag });
+    const early = firstLoad.orgs; // boot.js asked already (the overview's first load)
+    firstLoad.orgs = null;
+    const response = await (early || getJSON('/api/orgs', { etag: state.etag }));
     if (!response.notModified) {
       state.etag = response.etag;
       const overview = response.data || {};
