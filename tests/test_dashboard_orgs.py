@@ -81,10 +81,16 @@ def several(msp: Msp) -> dict[str, Any]:
     return msp.publish(6)
 
 
-def api_requests(page: Any) -> list[str]:
-    """Every /api/ URL the page asks for from now on."""
+def api_requests(page: Any, shown: str = "") -> list[str]:
+    """Every /api/ URL the page asks for from now on (while its own URL holds `shown`: the
+    requests of the document a navigation brought, none of the one it left)."""
     urls: list[str] = []
-    page.on("request", lambda r: urls.append(r.url) if "/api/" in r.url else None)
+
+    def record(request: Any) -> None:
+        if "/api/" in request.url and shown in page.url:
+            urls.append(request.url)
+
+    page.on("request", record)
     return urls
 
 
@@ -128,11 +134,27 @@ def test_the_overview_lists_every_org_worst_first_with_the_servers_words(page, m
     assert HOSTILE_NAME in shown_names(page)
     assert page.evaluate("window.__pwned") is None
     assert page.evaluate("document.querySelectorAll('main img').length") == 0
-    # The dashboard is not shown and none of an org's data is asked for.
+    # The dashboard is not shown and none of an org's data is asked for: only the overview
+    # and the deployment's status (its data age and banners).
     assert page.locator("#gateway-table").is_hidden()
     assert page.locator("#summary").is_hidden()
     assert page.locator("#org-select").is_visible()
-    assert {urlsplit(url).path for url in requests} == {"/api/orgs"}
+    page.wait_for_function("() => document.getElementById('age-pill').textContent !== '–'")
+    assert {urlsplit(url).path for url in requests} == {"/api/orgs", "/api/status"}
+    assert not any("org=" in url for url in requests)
+    assert page.problems == []
+
+
+def test_an_overview_the_worker_stopped_renewing_shows_its_true_age(page, msp, several):
+    """Each row's age counts from the document's making by the server's clock, not from
+    when the page loaded it."""
+    an_hour_ago = time.time() - 3630  # half a minute off any boundary of the words
+    publish_overview(msp.client, sample_orgs(an_hour_ago), now=an_hour_ago)
+    open_overview(page, msp)
+    healthy = page.locator("tr.org-row", has_text="Acme Healthy").locator(".org-age")
+    assert healthy.inner_text() == "1 h ago"
+    stale = page.locator("tr.org-row", has_text="Contoso Stale").locator(".org-age")
+    assert stale.inner_text() == "stale · 1 h 10 min ago"
     assert page.problems == []
 
 
@@ -171,7 +193,7 @@ def test_the_overview_csv_downloads_in_the_overviews_order(page, msp, several):
 def test_a_row_opens_its_orgs_dashboard_and_every_request_names_the_org(page, msp, several):
     open_overview(page, msp)
     chosen = next(row for row in several["orgs"] if row["name"] == "Initech Down")
-    requests = api_requests(page)
+    requests = api_requests(page, shown=f"org={chosen['org_id']}")
     # A tap anywhere on the row opens it, not only on the name.
     page.locator("tr.org-row", has_text="Initech Down").locator("td.col-gateways").click()
     page.wait_for_url(f"**/?org={chosen['org_id']}")
@@ -205,7 +227,7 @@ def test_the_header_switches_orgs_and_a_reload_keeps_the_org(page, msp, several)
     page.goto(f"{msp.server.url}/?org={first['org_id']}")
     page.wait_for_selector("body[data-loaded=true]")
     page.wait_for_selector("body[data-orgs-loaded=true]")
-    requests = api_requests(page)
+    requests = api_requests(page, shown=f"org={second['org_id']}")
     page.select_option("#org-select", second["org_id"])  # one tap switches
     page.wait_for_url(f"**/?org={second['org_id']}")
     page.wait_for_selector("body[data-loaded=true]")

@@ -43,7 +43,8 @@ export async function getJSON(url, { etag = null, signal = undefined } = {}) {
     }
     throw new ApiError(response.status, message);
   }
-  return { notModified: false, etag: response.headers.get('ETag'), data: await response.json() };
+  const date = response.headers.get('Date'); // the server's clock (a stored document's age)
+  return { notModified: false, etag: response.headers.get('ETag'), date, data: await response.json() };
 }
 
 export const getStatus = () => getJSON('/api/status');

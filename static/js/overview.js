@@ -6,6 +6,7 @@
 import { currentOrg, getJSON, orgScoped, overviewMode } from './api.js';
 import { firstLoad } from './boot.js';
 import { el, formatAge, formatNumber } from './format.js';
+import { Freshness } from './freshness.js';
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = Number(document.body.dataset.pollMs) || 10000;
@@ -14,7 +15,8 @@ const LEVEL_WORDS = { critical: 'critical', warning: 'degraded', stale: 'stale',
 const state = {
   etag: null,
   orgs: [],
-  receivedAt: 0, // performance.now() when this version of the document first arrived
+  generatedAt: null, // the document's generated_at: each row's age is as of then
+  serverOffset: null, // server clock − client clock (s), from the answer's Date header
   search: new URLSearchParams(window.location.search).get('find') || '',
   ages: [], // [node, org] of the rows shown: their age ticks between polls
 };
@@ -70,8 +72,15 @@ function ageNode(org) {
   return node;
 }
 
+/** Seconds since the document was made, by the server's clock (its Date header), so a
+ *  document the worker stopped renewing shows its true age however long ago it was made. */
+function sinceGenerated() {
+  if (state.generatedAt === null || state.serverOffset === null) return 0;
+  return Math.max(0, Date.now() / 1000 + state.serverOffset - state.generatedAt);
+}
+
 function renderAges() {
-  const elapsed = Math.max(0, (performance.now() - state.receivedAt) / 1000);
+  const elapsed = sinceGenerated();
   for (const [node, org] of state.ages) {
     const age = formatAge((org.age || 0) + elapsed);
     node.textContent = org.stale ? `stale · ${age}` : age;
@@ -184,7 +193,9 @@ async function load() {
       state.etag = response.etag;
       const overview = response.data || {};
       state.orgs = Array.isArray(overview.orgs) ? overview.orgs : [];
-      state.receivedAt = performance.now();
+      const serverNow = Date.parse(response.date || '');
+      state.serverOffset = Number.isNaN(serverNow) ? null : (serverNow - Date.now()) / 1000;
+      state.generatedAt = typeof overview.generated_at === 'number' ? overview.generated_at : null;
       fillSwitcher(state.orgs);
       if (overviewMode) {
         renderTotals(overview.totals);
@@ -203,5 +214,10 @@ async function poll() {
 }
 
 wireHeader();
-if (overviewMode) wireOverview();
+if (overviewMode) {
+  wireOverview();
+  // The deployment's data age and the worker's banners (stale, rate limit, failing) from
+  // /api/status, by the server's rule, as the dashboard shows them.
+  new Freshness({ pollMs: POLL_MS, onStatus() {} }).start();
+}
 poll();
