@@ -1,4 +1,4 @@
-"""The MSP overview (/api/orgs, /api/orgs.csv, DATA.md §3.9): one row per org, worst first.
+"""The MSP overview (/api/orgs, /api/orgs.csv, DATA.md §3.10): one row per org, worst first.
 
 The worker builds it from each org's last good publish; the page only shows it: the order,
 each row's severity, level and problem words, the totals and the stale flag are decided

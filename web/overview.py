@@ -1,4 +1,4 @@
-"""The MSP overview's routes (/api/orgs, /api/orgs.csv, DATA.md §3.9) and how many orgs the
+"""The MSP overview's routes (/api/orgs, /api/orgs.csv, DATA.md §3.10) and how many orgs the
 page is rendered for. Neither is org-scoped: they list every org the worker reads. web.fast
 adds the routes to its table."""
 
