@@ -22,6 +22,7 @@ from settings import Secret
 from store.reads import connect
 from web import api, errors, events, fast, page
 from web.assets import build_assets
+from web.overview import OrgCount
 from web.security import add_security_headers
 
 ROOT = Path(__file__).resolve().parent
@@ -71,7 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     poll_ms = int(app.config.get("STATUS_POLL_MS", 10000))
     app.after_request(add_security_headers)
     errors.register(app)
-    app.register_blueprint(page.blueprint(assets, poll_ms, tuple(RANGES)))
+    app.register_blueprint(page.blueprint(assets, poll_ms, tuple(RANGES), OrgCount(client)))
     app.register_blueprint(api.blueprint(client, interval))
     app.register_blueprint(events.blueprint(client))
     bearer = app.config.get("METRICS_BEARER_TOKEN")

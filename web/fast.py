@@ -16,7 +16,7 @@ from settings import Secret
 from store.codec import encode_json
 from store.keys import DEFAULT_KEYSPACE, Dataset
 from store.reads import read_health, read_status_published, serving_last_good
-from web import freshness
+from web import freshness, overview
 from web.answers import (
     INTERNAL_ERROR,
     NO_STORE_JSON,
@@ -179,6 +179,7 @@ def routes(
         "/api/export.csv": _export_handler(datasets, scopes),
         "/metrics": MetricsRoute(client, datasets, metrics_bearer, scopes),
     }
+    table.update(overview.routes(datasets))  # the MSP overview (every org: not org-scoped)
     for path, dataset in SERVED_ROUTES.items():
         table[path] = _dataset_handler(datasets, dataset, scopes)
     for path, (dataset, name) in CSV_ROUTES.items():

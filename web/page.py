@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from flask import Blueprint, Response, render_template, request
 
@@ -32,8 +32,14 @@ def _static_response(asset_name: str, assets: Assets) -> Response:
     return response
 
 
-def blueprint(assets: Assets, poll_ms: int, ranges: Sequence[str]) -> Blueprint:
-    """The page's routes; `ranges` are the chart's traffic ranges (history.series.RANGES)."""
+def blueprint(
+    assets: Assets,
+    poll_ms: int,
+    ranges: Sequence[str],
+    org_count: Callable[[], int] = lambda: 0,
+) -> Blueprint:
+    """The page's routes; `ranges` are the chart's traffic ranges (history.series.RANGES);
+    `org_count` how many orgs the overview lists (several: the MSP overview, web.overview)."""
     page = Blueprint("page", __name__)
 
     @page.app_template_global()
@@ -42,7 +48,13 @@ def blueprint(assets: Assets, poll_ms: int, ranges: Sequence[str]) -> Blueprint:
 
     @page.get("/")
     def dashboard() -> Response:
-        html = render_template("index.html", poll_ms=poll_ms, ranges=list(ranges))
+        html = render_template(
+            "index.html",
+            poll_ms=poll_ms,
+            ranges=list(ranges),
+            several_orgs=org_count() > 1,
+            org_chosen=bool(request.args.get("org")),
+        )
         response = Response(html, mimetype="text/html")
         response.headers["Cache-Control"] = "no-cache"
         return response

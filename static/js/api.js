@@ -1,5 +1,16 @@
 // The JSON API, and nothing else: the page never talks to Redis or Mist.
 
+// With several orgs the page shows one (?org=<id> in its URL: every org-scoped request names
+// it) or, with none chosen, the MSP overview the server rendered (overview.js): no org's data.
+export const currentOrg = new URLSearchParams(window.location.search).get('org') || '';
+export const overviewMode = document.documentElement.dataset.view === 'overview';
+
+/** `url` naming the page's org; the overview's own routes (/api/orgs…) list every org. */
+export function orgScoped(url) {
+  if (!currentOrg || /^\/api\/orgs(?:[.?]|$)/.test(url)) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}org=${encodeURIComponent(currentOrg)}`;
+}
+
 export class ApiError extends Error {
   constructor(status, message) {
     super(message);
@@ -16,7 +27,7 @@ export async function getJSON(url, { etag = null, signal = undefined } = {}) {
   if (etag) headers['If-None-Match'] = etag;
   let response;
   try {
-    response = await fetch(url, { headers, signal, cache: 'no-store', credentials: 'same-origin' });
+    response = await fetch(orgScoped(url), { headers, signal, cache: 'no-store', credentials: 'same-origin' });
   } catch (error) {
     if (error.name === 'AbortError') throw error;
     throw new ApiError(0, 'the dashboard server cannot be reached');
@@ -32,7 +43,8 @@ export async function getJSON(url, { etag = null, signal = undefined } = {}) {
     }
     throw new ApiError(response.status, message);
   }
-  return { notModified: false, etag: response.headers.get('ETag'), data: await response.json() };
+  const date = response.headers.get('Date'); // the server's clock (a stored document's age)
+  return { notModified: false, etag: response.headers.get('ETag'), date, data: await response.json() };
 }
 
 export const getStatus = () => getJSON('/api/status');

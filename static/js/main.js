@@ -2,7 +2,7 @@
 // /api/status and refetching the gateway rows (If-None-Match) only when last_update moved.
 // The full gateways payload (every WAN port) is fetched only when a search or CSV needs it.
 
-import { getGateway, getGatewayRows, getGateways, getOrganization } from './api.js';
+import { currentOrg, getGateway, getGatewayRows, getGateways, getOrganization, overviewMode } from './api.js';
 import { firstLoad } from './boot.js';
 import { PeerPathDialog } from './peers.js';
 import { TrafficDialog } from './chart.js';
@@ -71,6 +71,7 @@ function readUrl() {
 
 function writeUrl() {
   const params = new URLSearchParams();
+  if (currentOrg) params.set('org', currentOrg); // the org shown (several orgs: overview.js)
   const { filter, sort } = table;
   if (filter.search) params.set('q', filter.search);
   if (filter.site) params.set('site', filter.site);
@@ -330,6 +331,8 @@ $('export-filtered').addEventListener('click', async () => {
   }
 });
 
-load(undefined);
-// The status poll starts once the table is up (or after 2 s without data): first things first.
-Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, 2000))]).then(() => freshness.start());
+if (!overviewMode) { // the MSP overview (overview.js) asks no org's data
+  load(undefined);
+  // The status poll starts once the table is up (or after 2 s without data): first things first.
+  Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, 2000))]).then(() => freshness.start());
+}

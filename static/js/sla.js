@@ -4,6 +4,7 @@
 // refreshes. Other modules hear `mcs:view` when a view shows (main.js loads the worst
 // circuits on it) and ask for one with `mcs:show-view`.
 
+import { orgScoped } from './api.js';
 import { startAvailability } from './availability.js';
 import { IspView } from './isps.js';
 import { Timeline } from './timeline.js';
@@ -18,6 +19,9 @@ function viewOfHash() {
 
 function start() {
   startAvailability(document.getElementById('gateway-rows'));
+  for (const link of document.querySelectorAll('.sla-actions a[href^="/api/"]')) {
+    link.setAttribute('href', orgScoped(link.getAttribute('href'))); // the org shown, of several
+  }
   const nav = document.getElementById('view-nav');
   const ispRoot = document.getElementById('isp-view');
   const timelineRoot = document.getElementById('timeline-view');
