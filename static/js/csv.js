@@ -5,6 +5,12 @@
 // `;` in many locales, tab). This module only knows how to read each named column from a
 // gateway and its port.
 
+/** "198.51.100.10/29" → 29 (views.export.prefix_length's rule); null without a prefix. */
+export function prefixLength(address) {
+  const match = /\/(\d{1,3})\s*$/.exec(typeof address === 'string' ? address : '');
+  return match && Number(match[1]) <= 128 ? Number(match[1]) : null;
+}
+
 /** One getter per server column name: (gateway, port, siteNames) → the raw cell value. */
 export const CSV_GETTERS = {
   site: (g, p, siteNames) => siteNames.get(g.site_id) || '',
@@ -12,6 +18,7 @@ export const CSV_GETTERS = {
   gateway_id: (g) => g.id,
   model: (g) => g.model,
   gateway_status: (g) => g.status,
+  uptime_s: (g) => (g.status === 'connected' ? g.uptime : null), // an offline gateway's is old
   port: (g, p) => p.port_id,
   wan_name: (g, p) => p.wan_name,
   description: (g, p) => p.description,
@@ -22,6 +29,7 @@ export const CSV_GETTERS = {
   link: (g, p) => (p.up === null || p.up === undefined ? null : p.up ? 'up' : 'down'),
   speed_mbps: (g, p) => p.speed,
   wan_ip: (g, p) => p.ip,
+  wan_prefix_length: (g, p) => prefixLength(p.ip),
   gateway_ip: (g, p) => p.gateway_ip,
   vlan: (g, p) => p.vlan,
   address_mode: (g, p) => p.address_mode,
