@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from model.quality import THRESHOLDS
+from model.quality import THRESHOLDS, degraded_causes
 from model.snapshot import Gateway, Snapshot, Volumes
 
 
@@ -29,6 +29,7 @@ def summarize(gateways: Sequence[Gateway]) -> dict:
         "circuits_up": circuits_up,
         "circuits_down": len(ports) - circuits_up,
         "circuits_degraded": sum(1 for p in ports if p.degraded),
+        "degraded_causes": degraded_causes(),
         "peer_paths": peer_paths,
         "peer_paths_up": peer_paths_up,
         "peer_paths_down": peer_paths - peer_paths_up,

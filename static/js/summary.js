@@ -17,6 +17,14 @@ export function renderSummary(summary) {
   set('sum-peers-up', s.peer_paths_up);
   set('sum-peers-down', s.peer_paths_down);
   set('sum-degraded', s.circuits_degraded);
+  // Every cause the server counts as degraded, in its words (MOS included).
+  const causes = Array.isArray(s.degraded_causes) ? s.degraded_causes : [];
+  const why = document.getElementById('sum-degraded-causes');
+  if (why && causes.length) {
+    why.textContent = causes.length > 1
+      ? `${causes.slice(0, -1).join(', ')} or ${causes[causes.length - 1]}`
+      : causes[0];
+  }
 }
 
 export function renderAge(ageSeconds, lastUpdate, stale) {

@@ -1,0 +1,81 @@
+"""The details users of the original dashboard still miss (issue 15) and the last of issue 18,
+in real Chromium at iPad size: each test asserts what a NOC engineer sees, against the
+server's own documents. The org is mistsim's, published by the worker's own build and
+publish code with a week of traffic history per WAN port (tests/fixtures/sample_data.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.sample_data import SampleOrg, publish_sample
+from tests.fixtures.web_server import WebServer, start_web_server
+
+
+class Stack:
+    """One redis-server with the published org and one gunicorn, for the whole module."""
+
+    def __init__(self, directory: Path) -> None:
+        self.redis = RedisServer(directory / "redis")
+        self.redis.start()
+        self.sample: SampleOrg = publish_sample(self.redis.client(), 20, edge_cases=True)
+        self.server: WebServer = start_web_server(
+            self.redis.url, directory / "web", STATUS_POLL_MS=500
+        )
+
+    def api(self, path: str) -> Any:
+        return self.server.get(path).json()
+
+    def close(self) -> None:
+        self.server.stop()
+        self.redis.stop()
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    shared = Stack(tmp_path_factory.mktemp("details"))
+    try:
+        yield shared
+    finally:
+        shared.close()
+
+
+def load(page: Any, org: Stack, query: str = "") -> None:
+    page.goto(f"{org.server.url}/{query}")
+    page.wait_for_selector("body[data-loaded=true]")
+
+
+def expand(page: Any, gateway: dict[str, Any]) -> Any:
+    """Find the gateway by name and open its WAN ports; returns its first port card."""
+    page.fill("#search", gateway["mac"])
+    row = page.locator(f'tr.gateway-row[data-id="{gateway["id"]}"]')
+    row.locator(".expand-button").click()
+    card = page.locator(f'.port-card[data-gateway="{gateway["id"]}"]').first
+    card.wait_for()
+    return card
+
+
+def download_rows(page: Any, selector: str) -> list[dict[str, str]]:
+    with page.expect_download() as download_info:
+        page.click(selector)
+    raw = Path(download_info.value.path()).read_bytes()
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+# ------------------------------------------------------------------ summary cards
+
+
+def test_the_degraded_card_names_every_cause_it_counts_mos_too(page, org):
+    load(page, org)
+    causes = org.api("/api/gateways/rows")["summary"]["degraded_causes"]
+    shown = page.inner_text("#sum-degraded-causes")
+    assert shown == "latency ≥ 100 ms, jitter ≥ 30 ms, loss ≥ 0.5 % or MOS < 3.6"
+    assert all(cause in shown for cause in causes)
+    assert page.problems == []
