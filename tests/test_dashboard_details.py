@@ -62,6 +62,11 @@ def expand(page: Any, gateway: dict[str, Any]) -> Any:
     return card
 
 
+def rows_of(org: Stack) -> list[dict[str, Any]]:
+    document = org.api("/api/gateways/rows")
+    return [dict(zip(document["columns"], row, strict=True)) for row in document["rows"]]
+
+
 def download_rows(page: Any, selector: str) -> list[dict[str, str]]:
     with page.expect_download() as download_info:
         page.click(selector)
@@ -78,4 +83,28 @@ def test_the_degraded_card_names_every_cause_it_counts_mos_too(page, org):
     shown = page.inner_text("#sum-degraded-causes")
     assert shown == "latency ≥ 100 ms, jitter ≥ 30 ms, loss ≥ 0.5 % or MOS < 3.6"
     assert all(cause in shown for cause in causes)
+    assert page.problems == []
+
+
+def test_down_circuits_of_offline_gateways_are_counted_apart(page, org):
+    summary = org.api("/api/gateways/rows")["summary"]
+    rows = rows_of(org)
+    assert summary["circuits_down_offline"] > 0, "the edge-case org has an offline gateway"
+    assert summary["circuits_down_online"] + summary["circuits_down_offline"] == (
+        summary["circuits_down"]
+    )
+    load(page, org)
+    assert page.inner_text("#sum-circuits-down") == f"{summary['circuits_down_online']:,}"
+    assert page.inner_text("#sum-circuits-offline") == (
+        f"+ {summary['circuits_down_offline']:,} on offline gateways"
+    )
+    # its filter keeps the online gateways with a port down, as the count does
+    page.click(".card-filter[data-filter=ports]")
+    kept = sorted(r["id"] for r in rows if r["status"] == "connected" and r["ports_down"])
+    assert kept, "the edge-case org has an online gateway with a WAN port down"
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('tr.gateway-row').length === n", arg=len(kept)
+    )
+    ids = page.locator("tr.gateway-row").evaluate_all("rs => rs.map(r => r.dataset.id)")
+    assert sorted(ids) == kept
     assert page.problems == []

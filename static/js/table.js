@@ -47,7 +47,8 @@ function ratio(up, total) {
 /** The summary cards' filters: which rows each keeps, by the server's fields. */
 export const CARD_FILTERS = {
   offline: { label: 'Offline gateways', keep: (g) => !isOnline(g) },
-  ports: { label: 'WAN circuits down', keep: (g) => (g.ports_down ?? 0) > 0 },
+  // Like the card's count: the ports of offline gateways are the offline card's.
+  ports: { label: 'WAN circuits down on online gateways', keep: (g) => isOnline(g) && (g.ports_down ?? 0) > 0 },
   peers: { label: 'Peer paths down', keep: (g) => (g.peers_down ?? 0) > 0 },
   degraded: { label: 'Degraded', keep: (g) => Boolean(g.degraded) },
 };
