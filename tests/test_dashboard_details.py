@@ -90,8 +90,9 @@ def test_down_circuits_of_offline_gateways_are_counted_apart(page, org):
     summary = org.api("/api/gateways/rows")["summary"]
     rows = rows_of(org)
     assert summary["circuits_down_offline"] > 0, "the edge-case org has an offline gateway"
-    assert summary["circuits_down_online"] + summary["circuits_down_offline"] == (
-        summary["circuits_down"]
+    assert (
+        summary["circuits_down_online"] + summary["circuits_down_offline"]
+        == (summary["circuits_down"])
     )
     load(page, org)
     assert page.inner_text("#sum-circuits-down") == f"{summary['circuits_down_online']:,}"
@@ -108,3 +109,30 @@ def test_down_circuits_of_offline_gateways_are_counted_apart(page, org):
     ids = page.locator("tr.gateway-row").evaluate_all("rs => rs.map(r => r.dataset.id)")
     assert sorted(ids) == kept
     assert page.problems == []
+
+
+# ------------------------------------------------------------------ buttons without data
+
+
+def test_csv_and_pager_buttons_are_inactive_without_data(page, org):
+    """Before the worker's first refresh there is nothing to export or page through."""
+    no_data = {"error": "no data yet", "status": 503}
+    for path in ("**/api/gateways/rows", "**/api/gateways", "**/api/organization"):
+        page.route(path, lambda route: route.fulfill(status=503, json=no_data))
+    page.goto(org.server.url + "/")
+    page.wait_for_function(
+        "() => /Waiting|Could not/.test(document.getElementById('table-status').textContent)"
+    )
+    assert page.is_disabled("#export-filtered")
+    assert page.is_disabled("#page-prev") and page.is_disabled("#page-next")
+    link = page.locator("#export-all")
+    assert link.get_attribute("href") is None and link.get_attribute("aria-disabled") == "true"
+    link.click(force=True, no_wait_after=True)
+    page.wait_for_timeout(200)
+    assert page.url.rstrip("/") == org.server.url.rstrip("/"), "nowhere to go"
+    # once the rows arrive, the org's CSV is a link again
+    page.unroute_all(behavior="ignoreErrors")
+    load(page, org)
+    assert link.get_attribute("href") == "/api/export.csv"
+    assert link.get_attribute("aria-disabled") is None
+    assert not page.is_disabled("#export-filtered")

@@ -149,6 +149,16 @@ function ensureFull() {
   return state.fullLoading;
 }
 
+/** The "All ports" CSV is a link: without data it has no address and says it is inactive. */
+function allPortsLink(active) {
+  const link = $('export-all');
+  if (active) link.setAttribute('href', link.dataset.href);
+  else link.removeAttribute('href');
+  link.classList.toggle('disabled', !active);
+  if (active) link.removeAttribute('aria-disabled');
+  else link.setAttribute('aria-disabled', 'true');
+}
+
 /** Before the first rows arrive the table body stays empty and this line says why. */
 function placeholder(message) {
   const line = $('table-status');
@@ -219,6 +229,7 @@ async function loadGateways() {
   renderSummary(state.payload.summary);
   table.setData(state.payload, state.siteNames, details);
   $('export-filtered').disabled = !table.filtered().length;
+  allPortsLink(table.gateways.length > 0);
   fillSiteFilter(sites);
   $('table-status').hidden = true;
   requestAnimationFrame(() => tableShown());
