@@ -35,7 +35,7 @@ from mistsim.api import MistApi
 from mistsim.runtime import Runtime
 from store import keys, reads
 from store.codec import excel_safe
-from store.status import write_status
+from store.status import write_heartbeat, write_status
 from tests.fixtures.mist_answers import FORMULA_SITE, mist_answers, simulated_org
 from tests.fixtures.ports import free_port, port_open, wait_until
 from tests.fixtures.sample_data import SampleOrg, publish_sample, status_document
@@ -502,6 +502,14 @@ def test_status_is_the_stored_document_with_the_age_added(client, store, org):
     stored = store.get("mist:metadata:status")
     assert body.startswith(stored[:-1] + b',"age":')
     assert json.loads(body)["stale"] is False
+
+
+def test_status_says_when_the_workers_heartbeat_is_missing(client, store, org):
+    """A dead worker leaves "idle" behind; the server says it is not responding."""
+    assert client.get("/api/status").get_json()["worker_responding"] is False
+    write_heartbeat(store, time.time())
+    status = client.get("/api/status").get_json()
+    assert status["worker_responding"] is True and status["status"] == "idle"
 
 
 def test_status_before_the_worker_ever_ran(client):

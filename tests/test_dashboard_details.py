@@ -8,12 +8,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from store.keys import KEY_HEARTBEAT
+from store.status import write_heartbeat
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.sample_data import SampleOrg, publish_sample
 from tests.fixtures.web_server import WebServer, start_web_server
@@ -136,3 +139,21 @@ def test_csv_and_pager_buttons_are_inactive_without_data(page, org):
     assert link.get_attribute("href") == "/api/export.csv"
     assert link.get_attribute("aria-disabled") is None
     assert not page.is_disabled("#export-filtered")
+
+
+# ------------------------------------------------------------------ the worker's heartbeat
+
+
+def test_a_missing_heartbeat_reads_worker_not_responding_not_idle(page, org):
+    client = org.redis.client()
+    client.delete(KEY_HEARTBEAT)
+    load(page, org)
+    page.wait_for_selector("#worker-pill:not([hidden])")
+    assert page.inner_text("#worker-pill") == "worker not responding"
+    page.click(".app-footer summary")
+    facts = page.inner_text("#worker-facts")
+    assert re.search(r"Worker\s+not responding", facts) and "idle" not in facts
+    write_heartbeat(client, time.time())  # the worker is back
+    page.wait_for_selector("#worker-pill", state="hidden")
+    assert re.search(r"Worker\s+idle", page.inner_text("#worker-facts"))
+    assert page.problems == []

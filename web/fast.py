@@ -16,6 +16,7 @@ from settings import Secret
 from store.codec import encode_json
 from store.keys import Dataset
 from store.reads import read_health, read_status_published, serving_last_good
+from store.status import read_heartbeat
 from web import freshness
 from web.answers import (
     INTERNAL_ERROR,
@@ -128,7 +129,13 @@ def _status_handler(client: redis.Redis, interval: int) -> Handler:
             client
         )
         body = freshness.status_body(
-            stored, published, worker_interval, interval, now, last_good=last_good
+            stored,
+            published,
+            worker_interval,
+            interval,
+            now,
+            last_good=last_good,
+            heartbeat=read_heartbeat(client),  # expired: the worker is not responding
         )
         return 200, list(NO_STORE_JSON), body
 
