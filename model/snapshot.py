@@ -88,7 +88,7 @@ class WanPort(NamedTuple):
     gateway_ip: str | None
     vlan: int | None
     address_mode: str | None
-    override: bool
+    override: bool | None  # None: not known (its gateway's config not read yet)
     peers_up: int
     peers_total: int
     latency: float | None
@@ -307,7 +307,7 @@ def _wan_port(
         gateway_ip=config.gateway_ip if config else None,
         vlan=vlan,
         address_mode=address_mode,
-        override=config.override if config else False,
+        override=config.override if config else None,
         peers_up=len(up_paths),
         peers_total=len(paths),
         latency=quality.latency,

@@ -256,7 +256,7 @@ def expand(page: Any, gateway: dict[str, Any]) -> Any:
 
 
 ADDRESS_MODES = {"static": "Static", "dhcp": "DHCP", "pppoe": "PPPoE"}
-OVERRIDE = {True: " · device override", False: " · from template", None: ""}
+OVERRIDE = {True: " · device override", False: " · from template", None: " · config not read yet"}
 
 
 def shown(value: Any) -> str:

@@ -65,6 +65,24 @@ def expand(page: Any, gateway: dict[str, Any]) -> Any:
     return card
 
 
+def serve_gateway(page: Any, org: Stack, answer: dict[str, Any]) -> None:
+    """The page sees `answer` for its gateway, whether it asks for the one gateway or (a
+    search) for every gateway."""
+    headers = {"Cache-Control": "no-store"}
+    page.route(
+        f"**/api/gateway/{answer['id']}",
+        lambda route: route.fulfill(status=200, json=answer, headers=headers),
+    )
+    payload = org.sample.payload
+    gateways = [answer if g["id"] == answer["id"] else g for g in payload["gateways"]]
+    page.route(
+        "**/api/gateways",
+        lambda route: route.fulfill(
+            status=200, json={**payload, "gateways": gateways}, headers=headers
+        ),
+    )
+
+
 def rows_of(org: Stack) -> list[dict[str, Any]]:
     document = org.api("/api/gateways/rows")
     return [dict(zip(document["columns"], row, strict=True)) for row in document["rows"]]
@@ -156,4 +174,22 @@ def test_a_missing_heartbeat_reads_worker_not_responding_not_idle(page, org):
     write_heartbeat(client, time.time())  # the worker is back
     page.wait_for_selector("#worker-pill", state="hidden")
     assert re.search(r"Worker\s+idle", page.inner_text("#worker-facts"))
+    assert page.problems == []
+
+
+# ------------------------------------------------------------------ port cards
+
+
+def test_a_port_whose_config_is_not_read_yet_says_so_never_from_template(page, org):
+    gateway = next(g for g in org.sample.gateways if len(g["ports"]) >= 2)
+    first, second = gateway["ports"][0], gateway["ports"][1]
+    answer = {**gateway, "ports": [{**first, "override": None}, {**second, "override": False}]}
+    serve_gateway(page, org, answer)
+    load(page, org)
+    expand(page, gateway)
+    unknown = page.locator(f'.port-card[data-port="{first["port_id"]}"] .port-facts').inner_text()
+    assert re.search(r"Address\s+.*config not read yet", unknown)
+    assert "from template" not in unknown
+    known = page.locator(f'.port-card[data-port="{second["port_id"]}"] .port-facts').inner_text()
+    assert "from template" in known and "not read yet" not in known
     assert page.problems == []

@@ -418,6 +418,7 @@ export class GatewayTable {
       const address = [ADDRESS_MODES[port.address_mode] || text(port.address_mode)];
       if (port.override === true) address.push(' · device override');
       else if (port.override === false) address.push(' · from template');
+      else address.push(el('span', { class: 'unresolved', text: ' · config not read yet' })); // null: not known yet
       fact('Address', ...address);
     }
     fact('Peer paths', el('span', { class: port.peers_up < port.peers_total ? 'count-bad' : '' },
