@@ -60,8 +60,10 @@ def speed_ceiling(speed_mbps: float | int | None, gateway_mbps: float) -> float:
     return DEFAULT_CEILING_BPS
 
 
-Volumes = Mapping[tuple[str, str], tuple[int | None, int | None]]
-"""(gateway_id, port_id) -> (rx, tx) bytes of the last 24 h, from the history step."""
+Volumes = Mapping[tuple[str, str], tuple[Any, ...]]
+"""(gateway_id, port_id) -> (rx, tx) bytes of the last 24 h, from the history step, and
+optionally whether they are partial, then the 7-day (rx, tx, partial, reckoned at): the
+arguments of WanPort.as_dict (traffic.step.TrafficResult.port_volumes)."""
 _NO_VOLUMES: Volumes = {}
 
 
@@ -103,10 +105,26 @@ class WanPort(NamedTuple):
     worst: dict | None  # model.quality.worst_path
     unresolved: tuple[str, ...]  # the fields left null: their `{{vars}}` are not known yet
 
-    def as_dict(self, rx_bytes_24h: int | None = None, tx_bytes_24h: int | None = None) -> dict:
+    def as_dict(
+        self,
+        rx_bytes_24h: int | None = None,
+        tx_bytes_24h: int | None = None,
+        partial_24h: bool = False,
+        rx_bytes_7d: int | None = None,
+        tx_bytes_7d: int | None = None,
+        partial_7d: bool = False,
+        bytes_7d_at: float | None = None,
+    ) -> dict:
+        """The §3.1 record with its volumes: a partial one (the history does not reach back
+        over the whole window yet) is a lower bound, and says so."""
         record: dict[str, Any] = dict(zip(_PORT_HEAD, self))  # noqa: B905 - before last_flapped
         record["rx_bytes_24h"] = rx_bytes_24h
         record["tx_bytes_24h"] = tx_bytes_24h
+        record["bytes_24h_partial"] = partial_24h
+        record["rx_bytes_7d"] = rx_bytes_7d
+        record["tx_bytes_7d"] = tx_bytes_7d
+        record["bytes_7d_partial"] = partial_7d
+        record["bytes_7d_at"] = bytes_7d_at
         record["last_flapped"] = self.last_flapped
         record["down_since"] = self.down_since
         record["worst"] = self.worst

@@ -70,7 +70,7 @@ def write_snapshot(
     table = GatewayRows(snapshot.sites, snapshot.generated_at)
     with out.document(Dataset.GATEWAYS) as payload, out.document(Dataset.EXPORT_CSV) as csv:
         export = CsvEncoder(CSV_COLUMNS, csv)
-        bodies = _gateway_bodies(out, snapshot, traffic.volumes, table, export)
+        bodies = _gateway_bodies(out, snapshot, traffic.port_volumes(), table, export)
         write_json_document(payload, head, "gateways", bodies)
     out.served_json(Dataset.GATEWAY_ROWS, table.document(head))
     with out.document(Dataset.INSIGHTS_ALL) as document:

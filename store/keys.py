@@ -24,6 +24,7 @@ KEY_ETAGS = "mist:metadata:etags"
 KEY_HEARTBEAT = "mist:metadata:heartbeat"
 KEY_LOCK = "mist:lock:worker"
 KEY_EVENTS_ORG = "mist:events:org"  # the org whose events the web serves (no TTL)
+KEY_WEEK_VOLUMES = "mist:traffic:week"  # hash: "gateway_id:port_id" -> its 7-day volume
 GZ_SUFFIX = ":gz"
 STAGED_PREFIX = "mist:staged:"  # a refresh is written here, then renamed live at once
 LAST_GOOD_PREFIX = "mist:lastgood:"  # the newest snapshot again, served once the live is gone
@@ -32,6 +33,7 @@ COARSE_SUFFIX = ":coarse"
 
 HISTORY_TTL = 7 * 86400  # a port's history lives 7 days after its newest sample
 CONFIG_TTL = 7 * 86400
+WEEK_VOLUMES_TTL = 7 * 86400  # renewed with each write; a port gone a week is forgotten
 LAST_GOOD_TTL = 7 * 86400  # the last known circuits outlive a long Mist outage by this much
 LEASE_SECONDS = 10  # a killed worker's lease lapses this soon; the heartbeat renews it
 HEARTBEAT_PERIOD = 10

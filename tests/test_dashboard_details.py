@@ -193,3 +193,68 @@ def test_a_port_whose_config_is_not_read_yet_says_so_never_from_template(page, o
     known = page.locator(f'.port-card[data-port="{second["port_id"]}"] .port-facts').inner_text()
     assert "from template" in known and "not read yet" not in known
     assert page.problems == []
+
+
+# ------------------------------------------------------------------ volumes
+
+
+def test_the_expanded_row_and_the_csv_give_each_ports_seven_days(page, org):
+    gateway = next(
+        g for g in org.sample.gateways
+        if g["status"] == "connected" and any(p["rx_bytes_7d"] and p["up"] for p in g["ports"])
+    )  # fmt: skip
+    port = next(p for p in gateway["ports"] if p["rx_bytes_7d"] and p["up"])
+    assert port["rx_bytes_7d"] > port["rx_bytes_24h"] > 0, "a week of history holds more"
+    assert not port["bytes_24h_partial"]
+    load(page, org)
+    card = expand(page, gateway)
+    card = page.locator(
+        f'.port-card[data-gateway="{gateway["id"]}"][data-port="{port["port_id"]}"]'
+    )
+    facts = card.locator(".port-facts").inner_text()
+    week = page.evaluate(
+        """async ([rx, tx]) => { const f = await import('/static/js/format.js');
+            return `↓ ${f.formatBytes(rx)}  ↑ ${f.formatBytes(tx)}`; }""",
+        [port["rx_bytes_7d"], port["tx_bytes_7d"]],
+    )
+    assert re.search(r"Last 7 d\s+" + re.escape(" ".join(week.split())), facts), facts
+    assert "history filling" not in facts
+    # the org's CSV and the page's own have the week too
+    served = list(
+        csv.DictReader(io.StringIO(org.server.get("/api/export.csv").text.lstrip("\ufeff")))
+    )
+    row = next(
+        r for r in served if r["gateway_id"] == gateway["id"] and r["port"] == port["port_id"]
+    )
+    assert (row["rx_bytes_7d"], row["tx_bytes_7d"]) == (
+        str(port["rx_bytes_7d"]),
+        str(port["tx_bytes_7d"]),
+    )
+    shown = download_rows(page, "#export-filtered")
+    mine = next(
+        r for r in shown if r["gateway_id"] == gateway["id"] and r["port"] == port["port_id"]
+    )
+    assert mine["rx_bytes_7d"] == row["rx_bytes_7d"] and mine["bytes_24h_partial"] == "no"
+    assert mine["uptime_s"] == row["uptime_s"] == str(gateway["uptime"])
+    assert mine["wan_prefix_length"] == row["wan_prefix_length"]
+    assert row["wan_prefix_length"] == (
+        port["ip"].split("/")[1] if "/" in (port["ip"] or "") else ""
+    )
+    assert page.problems == []
+
+
+def test_a_day_built_while_history_fills_is_labelled_partial(page, org):
+    gateway = next(g for g in org.sample.gateways if g["status"] == "connected" and g["ports"])
+    port = next(p for p in gateway["ports"] if p["up"])
+    filling = {**port, "rx_bytes_24h": 2_500_000_000, "tx_bytes_24h": 310_000_000,
+               "bytes_24h_partial": True, "rx_bytes_7d": None, "tx_bytes_7d": None,
+               "bytes_7d_partial": False, "bytes_7d_at": None}  # fmt: skip
+    answer = {**gateway, "ports": [filling if p is port else p for p in gateway["ports"]]}
+    serve_gateway(page, org, answer)
+    load(page, org)
+    expand(page, gateway)
+    card = page.locator(f'.port-card[data-port="{port["port_id"]}"]')
+    facts = card.locator(".port-facts").inner_text()
+    assert re.search(r"Last 24 h\s+↓ ≥ 2\.50 GB\s+↑ ≥ 310 MB, history filling", facts), facts
+    assert re.search(r"Last 7 d\s+not reckoned yet", facts)
+    assert page.problems == []

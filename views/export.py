@@ -44,6 +44,10 @@ CSV_COLUMNS = (
     "tx_bps",
     "rx_bytes_24h",
     "tx_bytes_24h",
+    "bytes_24h_partial",
+    "rx_bytes_7d",
+    "tx_bytes_7d",
+    "bytes_7d_partial",
 )
 _PORT_CSV_FIELDS = (
     "port_id",
@@ -72,6 +76,10 @@ _PORT_CSV_FIELDS = (
     "tx_bps",
     "rx_bytes_24h",
     "tx_bytes_24h",
+    "bytes_24h_partial",
+    "rx_bytes_7d",
+    "tx_bytes_7d",
+    "bytes_7d_partial",
 )
 
 

@@ -65,7 +65,7 @@ def insights_records(snapshot: Snapshot, volumes: Volumes) -> Iterator[tuple[str
     """(`gateway_id:port_id`, current rates and 24 h volumes) of every WAN port, in order:
     the members of `mist:insights:all`."""
     for circuit in snapshot.circuits:
-        rx, tx = volumes.get((circuit.gateway_id, circuit.port_id), (None, None))
+        rx, tx = volumes.get((circuit.gateway_id, circuit.port_id), (None, None))[:2]
         yield (
             f"{circuit.gateway_id}:{circuit.port_id}",
             {

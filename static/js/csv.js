@@ -45,6 +45,10 @@ export const CSV_GETTERS = {
   tx_bps: (g, p) => p.tx_bps,
   rx_bytes_24h: (g, p) => p.rx_bytes_24h,
   tx_bytes_24h: (g, p) => p.tx_bytes_24h,
+  bytes_24h_partial: (g, p) => p.bytes_24h_partial,
+  rx_bytes_7d: (g, p) => p.rx_bytes_7d,
+  tx_bytes_7d: (g, p) => p.tx_bytes_7d,
+  bytes_7d_partial: (g, p) => p.bytes_7d_partial,
 };
 
 /** The server's columns this page cannot fill (none, unless the two drifted apart). */

@@ -72,6 +72,16 @@ function sinceNode(moment, prefix = '') {
   });
 }
 
+/** "↓ 2.5 GB  ↑ 310 MB"; a partial volume (the server's `partial`: the history does not reach
+ *  back over the whole window yet) is a lower bound and says so, never the window's volume.
+ *  `at`: when the server reckoned it (shown on focus or long-press). */
+function volumeNodes(rx, tx, partial, at) {
+  const least = partial ? '≥ ' : '';
+  const figures = el('span', { class: 'volume', title: at ? `reckoned ${formatDateTime(at)}` : null,
+    text: `↓ ${least}${formatBytes(rx)}  ↑ ${least}${formatBytes(tx)}` });
+  return [figures, partial ? el('span', { class: 'unresolved', text: ', history filling' }) : null];
+}
+
 /** A count that is bad gets a mark besides its colour. */
 function countNode(up, total, bad) {
   const node = el('span', { text: `${up ?? 0}/${total ?? 0}` });
@@ -426,7 +436,10 @@ export class GatewayTable {
     if (port.worst) fact('Worst path', this.worstNode(port.worst));
     if (!down && !disabled) {
       fact('Now', `↓ ${formatBits(port.rx_bps)}  ↑ ${formatBits(port.tx_bps)}`);
-      fact('Last 24 h', `↓ ${formatBytes(port.rx_bytes_24h)}  ↑ ${formatBytes(port.tx_bytes_24h)}`);
+      fact('Last 24 h', ...volumeNodes(port.rx_bytes_24h, port.tx_bytes_24h, port.bytes_24h_partial));
+      fact('Last 7 d', ...(port.bytes_7d_at
+        ? volumeNodes(port.rx_bytes_7d, port.tx_bytes_7d, port.bytes_7d_partial, port.bytes_7d_at)
+        : [el('span', { class: 'unresolved', text: 'not reckoned yet' })]));
     }
     const noPaths = !port.peers_total;
     const peerButton = el('button', { type: 'button', class: 'btn btn-outline-light btn-touch', 'data-action': 'peer-paths', disabled: noPaths },
