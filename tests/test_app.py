@@ -69,7 +69,8 @@ def client(store) -> FlaskClient:
 HOSTILE_ISP = "x;=1+1"  # mistsim's edge ISP of gateway 3: a formula in a `;` locale
 PEER_PATH_FIELDS = (
     "port_id", "peer_router_name", "peer_port_id", "peer_mac", "peer_site_id", "type", "up",
-    "is_active", "uptime", "latency", "jitter", "loss", "mos", "mtu", "last_seen",
+    "is_active", "uptime", "latency", "jitter", "loss", "mos", "mtu", "last_seen", "vpn_name",
+    "hop_count",
 )  # fmt: skip
 
 

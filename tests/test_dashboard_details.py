@@ -258,3 +258,44 @@ def test_a_day_built_while_history_fills_is_labelled_partial(page, org):
     assert re.search(r"Last 24 h\s+↓ ≥ 2\.50 GB\s+↑ ≥ 310 MB, history filling", facts), facts
     assert re.search(r"Last 7 d\s+not reckoned yet", facts)
     assert page.problems == []
+
+
+# ------------------------------------------------------------------ the peer-path dialog
+
+
+def test_the_peer_path_dialog_shows_vpn_name_hops_and_a_tile_of_active_paths(page, org):
+    gateway = next(g for g in org.sample.gateways if g["peers_total"] and g["ports"])
+    port = next(p for p in gateway["ports"] if p["peers_total"])
+    served = org.api(f"/api/gateway/{gateway['id']}/vpn-peers")
+    assert all("vpn_name" in path and "hop_count" in path for path in served), "§3.3 fields"
+    base = {
+        **{"port_id": port["port_id"], "peer_router_name": "dc1-hub", "type": "ipsec"},
+        **{"uptime": 3600, "mtu": 1400, "latency": 20.0, "jitter": 1.0, "loss": 0.0, "mos": 4.4},
+    }
+    paths = [
+        {**base, "peer_port_id": "ge-0/0/1", "up": True, "is_active": True,
+         "vpn_name": "Corp_VPN", "hop_count": 1},
+        {**base, "peer_port_id": "ge-0/0/2", "up": True, "is_active": False,
+         "vpn_name": "Corp_VPN", "hop_count": 2},
+        {**base, "peer_port_id": "ge-0/0/3", "up": False, "is_active": False,
+         "vpn_name": None, "hop_count": None},
+    ]  # fmt: skip
+    page.route(
+        "**/vpn-peers",
+        lambda route: route.fulfill(status=200, json=paths, headers={"Cache-Control": "no-store"}),
+    )
+    load(page, org)
+    expand(page, gateway)
+    page.locator(f'.port-card[data-port="{port["port_id"]}"] [data-action=peer-paths]').click()
+    page.wait_for_selector("#peer-rows tr")
+    tiles = page.locator("#peer-tiles .peer-tile").evaluate_all(
+        "ts => ts.map(t => [t.dataset.tile, t.querySelector('.peer-tile-value').textContent])"
+    )
+    assert tiles == [["total", "3"], ["up", "2"], ["active", "1"]]
+    firsts = page.locator("#peer-rows tr td:first-child").all_inner_texts()
+    assert [" ".join(f.split()) for f in firsts] == [
+        "dc1-hub VPN Corp_VPN · 1 hop",
+        "dc1-hub VPN Corp_VPN · 2 hops",
+        "dc1-hub",
+    ]
+    assert page.problems == []
