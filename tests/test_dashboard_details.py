@@ -299,3 +299,57 @@ def test_the_peer_path_dialog_shows_vpn_name_hops_and_a_tile_of_active_paths(pag
         "dc1-hub",
     ]
     assert page.problems == []
+
+
+# ------------------------------------------------------------------ the traffic dialog
+
+
+def wait_chart(page: Any) -> None:
+    page.wait_for_function(
+        """() => document.querySelector('#traffic-chart canvas')
+            && !document.getElementById('traffic-summary').textContent.includes('…')"""
+    )
+
+
+def test_the_traffic_dialog_shows_data_transferred_and_opens_on_the_last_range(page, org):
+    gateway = next(
+        g for g in org.sample.gateways
+        if g["status"] == "connected" and any(p["up"] for p in g["ports"])
+    )  # fmt: skip
+    port = next(p for p in gateway["ports"] if p["up"])
+    load(page, org)
+    expand(page, gateway)
+    opener = page.locator(f'.port-card[data-port="{port["port_id"]}"] [data-action=traffic]')
+    opener.click()
+    wait_chart(page)
+    assert page.get_attribute("[data-range='24h']", "aria-pressed") == "true"
+    page.click("#traffic-ranges [data-range='7d']")
+    wait_chart(page)
+    page.click("#traffic-views [data-view='bytes']")
+    assert page.get_attribute("[data-view='bytes']", "aria-pressed") == "true"
+    path = f"/api/gateway/{gateway['id']}/port/{port['port_id'].replace('/', '%2F')}/traffic"
+    week = org.api(path + "?range=7d")
+    assert week["rx_bytes_total"] and len(week["rx_bytes"]) == len(week["t"])
+    totals = page.evaluate(
+        """async ([rx, tx]) => { const f = await import('/static/js/format.js');
+            return [f.formatBytes(rx), f.formatBytes(tx)]; }""",
+        [week["rx_bytes_total"], week["tx_bytes_total"]],
+    )
+    summary = page.inner_text("#traffic-summary")
+    assert summary.startswith(
+        f"Transferred in the last 7d: received {totals[0]}, transmitted {totals[1]} · bytes per 1 h"
+    ), summary
+    page.keyboard.press("Escape")
+    # the next time (and after a reload) the dialog opens on the range and view last chosen
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if "/traffic" in r.url else None)
+    load(page, org)  # a fresh view: no gateway open
+    expand(page, gateway)
+    opener.click()
+    wait_chart(page)
+    assert seen and "range=7d" in seen[0]
+    assert page.get_attribute("[data-range='7d']", "aria-pressed") == "true"
+    assert page.inner_text("#traffic-summary").startswith("Transferred in the last 7d")
+    page.click("#traffic-views [data-view='bps']")
+    assert page.inner_text("#traffic-summary").startswith("Receive: average")
+    assert page.problems == []
