@@ -17,6 +17,7 @@ import pytest
 
 from store.keys import KEY_HEARTBEAT
 from store.status import write_heartbeat
+from tests.fixtures.browser import close_page, open_page
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.sample_data import SampleOrg, publish_sample
 from tests.fixtures.web_server import WebServer, start_web_server
@@ -353,3 +354,61 @@ def test_the_traffic_dialog_shows_data_transferred_and_opens_on_the_last_range(p
     page.click("#traffic-views [data-view='bps']")
     assert page.inner_text("#traffic-summary").startswith("Receive: average")
     assert page.problems == []
+
+
+# ------------------------------------------------------------------ time zones
+
+
+def test_times_can_be_shown_in_each_sites_own_time_zone(browser, org):
+    document = org.api("/api/gateways/rows")
+    zones = document["site_timezones"]
+    sites = {s["id"]: s for s in org.api("/api/sites")}
+    assert zones and all(sites[site]["timezone"] == zone for site, zone in zones.items())
+    rows = rows_of(org)
+    # an offline gateway: its "down for" names the moment in its site's zone on focus
+    offline = next(
+        (r, document["sites"][r["site"]][0])
+        for r in rows
+        if r["since"] and document["sites"][r["site"]][0] in zones
+    )
+    row, site = offline
+    zone = zones[site]
+    page = open_page(browser, timezone_id="Pacific/Auckland", locale="en-US")
+    try:
+        load(page, org, "?tz=site")
+        assert page.input_value("#time-zone") == "site"
+        cell = page.locator(f'tr.gateway-row[data-id="{row["id"]}"] .col-since time')
+        expected = page.evaluate(
+            """([moment, zone]) => new Intl.DateTimeFormat(undefined, { timeZone: zone,
+                timeZoneName: 'short', weekday: 'short', year: 'numeric', month: 'short',
+                day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
+                hourCycle: 'h23' }).format(new Date(moment * 1000))""",
+            [row["since"], zone],
+        )
+        assert cell.get_attribute("title") == expected
+        # and the traffic chart of a port of that site names the zone on its axis
+        gateway = next(
+            g for g in org.sample.gateways
+            if g["site_id"] in zones and g["status"] == "connected" and g["ports"]
+        )  # fmt: skip
+        page.goto(f"{org.server.url}/?tz=site")
+        page.wait_for_selector("body[data-loaded=true]")
+        expand(page, gateway)
+        page.locator(
+            f'.port-card[data-gateway="{gateway["id"]}"] [data-action=traffic]'
+        ).first.click()
+        wait_chart(page)
+        site_zone = zones[gateway["site_id"]]
+        assert f"Time ({site_zone})" in page.inner_text("#traffic-chart")
+        assert f"times in {site_zone}" in page.inner_text("#traffic-summary")
+        # UTC still names UTC; browser time names the browser's zone
+        page.keyboard.press("Escape")
+        page.select_option("#time-zone", "")
+        page.locator(
+            f'.port-card[data-gateway="{gateway["id"]}"] [data-action=traffic]'
+        ).first.click()
+        wait_chart(page)
+        assert "Time (Pacific/Auckland)" in page.inner_text("#traffic-chart")
+        assert page.problems == []
+    finally:
+        close_page(page)

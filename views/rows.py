@@ -63,6 +63,12 @@ class GatewayRows:
         without it)."""
         self._now = now
         self._site_names = {site.get("id"): site.get("name") or "" for site in sites}
+        self._site_zones = {
+            site.get("id"): site["timezone"]
+            for site in sites
+            if isinstance(site.get("timezone"), str) and site["timezone"]
+        }
+        self.site_timezones: dict[str, str] = {}  # of the sites listed, those Mist gives one
         self._site_index: dict[str, int] = {}
         self.sites: list[list[str]] = []
         self.rows: list[list[Any]] = []
@@ -73,6 +79,8 @@ class GatewayRows:
         if site_id not in self._site_index:
             self._site_index[site_id] = len(self.sites)
             self.sites.append([site_id, str(self._site_names.get(site_id) or "")])
+            if site_id in self._site_zones:
+                self.site_timezones[site_id] = self._site_zones[site_id]
         ports = gateway.get("ports") or []
         worst = worst_of(gateway)
         self.rows.append(
@@ -103,13 +111,15 @@ class GatewayRows:
         )
 
     def document(self, head: Mapping[str, Any]) -> dict:
-        """The §3.6 document: the payload head (generated_at, thresholds, summary), the rows
-        and the CSV format the page's own export follows (the server's columns and rule)."""
+        """The §3.6 document: the payload head (generated_at, thresholds, summary), the rows,
+        each listed site's time zone as Mist gives it (the page's "site time") and the CSV
+        format the page's own export follows (the server's columns and rule)."""
         return {
             "generated_at": head.get("generated_at"),
             "thresholds": head.get("thresholds"),
             "summary": head.get("summary"),
             "sites": self.sites,
+            "site_timezones": self.site_timezones,
             "columns": list(ROW_COLUMNS),
             "rows": self.rows,
             "csv": {

@@ -14,10 +14,9 @@ async function loadUPlot() {
   return (await uPlotModule).default;
 }
 
-/** Time ticks in 24 h clock in the chosen time zone; midnight (and every tick of the 7 d
+/** Time ticks in 24 h clock in the chosen time zone (the site's, with site time chosen); midnight (and every tick of the 7 d
  *  chart) names the day. */
-function timeTicks(range) {
-  const timeZone = timeZoneOption();
+function timeTicks(range, timeZone) {
   const CLOCK = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone });
   const DAY = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', timeZone });
   return (u, ticks) => ticks.map((t) => {
@@ -167,6 +166,8 @@ export class TrafficDialog {
 
   draw(uPlot, series) {
     const t = series.t || [];
+    const site = this.gateway && this.gateway.site_id; // with site time chosen: the site's zone
+    const zone = timeZoneOption(site);
     const bytes = this.view === 'bytes';
     const rx = (bytes ? series.rx_bytes : series.rx_bps) || [];
     const tx = (bytes ? series.tx_bytes : series.tx_bps) || [];
@@ -177,17 +178,17 @@ export class TrafficDialog {
     const options = {
       ...this.size(),
       // uPlot draws its own clock for the x scale: with UTC chosen it is told so.
-      tzDate: (ts) => (timeZoneOption() === 'UTC' ? uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') : new Date(ts * 1000)),
+      tzDate: (ts) => (zone ? uPlot.tzDate(new Date(ts * 1000), zone === 'UTC' ? 'Etc/UTC' : zone) : new Date(ts * 1000)),
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1000] } },
       series: [
-        { value: (u, v) => (v === null ? '—' : formatDateTime(v)) },
+        { label: `Time (${shownTimeZone(site)})`, value: (u, v) => (v === null ? '—' : formatDateTime(v, site)) },
         { label: 'Receive (rx)', stroke: RX_COLOUR, fill: 'rgba(226,0,116,0.12)', width: 2, spanGaps: false, value: (u, v) => format(v),
           ...(bars ? { fill: 'rgba(226,0,116,0.55)', paths: bars({ size: [0.45, 40], align: -1 }) } : {}) },
         { label: 'Transmit (tx)', stroke: TX_COLOUR, width: 2, spanGaps: false, value: (u, v) => format(v),
           ...(bars ? { fill: 'rgba(54,192,255,0.55)', paths: bars({ size: [0.45, 40], align: 1 }) } : {}) },
       ],
       axes: [
-        { ...axis, values: timeTicks(series.range), space: 70 },
+        { ...axis, values: timeTicks(series.range, zone), space: 70, label: `Time (${shownTimeZone(site)})`, labelSize: 20 },
         { ...axis, size: 90, values: (u, ticks) => ticks.map((v) => format(v)) },
       ],
       cursor: { drag: { x: false, y: false } },
@@ -198,7 +199,7 @@ export class TrafficDialog {
       : 'Receive and transmit rate over time');
     const r = stats(rx);
     const x = stats(tx);
-    const zoneText = `times in ${shownTimeZone()}`;
+    const zoneText = `times in ${shownTimeZone(site)}`;
     const step = stepText(series.step);
     const stepLine = step ? (bytes ? `bytes per ${step}` : `one point per ${step}`) : '';
     if (!r && !x) {

@@ -62,12 +62,12 @@ function secondsSince(moment) {
 }
 
 /** "2 d 19 h" with the moment itself (and its time zone) on focus or long-press. */
-function sinceNode(moment, prefix = '') {
+function sinceNode(moment, prefix = '', siteId = '') {
   const seconds = secondsSince(moment);
   if (seconds === null) return el('span', { class: 'text-body-secondary', text: '—' });
   return el('time', {
     datetime: new Date(moment * 1000).toISOString(),
-    title: formatDateTime(moment),
+    title: formatDateTime(moment, siteId),
     text: `${prefix}${formatDuration(seconds)}`,
   });
 }
@@ -75,9 +75,9 @@ function sinceNode(moment, prefix = '') {
 /** "↓ 2.5 GB  ↑ 310 MB"; a partial volume (the server's `partial`: the history does not reach
  *  back over the whole window yet) is a lower bound and says so, never the window's volume.
  *  `at`: when the server reckoned it (shown on focus or long-press). */
-function volumeNodes(rx, tx, partial, at) {
+function volumeNodes(rx, tx, partial, at, siteId) {
   const least = partial ? '≥ ' : '';
-  const figures = el('span', { class: 'volume', title: at ? `reckoned ${formatDateTime(at)}` : null,
+  const figures = el('span', { class: 'volume', title: at ? `reckoned ${formatDateTime(at, siteId)}` : null,
     text: `↓ ${least}${formatBytes(rx)}  ↑ ${least}${formatBytes(tx)}` });
   return [figures, partial ? el('span', { class: 'unresolved', text: ', history filling' }) : null];
 }
@@ -321,7 +321,7 @@ export class GatewayTable {
     const portsDown = (gateway.ports_down ?? 0) > 0;
     const peersDown = (gateway.peers_down ?? 0) > 0;
     const site = this.siteName(gateway);
-    const downFor = gateway.since ? sinceNode(gateway.since) : el('span', { class: 'text-body-secondary', text: '—' });
+    const downFor = gateway.since ? sinceNode(gateway.since, '', gateway.site_id) : el('span', { class: 'text-body-secondary', text: '—' });
     const row = el(
       'tr',
       { class: `gateway-row${online ? '' : ' offline'}${gateway.degraded ? ' degraded' : ''}`, 'data-id': gateway.id },
@@ -417,7 +417,7 @@ export class GatewayTable {
     const unresolved = new Set(port.unresolved || []);
     const pending = () => el('span', { class: 'unresolved', text: 'not resolved yet' });
     const known = (name) => (unresolved.has(name) ? pending() : port[name]);
-    if (down) fact('Down for', sinceNode(port.down_since));
+    if (down) fact('Down for', sinceNode(port.down_since, '', gateway.site_id));
     if (port.description || unresolved.has('description')) fact('Description', known('description'));
     if (port.isp || port.asn) fact('ISP', text(port.isp), port.asn ? el('span', { class: 'text-body-secondary', text: ` ${port.asn}` }) : null);
     if (port.speed) fact('Speed', formatSpeed(port.speed));
@@ -438,7 +438,7 @@ export class GatewayTable {
       fact('Now', `↓ ${formatBits(port.rx_bps)}  ↑ ${formatBits(port.tx_bps)}`);
       fact('Last 24 h', ...volumeNodes(port.rx_bytes_24h, port.tx_bytes_24h, port.bytes_24h_partial));
       fact('Last 7 d', ...(port.bytes_7d_at
-        ? volumeNodes(port.rx_bytes_7d, port.tx_bytes_7d, port.bytes_7d_partial, port.bytes_7d_at)
+        ? volumeNodes(port.rx_bytes_7d, port.tx_bytes_7d, port.bytes_7d_partial, port.bytes_7d_at, gateway.site_id)
         : [el('span', { class: 'unresolved', text: 'not reckoned yet' })]));
     }
     const noPaths = !port.peers_total;
