@@ -51,7 +51,7 @@ def test_has_problem_rule() -> None:
 
 def test_the_rows_carry_the_time_zone_mist_gives_each_listed_site() -> None:
     """The page's "site time": each site's zone as Mist has it, for the sites listed only."""
-    sites = [
+    sites: list[dict] = [
         {"id": "s1", "name": "Denver", "timezone": "America/Denver"},
         {"id": "s2", "name": "Oslo", "timezone": None},
         {"id": "s3", "name": "No gateways", "timezone": "Europe/Oslo"},
