@@ -211,6 +211,8 @@ def test_peer_paths_per_gateway_sorted_by_port(mist):
         "mos": 4.38,
         "mtu": 1400,
         "last_seen": 1721299990.0,
+        "vpn_name": None,
+        "hop_count": None,
     }
     assert list(paths_of(snapshot)) == [(DENVER_GW, "4c96144f0a10")]
 
