@@ -1,4 +1,5 @@
-// The traffic dialog of one WAN port: rx/tx rate on a true time axis; null samples are gaps.
+// The traffic dialog of one WAN port: rx/tx rate (or bytes per step) on a true time axis;
+// null samples are gaps.
 // uPlot is loaded on first use so the page's first load stays small.
 
 import { getTraffic } from './api.js';
@@ -14,8 +15,8 @@ async function loadUPlot() {
   return (await uPlotModule).default;
 }
 
-/** Time ticks in 24 h clock in the chosen time zone (the site's, with site time chosen); midnight (and every tick of the 7 d
- *  chart) names the day. */
+/** Time ticks in 24 h clock in the chosen time zone (the site's, with site time chosen);
+ *  midnight (and every tick of the 7 d chart) names the day. */
 function timeTicks(range, timeZone) {
   const CLOCK = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone });
   const DAY = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', timeZone });
