@@ -293,7 +293,7 @@ def peer_path(raw: Any) -> PeerPath | None:
         mos=bounded(get("mos"), *QUALITY_RANGES["mos"]),
         mtu=scalar(get("mtu")),
         last_seen=scalar(get("last_seen")),
-        vpn_name=share(text(get("vpn_name"))),
-        hop_count=_hops(get("hop_count")),
+        vpn_name=None if (vpn := get("vpn_name")) is None else share(text(vpn)),
+        hop_count=None if (hops := get("hop_count")) is None else _hops(hops),
         mac=share(raw["mac"][:TEXT_MAX]),
     )
