@@ -48,7 +48,8 @@ def series(history: PortHistory | None, *, range_name: str, now: float, interval
     a gap between refreshes. Its value is the time-weighted average of the samples
     covering that step: a missed refresh is bridged, a longer outage is a gap; hours we
     never measured ourselves (e.g. backfilled) show their hourly value. 7 d points are
-    Mist-style hour buckets labelled by their start, from the coarse tier.
+    Mist-style hour buckets labelled by their start, from the coarse tier. Beside the rates
+    (bits/s) come the bytes each step moved and their totals over the range.
     Raises ValueError on an unknown range name.
     """
     step = series_step(range_name, interval)
@@ -63,13 +64,30 @@ def series(history: PortHistory | None, *, range_name: str, now: float, interval
             rx_out[k], tx_out[k] = coarse.get(t, (None, None))
     elif history is not None:
         _fill_fine(history, grid, step, float(interval or DEFAULT_INTERVAL), rx_out, tx_out)
+    rx_bytes, tx_bytes = _bytes(rx_out, step), _bytes(tx_out, step)
     return {
         "range": range_name,
         "step": step,
         "t": grid,
         "rx_bps": [None if v is None else round(v) for v in rx_out],
         "tx_bps": [None if v is None else round(v) for v in tx_out],
+        "rx_bytes": rx_bytes,
+        "tx_bytes": tx_bytes,
+        "rx_bytes_total": _total(rx_bytes),
+        "tx_bytes_total": _total(tx_bytes),
     }
+
+
+def _bytes(rates: list[float | None], step: int) -> list[int | None]:
+    """Bytes moved in each step (its average rate over the step's seconds): the chart's
+    "data transferred" view."""
+    return [None if v is None else round(v * step / 8) for v in rates]
+
+
+def _total(values: list[int | None]) -> int | None:
+    """The bytes of the steps that have data (None when none has)."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def _fill_fine(

@@ -20,6 +20,9 @@ from history.samples import (
 VOLUME_HOURS = 25
 """Hours a 24 h window can touch: 24 whole ones and the partial one at its start."""
 
+DAY = 86400
+WEEK = 7 * DAY
+
 
 HourlyBytes = dict[int, tuple[float | None, float | None]]
 """Bytes (rx, tx) moved in each hour (h, h + 1 h], by the hour's start: what a volume sums.
@@ -118,6 +121,16 @@ def volume_of_hours(
         None if totals[0] is None else round(totals[0]),
         None if totals[1] is None else round(totals[1]),
     )
+
+
+def filling(
+    hours: Mapping[int, tuple[float | None, float | None]], *, now: float, seconds: int = DAY
+) -> bool:
+    """Whether the bytes known do not reach back to within an hour of the window's start (a
+    new port's history still filling, or back from a long gap): its volume is then a lower
+    bound ("≥ 2.5 GB, history filling"), never the window's volume. The hour the window
+    starts in may be missing: Mist's week of hourly buckets, like our own, ends there."""
+    return bool(hours) and min(hours) > now - seconds + COARSE_STEP
 
 
 def volume(

@@ -230,6 +230,8 @@ PEER_PATH_FIELDS = (
     "mos",
     "mtu",
     "last_seen",
+    "vpn_name",
+    "hop_count",
 )
 
 
@@ -251,11 +253,19 @@ class PeerPath(NamedTuple):
     mos: float | int | None
     mtu: Any
     last_seen: Any
+    vpn_name: Any  # not in Mist's vpn_peer_stat schema: kept when Mist sends it, else None
+    hop_count: Any  # likewise
     mac: str
 
     def as_dict(self) -> dict:
         """The §3.3 record (without the gateway's MAC)."""
         return dict(zip(PEER_PATH_FIELDS, self))  # noqa: B905 - stops before `mac`
+
+
+def _hops(value: Any) -> int | None:
+    """A path's hop count: a small non-negative whole number, else unknown."""
+    hops = as_int(value)
+    return hops if hops is not None and 0 <= hops <= 255 else None
 
 
 @drops_bad_items
@@ -283,5 +293,7 @@ def peer_path(raw: Any) -> PeerPath | None:
         mos=bounded(get("mos"), *QUALITY_RANGES["mos"]),
         mtu=scalar(get("mtu")),
         last_seen=scalar(get("last_seen")),
+        vpn_name=None if (vpn := get("vpn_name")) is None else share(text(vpn)),
+        hop_count=None if (hops := get("hop_count")) is None else _hops(hops),
         mac=share(raw["mac"][:TEXT_MAX]),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from model import values
@@ -35,7 +35,7 @@ class PortConfig:
     vlan: int | None
     disabled: bool
     source: str
-    override: bool
+    override: bool | None  # None: the device's own config is not read yet, so not known
 
 
 def expand_port_keys(key: str) -> list[str]:
@@ -158,7 +158,8 @@ def index_port_configs(
     """gateway_id -> port_id -> PortConfig for every gateway we know a config piece of.
 
     The site gives the gateway template, the device (or inventory) the device profile;
-    any missing piece simply contributes nothing.
+    any missing piece simply contributes nothing. Until a gateway's device config is read,
+    its ports' `override` is None: the page says "config not read yet", not "from template".
     """
     sites_by_id, templates_by_id = _by_id(sites), _by_id(templates)
     profiles_by_id = _by_id(profiles)
@@ -182,6 +183,8 @@ def index_port_configs(
             profile=profiles_by_id.get(profile_id),
             device=device or None,
         )
+        if gateway_id not in device_configs:  # whether it overrides is not known yet
+            resolved = {port_id: replace(c, override=None) for port_id, c in resolved.items()}
         configs[gateway_id] = {
             share(port_id): shared.setdefault(config, config)
             for port_id, config in resolved.items()

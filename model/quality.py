@@ -19,6 +19,18 @@ THRESHOLDS: dict[str, list[float]] = {
 """Colour bands for the page; the middle value of each is the `degraded` line (DATA.md §3.1)."""
 
 
+def degraded_causes() -> list[str]:
+    """Every cause `is_degraded` counts, in words from THRESHOLDS (the summary card names
+    them all): "latency ≥ 100 ms", "jitter ≥ 30 ms", "loss ≥ 0.5 %", "MOS < 3.6"."""
+    line = {name: f"{bands[1]:g}" for name, bands in THRESHOLDS.items()}
+    return [
+        f"latency ≥ {line['latency']} ms",
+        f"jitter ≥ {line['jitter']} ms",
+        f"loss ≥ {line['loss']} %",
+        f"MOS < {line['mos']}",
+    ]
+
+
 def is_degraded(path: PeerPath) -> bool:
     """An up peer path past any middle threshold (DATA.md §3.1)."""
     if path.up is not True:

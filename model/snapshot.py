@@ -60,8 +60,7 @@ def speed_ceiling(speed_mbps: float | int | None, gateway_mbps: float) -> float:
     return DEFAULT_CEILING_BPS
 
 
-Volumes = Mapping[tuple[str, str], tuple[int | None, int | None]]
-"""(gateway_id, port_id) -> (rx, tx) bytes of the last 24 h, from the history step."""
+Volumes = Mapping[tuple[str, str], tuple[Any, ...]]  # (gateway_id, port_id) -> as_dict's args
 _NO_VOLUMES: Volumes = {}
 
 
@@ -69,9 +68,8 @@ PortPaths = dict[tuple[str, str], list[PeerPath]]  # (gateway_id, port_id) -> it
 
 
 class WanPort(NamedTuple):
-    """One DATA.md §3.1 WAN port record, in its key order, less the 24 h volumes (known only
-    after the history step; as_dict puts them in before `last_flapped`, `down_since` and
-    `worst`)."""
+    """One DATA.md §3.1 WAN port record, in its key order, less the volumes (known after the
+    history step; as_dict puts them in before `last_flapped`, `down_since` and `worst`)."""
 
     port_id: str
     node: str
@@ -88,7 +86,7 @@ class WanPort(NamedTuple):
     gateway_ip: str | None
     vlan: int | None
     address_mode: str | None
-    override: bool
+    override: bool | None  # None: not known (its gateway's config not read yet)
     peers_up: int
     peers_total: int
     latency: float | None
@@ -103,10 +101,10 @@ class WanPort(NamedTuple):
     worst: dict | None  # model.quality.worst_path
     unresolved: tuple[str, ...]  # the fields left null: their `{{vars}}` are not known yet
 
-    def as_dict(self, rx_bytes_24h: int | None = None, tx_bytes_24h: int | None = None) -> dict:
+    def as_dict(self, *volumes: Any) -> dict:
+        """The §3.1 record with its volumes (_VOLUME_FIELDS, in order, as many as known)."""
         record: dict[str, Any] = dict(zip(_PORT_HEAD, self))  # noqa: B905 - before last_flapped
-        record["rx_bytes_24h"] = rx_bytes_24h
-        record["tx_bytes_24h"] = tx_bytes_24h
+        record.update(zip(_VOLUME_FIELDS, (*volumes, *_NO_VOLUMES_YET[len(volumes) :])))  # noqa: B905
         record["last_flapped"] = self.last_flapped
         record["down_since"] = self.down_since
         record["worst"] = self.worst
@@ -115,6 +113,11 @@ class WanPort(NamedTuple):
 
 
 _PORT_HEAD = WanPort._fields[:-4]
+_VOLUME_FIELDS = (
+    "rx_bytes_24h", "tx_bytes_24h", "bytes_24h_partial", "rx_bytes_7d", "tx_bytes_7d",
+    "bytes_7d_partial", "bytes_7d_at",
+)  # fmt: skip
+_NO_VOLUMES_YET = (None, None, False, None, None, False, None)
 
 _VARIABLE_FIELDS = ("wan_name", "description", "gateway_ip", "ip")
 """The port fields a template may fill from `{{vars}}` (device and site variables)."""
@@ -307,7 +310,7 @@ def _wan_port(
         gateway_ip=config.gateway_ip if config else None,
         vlan=vlan,
         address_mode=address_mode,
-        override=config.override if config else False,
+        override=config.override if config else None,
         peers_up=len(up_paths),
         peers_total=len(paths),
         latency=quality.latency,

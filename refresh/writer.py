@@ -72,7 +72,7 @@ def write_snapshot(
     worst = WorstCircuits(snapshot.sites)
     with out.document(Dataset.GATEWAYS) as payload, out.document(Dataset.EXPORT_CSV) as csv:
         export = CsvEncoder(CSV_COLUMNS, csv)
-        bodies = _gateway_bodies(out, snapshot, traffic.volumes, (table, worst), export)
+        bodies = _gateway_bodies(out, snapshot, traffic.port_volumes(), (table, worst), export)
         write_json_document(payload, head, "gateways", bodies)
     out.served_json(Dataset.GATEWAY_ROWS, table.document(head))
     out.served_json(Dataset.WORST, worst.document(snapshot.generated_at))

@@ -36,7 +36,7 @@ from mistsim.runtime import Runtime
 from model.sle import site_score
 from store import keys, reads
 from store.codec import excel_safe
-from store.status import write_status
+from store.status import write_heartbeat, write_status
 from tests.fixtures.mist_answers import FORMULA_SITE, mist_answers, simulated_org
 from tests.fixtures.ports import free_port, port_open, wait_until
 from tests.fixtures.sample_data import SampleOrg, publish_sample, status_document
@@ -70,7 +70,8 @@ def client(store) -> FlaskClient:
 HOSTILE_ISP = "x;=1+1"  # mistsim's edge ISP of gateway 3: a formula in a `;` locale
 PEER_PATH_FIELDS = (
     "port_id", "peer_router_name", "peer_port_id", "peer_mac", "peer_site_id", "type", "up",
-    "is_active", "uptime", "latency", "jitter", "loss", "mos", "mtu", "last_seen",
+    "is_active", "uptime", "latency", "jitter", "loss", "mos", "mtu", "last_seen", "vpn_name",
+    "hop_count",
 )  # fmt: skip
 
 
@@ -522,6 +523,14 @@ def test_status_is_the_stored_document_with_the_age_added(client, store, org):
     stored = store.get("mist:metadata:status")
     assert body.startswith(stored[:-1] + b',"age":')
     assert json.loads(body)["stale"] is False
+
+
+def test_status_says_when_the_workers_heartbeat_is_missing(client, store, org):
+    """A dead worker leaves "idle" behind; the server says it is not responding."""
+    assert client.get("/api/status").get_json()["worker_responding"] is False
+    write_heartbeat(store, time.time())
+    status = client.get("/api/status").get_json()
+    assert status["worker_responding"] is True and status["status"] == "idle"
 
 
 def test_status_before_the_worker_ever_ran(client):

@@ -20,7 +20,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from store.keys import KEY_LAST_UPDATE
-from store.status import read_status, write_status
+from store.status import read_status, write_heartbeat, write_status
 from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.web_server import WebServer, start_web_server
@@ -256,7 +256,7 @@ def expand(page: Any, gateway: dict[str, Any]) -> Any:
 
 
 ADDRESS_MODES = {"static": "Static", "dhcp": "DHCP", "pppoe": "PPPoE"}
-OVERRIDE = {True: " · device override", False: " · from template", None: ""}
+OVERRIDE = {True: " · device override", False: " · from template", None: " · config not read yet"}
 
 
 def shown(value: Any) -> str:
@@ -466,6 +466,7 @@ def test_stale_and_rate_limit_banners(page, org):
         assert time.strftime("%Y", time.localtime(old)) in banner, "a date, not just a clock"
         assert page.locator("#ratelimit-banner").is_visible()
         assert "rate limit" in page.inner_text("#ratelimit-banner")
+        write_heartbeat(client, time.time())  # a running worker is alive: its heartbeat is there
         write_status(
             client,
             {**saved, "status": "running", "phase": "ports", "progress": {"done": 3, "total": 5}},

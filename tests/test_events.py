@@ -47,7 +47,7 @@ def gateway(gateway_id: str, *ports: WanPort, status: str = "connected") -> Gate
 def path(port_id: str, up: bool, mac: str = "gw1") -> PeerPath:
     return PeerPath(
         port_id, "hub", "ge-0/0/1", "hubmac", "site-2", "ipsec", up, up, 1,
-        20.0, 1.0, 0.0, 4.3, 1400, 1, mac,
+        20.0, 1.0, 0.0, 4.3, 1400, 1, None, None, mac,
     )  # fmt: skip
 
 

@@ -136,3 +136,17 @@ def test_a_30_second_interval_keeps_a_full_day_through_the_hourly_tier():
     chart = series(port, range_name="24h", now=now, interval=30)
     assert chart["step"] == 300 and None not in chart["rx_bps"]
     assert set(chart["rx_bps"]) == {8 * MBIT}
+
+
+def test_each_step_also_says_the_bytes_it_moved_and_the_range_its_total():
+    """The "data transferred" view: bytes per step beside bits per second, never a sum the
+    page makes up."""
+    port = feed(None, T0, 13, 300, 8 * MBIT, 4 * MBIT)
+    chart = series(port, range_name="1h", now=T0 + 3600, interval=300)
+    assert chart["step"] == 300
+    pairs = [(b, r) for b, r in zip(chart["rx_bytes"], chart["rx_bps"], strict=True) if r]
+    assert pairs and all(b == round(r * 300 / 8) for b, r in pairs)
+    assert chart["rx_bytes_total"] == sum(b for b, _ in pairs)
+    assert chart["tx_bytes_total"] == sum(b for b in chart["tx_bytes"] if b is not None)
+    empty = series(None, range_name="7d", now=T0, interval=300)
+    assert empty["rx_bytes_total"] is None and set(empty["rx_bytes"]) == {None}

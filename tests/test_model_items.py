@@ -43,6 +43,19 @@ def test_compact_items_keep_only_what_the_dashboard_reads(mist):
     assert peer_path({"port_id": "ge-0/0/0"}) is None
 
 
+def test_a_peer_path_keeps_the_vpn_name_and_hop_count_when_mist_sends_them(mist):
+    """Not in Mist's vpn_peer_stat schema, so never relied on: kept when an answer has them."""
+    raw = mist["searchOrgPeerPathStats"]["results"][0]
+    assert "vpn_name" not in raw and "hop_count" not in raw
+    bare = peer_path(raw)
+    assert bare is not None and (bare.vpn_name, bare.hop_count) == (None, None)
+    told = peer_path({**raw, "vpn_name": "Corp_VPN", "hop_count": 2})
+    assert told is not None and told.as_dict()["vpn_name"] == "Corp_VPN"
+    assert told.as_dict()["hop_count"] == 2
+    odd = peer_path({**raw, "vpn_name": {"x": 1}, "hop_count": -3})
+    assert odd is not None and (odd.vpn_name, odd.hop_count) == (None, None)
+
+
 def test_interfaces_are_node0_then_node1_in_key_order_and_ha_follows_if2_stat():
     compact = gateway_stat(
         {

@@ -169,3 +169,18 @@ def test_index_port_configs_with_missing_pieces():
     )
     assert configs["g1"] == {}
     assert configs["g2"]["ge-0/0/0"].usage == "wan"
+
+
+def test_until_the_device_config_is_read_whether_a_port_overrides_is_not_known():
+    """ "from template" is only said once the device's own config has been read."""
+    template = {"id": "t1", "port_config": {"ge-0/0/0": {"usage": "wan", "name": "wan-a"}}}
+    pieces: dict[str, Any] = {
+        "sites": [{"id": "s1", "gatewaytemplate_id": "t1"}],
+        "templates": [template],
+        "profiles": [],
+        "inventory": [{"id": "g1", "site_id": "s1"}],
+    }
+    before = index_port_configs(**pieces, device_configs={})
+    assert before["g1"]["ge-0/0/0"].name == "wan-a" and before["g1"]["ge-0/0/0"].override is None
+    after = index_port_configs(**pieces, device_configs={"g1": {"site_id": "s1"}})
+    assert after["g1"]["ge-0/0/0"].override is False

@@ -80,6 +80,11 @@ def test_reference_gateway_shows_its_two_wan_circuits_with_config_labels(mist):
         "tx_bps": 9120000,
         "rx_bytes_24h": None,
         "tx_bytes_24h": None,
+        "bytes_24h_partial": False,
+        "rx_bytes_7d": None,
+        "tx_bytes_7d": None,
+        "bytes_7d_partial": False,
+        "bytes_7d_at": None,
         "last_flapped": 1720435790.0,
         "down_since": None,
         "worst": {
@@ -170,7 +175,9 @@ def test_the_gateway_record_is_its_stat_then_its_counts_in_the_documented_order(
             "port_id", "node", "wan_name", "description", "isp", "asn", "wan_type",
             "enabled", "up", "down", "speed", "ip", "gateway_ip", "vlan", "address_mode",
             "override", "peers_up", "peers_total", "latency", "jitter", "loss", "mos",
-            "degraded", "rx_bps", "tx_bps", "rx_bytes_24h", "tx_bytes_24h", "last_flapped",
+            "degraded", "rx_bps", "tx_bps", "rx_bytes_24h", "tx_bytes_24h",
+                "bytes_24h_partial", "rx_bytes_7d", "tx_bytes_7d", "bytes_7d_partial",
+                "bytes_7d_at", "last_flapped",
             "down_since", "worst", "unresolved",
         ]
     ] * 2  # fmt: skip
@@ -204,6 +211,8 @@ def test_peer_paths_per_gateway_sorted_by_port(mist):
         "mos": 4.38,
         "mtu": 1400,
         "last_seen": 1721299990.0,
+        "vpn_name": None,
+        "hop_count": None,
     }
     assert list(paths_of(snapshot)) == [(DENVER_GW, "4c96144f0a10")]
 

@@ -61,3 +61,21 @@ def test_csv_rows_one_per_wan_port_excel_safe_with_the_site_name() -> None:
     assert (second["link"], second["latency_ms"], second["wan_name"]) == ("down", "", "")
     offline = CircuitRows([]).of({**gateway, "site_id": "s9", "ports": []})
     assert len(offline) == 1 and offline[0][:3] == ["", "gw-1", "g1"] and offline[0][5] == ""
+
+
+def test_csv_has_the_uptime_and_the_prefix_length_in_their_own_columns() -> None:
+    """A spreadsheet user filters on the /29s and sorts by uptime without splitting cells."""
+    gateway = {
+        "id": "g1", "name": "gw-1", "site_id": "s1", "status": "connected", "uptime": 86400,
+        "ports": [
+            {"port_id": "ge-0/0/0", "ip": "198.51.100.10/29"},
+            {"port_id": "ge-0/0/1", "ip": "203.0.113.7"},
+            {"port_id": "ge-0/0/2", "ip": "2001:db8::1/64"},
+        ],
+    }  # fmt: skip
+    rows = [dict(zip(CSV_COLUMNS, row, strict=True)) for row in CircuitRows([]).of(gateway)]
+    assert [row["uptime_s"] for row in rows] == ["86400"] * 3
+    assert [row["wan_ip"] for row in rows] == ["198.51.100.10/29", "203.0.113.7", "2001:db8::1/64"]
+    assert [row["wan_prefix_length"] for row in rows] == ["29", "", "64"]
+    offline = CircuitRows([]).of({**gateway, "status": "disconnected"})
+    assert {dict(zip(CSV_COLUMNS, row, strict=True))["uptime_s"] for row in offline} == {""}

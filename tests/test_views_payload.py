@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from model.quality import THRESHOLDS
+from model.quality import THRESHOLDS, degraded_causes
 from model.snapshot import build_snapshot
 from tests.fixtures.snapshots import (
     DENVER_GW,
@@ -40,7 +40,10 @@ def test_reference_payload_head_summary_and_thresholds(mist):
         "circuits": 2,
         "circuits_up": 1,
         "circuits_down": 1,
+        "circuits_down_online": 1,
+        "circuits_down_offline": 0,
         "circuits_degraded": 0,
+        "degraded_causes": ["latency ≥ 100 ms", "jitter ≥ 30 ms", "loss ≥ 0.5 %", "MOS < 3.6"],
         "peer_paths": 2,
         "peer_paths_up": 1,
         "peer_paths_down": 1,
@@ -77,7 +80,10 @@ def test_summary_counts_offline_gateways_degraded_and_down_circuits():
         "circuits": 2,
         "circuits_up": 1,
         "circuits_down": 1,
+        "circuits_down_online": 0,
+        "circuits_down_offline": 1,
         "circuits_degraded": 1,
+        "degraded_causes": degraded_causes(),
         "peer_paths": 2,
         "peer_paths_up": 1,
         "peer_paths_down": 1,

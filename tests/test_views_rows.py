@@ -47,3 +47,17 @@ def test_has_problem_rule() -> None:
     assert has_problem({**healthy, "peers_up": 1, "ports": []})
     assert has_problem({**healthy, "ports": [port_up, {"enabled": True, "up": False}]})
     assert not has_problem({**healthy, "ports": [{"enabled": False, "up": False}]})
+
+
+def test_the_rows_carry_the_time_zone_mist_gives_each_listed_site() -> None:
+    """The page's "site time": each site's zone as Mist has it, for the sites listed only."""
+    sites: list[dict] = [
+        {"id": "s1", "name": "Denver", "timezone": "America/Denver"},
+        {"id": "s2", "name": "Oslo", "timezone": None},
+        {"id": "s3", "name": "No gateways", "timezone": "Europe/Oslo"},
+    ]
+    table = GatewayRows(sites)
+    for n, site in enumerate(("s1", "s2")):
+        table.add({"id": f"g{n}", "site_id": site, "status": "connected", "ports": []})
+    document = table.document({})
+    assert document["site_timezones"] == {"s1": "America/Denver"}

@@ -21,7 +21,7 @@ import redis
 
 from history.backfill import backfill_window, merge_backfill
 from history.samples import COARSE_KEEP, Jump, PortHistory, Sample, add_counters, prune
-from history.volume import hourly_bytes, volume_of_hours
+from history.volume import WEEK, HourlyBytes, filling, hourly_bytes, volume_of_hours
 from mist.errors import MistError
 from store.histories import (
     HistoryWrite,
@@ -31,6 +31,7 @@ from store.histories import (
 )
 from store.history_codec import NO_ORG, StoredHistory, StoredState, org_tag
 from store.keys import history_key
+from store.week import WeekVolume, read_week_volumes, write_week_volumes
 from traffic.plan import plan_counters_write, plan_history_write
 
 log = logging.getLogger("worker.traffic")
@@ -93,6 +94,25 @@ class TrafficResult:
     stored: dict[Port, StoredHistory] = field(default_factory=dict)
     rejected: dict[Port, Jump] = field(default_factory=dict)
     org: bytes = NO_ORG  # the `org_tag` every history is written with
+    partial: set[Port] = field(default_factory=set)  # 24 h volumes of a history filling
+    weeks: dict[Port, WeekVolume] = field(default_factory=dict)  # 7-day volumes, reckoned at
+    reckoned: set[Port] = field(default_factory=set)  # the weeks reckoned this refresh
+
+    def port_volumes(self) -> dict[Port, tuple[Any, ...]]:
+        """Every port's volumes as its §3.1 record takes them (model.snapshot.WanPort.as_dict):
+        the 24 h bytes, whether they are partial, and the 7-day bytes with their time."""
+        volumes: dict[Port, tuple[Any, ...]] = {}
+        for port in self.volumes.keys() | self.weeks.keys():
+            rx, tx = self.volumes.get(port, (None, None))
+            week = self.weeks.get(port)
+            volumes[port] = (rx, tx, port in self.partial, *(week or (None, None, False, None)))
+        return volumes
+
+    def day(self, port: Port, hourly: HourlyBytes, now: float) -> None:
+        """A port's 24 h volume from its hourly bytes, and whether it is partial."""
+        self.volumes[port] = volume_of_hours(hourly, now=now)
+        if filling(hourly, now=now):
+            self.partial.add(port)
 
     def on_jump(self, port: Port) -> Callable[[Jump], None]:
         """Where `add_counters` reports a refused jump of `port`: counted, logged once."""
@@ -112,13 +132,24 @@ class TrafficResult:
 
         return refused
 
+    def reckon(self, port: Port, history: PortHistory, now: float, interval: int) -> HourlyBytes:
+        """The volumes of a port whose whole history is at hand: its 24 h volume and its
+        7-day one (kept in `mist:traffic:week` for the refreshes that read only home keys);
+        returns its hourly bytes of the last 24 h."""
+        hourly = hourly_bytes(history, now=now, interval=interval)
+        self.day(port, hourly, now)
+        week = hourly_bytes(history, now=now, seconds=WEEK, interval=interval)
+        rx, tx = volume_of_hours(week, now=now, seconds=WEEK)
+        self.weeks[port] = (rx, tx, filling(week, now=now, seconds=WEEK), now)
+        self.reckoned.add(port)
+        return hourly
+
     def finish(
         self, port: Port, history: PortHistory, now: float, interval: int, *, backfill: bool
     ) -> None:
         """A port whose whole history was read: its volume and its write."""
         history = prune(history, now)
-        hourly = hourly_bytes(history, now=now, interval=interval)
-        self.volumes[port] = volume_of_hours(hourly, now=now)
+        hourly = self.reckon(port, history, now, interval)
         write = plan_history_write(
             history_key(*port),
             self.stored.pop(port, None),
@@ -214,6 +245,8 @@ class TrafficStep:
         )
         before_backfill()
         report = self._backfill(tally.candidates, result, now)
+        with self._lock:
+            write_week_volumes(self._client, {p: result.weeks[p] for p in result.reckoned})
         if tally.waiting:
             log.info("backfill: %d ports left for later refreshes", tally.waiting)
         return result, report
@@ -222,8 +255,11 @@ class TrafficStep:
         self, chunk: Sequence[Circuit], now: float, result: TrafficResult, tally: _Tally
     ) -> list[Circuit]:
         """Ports refreshed from their home key alone; returns those that need everything."""
+        ports = [(c.gateway_id, c.port_id) for c in chunk]
         with self._lock:
-            states = read_history_states(self._client, [(c.gateway_id, c.port_id) for c in chunk])
+            states = read_history_states(self._client, ports)
+            weeks = read_week_volumes(self._client, ports)
+        result.weeks.update((p, w) for p, w in weeks.items() if w[3] > now - WEEK)
         whole: list[Circuit] = []
         for circuit in chunk:
             port = (circuit.gateway_id, circuit.port_id)
@@ -245,7 +281,7 @@ class TrafficStep:
                 whole.append(circuit)
                 continue
             write, state = planned
-            result.volumes[port] = volume_of_hours(state.hourly, now=now)
+            result.day(port, state.hourly, now)
             if write is not None:
                 result.writes[port] = write
         return whole

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from model.sle import SLE_NAMES
 from store.codec import excel_safe
+
+_PREFIX = re.compile(r"/([0-9]{1,3})\s*$")  # static/js/csv.js prefixLength: the same rule
 
 # Sent to the page in the rows document's `csv`: static/js/csv.js exports with these columns.
 CSV_COLUMNS = (
@@ -15,6 +18,7 @@ CSV_COLUMNS = (
     "gateway_id",
     "model",
     "gateway_status",
+    "uptime_s",
     "port",
     "wan_name",
     "description",
@@ -25,6 +29,7 @@ CSV_COLUMNS = (
     "link",
     "speed_mbps",
     "wan_ip",
+    "wan_prefix_length",
     "gateway_ip",
     "vlan",
     "address_mode",
@@ -40,6 +45,10 @@ CSV_COLUMNS = (
     "tx_bps",
     "rx_bytes_24h",
     "tx_bytes_24h",
+    "bytes_24h_partial",
+    "rx_bytes_7d",
+    "tx_bytes_7d",
+    "bytes_7d_partial",
     "site_gateway_health",
     "site_wan_link_health",
     "site_application_health",
@@ -55,6 +64,7 @@ _PORT_CSV_FIELDS = (
     "link",
     "speed",
     "ip",
+    "prefix_length",
     "gateway_ip",
     "vlan",
     "address_mode",
@@ -70,7 +80,24 @@ _PORT_CSV_FIELDS = (
     "tx_bps",
     "rx_bytes_24h",
     "tx_bytes_24h",
+    "bytes_24h_partial",
+    "rx_bytes_7d",
+    "tx_bytes_7d",
+    "bytes_7d_partial",
 )
+
+
+def prefix_length(address: Any) -> int | None:
+    """The prefix length of a CIDR address ("198.51.100.10/29" -> 29), its own CSV column
+    (spreadsheets filter on it); None for an address without one."""
+    match = _PREFIX.search(address) if isinstance(address, str) else None
+    return int(match.group(1)) if match and int(match.group(1)) <= 128 else None
+
+
+def uptime(gateway: Mapping[str, Any]) -> Any:
+    """Seconds since the gateway booted; only an online gateway has one (an offline one's
+    figure is what it said before it went away)."""
+    return gateway.get("uptime") if gateway.get("status") == "connected" else None
 
 
 class CircuitRows:
@@ -88,6 +115,7 @@ class CircuitRows:
             gateway.get("id"),
             gateway.get("model"),
             gateway.get("status"),
+            uptime(gateway),
         ]
         sle = self._site_sle.get(gateway.get("site_id") or "") or {}
         site_scores = [sle.get(name) for name in SLE_NAMES]  # Mist's values as they came
@@ -96,6 +124,9 @@ class CircuitRows:
             port = port or {}
             up = port.get("up")
             link = None if up is None else ("up" if up else "down")
-            cells = [link if name == "link" else port.get(name) for name in _PORT_CSV_FIELDS]
+            derived = {"link": link, "prefix_length": prefix_length(port.get("ip"))}
+            cells = [
+                derived[name] if name in derived else port.get(name) for name in _PORT_CSV_FIELDS
+            ]
             rows.append([excel_safe(cell) for cell in (*base, *cells, *site_scores)])
         return rows

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from model.quality import THRESHOLDS
+from model.quality import THRESHOLDS, degraded_causes
 from model.snapshot import Gateway, Snapshot, Volumes
 
 
 def summarize(gateways: Sequence[Gateway]) -> dict:
-    """The counts line of DATA.md §3.1: a circuit is up when its link is up."""
+    """The counts line of DATA.md §3.1: a circuit is up when its link is up; the down ones of
+    offline gateways are counted apart too (their gateway being offline says it all)."""
     online = sum(1 for g in gateways if g.stat.status == "connected")
     ports = [p for g in gateways for p in g.ports]
     circuits_up = sum(1 for p in ports if p.up is True)
+    down_offline = sum(
+        1 for g in gateways if g.stat.status != "connected" for p in g.ports if p.up is not True
+    )
     peer_paths = sum(g.peers_total for g in gateways)
     peer_paths_up = sum(g.peers_up for g in gateways)
     return {
@@ -28,7 +32,10 @@ def summarize(gateways: Sequence[Gateway]) -> dict:
         "circuits": len(ports),
         "circuits_up": circuits_up,
         "circuits_down": len(ports) - circuits_up,
+        "circuits_down_online": len(ports) - circuits_up - down_offline,
+        "circuits_down_offline": down_offline,
         "circuits_degraded": sum(1 for p in ports if p.degraded),
+        "degraded_causes": degraded_causes(),
         "peer_paths": peer_paths,
         "peer_paths_up": peer_paths_up,
         "peer_paths_down": peer_paths - peer_paths_up,
@@ -58,7 +65,7 @@ def insights_records(snapshot: Snapshot, volumes: Volumes) -> Iterator[tuple[str
     """(`gateway_id:port_id`, current rates and 24 h volumes) of every WAN port, in order:
     the members of `mist:insights:all`."""
     for circuit in snapshot.circuits:
-        rx, tx = volumes.get((circuit.gateway_id, circuit.port_id), (None, None))
+        rx, tx = volumes.get((circuit.gateway_id, circuit.port_id), (None, None))[:2]
         yield (
             f"{circuit.gateway_id}:{circuit.port_id}",
             {

@@ -64,6 +64,12 @@ class GatewayRows:
         self._now = now
         self._site_names = {site.get("id"): site.get("name") or "" for site in sites}
         self._site_sle = {site.get("id"): site.get("sle") for site in sites}
+        self._site_zones = {
+            site.get("id"): site["timezone"]
+            for site in sites
+            if isinstance(site.get("timezone"), str) and site["timezone"]
+        }
+        self.site_timezones: dict[str, str] = {}  # of the sites listed, those Mist gives one
         self._site_index: dict[str, int] = {}
         self.sites: list[list[Any]] = []
         self.rows: list[list[Any]] = []
@@ -75,6 +81,8 @@ class GatewayRows:
             self._site_index[site_id] = len(self.sites)
             name = str(self._site_names.get(site_id) or "")
             self.sites.append([site_id, name, self._site_sle.get(site_id)])  # sle: §3.2
+            if site_id in self._site_zones:
+                self.site_timezones[site_id] = self._site_zones[site_id]
         ports = gateway.get("ports") or []
         worst = worst_of(gateway)
         self.rows.append(
@@ -105,13 +113,15 @@ class GatewayRows:
         )
 
     def document(self, head: Mapping[str, Any]) -> dict:
-        """The §3.6 document: the payload head (generated_at, thresholds, summary), the rows
-        and the CSV format the page's own export follows (the server's columns and rule)."""
+        """The §3.6 document: the payload head (generated_at, thresholds, summary), the rows,
+        each listed site's time zone as Mist gives it (the page's "site time") and the CSV
+        format the page's own export follows (the server's columns and rule)."""
         return {
             "generated_at": head.get("generated_at"),
             "thresholds": head.get("thresholds"),
             "summary": head.get("summary"),
             "sites": self.sites,
+            "site_timezones": self.site_timezones,
             "columns": list(ROW_COLUMNS),
             "rows": self.rows,
             "csv": {

@@ -16,6 +16,7 @@ from settings import Secret
 from store.codec import encode_json
 from store.keys import DEFAULT_KEYSPACE, Dataset
 from store.reads import read_health, read_status_published, serving_last_good
+from store.status import read_heartbeat
 from web import freshness, overview
 from web.answers import (
     INTERNAL_ERROR,
@@ -159,7 +160,13 @@ def _status_handler(client: redis.Redis, interval: int, scopes: OrgScopes) -> Ha
             client, keyspace
         )
         body = freshness.status_body(
-            stored, published, worker_interval, interval, now, last_good=last_good
+            stored,
+            published,
+            worker_interval,
+            interval,
+            now,
+            last_good=last_good,
+            heartbeat=read_heartbeat(client),  # expired: the worker is not responding
         )
         return 200, list(NO_STORE_JSON), body
 

@@ -33,18 +33,24 @@ def status_body(
     default_interval: int,
     now: float,
     last_good: bool = False,
+    heartbeat: float | None = None,
 ) -> bytes:
     """/api/status: the worker's status JSON as stored, with the data's `age` and `stale`
     added as its last members (nothing decoded or re-encoded). The worker writes its status
     inside the publish transaction, so it never names older data than is served. While the
-    web serves the last-good copy (`last_good`) it is always stale and says so in `source`."""
+    web serves the last-good copy (`last_good`) it is always stale and says so in `source`.
+    `worker_responding` is false once the worker's heartbeat has expired (`heartbeat` None):
+    the page says "worker not responding" rather than the last word the worker left."""
     if not (stored and stored.startswith(b"{") and stored.endswith(b"}")):
         starting = {"status": "starting", "phase": None, "progress": None, "last_update": None}
         stored = encode_json({**starting, "interval": interval or default_interval})
     age = data_age(last_update, now)
-    facts = encode_json({"age": age, "stale": is_stale(age, interval or default_interval)})
+    stale = True if last_good else is_stale(age, interval or default_interval)
+    facts_of: dict[str, Any] = {"age": age, "stale": stale}
     if last_good:
-        facts = encode_json({"age": age, "stale": True, "source": "last_good"})
+        facts_of["source"] = "last_good"
+    facts_of["worker_responding"] = heartbeat is not None
+    facts = encode_json(facts_of)
     if stored == b"{}":
         return facts
     return stored[:-1] + b"," + facts[1:]

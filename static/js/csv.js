@@ -5,6 +5,12 @@
 // `;` in many locales, tab). This module only knows how to read each named column from a
 // gateway and its port.
 
+/** "198.51.100.10/29" → 29 (views.export.prefix_length's rule); null without a prefix. */
+export function prefixLength(address) {
+  const match = /\/(\d{1,3})\s*$/.exec(typeof address === 'string' ? address : '');
+  return match && Number(match[1]) <= 128 ? Number(match[1]) : null;
+}
+
 /** One getter per server column name: (gateway, port, siteNames, siteSle) → the raw cell
  * value (`siteSle`: site id → its §3.2 `sle`, Mist's values as sent). */
 export const CSV_GETTERS = {
@@ -13,6 +19,7 @@ export const CSV_GETTERS = {
   gateway_id: (g) => g.id,
   model: (g) => g.model,
   gateway_status: (g) => g.status,
+  uptime_s: (g) => (g.status === 'connected' ? g.uptime : null), // an offline gateway's is old
   port: (g, p) => p.port_id,
   wan_name: (g, p) => p.wan_name,
   description: (g, p) => p.description,
@@ -23,6 +30,7 @@ export const CSV_GETTERS = {
   link: (g, p) => (p.up === null || p.up === undefined ? null : p.up ? 'up' : 'down'),
   speed_mbps: (g, p) => p.speed,
   wan_ip: (g, p) => p.ip,
+  wan_prefix_length: (g, p) => prefixLength(p.ip),
   gateway_ip: (g, p) => p.gateway_ip,
   vlan: (g, p) => p.vlan,
   address_mode: (g, p) => p.address_mode,
@@ -38,6 +46,10 @@ export const CSV_GETTERS = {
   tx_bps: (g, p) => p.tx_bps,
   rx_bytes_24h: (g, p) => p.rx_bytes_24h,
   tx_bytes_24h: (g, p) => p.tx_bytes_24h,
+  bytes_24h_partial: (g, p) => p.bytes_24h_partial,
+  rx_bytes_7d: (g, p) => p.rx_bytes_7d,
+  tx_bytes_7d: (g, p) => p.tx_bytes_7d,
+  bytes_7d_partial: (g, p) => p.bytes_7d_partial,
   site_gateway_health: (g, p, n, sle) => sle && sle.get(g.site_id)?.['gateway-health'],
   site_wan_link_health: (g, p, n, sle) => sle && sle.get(g.site_id)?.['wan-link-health'],
   site_application_health: (g, p, n, sle) => sle && sle.get(g.site_id)?.['application-health'],

@@ -72,41 +72,72 @@ export function formatAge(seconds) {
   return `${formatDuration(seconds)} ago`;
 }
 
-let dateTime = null; // Intl formatters are costly to build: only when first needed
-let timeZone; // undefined: the browser's own; 'UTC' when the user chose UTC
+const dateTimes = new Map(); // zone → Intl formatter: costly to build, so only when needed
+let mode = 'browser'; // 'browser', 'utc' or 'site' (each gateway's site, where Mist gives one)
+let siteZones = new Map(); // site id → its IANA time zone (the rows document's site_timezones)
 
-/** Show every time in `zone` ('UTC', or undefined for the browser's time zone). */
+/** Show every time in the browser's zone, in UTC ('UTC') or in each site's own ('site'). */
 export function setTimeZone(zone) {
-  timeZone = zone || undefined;
-  dateTime = null;
+  mode = zone === 'UTC' ? 'utc' : zone === 'site' ? 'site' : 'browser';
 }
 
-/** The chosen zone for Intl formatters: undefined (the browser's) or 'UTC'. */
-export function timeZoneOption() {
-  return timeZone;
+/** The sites' time zones, as the server sent them ({site id: zone}). */
+export function setSiteZones(zones) {
+  siteZones = new Map(Object.entries(zones || {}).filter(([, zone]) => typeof zone === 'string' && zone));
 }
 
-/** The time zone times are shown in ('UTC' or the browser's, e.g. 'Europe/Berlin'). */
-export function shownTimeZone() {
-  return timeZone || Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
+/** Whether this browser knows the zone (a zone it cannot read falls back to its own). */
+const zonesKnown = new Map();
+function known(zone) {
+  if (!zonesKnown.has(zone)) {
+    try {
+      new Intl.DateTimeFormat(undefined, { timeZone: zone });
+      zonesKnown.set(zone, true);
+    } catch {
+      zonesKnown.set(zone, false);
+    }
+  }
+  return zonesKnown.get(zone);
 }
 
-/** Epoch seconds as a date and time with its time zone (never just a clock). */
-export function formatDateTime(epochSeconds) {
+/** The zone for Intl formatters: undefined (the browser's), 'UTC', or with site time chosen,
+ *  the zone of the site `siteId` (the browser's when the site has none). */
+export function timeZoneOption(siteId) {
+  if (mode === 'utc') return 'UTC';
+  if (mode === 'site' && siteId) {
+    const zone = siteZones.get(siteId);
+    if (zone && known(zone)) return zone;
+  }
+  return undefined;
+}
+
+/** The time zone times are shown in ('UTC', the site's, or the browser's, e.g. 'Europe/Berlin'). */
+export function shownTimeZone(siteId) {
+  return timeZoneOption(siteId) || Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
+}
+
+/** Epoch seconds as a date and time with its time zone (never just a clock); in the site's
+ *  zone when site time is chosen and `siteId` names a site that has one. */
+export function formatDateTime(epochSeconds, siteId) {
   if (!epochSeconds) return '—';
-  dateTime ||= new Intl.DateTimeFormat(undefined, {
-    timeZone,
-    timeZoneName: 'short',
-    weekday: 'short',
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  });
-  return dateTime.format(new Date(epochSeconds * 1000));
+  const timeZone = timeZoneOption(siteId);
+  let format = dateTimes.get(timeZone || '');
+  if (!format) {
+    format = new Intl.DateTimeFormat(undefined, {
+      timeZone,
+      timeZoneName: 'short',
+      weekday: 'short',
+      year: 'numeric',
+      month: 'short',
+      day: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    });
+    dateTimes.set(timeZone || '', format);
+  }
+  return format.format(new Date(epochSeconds * 1000));
 }
 
 export function formatNumber(value) {

@@ -97,8 +97,12 @@ export class Freshness {
   render() {
     const status = this.status;
     this.renderAge();
+    // The server says when the worker's heartbeat is gone: its last word ("idle",
+    // "running") is then no longer true, and the page says so instead.
+    const silent = status.worker_responding === false;
+    document.getElementById('worker-pill').hidden = !silent;
     const phase = document.getElementById('worker-phase');
-    const running = status.status === 'running';
+    const running = status.status === 'running' && !silent;
     phase.hidden = !running;
     if (running) {
       const progress = status.progress || {};
@@ -124,7 +128,7 @@ export class Freshness {
 
   renderFacts(status, tokens) {
     const facts = [
-      ['Worker', text(status.status)],
+      ['Worker', status.worker_responding === false ? 'not responding (no heartbeat)' : text(status.status)],
       ['Last update', formatDateTime(status.last_update)],
       ['Last attempt', formatDateTime(status.last_attempt)],
       ['Refresh interval', formatDuration(status.interval)],

@@ -7,7 +7,7 @@ import { firstLoad } from './boot.js';
 import { PeerPathDialog } from './peers.js';
 import { TrafficDialog } from './chart.js';
 import { downloadCsv } from './csv.js';
-import { setTimeZone, thresholdsOf } from './format.js';
+import { setSiteZones, setTimeZone, thresholdsOf } from './format.js';
 import { Freshness } from './freshness.js';
 import { renderSummary } from './summary.js';
 import { CARD_FILTERS, DEFAULT_SORT, GatewayTable } from './table.js';
@@ -65,7 +65,7 @@ function readUrl() {
     page: Math.max(0, (Number(params.get('page')) || 1) - 1),
     pageSize: [25, 50, 100, 200].includes(Number(params.get('size'))) ? Number(params.get('size')) : 0,
     expanded: (params.get('open') || '').split(',').filter(Boolean),
-    utc: params.get('tz') === 'utc',
+    zone: ['utc', 'site'].includes(params.get('tz')) ? params.get('tz') : '',
   };
 }
 
@@ -83,7 +83,7 @@ function writeUrl() {
   if (table.page) params.set('page', String(table.page + 1));
   if (table.pageSize !== 50) params.set('size', String(table.pageSize));
   if (table.expanded.size) params.set('open', [...table.expanded].join(','));
-  if ($('time-zone').value === 'utc') params.set('tz', 'utc');
+  if ($('time-zone').value) params.set('tz', $('time-zone').value);
   const query = params.toString();
   const url = `${window.location.pathname}${query ? `?${query}` : ''}${window.location.hash}`;
   if (url !== `${window.location.pathname}${window.location.search}${window.location.hash}`) {
@@ -101,9 +101,10 @@ function renderCardFilter() {
   $('card-filter-text').textContent = chosen ? `Showing: ${CARD_FILTERS[chosen].label}` : 'Filter';
 }
 
-/** Browser time or UTC for every timestamp and chart axis; the option names the zone. */
-function chooseTimeZone(utc) {
-  setTimeZone(utc ? 'UTC' : undefined);
+/** Browser time, UTC or each site's own time (where Mist gives the site one) for every
+ *  timestamp and chart axis; the option names the browser's zone. */
+function chooseTimeZone(choice) {
+  setTimeZone(choice === 'utc' ? 'UTC' : choice === 'site' ? 'site' : undefined);
   const browser = Intl.DateTimeFormat().resolvedOptions().timeZone;
   $('time-zone').options[0].textContent = browser ? `Browser time (${browser})` : 'Browser time';
 }
@@ -116,8 +117,8 @@ function restoreView() {
   if (view.filter.site) $('site-filter').append(new Option(view.filter.site, view.filter.site, true, true));
   renderCardFilter();
   if (view.filter.search) table.onSearch();
-  $('time-zone').value = view.utc ? 'utc' : '';
-  chooseTimeZone(view.utc);
+  $('time-zone').value = view.zone;
+  chooseTimeZone(view.zone);
 }
 
 /** The sticky table header sits under the app bar, whose height changes as it wraps. */
@@ -151,6 +152,16 @@ function ensureFull() {
     })();
   }
   return state.fullLoading;
+}
+
+/** The "All ports" CSV is a link: without data it has no address and says it is inactive. */
+function allPortsLink(active) {
+  const link = $('export-all');
+  if (active) link.setAttribute('href', link.dataset.href);
+  else link.removeAttribute('href');
+  link.classList.toggle('disabled', !active);
+  if (active) link.removeAttribute('aria-disabled');
+  else link.setAttribute('aria-disabled', 'true');
 }
 
 /** Before the first rows arrive the table body stays empty and this line says why. */
@@ -226,9 +237,11 @@ async function loadGateways() {
   state.siteNames = new Map(sites);
   state.siteSle = new Map(sites.map((site) => [site[0], site[2] || null]));
   table.siteSle = state.siteSle;
+  setSiteZones(state.payload.site_timezones);
   renderSummary(state.payload.summary);
   table.setData(state.payload, state.siteNames, details);
   $('export-filtered').disabled = !table.filtered().length;
+  allPortsLink(table.gateways.length > 0);
   fillSiteFilter(sites);
   $('table-status').hidden = true;
   requestAnimationFrame(() => tableShown());
@@ -308,7 +321,7 @@ for (const button of document.querySelectorAll('.card-filter')) {
   });
 }
 $('time-zone').addEventListener('change', (event) => {
-  chooseTimeZone(event.target.value === 'utc');
+  chooseTimeZone(event.target.value);
   if (table.loaded) table.render();
   freshness.renderAge();
   writeUrl();

@@ -19,6 +19,14 @@ function legend(thresholds) {
   return parts.length ? `Colours: ${parts.join(', ')}.` : '';
 }
 
+/** "VPN Corp_VPN · 2 hops" under the peer's name, when Mist says them (not in every answer). */
+function via(path) {
+  const parts = [];
+  if (path.vpn_name) parts.push(`VPN ${path.vpn_name}`);
+  if (typeof path.hop_count === 'number') parts.push(`${path.hop_count} hop${path.hop_count === 1 ? '' : 's'}`);
+  return parts.length ? el('span', { class: 'path-via', text: parts.join(' · ') }) : null;
+}
+
 export class PeerPathDialog {
   constructor(dialog) {
     this.dialog = dialog;
@@ -28,6 +36,7 @@ export class PeerPathDialog {
     this.rows = dialog.querySelector('#peer-rows');
     this.averages = dialog.querySelector('#peer-averages');
     this.legend = dialog.querySelector('#peer-legend');
+    this.tiles = dialog.querySelector('#peer-tiles');
     this.request = null;
   }
 
@@ -36,6 +45,7 @@ export class PeerPathDialog {
     this.subtitle.textContent = 'Loading…';
     this.rows.replaceChildren();
     this.averages.replaceChildren();
+    this.tiles.replaceChildren();
     this.legend.textContent = legend(thresholds);
     this.controls.open(opener);
     const request = getPeerPaths(gateway.id);
@@ -56,13 +66,20 @@ export class PeerPathDialog {
 
   render(paths, thresholds) {
     const up = paths.filter((path) => path.up);
+    const active = paths.filter((path) => path.is_active === true);
     this.subtitle.textContent = paths.length
       ? `${up.length} of ${paths.length} peer paths up`
       : 'This WAN port has no peer paths.';
+    // Total, up and active (Mist's is_active: the path carries traffic, not a standby).
+    const tile = (name, value, label) => el('div', { class: 'peer-tile', 'data-tile': name },
+      el('span', { class: 'peer-tile-value', text: String(value) }), el('span', { class: 'peer-tile-label', text: label }));
+    this.tiles.replaceChildren(...(paths.length
+      ? [tile('total', paths.length, 'total'), tile('up', up.length, 'up'), tile('active', active.length, 'active')]
+      : []));
     const fragment = document.createDocumentFragment();
     for (const path of paths) {
       fragment.append(el('tr', { class: path.up ? 'path-up' : 'path-down' },
-        el('td', { text: text(path.peer_router_name) }),
+        el('td', {}, text(path.peer_router_name), via(path)),
         el('td', { text: text(path.peer_port_id) }),
         el('td', { text: text(path.type) }),
         el('td', {}, el('span', { class: `status-badge ${path.up ? 'status-up' : 'status-down'}`, text: path.up ? 'up' : 'down' })),

@@ -13,10 +13,24 @@ export function renderSummary(summary) {
   set('sum-gateways-online', s.gateways_online);
   set('sum-gateways-offline', s.gateways_offline);
   set('sum-circuits-up', s.circuits_up);
-  set('sum-circuits-down', s.circuits_down);
+  // The ports of offline gateways are counted apart: their gateway being offline says it all.
+  set('sum-circuits-down', s.circuits_down_online ?? s.circuits_down);
+  const offline = document.getElementById('sum-circuits-offline');
+  if (offline) {
+    offline.textContent = s.circuits_down_offline
+      ? `+ ${formatNumber(s.circuits_down_offline)} on offline gateways` : 'none on offline gateways';
+  }
   set('sum-peers-up', s.peer_paths_up);
   set('sum-peers-down', s.peer_paths_down);
   set('sum-degraded', s.circuits_degraded);
+  // Every cause the server counts as degraded, in its words (MOS included).
+  const causes = Array.isArray(s.degraded_causes) ? s.degraded_causes : [];
+  const why = document.getElementById('sum-degraded-causes');
+  if (why && causes.length) {
+    why.textContent = causes.length > 1
+      ? `${causes.slice(0, -1).join(', ')} or ${causes[causes.length - 1]}`
+      : causes[0];
+  }
 }
 
 export function renderAge(ageSeconds, lastUpdate, stale) {

@@ -48,7 +48,8 @@ function ratio(up, total) {
 /** The summary cards' filters: which rows each keeps, by the server's fields. */
 export const CARD_FILTERS = {
   offline: { label: 'Offline gateways', keep: (g) => !isOnline(g) },
-  ports: { label: 'WAN circuits down', keep: (g) => (g.ports_down ?? 0) > 0 },
+  // Like the card's count: the ports of offline gateways are the offline card's.
+  ports: { label: 'WAN circuits down on online gateways', keep: (g) => isOnline(g) && (g.ports_down ?? 0) > 0 },
   peers: { label: 'Peer paths down', keep: (g) => (g.peers_down ?? 0) > 0 },
   degraded: { label: 'Degraded', keep: (g) => Boolean(g.degraded) },
 };
@@ -62,14 +63,24 @@ function secondsSince(moment) {
 }
 
 /** "2 d 19 h" with the moment itself (and its time zone) on focus or long-press. */
-function sinceNode(moment, prefix = '') {
+function sinceNode(moment, prefix = '', siteId = '') {
   const seconds = secondsSince(moment);
   if (seconds === null) return el('span', { class: 'text-body-secondary', text: '—' });
   return el('time', {
     datetime: new Date(moment * 1000).toISOString(),
-    title: formatDateTime(moment),
+    title: formatDateTime(moment, siteId),
     text: `${prefix}${formatDuration(seconds)}`,
   });
+}
+
+/** "↓ 2.5 GB  ↑ 310 MB"; a partial volume (the server's `partial`: the history does not reach
+ *  back over the whole window yet) is a lower bound and says so, never the window's volume.
+ *  `at`: when the server reckoned it (shown on focus or long-press). */
+function volumeNodes(rx, tx, partial, at, siteId) {
+  const least = partial ? '≥ ' : '';
+  const figures = el('span', { class: 'volume', title: at ? `reckoned ${formatDateTime(at, siteId)}` : null,
+    text: `↓ ${least}${formatBytes(rx)}  ↑ ${least}${formatBytes(tx)}` });
+  return [figures, partial ? el('span', { class: 'unresolved', text: ', history filling' }) : null];
 }
 
 /** A count that is bad gets a mark besides its colour. */
@@ -332,7 +343,7 @@ export class GatewayTable {
     const portsDown = (gateway.ports_down ?? 0) > 0;
     const peersDown = (gateway.peers_down ?? 0) > 0;
     const site = this.siteName(gateway);
-    const downFor = gateway.since ? sinceNode(gateway.since) : el('span', { class: 'text-body-secondary', text: '—' });
+    const downFor = gateway.since ? sinceNode(gateway.since, '', gateway.site_id) : el('span', { class: 'text-body-secondary', text: '—' });
     const row = el(
       'tr',
       { class: `gateway-row${online ? '' : ' offline'}${gateway.degraded ? ' degraded' : ''}`, 'data-id': gateway.id },
@@ -430,7 +441,7 @@ export class GatewayTable {
     const unresolved = new Set(port.unresolved || []);
     const pending = () => el('span', { class: 'unresolved', text: 'not resolved yet' });
     const known = (name) => (unresolved.has(name) ? pending() : port[name]);
-    if (down) fact('Down for', sinceNode(port.down_since));
+    if (down) fact('Down for', sinceNode(port.down_since, '', gateway.site_id));
     if (port.description || unresolved.has('description')) fact('Description', known('description'));
     if (port.isp || port.asn) fact('ISP', text(port.isp), port.asn ? el('span', { class: 'text-body-secondary', text: ` ${port.asn}` }) : null);
     if (port.speed) fact('Speed', formatSpeed(port.speed));
@@ -441,6 +452,7 @@ export class GatewayTable {
       const address = [ADDRESS_MODES[port.address_mode] || text(port.address_mode)];
       if (port.override === true) address.push(' · device override');
       else if (port.override === false) address.push(' · from template');
+      else address.push(el('span', { class: 'unresolved', text: ' · config not read yet' })); // null: not known yet
       fact('Address', ...address);
     }
     fact('Peer paths', el('span', { class: port.peers_up < port.peers_total ? 'count-bad' : '' },
@@ -448,7 +460,10 @@ export class GatewayTable {
     if (port.worst) fact('Worst path', this.worstNode(port.worst));
     if (!down && !disabled) {
       fact('Now', `↓ ${formatBits(port.rx_bps)}  ↑ ${formatBits(port.tx_bps)}`);
-      fact('Last 24 h', `↓ ${formatBytes(port.rx_bytes_24h)}  ↑ ${formatBytes(port.tx_bytes_24h)}`);
+      fact('Last 24 h', ...volumeNodes(port.rx_bytes_24h, port.tx_bytes_24h, port.bytes_24h_partial));
+      fact('Last 7 d', ...(port.bytes_7d_at
+        ? volumeNodes(port.rx_bytes_7d, port.tx_bytes_7d, port.bytes_7d_partial, port.bytes_7d_at, gateway.site_id)
+        : [el('span', { class: 'unresolved', text: 'not reckoned yet' })]));
     }
     const noPaths = !port.peers_total;
     const peerButton = el('button', { type: 'button', class: 'btn btn-outline-light btn-touch', 'data-action': 'peer-paths', disabled: noPaths },
