@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import redis
@@ -37,10 +38,10 @@ from refresh.configs import ConfigCache
 from refresh.events import EventStep
 from refresh.lease import Lease
 from refresh.memory import tune_malloc
-from refresh.orgs import MultiOrgRefresh, overview_bytes, summary_of
+from refresh.orgs import MultiOrgRefresh, publish_single_overview
 from refresh.pipeline import Parts, Pipeline, RefreshAborted
 from refresh.process import healthcheck, heartbeat_loop, install_signals, start_backoff
-from refresh.status import Redactor, RefreshStatus
+from refresh.status import Redactor, RefreshStatus, record_stream, show_status
 from settings import (
     WorkerSettings,
     configure_logging,
@@ -50,8 +51,7 @@ from settings import (
 )
 from store.events import Retention
 from store.keys import LEASE_SECONDS
-from store.lease import LeaseLost, lock_owner
-from store.overview import index_document, publish_overview
+from store.lease import lock_owner
 from store.reads import connect
 from store.status import read_status, write_status
 from traffic.step import TrafficStep
@@ -162,23 +162,7 @@ class Worker:
 
     def record(self, name: str, fetched: Fetched | None, error: str | None = None) -> None:
         """One stream's items, calls and time (or its error) in the status document."""
-        entry = {
-            "items": len(fetched.items) if fetched else 0,
-            "calls": fetched.calls if fetched else 0,
-            "seconds": round(fetched.seconds, 3) if fetched else 0.0,
-            "error": None if error is None else self.redactor.redact(error),
-        }
-        self.status.datasets[name] = entry
-        if error:
-            log.warning("%s: failed: %s", name, entry["error"])
-        else:
-            log.info(
-                "%s: %d items, %d calls, %.2f s",
-                name,
-                entry["items"],
-                entry["calls"],
-                entry["seconds"],
-            )
+        record_stream(self.status, self.redactor, name, fetched, error)
 
     def rejected(self, samples: int) -> None:
         """Counter jumps refused this refresh as faster than their port (DATA.md §3.4)."""
@@ -195,7 +179,9 @@ class Worker:
             return False
         stored = self._safe(read_status) if taking_over else None
         if stored is not None:
+            receivers = self.status.receivers  # this process's own: the alert receivers
             self.status = RefreshStatus.resume(self.interval, stored)
+            self.status.receivers = receivers
         return True
 
     def start(self) -> str:
@@ -228,21 +214,11 @@ class Worker:
         return self.org_id
 
     def start_alerts(self) -> None:
-        """Delivery threads, sending while this worker holds the lease."""
+        """Delivery threads, sending while this worker holds the lease; a delivery shows the
+        receivers' figures at once unless a refresh is running or holds Redis."""
         if self.alerts is not None:
-            self.alerts.start(may_send=lambda: self.lease.held, on_change=self._alerts_changed)
-
-    def _alerts_changed(self) -> None:
-        """A delivery moved a receiver's figures: show them now, unless a refresh is running
-        (its next phase writes them) or holds Redis (never wait for it)."""
-        if self.status.status == "running" or not self._redis_lock.acquire(blocking=False):
-            return
-        try:
-            write_status(self.client, self.status.document())
-        except (redis.RedisError, RuntimeError):
-            pass
-        finally:
-            self._redis_lock.release()
+            changed = partial(show_status, self.client, self._redis_lock, lambda: self.status)
+            self.alerts.start(may_send=lambda: self.lease.held, on_change=changed)
 
     def close(self) -> None:
         if self.alerts is not None:
@@ -310,25 +286,12 @@ class Worker:
         return done
 
     def _publish_overview(self, now: float) -> None:
-        """A single-org deployment's overview: its one row, and the index naming its org
-        (with each publish: a failed refresh changes no served document)."""
-        if self.org_id is None:
-            return
-        error = self.status.last_error if self.status.status == "error" else None
-        name = self.pipeline.org_name
-        row = summary_of(self.org_id, name, self.pipeline.summary, self.status.last_update, error)
-        try:
+        """A single-org deployment's overview: its one row, and the index naming its org."""
+        if self.org_id is not None:
             with self._redis_lock:
-                publish_overview(
-                    self.client,
-                    interval=self.interval,
-                    now=now,
-                    owner=self.lease.owner,
-                    overview=overview_bytes([row], now, self.interval),
-                    index=index_document([self.org_id], multi=False),
+                publish_single_overview(
+                    self.client, self.org_id, self.pipeline, self.status, self.lease.owner, now
                 )
-        except (redis.RedisError, LeaseLost) as error_:
-            log.warning("could not publish the org overview: %s", error_)
 
     def published_status(self, now: float) -> dict[str, Any]:
         """The status that goes out with the snapshot (in its transaction)."""

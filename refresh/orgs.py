@@ -360,3 +360,28 @@ def overview_bytes(orgs: list[OrgSummary], now: float, interval: int) -> dict[st
     """The overview as JSON and CSV bytes (views.orgs builds both)."""
     document = overview_document(orgs, now=now, interval=interval)
     return {"json": encode_json(document), "csv": overview_csv(orgs, now=now, interval=interval)}
+
+
+def publish_single_overview(
+    client: redis.Redis,
+    org_id: str,
+    pipeline: Pipeline,
+    status: RefreshStatus,
+    owner: str,
+    now: float,
+) -> None:
+    """A single-org deployment's overview: its one row, and the index naming its org (with
+    each publish: a failed refresh changes no served document). Never raises for Redis."""
+    error = status.last_error if status.status == "error" else None
+    row = summary_of(org_id, pipeline.org_name, pipeline.summary, status.last_update, error)
+    try:
+        publish_overview(
+            client,
+            interval=status.interval,
+            now=now,
+            owner=owner,
+            overview=overview_bytes([row], now, status.interval),
+            index=index_document([org_id], multi=False),
+        )
+    except (redis.RedisError, LeaseLost) as error_:
+        log.warning("could not publish the org overview: %s", error_)

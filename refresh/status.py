@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
+
+from mist.streams import Fetched
 from settings import Secret
+from store.status import write_status
+
+log = logging.getLogger("worker")
 
 
 def _url_secrets(url: str) -> list[str]:
@@ -102,3 +109,43 @@ class RefreshStatus:
             if stored.get("status") == "error":
                 status.status = "error"
         return status
+
+
+def show_status(
+    client: redis.Redis, redis_lock: threading.Lock, status: Callable[[], RefreshStatus]
+) -> None:
+    """Write the worker's status now (alert deliveries moved a receiver's figures), unless a
+    refresh is running (its next phase writes it) or holds Redis (never wait for it)."""
+    shown = status()
+    if shown.status == "running" or not redis_lock.acquire(blocking=False):
+        return
+    try:
+        write_status(client, shown.document())
+    except (redis.RedisError, RuntimeError):
+        pass
+    finally:
+        redis_lock.release()
+
+
+def record_stream(
+    status: RefreshStatus,
+    redactor: Redactor,
+    name: str,
+    fetched: Fetched | None,
+    error: str | None = None,
+) -> None:
+    """One stream's items, calls and time (or its redacted error) in the status, and a log
+    line."""
+    entry = {
+        "items": len(fetched.items) if fetched else 0,
+        "calls": fetched.calls if fetched else 0,
+        "seconds": round(fetched.seconds, 3) if fetched else 0.0,
+        "error": None if error is None else redactor.redact(error),
+    }
+    status.datasets[name] = entry
+    if error:
+        log.warning("%s: failed: %s", name, entry["error"])
+    else:
+        log.info(
+            "%s: %d items, %d calls, %.2f s", name, entry["items"], entry["calls"], entry["seconds"]
+        )

@@ -63,12 +63,11 @@ def test_a_flap_between_refreshes_and_a_down_both_saw(mistsim, redis_server):
     assert flaps(events, first) == 1
     assert {e["type"] for e in events if e["source"] == "mist"} >= {"path_down", "path_up"}
     assert mistsim.calls()["by_endpoint"][SEARCH] == 1
-    assert stream_status(redis_server) | {"seconds": 0} == {
-        "items": len([e for e in events if e["source"] == "mist"]),
-        "calls": 1,
-        "seconds": 0,
-        "error": None,
-    }
+    read = stream_status(redis_server)
+    assert (read["calls"], read["error"]) == (1, None)
+    # every event told of this gateway was read (mistsim's own flapping circuits elsewhere
+    # in the org may be told in the same window)
+    assert read["items"] >= len([e for e in events if e["source"] == "mist"]) >= 4
 
     mistsim.reset()
     mistsim.admin("POST", "link", json={"mac": mac, "port_id": second, "state": "down"})

@@ -2,7 +2,7 @@
 // /api/status and refetching the gateway rows (If-None-Match) only when last_update moved.
 // The full gateways payload (every WAN port) is fetched only when a search or CSV needs it.
 
-import { currentOrg, getGateway, getGatewayRows, getGateways, getOrganization, overviewMode } from './api.js';
+import { currentOrg, getGateway, getGatewayRows, getGateways, getOrganization, orgScoped, overviewMode } from './api.js';
 import { firstLoad } from './boot.js';
 import { PeerPathDialog } from './peers.js';
 import { TrafficDialog } from './chart.js';
@@ -157,7 +157,7 @@ function ensureFull() {
 /** The "All ports" CSV is a link: without data it has no address and says it is inactive. */
 function allPortsLink(active) {
   const link = $('export-all');
-  if (active) link.setAttribute('href', link.dataset.href);
+  if (active) link.setAttribute('href', orgScoped(link.dataset.href)); // the org shown, of several
   else link.removeAttribute('href');
   link.classList.toggle('disabled', !active);
   if (active) link.removeAttribute('aria-disabled');

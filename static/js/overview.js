@@ -3,7 +3,7 @@
 // each row opening that org's dashboard (?org=<id>); in an org's dashboard, the header's org
 // switcher. The page computes no rule: order, level, problem words and stale are /api/orgs'.
 
-import { currentOrg, getJSON, orgScoped, overviewMode } from './api.js';
+import { currentOrg, getJSON, overviewMode } from './api.js';
 import { firstLoad } from './boot.js';
 import { el, formatAge, formatNumber } from './format.js';
 import { Freshness } from './freshness.js';
@@ -48,10 +48,6 @@ function wireHeader() {
     const chosen = event.target.value;
     window.location.assign(chosen ? orgUrl(chosen) : '/');
   });
-  if (currentOrg) {
-    // The org's own CSV of every WAN port; the filtered one is built from its loaded data.
-    $('export-all').href = orgScoped('/api/export.csv');
-  }
 }
 
 // ------------------------------------------------------------------ the overview
