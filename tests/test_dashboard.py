@@ -21,44 +21,20 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from store.keys import KEY_LAST_UPDATE
 from store.status import read_status, write_heartbeat, write_status
-from tests.fixtures.mistsim_server import MistSim
-from tests.fixtures.redis_server import RedisServer
-from tests.fixtures.web_server import WebServer, start_web_server
-from tests.fixtures.worker_proc import run_worker_once
+from tests.fixtures.sim_stack import SimStack
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "tok-dashboard-test"
 
 
-class Org:
-    """Everything the module's tests share."""
+class Org(SimStack):
+    """Everything the module's tests share: an org refreshed twice, 5 minutes apart."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.redis = RedisServer(directory / "redis")
-        self.redis.start()
-        self.sim = MistSim(
-            ["--port", "0", "--gateways", "30", "--sites", "8", "--tokens", TOKEN, "--edge-cases"],
-            directory / "ca.pem",
-            [TOKEN],
-        )
+        super().__init__(directory, TOKEN, "--gateways", "30", "--sites", "8", "--edge-cases")
         self.refresh()
-        self.sim.advance(300)
-        self.refresh()
-        self.server: WebServer = start_web_server(
-            self.redis.url, directory / "web", STATUS_POLL_MS=500
-        )
-
-    def refresh(self) -> None:
-        run_worker_once(self.sim, self.redis.url, self.directory)
-
-    def api(self, path: str) -> Any:
-        return self.server.get(path).json()
-
-    def close(self) -> None:
-        self.server.stop()
-        self.sim.stop()
-        self.redis.stop()
+        self.refresh(advance=300)
+        self.serve()
 
 
 @pytest.fixture(scope="module")

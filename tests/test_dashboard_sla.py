@@ -13,41 +13,25 @@ from typing import Any
 import pytest
 
 from model.events import EVENT_TYPES
-from tests.fixtures.mistsim_server import MistSim
-from tests.fixtures.redis_server import RedisServer
-from tests.fixtures.web_server import WebServer, start_web_server
-from tests.fixtures.worker_proc import run_worker_once
+from tests.fixtures.sim_stack import SimStack
 from tests.test_dashboard import expand, load
 
 TOKEN = "tok-sla-test"
 
 
-class FlappedOrg:
+class FlappedOrg(SimStack):
     """A mistsim org refreshed three times: one WAN port went down, then up again."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.redis = RedisServer(directory / "redis")
-        self.redis.start()
-        self.sim = MistSim(
-            ["--port", "0", "--gateways", "12", "--sites", "4", "--tokens", TOKEN],
-            directory / "ca.pem",
-            [TOKEN],
-        )
-        self.refresh()
+        super().__init__(directory, TOKEN, "--gateways", "12", "--sites", "4")
+        self.refresh(advance=60)
         self.gateway = self.quiet_gateway()
         self.port_id = self.gateway["ports"][0]["port_id"]
         self.link("down")
-        self.refresh()
+        self.refresh(advance=60)
         self.link("up")
-        self.refresh()
-        self.server: WebServer = start_web_server(
-            self.redis.url, directory / "web", STATUS_POLL_MS=500
-        )
-
-    def refresh(self) -> None:
-        self.sim.advance(60)
-        run_worker_once(self.sim, self.redis.url, self.directory)
+        self.refresh(advance=60)
+        self.serve()
 
     def link(self, state: str) -> None:
         self.sim.admin("POST", "link", json={"mac": self.gateway["mac"], "port_id": self.port_id,
@@ -62,14 +46,6 @@ class FlappedOrg:
             for g in body["gateways"]
             if g["status"] == "connected" and g["ports"] and all(p["up"] for p in g["ports"])
         )
-
-    def api(self, path: str) -> Any:
-        return self.server.get(path).json()
-
-    def close(self) -> None:
-        self.server.stop()
-        self.sim.stop()
-        self.redis.stop()
 
 
 @pytest.fixture(scope="module")

@@ -11,35 +11,18 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.mistsim_server import MistSim
-from tests.fixtures.redis_server import RedisServer
-from tests.fixtures.web_server import WebServer, start_web_server
-from tests.fixtures.worker_proc import run_worker_once
+from tests.fixtures.sim_stack import SimStack
 
 TOKEN = "tok-worst-test"
 
 
-class Org:
+class Org(SimStack):
+    """An org of 30 gateways (mistsim's edge cases among them), refreshed once."""
+
     def __init__(self, directory: Path) -> None:
-        self.redis = RedisServer(directory / "redis")
-        self.redis.start()
-        self.sim = MistSim(
-            ["--port", "0", "--gateways", "30", "--sites", "8", "--tokens", TOKEN, "--edge-cases"],
-            directory / "ca.pem",
-            [TOKEN],
-        )
-        run_worker_once(self.sim, self.redis.url, directory)
-        self.server: WebServer = start_web_server(
-            self.redis.url, directory / "web", STATUS_POLL_MS=500
-        )
-
-    def api(self, path: str) -> Any:
-        return self.server.get(path).json()
-
-    def close(self) -> None:
-        self.server.stop()
-        self.sim.stop()
-        self.redis.stop()
+        super().__init__(directory, TOKEN, "--gateways", "30", "--sites", "8", "--edge-cases")
+        self.refresh()
+        self.serve()
 
 
 @pytest.fixture(scope="module")
