@@ -21,24 +21,6 @@ OFFLINE, CIRCUITS_DOWN, DEGRADED, STALE, HEALTHY = 4, 3, 2, 1, 0
 """Severity tiers, worst first: a row's `severity` is tier × 1000 + how many (at most 999)."""
 LEVELS = {OFFLINE: "critical", CIRCUITS_DOWN: "critical", DEGRADED: "warning", STALE: "stale"}
 
-ROW_FIELDS = (
-    "org_id",
-    "name",
-    "gateways_online",
-    "gateways_offline",
-    "circuits_up",
-    "circuits_down",
-    "paths_up",
-    "paths_down",
-    "circuits_degraded",
-    "last_update",
-    "age",
-    "stale",
-    "error",
-    "severity",
-    "level",
-    "problem_text",
-)
 COUNTS = (
     "gateways_online",
     "gateways_offline",
@@ -47,6 +29,18 @@ COUNTS = (
     "paths_up",
     "paths_down",
     "circuits_degraded",
+)
+ROW_FIELDS = (
+    "org_id",
+    "name",
+    *COUNTS,
+    "last_update",
+    "age",
+    "stale",
+    "error",
+    "severity",
+    "level",
+    "problem_text",
 )
 CSV_COLUMNS = (
     "org",
