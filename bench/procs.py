@@ -204,6 +204,7 @@ def run_worker_once(
     tokens: list[str],
     timeout: float = 600.0,
     interval: int = 300,
+    extra_env: dict[str, str] | None = None,
 ) -> WorkerRun:
     """Run `worker.py --once` and take its own peak RSS (VmHWM, sampled until it exits).
 
@@ -217,7 +218,7 @@ def run_worker_once(
         [PYTHON, str(ROOT / "worker.py"), "--once"],
         cwd=mist.workdir,
         stdin=subprocess.DEVNULL,
-        env=worker_env(mist, redis_url, interval, tokens),
+        env={**worker_env(mist, redis_url, interval, tokens), **(extra_env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
