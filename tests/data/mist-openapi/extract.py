@@ -81,15 +81,19 @@ def _nullable(node: Any) -> Any:
     return node
 
 
-def main(spec_path: str) -> None:
+def write_subset(
+    spec_path: str, operations: dict[str, str], errors: tuple[str, ...], out_name: str
+) -> None:
+    """The 200 responses of `operations` and the `errors` responses, with every schema they
+    reach (`nullable` rewritten), written to `out_name` beside this file."""
     spec = json.loads(Path(spec_path).read_text())
     responses: dict[str, dict[str, str]] = {}
     wanted: set[str] = set()
-    for operation, path in OPERATIONS.items():
+    for operation, path in operations.items():
         ref = _schema_ref(spec, spec["paths"][path]["get"]["responses"]["200"])
         responses[operation] = {"$ref": ref}
         wanted.add(ref.rsplit("/", 1)[1])
-    for error in ERRORS:
+    for error in errors:
         ref = _schema_ref(spec, spec["components"]["responses"][error])
         responses[error] = {"$ref": ref}
         wanted.add(ref.rsplit("/", 1)[1])
@@ -109,9 +113,13 @@ def main(spec_path: str) -> None:
         "responses": responses,
         "components": {"schemas": {name: _nullable(schemas[name]) for name in sorted(closure)}},
     }
-    out = Path(__file__).with_name("schemas.json")
+    out = Path(__file__).with_name(out_name)
     out.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
     print(f"{out}: {len(closure)} schemas, {out.stat().st_size // 1024} KB")
+
+
+def main(spec_path: str) -> None:
+    write_subset(spec_path, OPERATIONS, ERRORS, "schemas.json")
 
 
 if __name__ == "__main__":
