@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ def _nullable(node: Any) -> Any:
 
 
 def write_subset(
-    spec_path: str, operations: dict[str, str], errors: tuple[str, ...], out_name: str
+    spec_path: str, operations: dict[str, str], errors: Sequence[str], out_name: str
 ) -> None:
     """The 200 responses of `operations` and the `errors` responses, with every schema they
     reach (`nullable` rewritten), written to `out_name` beside this file."""
