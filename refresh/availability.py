@@ -36,7 +36,7 @@ from sla.documents import (
 from store.codec import CsvEncoder, Sink, encode_json, excel_safe
 from store.keys import Dataset
 from store.publisher import Publisher
-from store.sla import read_sla, stage_sla, switch_sla
+from store.sla import read_sla, read_sla_buckets, stage_sla, switch_sla
 from views.metrics import PortFigures, availability_families, gateway_labels, port_labels
 
 log = logging.getLogger("worker")
@@ -73,7 +73,7 @@ class AvailabilityStep:
         with self._lock:
             stored, _ = read_sla(self._client, org_id, ())
             names = needed(stored, snapshot.generated_at).buckets
-            leaving = read_sla(self._client, org_id, names)[1] if names else {}
+            leaving = read_sla_buckets(self._client, org_id, names)
         self.seconds = time.perf_counter() - started
         return Prepared(org_id, snapshot.generated_at, found, final, stored, leaving)
 

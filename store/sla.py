@@ -100,8 +100,21 @@ def read_sla(
     """The org's state and the named closed buckets, in one round trip."""
     keys = [sla_state_key(org_id), *(sla_bucket_key(org_id, name) for name in buckets)]
     found: list[Any] = client.mget(keys)
-    leaving = {name: decode_bucket(raw) for name, raw in zip(buckets, found[1:], strict=True)}
-    return decode_state(found[0]), leaving
+    return decode_state(found[0]), _buckets(buckets, found[1:])
+
+
+def read_sla_buckets(
+    client: redis.Redis, org_id: str, buckets: Sequence[str]
+) -> dict[str, Buckets]:
+    """The named closed buckets alone (the state once read: it is not read and decoded
+    again)."""
+    if not buckets:
+        return {}
+    return _buckets(buckets, client.mget([sla_bucket_key(org_id, name) for name in buckets]))
+
+
+def _buckets(names: Sequence[str], found: Sequence[Any]) -> dict[str, Buckets]:
+    return {name: decode_bucket(raw) for name, raw in zip(names, found, strict=True)}
 
 
 def stage_sla(
