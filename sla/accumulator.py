@@ -352,7 +352,7 @@ def advance(
         for key, flags in final.items():
             fresh.add(key, flags)
         return fresh, {}
-    if at > accumulator.time:
+    if at >= accumulator.time:  # the same second too: its changes and flaps count
         pending = changes(events, accumulator.circuits, accumulator.time, at)
         run = _Run(accumulator, at, accumulator.time + max_gap, pending, leaving or {})
         run.run()

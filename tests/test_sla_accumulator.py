@@ -241,3 +241,14 @@ def test_a_clock_step_back_counts_nothing_and_learns_new_circuits():
     assert worker.figures()["24h"] == (100.0, STEP, 0, 0, 0)
     assert OTHER in worker.acc.circuits
     assert worker.acc.circuits[PORT][0] == DOWN_FLAGS
+
+
+def test_refreshes_within_one_second_still_count_a_flap():
+    """Sums move by whole seconds; a down and an up told by refreshes less than a second
+    apart (a small org, refreshed back to back) are still one flap."""
+    worker = Worker()
+    worker.refresh(START + 5000.1, {PORT: UP_FLAGS})
+    worker.refresh(START + 5000.5, {PORT: DOWN_FLAGS}, [event("port_down", START + 5000.4)])
+    worker.refresh(START + 5000.9, {PORT: UP_FLAGS}, [event("port_up", START + 5000.8)])
+    assert worker.figures()["24h"] == (None, 0, 0, 0, 1)
+    assert worker.acc.circuits[PORT][FLAPS_EVER] == 1
