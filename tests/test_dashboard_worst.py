@@ -1,17 +1,25 @@
 """The site WAN SLE score and the "Worst circuits" view in real Chromium at iPad size, on an
 edge-case org the worker read from mistsim (one simulator, redis-server, gunicorn and browser
-for the module)."""
+for the module), and its availability and flaps rankings on an org published by the worker's
+own code with hand-made 24 h figures."""
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import refresh.writer
+from sla.accumulator import port_key
+from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.sample_data import publish_sample
 from tests.fixtures.sim_stack import SimStack
+from tests.fixtures.web_server import WebServer, start_web_server
+from views.worst import PortFigures, WorstCircuits
 
 TOKEN = "tok-worst-test"
 
@@ -132,4 +140,87 @@ def test_the_worst_view_opens_from_its_link(page, org):
     page.goto(org.server.url + "/#worst")
     page.wait_for_selector("#worst-rows tr")
     assert page.get_attribute("#view-worst", "aria-current") == "page"
+    assert page.problems == []
+
+
+class Counted:
+    """mistsim's org published by the worker's own build and publish code, its worst circuits
+    built with hand-made 24 h figures, as the availability step hands them in: one port flapped
+    4 times and was up 97.5 % of the day, one was down a minute (one flap), one flapped twice
+    too briefly to lose a second."""
+
+    def __init__(self, directory: Path) -> None:
+        self.redis = RedisServer(directory / "redis")
+        self.redis.start()
+        client = self.redis.client()
+        now = time.time()
+        first = publish_sample(client, 12, now=now, histories=False)
+        ports = [
+            [record["id"], item["port_id"]]
+            for record in first.gateways
+            if record.get("status") == "connected"
+            for item in record.get("ports") or ()
+            if item.get("enabled") is not False
+        ]
+        self.flapping, self.brief, self.quick = ports[3], ports[0], ports[5]
+        figures: dict[str, PortFigures] = {
+            port_key(*self.flapping): (97.5, 4),
+            port_key(*self.brief): (99.95, 1),
+            port_key(*self.quick): (100.0, 2),
+        }
+        with pytest.MonkeyPatch.context() as patch:  # the same org again, now counted
+            patch.setattr(
+                refresh.writer,
+                "WorstCircuits",
+                lambda sites, *_args, **_kwargs: WorstCircuits(sites, availability=figures),
+            )
+            publish_sample(client, 12, now=now, histories=False)
+        self.server: WebServer = start_web_server(
+            self.redis.url, directory / "web", STATUS_POLL_MS=500
+        )
+
+    def close(self) -> None:
+        self.server.stop()
+        self.redis.stop()
+
+
+@pytest.fixture(scope="module")
+def counted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Counted]:
+    shared = Counted(tmp_path_factory.mktemp("worst-availability"))
+    try:
+        yield shared
+    finally:
+        shared.close()
+
+
+def cells(page: Any, measure: str) -> list[str]:
+    return page.locator(f"#worst-rows td.col-{measure}").all_inner_texts()
+
+
+def test_the_worst_view_ranks_by_availability_and_flaps(page, counted):
+    document = counted.server.get("/api/worst").json()
+    assert document["measures"][-2:] == ["availability", "flaps"]
+    # by hand: the port that flapped most and was up least is first in both
+    assert ranked_ids(document, "availability") == [counted.flapping, counted.brief]
+    assert ranked_ids(document, "flaps") == [counted.flapping, counted.quick, counted.brief]
+    page.goto(counted.server.url + "/#worst")
+    page.wait_for_selector("#worst-rows tr")
+    for measure, label in (("availability", "Availability 24 h"), ("flaps", "Flaps 24 h")):
+        assert page.inner_text(f"#worst-head-row th[data-sort={measure}]").strip() == label
+        assert page.inner_text(f"#worst-measures button[data-measure={measure}]") == label
+    assert set(cells(page, "availability")) <= {"100 %", "97.50 %", "99.95 %"}
+    page.click("#worst-measures button[data-measure=availability]")
+    assert shown(page) == [counted.flapping, counted.brief]
+    assert cells(page, "availability") == ["97.50 %", "99.95 %"]
+    assert cells(page, "flaps") == ["4", "1"]
+    first = page.locator("#worst-rows td.col-availability").first
+    assert "metric-bad" in (first.get_attribute("class") or "")  # under 99 %: poor
+    assert "availability over the last 24 h" in page.inner_text("#worst-caption")
+    page.click("#worst-head-row th[data-sort=flaps] button")
+    assert shown(page) == [counted.flapping, counted.quick, counted.brief]
+    assert cells(page, "flaps") == ["4", "2", "1"]
+    assert page.get_attribute("#worst-head-row th[data-sort=flaps]", "aria-sort") == "descending"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1180
+    page.locator("#worst-rows tr").first.click()  # opens the flapping port's gateway
+    page.wait_for_selector(f'article.port-card[data-gateway="{counted.flapping[0]}"]')
     assert page.problems == []

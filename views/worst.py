@@ -1,6 +1,10 @@
 """The worst circuits (DATA.md §3.11, `/api/worst`): the N worst WAN ports of the org by each
 measure, gathered while the payload's gateway records stream past.
 
+Availability and flaps (24 h) come from the availability step (refresh/availability.py) as
+`port_figures`, handed in when the builder is made: the worker counts them before the
+payload streams, so every measure is ranked in the same single pass.
+
 For each measure the worker keeps the N worst ports in a bounded heap (O(ports × log N),
 nothing else held), then sends the union of those rows once and, per measure, the order of
 its N worst: the page shows any measure's worst N exactly, sorted, without the whole org.
@@ -14,10 +18,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from model.quality import THRESHOLDS
+from sla.accumulator import Accumulator, port_key
+from sla.circuits import Catalogue
+from sla.documents import figures
 
 WORST_LIMIT = 50  # ports per measure
 UTILISATION_BANDS = [0.7, 0.9]  # busier than this share of the port's speed: fair, poor
+AVAILABILITY_BANDS = [99.9, 99.0]  # per cent over 24 h below this: fair, poor (as sla.js)
 MBPS = 1_000_000
+
+PortFigures = tuple[float | None, int]
+"""A WAN port's availability over 24 h (per cent, None: not observed) and its flaps in 24 h."""
+FULL: PortFigures = (100.0, 0)  # a port `port_figures` leaves out: up all the time observed
 
 COLUMNS = (
     "gateway_id",
@@ -55,27 +67,52 @@ def _higher(column: str) -> Callable[[Row], float | None]:
 
 
 def _lower(column: str) -> Callable[[Row], float | None]:
-    """A measure where less is worse (MOS, availability): ranked by its negative; MOS 0 is
-    Mist's "no score"."""
+    """A measure where less is worse (MOS): ranked by its negative; MOS 0 is Mist's "no
+    score"."""
     index = _INDEX[column]
     return lambda row: (
         -row[index] if isinstance(row[index], int | float) and row[index] > 0 else None
     )
 
 
-# Each measure and how bad a row is by it (None: not ranked by it). `availability` (0-1) and
-# `flaps` (count) are read from a port's record when the worker adds them there: the hook
-# another part fills in; until then their rankings stay empty.
-MEASURES: dict[str, Callable[[Row], float | None]] = {
+def _below_full(column: str) -> Callable[[Row], float | None]:
+    """Availability (per cent): ranked lowest first when under 100; 0 (down all day) is the
+    worst there is, None (not observed) is not ranked."""
+    index = _INDEX[column]
+    return lambda row: (
+        -row[index] if isinstance(row[index], int | float) and row[index] < 100 else None
+    )
+
+
+# Each measure and how bad a row is by it (None: not ranked by it).
+QUALITY: dict[str, Callable[[Row], float | None]] = {
     "score": _higher("score"),
     "loss": _higher("loss"),
     "latency": _higher("latency"),
     "jitter": _higher("jitter"),
     "mos": _lower("mos"),
     "utilisation": _higher("utilisation"),
-    "availability": _lower("availability"),
+}
+MEASURES: dict[str, Callable[[Row], float | None]] = {
+    **QUALITY,
+    "availability": _below_full("availability"),  # only with the availability figures
     "flaps": _higher("flaps"),
 }
+
+
+def port_figures(found: Catalogue, accumulator: Accumulator) -> dict[str, PortFigures]:
+    """Each WAN port's 24 h availability and flaps exactly as /api/availability counts them
+    (sla.documents.figures), by its accumulator key, for the ports with something to say: a
+    port left out is FULL, so a healthy org costs an empty dict. The availability step's
+    catalogue and sums after this refresh's events, one pass."""
+    found_figures: dict[str, PortFigures] = {}
+    circuits = accumulator.circuits
+    for key in found.ports:
+        counted = figures(circuits.get(key))  # cached: alike ports share one
+        value = (counted["availability"][0], counted["flaps"][0])
+        if value != FULL:
+            found_figures[key] = value
+    return found_figures
 
 
 def utilisation(port: Mapping[str, Any]) -> float | None:
@@ -87,9 +124,15 @@ def utilisation(port: Mapping[str, Any]) -> float | None:
     return round(max(rates) / (speed * MBPS), 6)
 
 
-def port_row(gateway: Mapping[str, Any], site: str, port: Mapping[str, Any]) -> Row:
-    """One WAN port as a row of COLUMNS."""
+def port_row(
+    gateway: Mapping[str, Any],
+    site: str,
+    port: Mapping[str, Any],
+    counted: PortFigures | None = None,
+) -> Row:
+    """One WAN port as a row of COLUMNS (availability and flaps null without `counted`)."""
     worst = port.get("worst") or {}
+    availability, flaps = counted if counted is not None else (None, None)
     return [
         gateway.get("id"),
         gateway.get("name"),
@@ -109,18 +152,27 @@ def port_row(gateway: Mapping[str, Any], site: str, port: Mapping[str, Any]) -> 
         utilisation(port),
         port.get("rx_bps"),
         port.get("tx_bps"),
-        port.get("availability"),
-        port.get("flaps"),
+        availability,
+        flaps,
     ]
 
 
 class WorstCircuits:
     """The N worst WAN ports by each measure, fed one §3.1 gateway record at a time."""
 
-    def __init__(self, sites: list[dict], limit: int = WORST_LIMIT) -> None:
+    def __init__(
+        self,
+        sites: list[dict],
+        limit: int = WORST_LIMIT,
+        availability: Mapping[str, PortFigures] | None = None,
+    ) -> None:
+        """`availability`: `port_figures` of this refresh; without it (the availability step
+        failed or did not run) the document has neither measure and those columns are null."""
         self.limit = limit
         self._site_names = {site.get("id"): site.get("name") or "" for site in sites}
-        self._heaps: dict[str, list[tuple[float, int, Row]]] = {name: [] for name in MEASURES}
+        self._availability = availability
+        self._measures = QUALITY if availability is None else MEASURES
+        self._heaps: dict[str, list[tuple[float, int, Row]]] = {name: [] for name in self._measures}
         self._seen = 0
         self.ports = 0  # WAN ports considered
 
@@ -130,13 +182,15 @@ class WorstCircuits:
         if gateway.get("status") != "connected":
             return
         site = str(self._site_names.get(gateway.get("site_id") or "") or "")
+        counted = self._availability
         for port in gateway.get("ports") or ():
             if not isinstance(port, Mapping) or port.get("enabled") is False:
                 continue
             self.ports += 1
-            row = port_row(gateway, site, port)
+            key = port_key(str(gateway.get("id")), str(port.get("port_id")))
+            row = port_row(gateway, site, port, None if counted is None else counted.get(key, FULL))
             self._seen += 1
-            for name, badness in MEASURES.items():
+            for name, badness in self._measures.items():
                 value = badness(row)
                 if value is None:
                     continue
@@ -169,8 +223,9 @@ class WorstCircuits:
             "thresholds": {
                 **{name: list(values) for name, values in THRESHOLDS.items()},
                 "utilisation": list(UTILISATION_BANDS),
+                "availability": list(AVAILABILITY_BANDS),
             },
-            "measures": list(MEASURES),
+            "measures": list(self._measures),
             "columns": list(COLUMNS),
             "rows": rows,
             "rankings": rankings,

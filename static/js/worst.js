@@ -2,20 +2,28 @@
 // the org by each measure. Choosing a measure (its button or its column header) shows that
 // measure's N worst, worst first, as the server ranked them; choosing it again turns the order
 // round; the text columns sort the list shown A→Z. A row opens its gateway in the table.
+// The worker decides which measures there are (`measures`: availability and flaps over 24 h
+// only when it counted them) and ranks each; the page names and draws them.
 
 import { getJSON } from './api.js';
+import { percentText } from './availability.js';
 import { el, formatBits, metricNode, text } from './format.js';
 import { icon } from './icons.js';
 
-const MEASURES = [
-  ['score', 'Worst path'], ['loss', 'Loss'], ['latency', 'Latency'], ['jitter', 'Jitter'],
-  ['mos', 'MOS'], ['utilisation', 'Utilisation'], ['availability', 'Availability'], ['flaps', 'Flaps'],
-];
+const LABELS = {
+  score: 'Worst path', loss: 'Loss', latency: 'Latency', jitter: 'Jitter', mos: 'MOS',
+  utilisation: 'Utilisation', availability: 'Availability 24 h', flaps: 'Flaps 24 h',
+};
+// How the caption names a measure's list, and what it says when the list is empty.
+const BY = { availability: 'availability over the last 24 h', flaps: 'flaps in the last 24 h' };
+const NONE = {
+  availability: 'No WAN port lost availability in the last 24 h.',
+  flaps: 'No WAN port flapped in the last 24 h.',
+};
 const TEXT_COLUMNS = [['gateway', 'Gateway'], ['port', 'WAN port'], ['isp', 'ISP']];
-const HOOKS = new Set(['availability', 'flaps']); // shown once the worker sends them
 
-function percent(share, digits = 1) {
-  return share === null || share === undefined ? '—' : `${(share * 100).toFixed(digits)} %`;
+function percent(share) {
+  return share === null || share === undefined ? '—' : `${(share * 100).toFixed(1)} %`;
 }
 
 export class WorstView {
@@ -49,14 +57,14 @@ export class WorstView {
     }
   }
 
-  /** Measures that any row has a value for (availability and flaps only once sent). */
+  /** The measures the worker sent, in its order, with their names. */
   measures() {
-    const rankings = (this.document && this.document.rankings) || {};
-    return MEASURES.filter(([name]) => !HOOKS.has(name) || (rankings[name] || []).length);
+    const sent = (this.document && this.document.measures) || [];
+    return sent.map((name) => [name, LABELS[name] || name]);
   }
 
   choose(key) {
-    if (MEASURES.some(([name]) => name === key)) {
+    if (this.measures().some(([name]) => name === key)) {
       this.reversed = this.measure === key && !this.textSort ? !this.reversed : false;
       this.measure = key;
       this.textSort = null;
@@ -89,8 +97,8 @@ export class WorstView {
   render() {
     if (!this.document) return;
     const measures = this.measures();
-    if (!measures.some(([name]) => name === this.measure)) this.measure = 'score';
-    const label = measures.find(([name]) => name === this.measure)[1];
+    if (!measures.some(([name]) => name === this.measure)) this.measure = measures.length ? measures[0][0] : 'score';
+    const by = BY[this.measure] || (LABELS[this.measure] || this.measure).toLowerCase();
     this.buttons.replaceChildren(...measures.map(([name, text_]) => {
       const button = el('button', { type: 'button', class: 'btn btn-outline-light btn-touch', 'data-measure': name,
         'aria-pressed': name === this.measure ? 'true' : 'false', text: text_ });
@@ -100,9 +108,9 @@ export class WorstView {
     this.renderHead(measures);
     const rows = this.rows();
     this.caption.textContent = rows.length
-      ? `The ${rows.length} worst of ${Number(this.document.ports || 0).toLocaleString()} WAN ports by ${label.toLowerCase()}`
+      ? `The ${rows.length} worst of ${Number(this.document.ports || 0).toLocaleString()} WAN ports by ${by}`
         + `${this.reversed ? ' (least bad first)' : ''} · tap a row to open its gateway`
-      : `No WAN port reports ${label.toLowerCase()} now.`;
+      : NONE[this.measure] || `No WAN port reports ${by} now.`;
     this.body.replaceChildren(...rows.map((row) => this.row(row, measures)));
   }
 
@@ -141,7 +149,17 @@ export class WorstView {
       return el('td', { class: `metric${level ? ` metric-${level}` : ''}`, title: `↓ ${formatBits(row.rx_bps)} ↑ ${formatBits(row.tx_bps)}` },
         percent(row.utilisation));
     }
-    if (name === 'availability') return el('td', { class: 'metric', text: percent(row.availability, 2) });
+    if (name === 'availability') {
+      const bands = thresholds.availability || [];
+      const value = row.availability;
+      const level = typeof value !== 'number' ? '' : value < bands[1] ? 'bad' : value < bands[0] ? 'warn' : '';
+      return el('td', { class: `metric${level ? ` metric-${level}` : ''}`, title: 'Up over the time observed in the last 24 h',
+        text: percentText(value) });
+    }
+    if (name === 'flaps') {
+      return el('td', { class: `metric${row.flaps > 0 ? ' metric-warn' : ''}`, title: 'Went down after being up, last 24 h',
+        text: text(row.flaps) });
+    }
     return el('td', { class: 'metric', text: text(row[name]) });
   }
 
@@ -155,7 +173,11 @@ export class WorstView {
       el('td', { class: 'col-port' }, el('span', { class: 'port-id', text: text(row.port) }),
         row.wan_name ? el('span', { class: 'worst-site', title: row.wan_name, text: row.wan_name }) : null),
       el('td', { class: 'col-isp', title: text(row.isp), text: text(row.isp) }),
-      ...measures.map(([name]) => this.cell(name, row)));
+      ...measures.map(([name]) => {
+        const td = this.cell(name, row);
+        td.classList.add(`col-${name}`);
+        return td;
+      }));
     tr.addEventListener('click', (event) => {
       if (event.target.closest('a')) return;
       this.onOpen(row.gateway_id);
