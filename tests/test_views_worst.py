@@ -191,6 +191,10 @@ def test_port_figures_are_the_availability_documents_own_24_h_figures() -> None:
     found, accumulator = day_of(org_at)
     counted = port_figures(found, accumulator)
     assert counted == {port_key("gw1", "a"): (95.833, 1)}
-    part = dict(by_gateway(found, accumulator))["gw1"]["ports"][0]
-    assert (part["availability"][0], part["flaps"][0]) == counted[port_key("gw1", "a")]
+    for gateway_id, part in by_gateway(found, accumulator):  # every port, its 24 h figures
+        for row in part["ports"]:
+            key = port_key(gateway_id, row["port_id"])
+            assert (row["availability"][0], row["flaps"][0]) == counted.get(key, FULL)
+    del accumulator.circuits[port_key("gw2", "a")]  # as if first seen this refresh
+    assert port_figures(found, accumulator)[port_key("gw2", "a")] == (None, 0)
     assert set(MEASURES) == set(QUALITY) | {"availability", "flaps"}

@@ -18,9 +18,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from model.quality import THRESHOLDS
-from sla.accumulator import Accumulator, port_key
+from sla.accumulator import (
+    DOWN,
+    FLAPS,
+    HOUR_AT,
+    OBSERVED,
+    SUM24,
+    Accumulator,
+    port_key,
+)
+from sla.accumulator import availability as percent_up
 from sla.circuits import Catalogue
-from sla.documents import figures
 
 WORST_LIMIT = 50  # ports per measure
 UTILISATION_BANDS = [0.7, 0.9]  # busier than this share of the port's speed: fair, poor
@@ -30,6 +38,8 @@ MBPS = 1_000_000
 PortFigures = tuple[float | None, int]
 """A WAN port's availability over 24 h (per cent, None: not observed) and its flaps in 24 h."""
 FULL: PortFigures = (100.0, 0)  # a port `port_figures` leaves out: up all the time observed
+WorstFigures = Mapping[str, PortFigures]
+"""`port_figures`: each WAN port's PortFigures by its accumulator key (sla.accumulator.port_key)."""
 
 COLUMNS = (
     "gateway_id",
@@ -101,18 +111,26 @@ MEASURES: dict[str, Callable[[Row], float | None]] = {
 
 
 def port_figures(found: Catalogue, accumulator: Accumulator) -> dict[str, PortFigures]:
-    """Each WAN port's 24 h availability and flaps exactly as /api/availability counts them
-    (sla.documents.figures), by its accumulator key, for the ports with something to say: a
-    port left out is FULL, so a healthy org costs an empty dict. The availability step's
-    catalogue and sums after this refresh's events, one pass."""
-    found_figures: dict[str, PortFigures] = {}
+    """Each WAN port's 24 h availability and flaps as /api/availability counts them (its
+    24 h sums and sla.accumulator.availability), by its accumulator key, for the ports with
+    something to say: a port left out is FULL, so a steady org costs a small dict. The
+    availability step's catalogue and sums after this refresh's events; one pass, the
+    steady ports without a call."""
+    counted: dict[str, PortFigures] = {}
     circuits = accumulator.circuits
+    hour_down, sum_down = HOUR_AT + DOWN, SUM24 + DOWN
+    hour_flaps, sum_flaps = HOUR_AT + FLAPS, SUM24 + FLAPS
     for key in found.ports:
-        counted = figures(circuits.get(key))  # cached: alike ports share one
-        value = (counted["availability"][0], counted["flaps"][0])
-        if value != FULL:
-            found_figures[key] = value
-    return found_figures
+        record = circuits.get(key)
+        if record is None:  # first seen this refresh: nothing observed yet
+            counted[key] = (None, 0)
+            continue
+        down = record[hour_down] + record[sum_down]
+        flaps = record[hour_flaps] + record[sum_flaps]
+        observed = record[HOUR_AT + OBSERVED] + record[SUM24 + OBSERVED]
+        if down or flaps or observed <= 0:
+            counted[key] = (percent_up(observed, down), flaps)
+    return counted
 
 
 def utilisation(port: Mapping[str, Any]) -> float | None:
@@ -164,7 +182,7 @@ class WorstCircuits:
         self,
         sites: list[dict],
         limit: int = WORST_LIMIT,
-        availability: Mapping[str, PortFigures] | None = None,
+        availability: WorstFigures | None = None,
     ) -> None:
         """`availability`: `port_figures` of this refresh; without it (the availability step
         failed or did not run) the document has neither measure and those columns are null."""
