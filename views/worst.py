@@ -205,8 +205,11 @@ class WorstCircuits:
             if not isinstance(port, Mapping) or port.get("enabled") is False:
                 continue
             self.ports += 1
-            key = port_key(str(gateway.get("id")), str(port.get("port_id")))
-            row = port_row(gateway, site, port, None if counted is None else counted.get(key, FULL))
+            figures = None
+            if counted is not None:
+                key = port_key(str(gateway.get("id")), str(port.get("port_id")))
+                figures = counted.get(key, FULL)
+            row = port_row(gateway, site, port, figures)
             self._seen += 1
             for name, badness in self._measures.items():
                 value = badness(row)
