@@ -82,7 +82,7 @@ def test_the_alert_reaches_the_receiver_before_its_refresh_publishes(
                 seen["published_at"] = time.time()
                 return publish(*args, **kwargs)
 
-            instance.pipeline._publish = held_publish  # type: ignore[method-assign]
+            instance.pipeline._publish = held_publish
             assert instance.refresh()
             assert instance.alerts is not None and instance.alerts.drain(30)
         finally:
@@ -121,7 +121,7 @@ def test_a_refresh_failing_after_its_alerts_left_is_retried_without_a_second_ale
                     raise redis.ConnectionError("history write failed")
                 return traffic(*args, **kwargs)
 
-            instance.pipeline._traffic = failing_traffic  # type: ignore[method-assign]
+            instance.pipeline._traffic = failing_traffic
             assert not instance.refresh()  # failed: nothing published …
             assert not any(
                 e["port_id"] == port_id for e in served_events(redis_server, record["id"])
