@@ -50,7 +50,7 @@ from settings import (
     load_worker_settings,
 )
 from store.events import Retention
-from store.keys import LEASE_SECONDS
+from store.keys import KEY_LOCK, LEASE_SECONDS
 from store.lease import lock_owner
 from store.reads import connect
 from store.status import read_status, write_status
@@ -92,8 +92,10 @@ class Worker:
         self.pipeline = Pipeline(self._parts(), self)
         self.status = RefreshStatus.resume(self.interval, self._safe(read_status))
         self.alerts: Alerts | None = None
-        if settings.alerts.urls:  # events queue alerts with the publish; threads send them
-            self.alerts = Alerts(self.client, settings.alerts, interval=self.interval)
+        if settings.alerts.urls:  # events queue alerts once derived; threads send them
+            self.alerts = Alerts(
+                self.client, settings.alerts, interval=self.interval, fence=(KEY_LOCK, owner)
+            )
             self.pipeline.parts.events.alerts = self.alerts
             self.status.receivers = self.alerts.status
         self._clock_start = time.monotonic()

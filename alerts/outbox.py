@@ -1,8 +1,9 @@
 """The durable outbox: one Redis list of alerts per receiver, plus what delivery last saw.
 
-Alerts are queued in the same MULTI/EXEC that publishes the refresh (or that stores a
-failed refresh's events), so an event stored is an alert queued: a worker killed right after
-loses nothing, and a receiver down for an hour finds its alerts waiting, in order. A value
+A refresh's alerts are queued in a MULTI/EXEC of their own as soon as its events are derived
+(before the refresh publishes them), and a failed refresh's in the one that stores its
+events, so an event stored is an alert already queued: a worker killed right after loses
+nothing, and a receiver down for an hour finds its alerts waiting, in order. A value
 holds the alert record only (title, text, the event's facts, its idempotency key), never a
 URL: receivers are numbers. DATA.md §2 lists the keys.
 """
@@ -36,6 +37,12 @@ def queue_alerts(
             key = alert_outbox_key(receiver)
             pipe.rpush(key, *(encode_json(item) for item in items))
             pipe.ltrim(key, -ALERT_OUTBOX_MAX, -1)
+    pipe.set(alert_holddown_key(org_id), encode_json(dict(state)))
+
+
+def keep_holddown(pipe: Any, org_id: str, state: Mapping[str, Any]) -> None:
+    """The hold-down state alone, in `pipe` (the publish of a refresh whose alerts left
+    ahead of it: its changes are stored now, none pending)."""
     pipe.set(alert_holddown_key(org_id), encode_json(dict(state)))
 
 

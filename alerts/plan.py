@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.holddown import HoldDown
+from alerts.holddown import HoldDown, subject_of
 from alerts.rules import Rules
 from model.events import SEVERITIES
 
@@ -40,6 +40,11 @@ LABELS: dict[str, str] = {
     "data_fresh": "Data fresh again",
 }
 SUMMARY_EXAMPLES = 10  # alerts named in a storm summary
+PENDING = "~pending"
+"""The hold-down state's entry for changes alerted before their refresh published (no
+subject starts with `~`): change key → alert id. A refresh that fails after its alerts left
+leaves it in place, so its retry, which derives the same changes again (the events state did
+not advance), sends none of them twice; the publish that stores the events clears it."""
 EVENT_KEYS = (
     "id", "time", "type", "severity", "source", "org_id", "org_name", "site_id", "site_name",
     "gateway_id", "gateway_name", "port_id", "peer_mac", "peer_name", "peer_port_id",
@@ -66,6 +71,11 @@ class Plan:
     state: dict[str, Any]
     held: int = 0  # events hold-down kept back
     muted: int = 0  # alerts quiet hours kept from a receiver
+    repeated: int = 0  # changes already alerted by a refresh that did not publish
+
+    def published(self) -> dict[str, Any]:
+        """The state once this refresh's events are stored: no change is pending any more."""
+        return {key: value for key, value in self.state.items() if key != PENDING}
 
 
 def when_text(when: float) -> str:
@@ -148,17 +158,38 @@ def summary_alert(alerts: Sequence[Mapping[str, Any]], now: float) -> dict[str, 
     }
 
 
+def change_key(event: Mapping[str, Any]) -> str:
+    """The same change, derived again by a retried refresh: its subject and type (a Mist
+    event keeps its own id: Mist's time makes it the same on every read)."""
+    if event.get("source") not in (None, "refresh"):
+        return f"id\t{event.get('id')}"
+    return f"{subject_of(event)}\t{event.get('type')}"
+
+
 def plan_alerts(
     events: Sequence[Mapping[str, Any]],
     state: Mapping[str, Any],
     now: float,
     config: AlertConfig,
+    *,
+    pending: bool = False,
 ) -> Plan:
-    """What each receiver gets for this refresh's events (oldest first)."""
+    """What each receiver gets for this refresh's events (oldest first). `pending`: the
+    events are not stored yet (alerted ahead of the publish): remember their changes until
+    the publish clears them (Plan.published), so a retry does not alert them again."""
+    marks = state.get(PENDING)
+    marks = dict(marks) if isinstance(marks, dict) else {}
+    fresh = [event for event in events if change_key(event) not in marks]
     window = config.hold_down * config.interval
-    sent, kept = HoldDown(window, config.interval).apply(events, state, now)
+    holddown = {key: value for key, value in state.items() if key != PENDING}
+    sent, kept = HoldDown(window, config.interval).apply(fresh, holddown, now)
+    if pending:
+        marks.update((change_key(event), f"mcs-{event.get('id')}") for event in fresh)
+    if marks:
+        kept[PENDING] = marks
     plan = Plan(alerts={n: [] for n in range(1, config.receivers + 1)}, state=kept)
-    plan.held = max(0, len(events) - len(sent))
+    plan.repeated = len(events) - len(fresh)
+    plan.held = max(0, len(fresh) - len(sent))
     for event, flaps in sent:
         alert = event_alert(event, flaps, config.hold_down)
         for receiver in config.rules.receivers_for(event, config.receivers):

@@ -1,9 +1,13 @@
-"""The worker's alerting: plans each refresh's alerts into its publish, and runs delivery.
+"""The worker's alerting: queues each refresh's alerts as soon as its events are known, and
+runs delivery.
 
-`plan` is called by the event step (refresh/events.py) before the switch and returns what to
-add to it; `enqueue` does the same for a failed refresh's own events. Neither ever raises:
-a bug or a Redis error here costs alerts, never a refresh. Delivery runs on one thread per
-receiver (delivery.py) while this worker holds the lease.
+`hand_off` is called by the event step (refresh/events.py) right after the events are
+derived, before history, availability and the publish: the alerts leave then, a whole
+refresh earlier than the publish. What it returns goes into the publish switch (the
+hold-down state with the refresh's changes no longer pending). `enqueue` queues a failed
+refresh's own events. None of them ever raises: a bug or a Redis error here costs alerts,
+never a refresh. Delivery runs on one thread per receiver (delivery.py) while this worker
+holds the lease.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from alerts.delivery import DeliveryThread, Receiver, Sender
 from alerts.plan import AlertConfig, Plan, plan_alerts
 from alerts.rules import load_rules
 from settings import AlertSettings
+from store.lease import LeaseLost
+from store.publisher import FENCE_TRIES
+from store.transaction import Transaction
 
 log = logging.getLogger("alerts")
 
@@ -36,8 +43,10 @@ class Alerts:
         interval: int,
         backoff: tuple[float, float] = (1.0, 300.0),
         timeout: tuple[float, float] = (5.0, 10.0),
+        fence: tuple[str, str] | None = None,
     ) -> None:
         self.client = client
+        self.fence = fence  # (lease key, owner): alerts queued ahead of a publish need the lease
         self.config = AlertConfig(
             receivers=len(settings.urls),
             rules=load_rules(settings.rules_file, len(settings.urls)),
@@ -62,25 +71,67 @@ class Alerts:
 
     # ------------------------------------------------------------ planning (refresh thread)
 
-    def _plan(self, org_id: str, events: Sequence[Mapping[str, Any]], now: float) -> Plan:
-        plan = plan_alerts(events, outbox.read_holddown(self.client, org_id), now, self.config)
+    def _plan(
+        self, org_id: str, events: Sequence[Mapping[str, Any]], now: float, *, pending: bool
+    ) -> Plan:
+        state = outbox.read_holddown(self.client, org_id)
+        plan = plan_alerts(events, state, now, self.config, pending=pending)
         queued = sum(len(items) for items in plan.alerts.values())
         if events or queued:
             log.info(
-                "alerts: %d queued from %d events (%d held down, %d in quiet hours)",
+                "alerts: %d queued from %d events (%d held down, %d in quiet hours, "
+                "%d already sent by a refresh that did not publish)",
                 queued,
                 len(events),
                 plan.held,
                 plan.muted,
+                plan.repeated,
             )
         return plan
+
+    def hand_off(
+        self, org_id: str, events: Sequence[Mapping[str, Any]], now: float
+    ) -> Callable[[Any], None] | None:
+        """A refresh's alerts, queued now in a transaction of their own (fenced on the lease
+        when `fence` is set), as soon as its events are derived: delivery starts while the
+        refresh goes on to history, availability and the publish. Returns what the publish
+        switch adds: the hold-down state with this refresh's changes no longer pending (or,
+        when queueing failed here, the whole queue, as before: an event stored is an alert
+        queued). Never raises."""
+        try:
+            plan = self._plan(org_id, events, now, pending=True)
+        except Exception:
+            log.exception("alerts: planning failed for org %s; this refresh sends none", org_id)
+            return None
+        try:
+            self._queue_fenced(org_id, plan)
+        except (redis.RedisError, LeaseLost) as error:
+            log.warning("alerts: could not queue ahead of the publish: %s", type(error).__name__)
+            return lambda pipe: outbox.queue_alerts(pipe, org_id, plan.alerts, plan.published())
+        self.wake()
+        published = plan.published()
+        return lambda pipe: outbox.keep_holddown(pipe, org_id, published)
+
+    def _queue_fenced(self, org_id: str, plan: Plan) -> None:
+        """One MULTI/EXEC, applied only while the lease is ours (when fenced); our own
+        heartbeat renewing the lease in between makes EXEC apply nothing: ask again."""
+        for attempt in range(FENCE_TRIES):
+            try:
+                with Transaction(self.client, fence=self.fence) as transaction:
+                    outbox.queue_alerts(transaction, org_id, plan.alerts, plan.state)
+                    transaction.execute()
+                return
+            except redis.WatchError:
+                if attempt == FENCE_TRIES - 1:
+                    raise
 
     def plan(
         self, org_id: str, events: Sequence[Mapping[str, Any]], now: float
     ) -> Callable[[Any], None] | None:
-        """What to add to the refresh's switch (its alerts and hold-down state), or None."""
+        """What to add to a transaction that stores `events` (their alerts and hold-down
+        state), or None."""
         try:
-            plan = self._plan(org_id, events, now)
+            plan = self._plan(org_id, events, now, pending=False)
         except Exception:
             log.exception("alerts: planning failed for org %s; this refresh sends none", org_id)
             return None

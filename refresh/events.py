@@ -1,8 +1,11 @@
 """A refresh's event step: compare the snapshot with the last one, and store what changed.
 
-The events and the state to compare with next time go live with the snapshot (in its
-switch); a refresh that fails publishes nothing, so its own events (refresh failing, tokens
-exhausted, data stale) are written on their own by `failed`.
+The alerts leave as soon as the events are derived (`derive` hands them to the outbox, before
+availability, history and the publish); the events and the state to compare with next time
+go live with the snapshot (in its switch), so /api/events and the page show only published
+refreshes. A refresh that fails publishes nothing, so its own events (refresh failing, tokens
+exhausted, data stale) are written on their own by `failed`; the retry that derives the same
+changes again sends none of their alerts twice (alerts/plan.py, PENDING).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ log = logging.getLogger("worker")
 class AlertHook(Protocol):
     """Alerting (alerts/service.py): queues alerts for new events; never raises."""
 
-    def plan(
+    def hand_off(
         self, org_id: str, events: Sequence[Mapping[str, Any]], now: float
     ) -> Callable[[Any], None] | None: ...
     def enqueue(
@@ -67,6 +70,7 @@ class EventStep:
         self.alerts: AlertHook | None = None  # the worker sets it when alerts are configured
         self.availability = AvailabilityStep(client, redis_lock, interval=interval)
         self._prepared: dict[str, Prepared] = {}  # by org: orgs of several run side by side
+        self._handed: dict[str, Callable[[Any], None] | None] = {}  # by org: for the switch
 
     def read_mist(self, mist: MistConnection, now: float, org_id: str) -> Fetched:
         """Mist's gateway events since the last read (a job of the fetch: its failure is
@@ -101,6 +105,7 @@ class EventStep:
             system, snapshot.org, snapshot.generated_at, failing=False, exhausted=False, stale=False
         )
         derived.events.extend(cleared)
+        self._hand_off(org_id, derived.events, snapshot.generated_at)
         self._prepared[org_id] = self.availability.prepare(snapshot, org_id, derived.state)
         log.info(
             "events: %d new (%d read from Mist), %.2f s",
@@ -109,6 +114,13 @@ class EventStep:
             time.monotonic() - started,
         )
         return derived, conditions
+
+    def _hand_off(self, org_id: str, events: Sequence[Mapping[str, Any]], now: float) -> None:
+        """The alerts of the events just derived, to the outbox now (not with the publish,
+        a whole refresh later); what the publish switch must add is kept for it."""
+        if self.alerts is not None:
+            with self._lock:
+                self._handed[org_id] = self.alerts.hand_off(org_id, events, now)
 
     def publish(
         self,
@@ -125,12 +137,12 @@ class EventStep:
         prepared = self._prepared.pop(org_id, None)
         if prepared is not None:
             self.availability.publish(out, prepared, derived.events, metrics)
-        alerts = self.alerts.plan(org_id, derived.events, now) if self.alerts else None
+        alerts = self._handed.pop(org_id, None)  # queued when derived (hand_off)
 
         def queue(switch: Any) -> None:
             queue_events(switch, org_id, derived.events, conditions, now, self.retention)
             switch_state(switch, org_id)
-            if alerts is not None:  # an event stored is an alert queued: same transaction
+            if alerts is not None:  # the alerts' changes are stored now: none is pending
                 alerts(switch)
 
         out.with_switch(queue)
@@ -142,6 +154,7 @@ class EventStep:
         for Redis (the failure is already being told). Returns the events written."""
         if org_id is None:
             return 0
+        self._handed.pop(org_id, None)  # its alerts' changes stay pending for the retry
         stale = is_stale(data_age(last_update, now), self.interval)
         try:
             with self._lock:

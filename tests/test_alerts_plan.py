@@ -166,3 +166,26 @@ def test_format_detection_reads_only_the_host():
     assert detect_format("https://x.webhook.office.com/webhookb2/y") == "teams"
     assert detect_format("https://prod.westeurope.logic.azure.com:443/workflows/z") == "teams"
     assert detect_format("https://example.com/hooks.slack.com/") == "generic"
+
+
+def test_a_change_alerted_ahead_of_a_publish_that_failed_is_not_alerted_again_by_its_retry():
+    config = AlertConfig(receivers=1, hold_down=1, interval=INTERVAL)  # windows end at once
+    early = plan_alerts([port_event("port_down", T0)], {}, T0, config, pending=True)
+    assert [a["type"] for a in early.alerts[1]] == ["port_down"]
+    # the refresh failed: its own event's alert is planned with the marks left in place
+    failing = plan_alerts([], early.state, T0 + 1, config)
+    assert failing.alerts[1] == []
+    # the retry derives the same change again, later (a new time, a new event id)
+    retry = plan_alerts(
+        [port_event("port_down", T0 + INTERVAL)], failing.state, T0 + INTERVAL, config, pending=True
+    )
+    assert retry.alerts[1] == [] and retry.repeated == 1
+    # it published: the change is stored, the next one is alerted as usual
+    after = plan_alerts(
+        [port_event("port_up", T0 + 2 * INTERVAL)], retry.published(), T0 + 2 * INTERVAL, config
+    )
+    assert [a["type"] for a in after.alerts[1]] == ["port_up"]
+    again = plan_alerts(
+        [port_event("port_down", T0 + 3 * INTERVAL)], after.state, T0 + 3 * INTERVAL, config
+    )
+    assert [a["type"] for a in again.alerts[1]] == ["port_down"]  # not held as pending
