@@ -20,6 +20,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from model.events import EVENT_FIELDS, event_id
@@ -183,11 +184,7 @@ class Block:
 
     def _times(self) -> list[int]:
         """Every row's time in ms (the steps added up)."""
-        times, total = [], self.hour * 1000
-        for step in self.columns["t"]:
-            total += step
-            times.append(total)
-        return times
+        return list(accumulate(self.columns["t"], initial=self.hour * 1000))[1:]
 
     def rows_until(self, newest_ms: float) -> int:
         """How many rows have a time ≤ newest_ms (the rows a page from there may read)."""

@@ -7,7 +7,9 @@ read), the same in both, so a cursor made in the set still holds once its hour i
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import redis
@@ -92,24 +94,62 @@ def read_recent(
     return [decode_member(as_bytes(member), float(score)) for member, score in found]
 
 
+FILTER_SCRIPT = """
+local rows = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'BYSCORE', 'REV',
+  'LIMIT', ARGV[3], ARGV[4], 'WITHSCORES')
+local types, severities, site, gateway = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local wanted, out, read = tonumber(ARGV[5]), {}, 0
+for i = 1, #rows, 2 do
+  local m = rows[i]
+  read = read + 1
+  local a = string.find(m, '\t', 1, true)
+  local b = string.find(m, '\t', a + 1, true)
+  local c = string.find(m, '\t', b + 1, true)
+  local d = string.find(m, '\t', c + 1, true)
+  if (types == '' or string.find(types, ',' .. string.sub(m, 1, a - 1) .. ',', 1, true))
+    and (severities == ''
+      or string.find(severities, ',' .. string.sub(m, a + 1, b - 1) .. ',', 1, true))
+    and (site == '' or string.sub(m, b + 1, c - 1) == site)
+    and (gateway == '' or string.sub(m, c + 1, d - 1) == gateway) then
+    out[#out + 1] = m
+    out[#out + 1] = rows[i + 1]
+    if #out >= 2 * wanted then break end
+  end
+end
+local last, same = '', 0
+if read > 0 then
+  last = rows[2 * read]
+  local j = read
+  while j > 0 and rows[2 * j] == last do same = same + 1; j = j - 1 end
+end
+return {read, #rows / 2, last, same, out}
+"""  # the set's members filtered by their head in Redis: only the matches cross the wire
+BATCH = 5000  # members one call of the script reads at most
+
+
+def _listed(values: frozenset[str]) -> str:
+    return "," + ",".join(sorted(values)) + "," if values else ""
+
+
 def _recent(client: redis.Redis, org_id: str, flt: Filter, search: Search) -> bool:
     """The set's part of the page; True when the set holds nothing older in range."""
-    batch = min(max(search.limit * 2, 200), 5000)
+    script = client.register_script(FILTER_SCRIPT)
     while not search.full():
-        page = read_recent(
-            client, org_id, newest=search.newest, oldest=search.oldest, skip=search.skip,
-            count=batch,
-        )  # fmt: skip
-        read = 0
-        for event in page:
-            read += 1
-            _step(search, event.time)
-            if flt.matches(event):
-                search.found.append(event)
-                if search.full():
-                    break
-        search.budget -= read
-        if len(page) < batch and read == len(page):
+        args: list[str | int] = [
+            repr(float(search.newest)), repr(float(search.oldest)), search.skip,
+            min(BATCH, search.budget), search.limit - len(search.found), _listed(flt.types),
+            _listed(flt.severities), flt.site or "", flt.gateway or "",
+        ]  # fmt: skip
+        read, total, last, same, out = script(keys=[events_key(org_id)], args=args)
+        for n in range(0, len(out), 2):
+            search.found.append(decode_member(as_bytes(out[n]), float(out[n + 1])))
+        if read:
+            if float(last) == search.newest:
+                search.skip += int(read)
+            else:
+                search.newest, search.skip = float(last), int(same)
+        search.budget -= int(read)
+        if total < min(BATCH, search.budget + read) and read == total:
             return True
     return False
 
@@ -133,27 +173,33 @@ class BlockReader:
     ) -> bool:
         """Rows from the search's position down to row `lowest`; True when it went past
         `oldest` (nothing older can match)."""
-        newest_ms = math.inf if math.isinf(s.newest) else round(s.newest * 1000)
-        oldest_ms = round(s.oldest * 1000)
-        pending = 0 if math.isinf(s.newest) else s.skip
-        chosen: list[int] = []
-        done = False
-        for index in range(block.rows_until(newest_ms) - 1, lowest - 1, -1):
-            if len(s.found) + len(chosen) >= s.limit or s.budget <= 0:
-                break
-            if block.times[index] < oldest_ms:
-                done = True
-                break
-            row = block.row(index)
-            if row.time == s.newest and pending > 0:
-                pending -= 1  # sent by the page before
-                continue
-            _step(s, row.time)
-            s.budget -= 1
-            if flt.keeps(row.type, row.severity) and (subjects is None or row.subject in subjects):
-                chosen.append(index)
+        times = block.times
+        top = block.rows_until(math.inf if math.isinf(s.newest) else round(s.newest * 1000))
+        if not math.isinf(s.newest) and top and times[top - 1] == round(s.newest * 1000):
+            # the page before sent the first `skip` events at its last time
+            top -= min(s.skip, top - bisect_left(times, times[top - 1]))
+        floor = bisect_left(times, round(s.oldest * 1000), lowest)
+        bottom = max(floor, top - s.budget)
+        wanted = s.limit - len(s.found)
+        kinds = {n for n, kind in enumerate(block.kinds) if flt.keeps(kind[0], kind[1])}
+        k, subject = block.columns["k"], block.columns["s"]
+        chosen = list(
+            islice(
+                (
+                    i
+                    for i in range(top - 1, bottom - 1, -1)
+                    if k[i] in kinds and (subjects is None or subject[i] in subjects)
+                ),
+                wanted,
+            )
+        )
+        last = chosen[-1] if len(chosen) == wanted else bottom
+        if last < top:  # rows were read: the position moves to the last one
+            s.newest = times[last] / 1000
+            s.skip = bisect_right(times, times[last]) - last
+            s.budget -= top - last
         s.found += self._build(block, chosen)
-        return done
+        return len(chosen) < wanted and bottom == floor and floor > lowest
 
     def _build(self, block: Block, rows: list[int]) -> list[Any]:
         if not rows:
