@@ -98,9 +98,10 @@ def _id_ms_step(event: Mapping[str, Any], ms: int) -> int | None:
         event.get("peer_mac"),
         event.get("peer_port_id"),
     )
-    if again[14:] != found.group(2):
+    step = int(found.group(1)) - ms
+    if again[14:] != found.group(2) or abs(step) >= 1 << 30:
         return None
-    return int(found.group(1)) - ms
+    return step
 
 
 def encode_block(

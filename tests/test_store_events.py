@@ -87,6 +87,9 @@ def test_every_field_survives_the_pack_in_the_same_order(redis_server):
     client = redis_server.client()
     events = stream(60, 2)
     events.append(make_event("port_down", START + 30, **facts(1), port_id="a", before=1, after=0))
+    far = make_event("port_up", START + 40, **facts(2), port_id="a", before=0, after=1)
+    far["id"] = "0000000000001" + far["id"][13:]  # an id whose ms are far from its time
+    events.append(far)
     write_events(client, ORG, events, {}, START + HOUR + GRACE - 1, FOREVER)
     assert read_meta(client, ORG).counts == {}  # the hours closed less than GRACE ago
     before = everything(client)
