@@ -3,10 +3,12 @@
 One mistsim (150 ms per call, 4 WAN ports and 6 peer paths per spoke) and `worker.py --once`
 three times: the first run only learns (no state to compare with), the next two derive
 events and count availability, and their logs say what each step cost ("events: … s",
-"availability: … s"). Redis cost per event: realistic events (the org's own gateways, ports
-and peers) written by store/events.py's own writer into the worker's sorted set, then
-`MEMORY USAGE`. `/api/events` and `/api/worst` under wrk at 8 clients; the worst-circuits
-document built and encoded from the stored gateways payload with views/worst.py.
+"availability: … s"). Redis cost per event: hours of realistic events (the org's own
+gateways and ports, its hubs as peers, 1 event per gateway per hour) written refresh by
+refresh with store/events.py's own writer, which packs each hour as it closes, then
+`MEMORY USAGE` of the blocks, the catalog and the recent set. `/api/events` and `/api/worst`
+under wrk at 8 clients; the worst-circuits document built and encoded from the stored
+gateways payload with views/worst.py.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from bench.report import Section, verdict
 from bench.scale import TOKENS, calls_since, mist_calls
 from model.events import make_event
 from store.codec import encode_json
-from store.events import count_events, encode_member, read_events_org, write_events
-from store.keys import events_key, events_system_key
+from store.event_pack import read_meta
+from store.events import read_events_org, write_events
+from store.keys import event_blocks_key, event_catalog_key, events_key, events_system_key
 from views.worst import WorstCircuits
 
 EVENTS_LOG = re.compile(r"events: (\d+) new \((\d+) read from Mist\), ([\d.]+) s")
@@ -37,7 +40,7 @@ AVAILABILITY_LOG = re.compile(r"availability: (\d+) circuits, (\d+) buckets clos
 EVENTS_CALL = "/devices/events/search"
 SLE_CALL = "/insights/sites-sle"
 PER_HOUR_30_DAYS = 24 * 30  # 1 event per gateway per hour, 30 days
-BATCH = 10_000
+REFRESH = 300  # seconds between the writes (WORKER_INTERVAL)
 
 
 @dataclass
@@ -59,8 +62,10 @@ class EventsFigures:
     gateways: int
     steps: list[StepFigures] = field(default_factory=list)
     inserted: int = 0
-    set_bytes: int = 0  # MEMORY USAGE of the org's sorted set after the insert
-    member_bytes: float = 0.0  # median encoded member (head + JSON)
+    packed: int = 0  # of which packed into blocks (the rest: the hour still open)
+    block_bytes: int = 0  # MEMORY USAGE growth of the org's blocks
+    catalog_bytes: int = 0  # and of its catalog (every gateway once: does not grow with time)
+    recent_bytes: int = 0  # and of its recent set (about the last hour: does not grow either)
     insert_seconds: float = 0.0
     events_p50_ms: float = 0.0
     events_p99_ms: float = 0.0
@@ -75,15 +80,20 @@ class EventsFigures:
 
     @property
     def per_event(self) -> float:
-        return self.set_bytes / self.inserted if self.inserted else 0.0
+        """Bytes of a packed event (what 30 days are made of)."""
+        return self.block_bytes / self.packed if self.packed else 0.0
 
     @property
     def month_events(self) -> int:
         return self.gateways * PER_HOUR_30_DAYS
 
+    def kept_bytes(self, events: int) -> float:
+        """Redis for `events` events: blocks, plus the catalog and the recent set."""
+        return self.per_event * events + self.catalog_bytes + self.recent_bytes
+
     @property
     def month_bytes(self) -> float:
-        return self.per_event * self.month_events
+        return self.kept_bytes(self.month_events)
 
 
 def _step(mist: Mistsim, redis_url: str) -> tuple[StepFigures | None, str]:
@@ -111,18 +121,22 @@ def _step(mist: Mistsim, redis_url: str) -> tuple[StepFigures | None, str]:
     )
 
 
-def realistic_events(payload: dict[str, Any], count: int, end: float) -> list[dict[str, Any]]:
-    """`count` events over the 30 days before `end`, on the org's own gateways, WAN ports
-    and peers, the mix a month brings (ports and paths down and up, gateways, degradation)."""
+def realistic_events(
+    payload: dict[str, Any], start: float, end: float, pick: random.Random
+) -> list[dict[str, Any]]:
+    """What an org of the payload's gateways tells from `start` to `end` at 1 event per
+    gateway per hour: WAN ports and peer paths (to the org's hubs) down and up, gateways,
+    degradation with its measured values; the refresh's own at the refresh's time, Mist's
+    at their own times."""
     sites = {s.get("id"): s.get("name") for s in payload.get("sites") or []}
     gateways = [g for g in payload.get("gateways") or [] if g.get("ports")]
-    pick = random.Random(11)
-    step = 30 * 86400 / max(1, count)
+    hubs = [(f"02000000{n:04x}", f"dc{n + 1}-hub-gw01") for n in range(4)]
     events = []
-    for n in range(count):
-        gateway = gateways[n % len(gateways)]
+    for n in range(round(len(gateways) * (end - start) / 3600)):
+        gateway = pick.choice(gateways)
         port = pick.choice(gateway["ports"])
-        when = end - 30 * 86400 + n * step
+        source = ("refresh", "mist", "refresh+mist")[n % 3]
+        when = end if source == "refresh" else pick.uniform(start, end)
         facts: dict[str, Any] = {
             "org_id": gateway.get("org_id"),
             "org_name": "Bench Org",
@@ -131,52 +145,69 @@ def realistic_events(payload: dict[str, Any], count: int, end: float) -> list[di
             "gateway_id": gateway["id"],
             "gateway_name": gateway.get("name"),
         }
-        roll = n % 10
+        roll, down = n % 10, n % 2 == 1
         if roll < 4:
-            kind = "port_down" if n % 2 else "port_up"
-            facts.update(port_id=port["port_id"], before=kind == "port_up", after=kind != "port_up")
+            kind = "port_down" if down else "port_up"
+            facts.update(port_id=port["port_id"], before=not down, after=down)
         elif roll < 8:
-            kind = "path_down" if n % 2 else "path_up"
+            kind = "path_down" if down else "path_up"
+            mac, name = pick.choice(hubs)
             facts.update(
                 port_id=port["port_id"],
-                peer_mac="020000" + f"{n % 65536:06x}",
-                peer_name=f"dc{n % 3 + 1}-hub-gw01",
-                peer_port_id="ge-0/0/" + str(n % 4),
-                before=kind == "path_up",
-                after=kind != "path_up",
+                peer_mac=mac,
+                peer_name=name,
+                peer_port_id="ge-0/0/" + str(pick.randrange(2)),
+                before=not down,
+                after=down,
             )
         elif roll == 8:
-            kind = "gateway_offline" if n % 2 else "gateway_online"
-            facts.update(before=kind == "gateway_online", after=kind != "gateway_online")
+            kind = "gateway_offline" if down else "gateway_online"
+            facts.update(before=not down, after=down)
         else:
-            kind = "circuit_degraded"
-            quality = {"degraded": True, "latency": 180.5, "jitter": 31.2, "loss": 2.41, "mos": 3.6}
-            facts.update(port_id=port["port_id"], before=False, after=quality)
-        source = ("refresh", "mist", "refresh+mist")[n % 3]
+            kind = "circuit_degraded" if down else "circuit_recovered"
+            quality = {
+                "degraded": True,
+                "latency": round(pick.uniform(100, 400), 1),
+                "jitter": round(pick.uniform(5, 60), 1),
+                "loss": round(pick.uniform(0, 5), 2),
+                "mos": round(pick.uniform(2.5, 4.2), 2),
+            }
+            facts.update(port_id=port["port_id"], before=not down, after=quality if down else False)
         events.append(make_event(kind, when, source, **facts))
     return events
 
 
-def store_events(redis_url: str, count: int) -> tuple[int, int, float, float]:
-    """Write `count` events into the worker's set with store/events.py's writer; (inserted,
-    MEMORY USAGE growth, median member bytes, seconds)."""
+def _sizes(client: redis.Redis, org_id: str) -> tuple[int, int, int]:
+    return tuple(  # type: ignore[return-value]
+        int(client.memory_usage(key, samples=0) or 0)
+        for key in (event_blocks_key(org_id), event_catalog_key(org_id), events_key(org_id))
+    )
+
+
+def store_events(redis_url: str, hours: int, figures: EventsFigures) -> None:
+    """`hours` of events written refresh by refresh (REFRESH apart, ending now) with the
+    worker's writer, which packs the hours as they close; what each part of the store grew."""
     client = redis.Redis.from_url(redis_url)
     payload = json.loads(client.get("mist:gateways") or b"{}")
     org_id = read_events_org(client) or str(payload.get("org_id") or "bench")
-    key = events_key(org_id)
-    before_bytes = int(client.memory_usage(key, samples=0) or 0)
-    before = count_events(client, org_id)
-    end = time.time()
-    events = realistic_events(payload, count, end)
     system = json.loads(client.get(events_system_key(org_id)) or b"{}")
-    started = time.monotonic()
-    for first in range(0, len(events), BATCH):
-        write_events(client, org_id, events[first : first + BATCH], system, end)
-    seconds = time.monotonic() - started
-    after_bytes = int(client.memory_usage(key, samples=0) or 0)
-    inserted = count_events(client, org_id) - before
-    member = statistics.median(len(encode_member(e)) for e in events[:2000])
-    return inserted, after_bytes - before_bytes, float(member), seconds
+    before, packed_before = _sizes(client, org_id), read_meta(client, org_id).total()
+    end = time.time()
+    pick = random.Random(11)
+    took, written = 0.0, 0
+    for step in range(hours * 3600 // REFRESH, 0, -1):
+        at = end - (step - 1) * REFRESH
+        events = realistic_events(payload, at - REFRESH, at, pick)
+        started = time.monotonic()
+        write_events(client, org_id, events, system, at)
+        took += time.monotonic() - started
+        written += len(events)
+    after = _sizes(client, org_id)
+    figures.inserted, figures.insert_seconds = written, took
+    figures.packed = read_meta(client, org_id).total() - packed_before
+    figures.block_bytes, figures.catalog_bytes, figures.recent_bytes = (
+        a - b for a, b in zip(after, before, strict=True)
+    )
 
 
 def build_worst(redis_url: str) -> tuple[float, int, int]:
@@ -209,7 +240,8 @@ def measure_events(
     seconds: float = 4.0,
     rounds: int = 3,
 ) -> EventsFigures:
-    """Three refreshes, the stored events' cost, /api/events, the worst circuits."""
+    """Three refreshes, the stored events' cost (about `events` of them, in whole hours of
+    the org's shape), /api/events, the worst circuits."""
     figures = EventsFigures(gateways)
     for n in range(3):
         step, error = _step(mist, redis_url)
@@ -219,9 +251,7 @@ def measure_events(
             )
         elif n > 0:  # the first run only learns
             figures.steps.append(step)
-    inserted, grew, member, took = store_events(redis_url, events)
-    figures.inserted, figures.set_bytes, figures.member_bytes = inserted, grew, member
-    figures.insert_seconds = took
+    store_events(redis_url, max(2, -(-events // max(1, gateways))), figures)  # whole hours
     figures.worst_seconds, figures.worst_bytes, figures.worst_ports = build_worst(redis_url)
     web = Gunicorn("app:create_app()", redis_url, workdir / "web-events.log").start()
     try:
@@ -275,8 +305,9 @@ def events_sections(found: list[EventsFigures]) -> list[Section]:
         events.rows += [
             [
                 f.gateways,
-                f"Redis bytes per stored event ({f.inserted:,} written, member median "
-                f"{f.member_bytes:.0f} B)",
+                f"Redis bytes per stored event ({f.inserted:,} written in "
+                f"{f.insert_seconds:.1f} s, {f.packed:,} packed; catalog "
+                f"{f.catalog_bytes / 1e6:.1f} MB, recent set {f.recent_bytes / 1e6:.1f} MB)",
                 f.per_event,
                 "",
             ],
@@ -289,7 +320,7 @@ def events_sections(found: list[EventsFigures]) -> list[Section]:
             [
                 f.gateways,
                 "the same under the 2,000,000-event cap (store/events.py MAX_EVENTS)",
-                f"{min(f.month_events, 2_000_000) * f.per_event / 1e6:,.0f} MB",
+                f"{f.kept_bytes(min(f.month_events, 2_000_000)) / 1e6:,.0f} MB",
                 "",
             ],
             [f.gateways, "/api/events p50 at 8 clients (ms)", f.events_p50_ms, ""],
@@ -324,11 +355,14 @@ def events_sections(found: list[EventsFigures]) -> list[Section]:
         "includes that read once more: the sum is an upper bound). Mist's events read (call 13) "
         "runs alongside the snapshot streams, so it adds a call, not wall time; availability "
         "adds no call.",
-        "Bytes per event: `MEMORY USAGE` (SAMPLES 0) growth of the worker's own `mist:events:"
-        "{org}` sorted set after writing realistic events (the org's gateways, ports and peers; "
-        "port, path, gateway and degradation events; all sources) with store/events.py's "
-        "`write_events`, over that many events. Projection = bytes per event × gateways × 24 × 30."
-        " /api/events: wrk at 8 connections on the default page (100 newest) of that set.",
+        "Bytes per event: hours of realistic events (1 per gateway per hour, on the org's "
+        "gateways and ports, its hubs as peers, degradations with varied values; all sources) "
+        "written refresh by refresh (every 300 s) with store/events.py's `write_events`, which "
+        "packs each hour as it closes; `MEMORY USAGE` (SAMPLES 0) growth of the org's blocks "
+        "over the events packed. Projection = bytes per event × gateways × 24 × 30, plus the "
+        "catalog (every gateway once) and the recent set (the open hour), which do not grow "
+        "with the days kept. /api/events: wrk at 8 connections on the default page (100 "
+        "newest, prepared once per write, gzip).",
     ]
     worst.notes += [
         "Build: views/worst.py's `WorstCircuits` fed every gateway record of the stored "

@@ -1,14 +1,17 @@
-"""The event stream of an org in Redis: a sorted set scored by time, and the state to compare.
+"""The events of an org in Redis, and the state the next refresh compares with.
 
-Each member is the event's compact JSON behind a short head of the facts /api/events filters
-on (`type`, `severity`, `site_id`, `gateway_id`, tab-separated), so the web filters and
-answers without decoding any JSON: the bytes it sends are the bytes the worker stored.
-The set has no TTL (AOF keeps it across restarts); each write trims it by age and length.
+The newest events (the hours not yet closed) are members of a sorted set scored by time:
+each member is the event's compact JSON behind a short head of the facts /api/events filters
+on (`type`, `severity`, `site_id`, `gateway_id`, tab-separated). Closed hours are packed by
+the worker into compressed blocks that name subjects and peers by a catalog index
+(store/event_pack.py, event_blocks.py, event_catalog.py): a few bytes per event. Nothing has
+a TTL (AOF keeps it across restarts); each write packs, then trims by age and count.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +19,13 @@ from typing import Any
 import redis
 
 from store.codec import encode_json
+from store.event_catalog import CatalogReader
+from store.event_pack import encode_member_bytes, plan_write, queue_plan, read_meta
+from store.event_search import Filter, StoredEvent, decode_member, search_events
 from store.histories import as_bytes
 from store.keys import (
     KEY_EVENTS_ORG,
+    event_version_key,
     events_key,
     events_state_key,
     events_system_key,
@@ -26,36 +33,16 @@ from store.keys import (
 )
 from store.transaction import Transaction
 
-MAX_AGE = 30 * 86400  # events older than this leave the set
+__all__ = ["Filter", "Retention", "StoredEvent", "decode_member", "encode_member"]
+
+MAX_AGE = 30 * 86400  # events older than this leave the store
 MAX_EVENTS = 2_000_000  # and never more than this many (the oldest leave first)
-HEAD_FIELDS = ("type", "severity", "site_id", "gateway_id")
-TAB = b"\t"
+CATALOG = CatalogReader()  # this process's copy of the catalog entries it read
 
 
 def encode_member(event: Mapping[str, Any]) -> bytes:
     """The stored member: the filter head, then the event's compact JSON."""
-    head = TAB.join(str(event.get(name) or "").encode() for name in HEAD_FIELDS)
-    return head + TAB + encode_json(event)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """One member as the web reads it: the filter facts and the JSON to send as is."""
-
-    time: float
-    type: str
-    severity: str
-    site_id: str
-    gateway_id: str
-    body: bytes
-
-
-def decode_member(member: bytes, score: float) -> StoredEvent:
-    """A member split into its head and its JSON (nothing decoded but the head)."""
-    kind, severity, site_id, gateway_id, body = member.split(TAB, 4)
-    return StoredEvent(
-        score, kind.decode(), severity.decode(), site_id.decode(), gateway_id.decode(), body
-    )
+    return encode_member_bytes(event)
 
 
 @dataclass(frozen=True)
@@ -66,6 +53,14 @@ class Retention:
     max_events: int = MAX_EVENTS
 
 
+def _reader(pipe: Any) -> redis.Redis:
+    """A client on the transaction's own pool, for the reads a write needs before EXEC."""
+    pool = getattr(pipe, "_pool", None)
+    if pool is None:
+        raise TypeError("queue_events needs a store.transaction.Transaction or a client")
+    return redis.Redis(connection_pool=pool)
+
+
 def queue_events(
     pipe: Any,
     org_id: str,
@@ -73,16 +68,18 @@ def queue_events(
     system: Mapping[str, bool],
     now: float,
     retention: Retention = Retention(),
+    client: redis.Redis | None = None,
 ) -> None:
-    """Queue on `pipe` (a transaction): the new events, the trim, the worker's conditions
-    and the pointer the web follows to the org's set."""
-    key = events_key(org_id)
-    if events:
-        pipe.zadd(key, {encode_member(event): float(event["time"]) for event in events})
-    pipe.zremrangebyscore(key, "-inf", f"({now - retention.max_age}")
-    pipe.zremrangebyrank(key, 0, -retention.max_events - 1)
+    """Queue on `pipe` (a transaction): the new events, the hours that closed packed, the
+    trims, the worker's conditions and the pointer the web follows to the org's events.
+    The reads this needs go through `client` (default: the transaction's pool); the worker
+    is the only writer of an org's events, so what they read still holds at EXEC."""
+    reader = client if client is not None else _reader(pipe)
+    plan = plan_write(reader, org_id, events, now, retention.max_age, retention.max_events)
+    queue_plan(pipe, org_id, plan, now - retention.max_age, retention.max_events)
     pipe.set(events_system_key(org_id), encode_json(system))
     pipe.set(KEY_EVENTS_ORG, org_id)
+    pipe.set(event_version_key(org_id), secrets.token_hex(8))
 
 
 def write_state(staging: Any, org_id: str, state: Mapping[str, Any]) -> None:
@@ -105,7 +102,7 @@ def write_events(
 ) -> None:
     """The same as queue_events, in a transaction of its own (a failed refresh's events)."""
     with Transaction(client) as transaction:
-        queue_events(transaction, org_id, events, system, now, retention)
+        queue_events(transaction, org_id, events, system, now, retention, client)
         transaction.execute()
 
 
@@ -135,24 +132,42 @@ def read_events_org(client: redis.Redis) -> str | None:
     return as_bytes(raw).decode() if raw is not None else None
 
 
+def read_version(client: redis.Redis, org_id: str) -> str | None:
+    """The token of the org's last write of events (None: never written)."""
+    raw = client.get(event_version_key(org_id))
+    return as_bytes(raw).decode() if raw is not None else None
+
+
+def find_page(
+    client: redis.Redis,
+    org_id: str,
+    flt: Filter,
+    *,
+    start: tuple[float, int],
+    oldest: float,
+    limit: int,
+    budget: int,
+) -> tuple[list[StoredEvent], tuple[float, int] | None]:
+    """Up to `limit` events matching `flt`, newest first from `start` (time, events at that
+    time already read) down to `oldest`, reading at most about `budget` events; and where
+    the next page starts (None: nothing older matches)."""
+    return search_events(
+        client, org_id, flt, start=start, oldest=oldest, limit=limit, budget=budget,
+        catalog=CATALOG,
+    )  # fmt: skip
+
+
 def read_event_page(
     client: redis.Redis, org_id: str, *, newest: float, oldest: float, skip: int, count: int
 ) -> list[StoredEvent]:
     """Up to `count` events with oldest ≤ time ≤ newest, newest first, after skipping `skip`
     (a page's start: the events already sent at time `newest`)."""
-    found: Any = client.zrange(
-        events_key(org_id),
-        newest,
-        oldest,
-        desc=True,
-        byscore=True,
-        offset=skip,
-        num=count,
-        withscores=True,
+    found, _ = find_page(
+        client, org_id, Filter(), start=(newest, skip), oldest=oldest, limit=count, budget=count
     )
-    return [decode_member(as_bytes(member), float(score)) for member, score in found]
+    return found
 
 
 def count_events(client: redis.Redis, org_id: str) -> int:
     """How many events the org keeps (the retention's effect, for tests and benchmarks)."""
-    return int(client.zcard(events_key(org_id)))
+    return int(client.zcard(events_key(org_id))) + read_meta(client, org_id).total()

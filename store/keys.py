@@ -207,6 +207,22 @@ def events_system_key(org_id: str) -> str:
     return f"mist:events:{org_id}:system"
 
 
+def event_blocks_key(org_id: str) -> str:
+    """An org's packed events (hash, no TTL: AOF keeps it): `<hour>` -> that hour's block
+    (store/event_blocks.py), `meta` -> what the blocks hold (counts, packed-until, cut)."""
+    return f"mist:events:{org_id}:blocks"
+
+
+def event_catalog_key(org_id: str) -> str:
+    """An org's event subjects and peers, numbered (hash, no TTL; store/event_catalog.py)."""
+    return f"mist:events:{org_id}:catalog"
+
+
+def event_version_key(org_id: str) -> str:
+    """A token each write of an org's events changes: the default /api/events page's ETag."""
+    return f"mist:events:{org_id}:version"
+
+
 def alert_outbox_key(receiver: int) -> str:
     """A receiver's queue of alerts (a list, oldest first; no TTL: AOF keeps it). Receivers
     are numbers (1 = the first of ALERT_WEBHOOK_URLS): no URL is ever in a key or value."""

@@ -677,6 +677,7 @@ def test_flask_knows_no_route_of_the_fast_paths(store):
     rules = {rule.rule for rule in flask_app.url_map.iter_rules()}
     fast = set(flask_app.extensions["fast_paths"].routes)
     known = {"/health", "/api/status", "/api/export.csv", "/metrics", *SERVED_ROUTES, *CSV_ROUTES}
+    known.add("/api/events")  # web/events.py's EventsRoute
     overview = {"/api/orgs", "/api/orgs.csv"}  # web/overview.py: every org, not org-scoped
     assert known | overview == fast
     assert not rules & fast

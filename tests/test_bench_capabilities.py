@@ -54,7 +54,7 @@ def test_orgs_figures_meet_or_miss_their_targets_in_the_table() -> None:
 
 
 def test_events_worst_and_alerts_are_tabled_with_their_targets() -> None:
-    events = EventsFigures(10000, inserted=200_000, set_bytes=134_000_000, member_bytes=510)
+    events = EventsFigures(10000, inserted=200_000, packed=200_000, block_bytes=134_000_000)
     events.steps = [StepFigures(40, 30, 0.9, 110000, 1.4, 1, 28.0, 390)]
     events.events_p99_ms, events.worst_seconds, events.worst_p99_ms = 20.0, 0.3, 8.0
     found, worst = events_sections([events])

@@ -1,34 +1,53 @@
 """`/api/events` and `/api/events.csv`: an org's events, newest first, filtered and paged.
 
-The JSON answer is the stored events' bytes joined as they are: the filters read only the
-short head each member carries (store/events.py), never its JSON. A cursor is where the
-last page stopped: the time of its last event and how many events at that time were read.
+`/api/events` is a fast path (web/fast.py, raw WSGI). Its default answer (no filter: the
+newest page) is built once per write of the worker's (the version token it leaves) and per
+process, and served gzip'd with an ETag like the stored datasets; a filtered page is read
+from the store (store/events.py: the recent set, then the packed hours). A cursor is where
+the last page stopped: the time of its last event and how many events at that time were
+read.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import math
 import re
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
 import redis
 from flask import Blueprint, Response, request
+from werkzeug.http import parse_etags
 
 from model.events import EVENT_TYPES, SEVERITIES
 from store.codec import CsvEncoder, encode_json, excel_safe
-from store.events import StoredEvent, read_event_page, read_events_org
-from web.answers import CSV_MIMETYPE, JSON_MIMETYPE
+from store.events import Filter, StoredEvent, find_page, read_events_org, read_version
+from web.answers import (
+    CSV_MIMETYPE,
+    JSON_MIMETYPE,
+    NO_STORE_JSON,
+    PRIVATE_NO_CACHE,
+    Answer,
+    Environ,
+    accepts_gzip,
+    error_answer,
+    variant_etag,
+)
 from web.errors import json_error
-from web.scope import OrgChoice, OrgRefused, OrgScopes
+from web.scope import OrgChoice, OrgRefused, OrgScopes, org_argument
 
 ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 CURSOR_RE = re.compile(r"^(\d{1,12}(?:\.\d{1,6})?)_(\d{1,9})$")
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 CSV_DEFAULT_LIMIT, CSV_MAX_LIMIT = 10_000, 10_000
+POINTER_SECONDS = 1.0
 MAX_SCANNED = 50_000  # events read for one page at most: a rare filter answers in parts
 CSV_COLUMNS = (
     "time",
@@ -63,13 +82,8 @@ class EventQuery:
     limit: int = DEFAULT_LIMIT
     start: tuple[float, int] | None = None  # (time, events at that time already sent)
 
-    def matches(self, event: StoredEvent) -> bool:
-        return (
-            (not self.types or event.type in self.types)
-            and (not self.severities or event.severity in self.severities)
-            and (self.site is None or event.site_id == self.site)
-            and (self.gateway is None or event.gateway_id == self.gateway)
-        )
+    def filter(self) -> Filter:
+        return Filter(self.types, self.severities, self.site, self.gateway)
 
 
 def _time(name: str, raw: str) -> float:
@@ -142,28 +156,31 @@ def find_events(
 ) -> tuple[list[StoredEvent], str | None]:
     """One page of matching events of the org (in a single-org deployment the one whose
     events the worker last wrote), newest first, and the cursor of the next (None: done)."""
-    org_id = org.org_id if org is not None and org.keyspace.org_id else read_events_org(client)
+    org_id = events_org(client, org)
     if org_id is None:
         return [], None
-    newest, skip = query.start or (query.until, 0)
-    found: list[StoredEvent] = []
-    scanned, batch = 0, min(max(query.limit * 2, 200), 5000)
-    while len(found) < query.limit and scanned < MAX_SCANNED:
-        page = read_event_page(
-            client, org_id, newest=newest, oldest=query.since, skip=skip, count=batch
-        )
-        read = 0
-        for event in page:
-            read += 1
-            newest, skip = (event.time, skip + 1) if event.time == newest else (event.time, 1)
-            if query.matches(event):
-                found.append(event)
-                if len(found) == query.limit:
-                    break
-        scanned += read
-        if len(page) < batch and read == len(page):  # nothing older is left in range
-            return found, None
-    return found, f"{newest!r}_{skip}"
+    found, position = find_page(
+        client,
+        org_id,
+        query.filter(),
+        start=query.start or (query.until, 0),
+        oldest=query.since,
+        limit=query.limit,
+        budget=MAX_SCANNED,
+    )
+    return found, None if position is None else f"{position[0]!r}_{position[1]}"
+
+
+def events_org(client: redis.Redis, org: OrgChoice | None) -> str | None:
+    """The org whose events a request reads: the one it chose in a multi-org deployment,
+    else the one whose events the worker last wrote."""
+    return org.org_id if org is not None and org.keyspace.org_id else read_events_org(client)
+
+
+def page_body(found: list[StoredEvent], cursor: str | None) -> bytes:
+    """The JSON answer: the events' bytes joined as they are, and the next cursor."""
+    body = b'{"events":[' + b",".join(event.body for event in found) + b'],"next":'
+    return body + encode_json(cursor) + b"}"
 
 
 def _bad(handler: Callable[[], Response]) -> Callable[[], Response]:
@@ -213,7 +230,7 @@ def csv_body(events: list[StoredEvent]) -> bytes:
 
 
 def blueprint(client: redis.Redis) -> Blueprint:
-    """The two routes, reading `client`."""
+    """`/api/events.csv`, reading `client` (`/api/events` is EventsRoute, a fast path)."""
     routes = Blueprint("events", __name__)
     scopes = OrgScopes(client)
 
@@ -221,17 +238,6 @@ def blueprint(client: redis.Redis) -> Blueprint:
     def refused(error: OrgRefused) -> Response:
         """No `?org=` where several orgs are served (400 naming them), or an unknown one."""
         response = Response(error.body, status=error.status, mimetype=JSON_MIMETYPE)
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    @routes.get("/api/events")
-    @_bad
-    def events() -> Response:
-        org = scopes.choose(request.args.get("org"))
-        query = parse_query(request.args, limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
-        found, cursor = find_events(client, query, org)
-        body = b'{"events":[' + b",".join(event.body for event in found) + b'],"next":'
-        response = Response(body + encode_json(cursor) + b"}", mimetype=JSON_MIMETYPE)
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -249,3 +255,93 @@ def blueprint(client: redis.Redis) -> Blueprint:
         return response
 
     return routes
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The default page of one org at one version of its events, in both encodings."""
+
+    version: str
+    etag: str
+    body: bytes
+    gzipped: bytes
+
+
+class EventsRoute:
+    """`GET /api/events` as a fast path: the default page from this process's prepared
+    bytes while the worker's version token stands, any other from the store."""
+
+    def __init__(self, client: redis.Redis, scopes: OrgScopes) -> None:
+        self.client = client
+        self.scopes = scopes
+        self._pages: dict[str, Prepared] = {}
+        self._lock = threading.Lock()
+        self._pointer: tuple[float, str | None] = (-1e18, None)  # (read at, org id)
+
+    def __call__(self, environ: Environ) -> Answer:
+        raw = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        args = {name: values[0] for name, values in raw.items()}
+        org = self.scopes.choose(org_argument(environ))
+        try:
+            query = parse_query(args, limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
+        except BadQuery as error:
+            return error_answer(400, str(error))
+        if set(args) <= {"org"}:
+            return self._default(environ, org)
+        found, cursor = find_events(self.client, query, org)
+        return 200, list(NO_STORE_JSON), page_body(found, cursor)
+
+    def _org(self, org: OrgChoice) -> str | None:
+        """The org of the default page; the worker's pointer is read at most once a second
+        (it moves only when the deployment's org changes)."""
+        if org.keyspace.org_id:
+            return org.org_id
+        read_at, org_id = self._pointer
+        now = time.monotonic()
+        if org_id is None or now - read_at > POINTER_SECONDS:
+            org_id = read_events_org(self.client)
+            self._pointer = (now, org_id)
+        return org_id
+
+    def _default(self, environ: Environ, org: OrgChoice) -> Answer:
+        org_id = self._org(org)
+        version = read_version(self.client, org_id) if org_id is not None else None
+        if org_id is None or version is None:
+            return 200, list(NO_STORE_JSON), page_body([], None)
+        page = self._pages.get(org_id)
+        if page is None or page.version != version:
+            page = self._prepare(org_id, version)
+        gzip_ok = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
+        variant = variant_etag(page.etag, gzip_ok)
+        headers = [
+            ("Content-Type", JSON_MIMETYPE),
+            ("Vary", "Accept-Encoding"),
+            ("Cache-Control", PRIVATE_NO_CACHE),
+            ("ETag", f'"{variant}"'),
+        ]
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match and parse_etags(if_none_match).contains(variant):
+            return 304, headers, b""
+        if gzip_ok:
+            return 200, [*headers, ("Content-Encoding", "gzip")], page.gzipped
+        return 200, headers, page.body
+
+    def _prepare(self, org_id: str, version: str) -> Prepared:
+        """The newest page read once for this version (read after the version: never older)."""
+        found, position = find_page(
+            self.client,
+            org_id,
+            Filter(),
+            start=(math.inf, 0),
+            oldest=0.0,
+            limit=DEFAULT_LIMIT,
+            budget=MAX_SCANNED,
+        )
+        cursor = None if position is None else f"{position[0]!r}_{position[1]}"
+        body = page_body(found, cursor)
+        page = Prepared(version, f"ev-{version}", body, gzip.compress(body, 6, mtime=0))
+        with self._lock:
+            if len(self._pages) > 256:  # hundreds of orgs: keep the memory bounded
+                self._pages.clear()
+            self._pages[org_id] = page
+        return page

@@ -26,6 +26,7 @@ from web.answers import (
     Environ,
     error_answer,
 )
+from web.events import EventsRoute
 from web.metrics import MetricsRoute
 from web.scope import OrgRefused, OrgScopes, org_argument
 from web.security import SECURITY_HEADERS
@@ -185,6 +186,7 @@ def routes(
         "/api/status": _status_handler(client, interval, scopes),
         "/api/export.csv": _export_handler(datasets, scopes),
         "/metrics": MetricsRoute(client, datasets, metrics_bearer, scopes),
+        "/api/events": EventsRoute(client, scopes),  # its default page prepared (web/events)
     }
     table.update(overview.routes(datasets))  # the MSP overview (every org: not org-scoped)
     for path, dataset in SERVED_ROUTES.items():
