@@ -6,12 +6,13 @@ staged keys live, with the ETags, `last_update` and the worker's status. A reade
 whole old snapshot or the whole new one, and never waits for more than the switch: a few
 dozen O(1) commands, whatever the org's size (DATA.md §2).
 
-Nothing big is freed or copied by one command: the switch UNLINKs the old generation before
-it renames onto its names (a RENAME onto an existing key frees the old value in place unless
-Redis runs with `lazyfree-lazy-server-del`; UNLINK frees a big hash in the background on any
-Redis), leftovers are UNLINKed, and the per-gateway hashes' last-good copies are written
-field by field like the hashes themselves (a COPY of a 10,000-field hash held Redis for
-hundreds of milliseconds).
+Nothing is freed inside the switch: it renames the old generation to retired names (a
+RENAME onto an existing key would free the old value in place unless Redis runs with
+`lazyfree-lazy-server-del`), and each retired key is UNLINKed after it, one command each
+(a big hash is freed in Redis's background thread; a string, one allocation, at once).
+Leftovers are UNLINKed, and the per-gateway hashes' last-good copies are written field by
+field like the hashes themselves (a COPY of a 10,000-field hash held Redis for hundreds of
+milliseconds).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from store.keys import (
     GZ_SUFFIX,
     KEY_LOCK,
     LAST_GOOD_TTL,
+    PREFIX,
+    STAGED_PREFIX,
     Dataset,
     Keyspace,
     history_key,
@@ -43,6 +46,12 @@ from store.transaction import Batches, Transaction
 HISTORY_CHUNK = 500  # ports per history transaction: each port's keys change together
 HISTORY_CHUNK_BYTES = 256 << 10  # … or fewer: about this much history per EXEC (a few ms)
 FENCE_TRIES = 5  # our own heartbeat renewing the lease mid-switch costs one more try
+
+
+def retired_key(key: str) -> str:
+    """Where the switch moves the old value of `key` until it is UNLINKed, right after
+    (`mist:x` -> `mist:staged:retired:x`)."""
+    return STAGED_PREFIX + "retired:" + key.removeprefix(PREFIX)
 
 
 class ServedDocument:
@@ -249,6 +258,8 @@ class Publisher:
                 target = staged_key(last_good_key(key))
                 self.staging.unlink(target)  # a leftover: not freed inside COPY … REPLACE
                 self.staging.copy(staged_key(key), target)
+            # a dead worker's retired keys: the switch must find those names free
+            self.staging.unlink(retired_key(key), retired_key(last_good_key(key)))
         self.staging.execute()
         if self._histories:
             self._write_histories()
@@ -260,11 +271,13 @@ class Publisher:
                 if key not in self._hashes:  # no gateway this refresh: none stays live
                     transaction.unlink(key, last_good_key(key))
             for key in self._live:
-                # the old generation leaves first, freed in the background: the renames
-                # then land on free names and free nothing inside EXEC
-                transaction.unlink(key, last_good_key(key))
-                transaction.rename(staged_key(key), key)
-                transaction.rename(staged_key(last_good_key(key)), last_good_key(key))
+                for live in (key, last_good_key(key)):
+                    # the old generation moves aside (an empty placeholder when there is
+                    # none, so RENAME cannot fail): the new one lands on a free name and
+                    # nothing is freed inside EXEC
+                    transaction.set(live, b"", nx=True)
+                    transaction.rename(live, retired_key(live))
+                    transaction.rename(staged_key(live), live)
                 transaction.expire(last_good_key(key), LAST_GOOD_TTL)
             transaction.unlink(last_good_key(keys.etags))  # exactly the copied bodies' ETags
             for key, ttl in ((keys.etags, self.ttl), (last_good_key(keys.etags), LAST_GOOD_TTL)):
@@ -282,4 +295,7 @@ class Publisher:
                 queue_status(transaction, status, keys)
 
         self._fenced(switch)
+        for key in self._live:  # one command each: never two big frees back to back
+            for live in (key, last_good_key(key)):
+                self._client.unlink(retired_key(live))
         return self.written

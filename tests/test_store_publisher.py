@@ -59,13 +59,16 @@ def _publish(client: redis.Redis, version: int, gateways: list[str] = GATEWAYS) 
 def _monitored(server: RedisServer, action: threading.Thread) -> list[list[str]]:
     """Every command Redis ran while `action` ran, as argument lists (MONITOR)."""
     commands: list[list[str]] = []
-    with server.client().monitor() as monitor:
+    quiet = redis.Redis.from_url(server.url, socket_timeout=1)  # ends once Redis is idle
+    with quiet.monitor() as monitor:
         action.start()
-        while action.is_alive() or not commands or commands[-1][0] != "EXEC":
+        while True:
             try:
                 entry = monitor.next_command()
             except redis.TimeoutError:
-                break
+                if not action.is_alive():
+                    break
+                continue
             commands.append(entry["command"].split(" "))
     action.join(timeout=30)
     return commands
@@ -79,16 +82,18 @@ def test_the_switch_renames_onto_free_names_only_and_copies_no_hash(plain_redis)
     _publish(client, 1)
     publish = threading.Thread(target=_publish, args=(connect(plain_redis.url), 2))
     commands = _monitored(plain_redis, publish)
-    unlinked: set[str] = set()
+    free: set[str] = set()  # names UNLINKed or renamed away: nothing there to free
     renamed = []
     for command in commands:
         name = command[0].upper()
         if name == "UNLINK":
-            unlinked.update(argument.strip('"') for argument in command[1:])
+            free.update(argument.strip('"') for argument in command[1:])
         elif name == "RENAME":
-            target = command[2].strip('"')
+            source, target = command[1].strip('"'), command[2].strip('"')
             renamed.append(target)
-            assert target in unlinked, f"RENAME onto {target} would free the old value in place"
+            assert target in free, f"RENAME onto {target} would free the old value in place"
+            free.discard(target)
+            free.add(source)
         assert name not in ("DEL", "FLUSHDB")
         if name == "COPY":
             assert command[1].strip('"') not in (
@@ -96,6 +101,10 @@ def test_the_switch_renames_onto_free_names_only_and_copies_no_hash(plain_redis)
                 staged_key(KEY_PEER_PATH_DETAILS),
             ), "a hash is COPYed in one long command"
     assert KEY_GATEWAYS in renamed and KEY_GATEWAY_DETAILS in renamed
+    exec_at = max(n for n, command in enumerate(commands) if command[0].upper() == "EXEC")
+    after = [command for command in commands[exec_at + 1 :] if command[0].upper() == "UNLINK"]
+    assert after and all(len(command) == 2 for command in after), "retired keys freed one by one"
+    assert not [key for key in scan_keys(client) if key.startswith("mist:staged:")]
     assert read_gateway(client, GATEWAYS[-1]) == encode_json({"id": GATEWAYS[-1], "v": 2})
 
 
