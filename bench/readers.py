@@ -164,7 +164,8 @@ def readers_section(figures: list[PublishFigures]) -> Any:
         "Redis's own `LATENCY LATEST` (`latency-monitor-threshold 1`), named by `SLOWLOG`. "
         "The switch is a few dozen O(1) commands; what remains long is building and copying "
         "the biggest documents (APPEND growing a string of tens of MB, COPY to its last-good "
-        "name): it grows with the largest document's size (DATA.md §2)."
+        "name, UNLINK of the old one: a string is freed at once): it grows with the largest "
+        "document's size (DATA.md §2)."
     )
     for run in figures:
         if run.longest_commands:

@@ -151,6 +151,7 @@ class Publisher:
         self._histories: list[tuple[str, HistoryWrite]] = []
         self._history_bytes = 0
         self._with_switch: list[Callable[[Transaction], None]] = []
+        self._switched: list[str] = []  # other staged values renamed live by the switch
         self.written = 0  # keys written
         self.staging = Batches(client, batch_bytes=batch_bytes)
 
@@ -217,6 +218,12 @@ class Publisher:
         """More commands for the switch: they go live with the snapshot (its events)."""
         self._with_switch.append(queue)
 
+    def switch_value(self, key: str) -> None:
+        """A value the caller staged under `staged_key(key)` (e.g. an org's events state),
+        renamed live by the switch like the snapshot's own: its old value retired and
+        UNLINKed after the EXEC, never freed inside it. No last-good copy."""
+        self._switched.append(key)
+
     def history_write(self, port: tuple[str, str], write: HistoryWrite) -> None:
         """What one port's stored history needs this refresh (traffic.plan decided it)."""
         self._histories.append((history_key(*port), write))
@@ -258,8 +265,8 @@ class Publisher:
                 target = staged_key(last_good_key(key))
                 self.staging.unlink(target)  # a leftover: not freed inside COPY … REPLACE
                 self.staging.copy(staged_key(key), target)
-            # a dead worker's retired keys: the switch must find those names free
-            self.staging.unlink(retired_key(key), retired_key(last_good_key(key)))
+        for live in self._renamed():  # a dead worker's: the switch needs these names free
+            self.staging.unlink(retired_key(live))
         self.staging.execute()
         if self._histories:
             self._write_histories()
@@ -270,14 +277,14 @@ class Publisher:
             for key in (keys.gateway_details, keys.peer_path_details):
                 if key not in self._hashes:  # no gateway this refresh: none stays live
                     transaction.unlink(key, last_good_key(key))
+            for live in self._renamed():
+                # the old generation moves aside (an empty placeholder when there is none,
+                # so RENAME cannot fail): the new one lands on a free name and nothing is
+                # freed inside EXEC
+                transaction.set(live, b"", nx=True)
+                transaction.rename(live, retired_key(live))
+                transaction.rename(staged_key(live), live)
             for key in self._live:
-                for live in (key, last_good_key(key)):
-                    # the old generation moves aside (an empty placeholder when there is
-                    # none, so RENAME cannot fail): the new one lands on a free name and
-                    # nothing is freed inside EXEC
-                    transaction.set(live, b"", nx=True)
-                    transaction.rename(live, retired_key(live))
-                    transaction.rename(staged_key(live), live)
                 transaction.expire(last_good_key(key), LAST_GOOD_TTL)
             transaction.unlink(last_good_key(keys.etags))  # exactly the copied bodies' ETags
             for key, ttl in ((keys.etags, self.ttl), (last_good_key(keys.etags), LAST_GOOD_TTL)):
@@ -295,7 +302,13 @@ class Publisher:
                 queue_status(transaction, status, keys)
 
         self._fenced(switch)
-        for key in self._live:  # one command each: never two big frees back to back
-            for live in (key, last_good_key(key)):
-                self._client.unlink(retired_key(live))
+        for live in self._renamed():  # one command each: never two big frees back to back
+            self._client.unlink(retired_key(live))
         return self.written
+
+    def _renamed(self) -> list[str]:
+        """Every live name the switch renames a staged key onto."""
+        return [
+            *(name for key in self._live for name in (key, last_good_key(key))),
+            *self._switched,
+        ]

@@ -157,3 +157,19 @@ def _calls(client: redis.Redis, command: str) -> int:
 @pytest.fixture
 def client_of_redis(redis_server) -> redis.Redis:
     return connect(redis_server.url)
+
+
+def test_another_staged_value_is_switched_with_the_snapshot_and_its_old_one_retired(
+    client_of_redis,
+):
+    """An org's own state staged by its module goes live at the switch, its old value
+    moved aside and UNLINKed after the EXEC; a first publish (no old value) works too."""
+    client = client_of_redis
+    for version in (1, 2):
+        with Publisher(client, interval=60, now=time.time()) as out:
+            out.staging.set(staged_key("mist:events:org-1:state"), b"state %d" % version)
+            out.switch_value("mist:events:org-1:state")
+            out.served_json(Dataset.ORG, {"v": version})
+            out.commit()
+        assert client.get("mist:events:org-1:state") == b"state %d" % version
+        assert not [key for key in scan_keys(client) if key.startswith("mist:staged:")]
