@@ -32,8 +32,21 @@ class HistoryWrite:
     coarse: bytes | None = None  # a whole new `:coarse`
 
 
+def write_bytes(write: HistoryWrite) -> int:
+    """About what one port's write sends: the publisher ends a history transaction once
+    they add up (a week of samples rewritten on many ports is one long EXEC otherwise)."""
+    return (
+        len(write.state or b"")
+        + len(write.append_fine)
+        + len(write.fine or b"")
+        + len(write.append_coarse)
+        + len(write.coarse or b"")
+    )
+
+
 def queue_history_write(pipe: Any, key: str, write: HistoryWrite) -> None:
-    """Queue one port's history commands (inside the publish transaction)."""
+    """Queue one port's history commands (inside the publish transaction). A list rewritten
+    whole is UNLINKed first: freed in the background, not inside the EXEC."""
     companions_expire = write.expires_at + COMPANION_SLACK
     if write.state is not None:
         pipe.set(key, write.state, exat=write.expires_at)
@@ -42,7 +55,7 @@ def queue_history_write(pipe: Any, key: str, write: HistoryWrite) -> None:
         (COARSE_SUFFIX, write.coarse, write.append_coarse),
     ):
         if whole is not None:
-            pipe.delete(key + suffix)
+            pipe.unlink(key + suffix)
             if whole:
                 pipe.rpush(key + suffix, *records(whole))
                 pipe.expireat(key + suffix, companions_expire)

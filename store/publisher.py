@@ -4,7 +4,15 @@ The refresh is written under staging keys (`mist:staged:…`) in pipelined batch
 applies as they come, serving every reader in between; then one small MULTI/EXEC renames the
 staged keys live, with the ETags, `last_update` and the worker's status. A reader sees the
 whole old snapshot or the whole new one, and never waits for more than the switch: a few
-dozen O(1) renames, whatever the org's size (DATA.md §2).
+dozen O(1) commands, whatever the org's size (DATA.md §2).
+
+Nothing is freed inside the switch: it renames the old generation to retired names (a
+RENAME onto an existing key would free the old value in place unless Redis runs with
+`lazyfree-lazy-server-del`), and each retired key is UNLINKed after it, one command each
+(a big hash is freed in Redis's background thread; a string, one allocation, at once).
+Leftovers are UNLINKed, and the per-gateway hashes' last-good copies are written field by
+field like the hashes themselves (a COPY of a 10,000-field hash held Redis for hundreds of
+milliseconds).
 """
 
 from __future__ import annotations
@@ -16,12 +24,14 @@ import redis
 from redis.exceptions import WatchError
 
 from store.codec import encode_json, etag_hash, etag_of, gzip_bytes, gzip_stream, quoted_etag
-from store.histories import HistoryWrite, queue_history_write
+from store.histories import HistoryWrite, queue_history_write, write_bytes
 from store.keys import (
     DEFAULT_KEYSPACE,
     GZ_SUFFIX,
     KEY_LOCK,
     LAST_GOOD_TTL,
+    PREFIX,
+    STAGED_PREFIX,
     Dataset,
     Keyspace,
     history_key,
@@ -34,7 +44,14 @@ from store.status import queue_status
 from store.transaction import Batches, Transaction
 
 HISTORY_CHUNK = 500  # ports per history transaction: each port's keys change together
+HISTORY_CHUNK_BYTES = 256 << 10  # … or fewer: about this much history per EXEC (a few ms)
 FENCE_TRIES = 5  # our own heartbeat renewing the lease mid-switch costs one more try
+
+
+def retired_key(key: str) -> str:
+    """Where the switch moves the old value of `key` until it is UNLINKed, right after
+    (`mist:x` -> `mist:staged:retired:x`)."""
+    return STAGED_PREFIX + "retired:" + key.removeprefix(PREFIX)
 
 
 class ServedDocument:
@@ -132,7 +149,9 @@ class Publisher:
         self._live: list[str] = []  # the live keys whose staging key this refresh wrote
         self._hashes: set[str] = set()
         self._histories: list[tuple[str, HistoryWrite]] = []
+        self._history_bytes = 0
         self._with_switch: list[Callable[[Transaction], None]] = []
+        self._switched: list[str] = []  # other staged values renamed live by the switch
         self.written = 0  # keys written
         self.staging = Batches(client, batch_bytes=batch_bytes)
 
@@ -167,11 +186,15 @@ class Publisher:
         self.written += 2  # the body and its gzip twin
 
     def _field(self, key: str, gateway_id: str, body: bytes) -> None:
+        """One field of a per-gateway hash, in the staged hash and its staged last-good copy
+        (written alike, never COPYed: a COPY of a big hash is one long command)."""
+        staged, staged_last_good = staged_key(key), staged_key(last_good_key(key))
         if key not in self._hashes:  # a dead worker's leftover must not join this refresh
             self._hashes.add(key)
-            self.staging.delete(staged_key(key))
+            self.staging.unlink(staged, staged_last_good)  # freed in the background
             self._live.append(key)
-        self.staging.hset(staged_key(key), gateway_id, body)
+        self.staging.hset(staged, gateway_id, body)
+        self.staging.hset(staged_last_good, gateway_id, body)
 
     def gateway(self, gateway_id: str, body: bytes) -> None:
         """One gateway's JSON with its WAN ports (`/api/gateway/<id>`)."""
@@ -195,10 +218,17 @@ class Publisher:
         """More commands for the switch: they go live with the snapshot (its events)."""
         self._with_switch.append(queue)
 
+    def switch_value(self, key: str) -> None:
+        """A value the caller staged under `staged_key(key)` (e.g. an org's events state),
+        renamed live by the switch like the snapshot's own: its old value retired and
+        UNLINKed after the EXEC, never freed inside it. No last-good copy."""
+        self._switched.append(key)
+
     def history_write(self, port: tuple[str, str], write: HistoryWrite) -> None:
         """What one port's stored history needs this refresh (traffic.plan decided it)."""
         self._histories.append((history_key(*port), write))
-        if len(self._histories) >= HISTORY_CHUNK:
+        self._history_bytes += write_bytes(write)
+        if len(self._histories) >= HISTORY_CHUNK or self._history_bytes >= HISTORY_CHUNK_BYTES:
             self._write_histories()
         self.written += 1
 
@@ -209,6 +239,7 @@ class Publisher:
 
         self._fenced(queue)
         self._histories = []
+        self._history_bytes = 0
 
     def _fenced(self, queue: Callable[[Any], None]) -> None:
         """One MULTI/EXEC of what `queue` adds, applied only while we hold the lease (when
@@ -226,10 +257,16 @@ class Publisher:
     def commit(self, status: Mapping[str, Any] | None = None) -> int:
         """Finish staging, then switch: every staged key renamed live, with the ETags,
         `last_update` and the worker's status, in one small MULTI/EXEC. Returns keys written."""
-        for key in self._hashes:
+        for key in self._hashes:  # their last-good copy is already staged, field by field
             self.staging.expire(staged_key(key), self.ttl)
-        for key in self._live:  # the last-good copy, made by Redis, switched with the live
-            self.staging.copy(staged_key(key), staged_key(last_good_key(key)), replace=True)
+            self.staging.expire(staged_key(last_good_key(key)), self.ttl)
+        for key in self._live:  # a value's last-good copy, made by Redis, switched with it
+            if key not in self._hashes:
+                target = staged_key(last_good_key(key))
+                self.staging.unlink(target)  # a leftover: not freed inside COPY … REPLACE
+                self.staging.copy(staged_key(key), target)
+        for live in self._renamed():  # a dead worker's: the switch needs these names free
+            self.staging.unlink(retired_key(live))
         self.staging.execute()
         if self._histories:
             self._write_histories()
@@ -239,12 +276,17 @@ class Publisher:
         def switch(transaction: Any) -> None:
             for key in (keys.gateway_details, keys.peer_path_details):
                 if key not in self._hashes:  # no gateway this refresh: none stays live
-                    transaction.delete(key, last_good_key(key))
+                    transaction.unlink(key, last_good_key(key))
+            for live in self._renamed():
+                # the old generation moves aside (an empty placeholder when there is none,
+                # so RENAME cannot fail): the new one lands on a free name and nothing is
+                # freed inside EXEC
+                transaction.set(live, b"", nx=True)
+                transaction.rename(live, retired_key(live))
+                transaction.rename(staged_key(live), live)
             for key in self._live:
-                transaction.rename(staged_key(key), key)
-                transaction.rename(staged_key(last_good_key(key)), last_good_key(key))
                 transaction.expire(last_good_key(key), LAST_GOOD_TTL)
-            transaction.delete(last_good_key(keys.etags))  # exactly the copied bodies' ETags
+            transaction.unlink(last_good_key(keys.etags))  # exactly the copied bodies' ETags
             for key, ttl in ((keys.etags, self.ttl), (last_good_key(keys.etags), LAST_GOOD_TTL)):
                 transaction.hset(key, mapping=self._etags)
                 transaction.expire(key, ttl)
@@ -260,4 +302,13 @@ class Publisher:
                 queue_status(transaction, status, keys)
 
         self._fenced(switch)
+        for live in self._renamed():  # one command each: never two big frees back to back
+            self._client.unlink(retired_key(live))
         return self.written
+
+    def _renamed(self) -> list[str]:
+        """Every live name the switch renames a staged key onto."""
+        return [
+            *(name for key in self._live for name in (key, last_good_key(key))),
+            *self._switched,
+        ]

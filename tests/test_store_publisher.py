@@ -1,0 +1,175 @@
+"""store.publisher against a real redis-server: a publish never makes Redis free or copy a big
+value in one command, so readers never wait behind it (issue 19), on a Redis configured as
+we ship it and on a user's Redis without `lazyfree` alike."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from store.codec import encode_json
+from store.histories import HistoryWrite
+from store.history_codec import RECORD
+from store.keys import (
+    KEY_GATEWAY_DETAILS,
+    KEY_GATEWAYS,
+    KEY_PEER_PATH_DETAILS,
+    Dataset,
+    history_key,
+    last_good_key,
+    staged_key,
+)
+from store.publisher import HISTORY_CHUNK_BYTES, Publisher
+from store.reads import connect, read_gateway, scan_keys
+from tests.fixtures.redis_server import RedisServer
+
+GATEWAYS = [f"00000000-0000-0000-1000-{n:012x}" for n in range(300)]
+
+
+@pytest.fixture
+def plain_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A user's Redis: no lazyfree (the later arguments override the fixture's)."""
+    server = RedisServer(
+        tmp_path / "redis",
+        extra=("--lazyfree-lazy-server-del", "no", "--lazyfree-lazy-user-del", "no"),
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _publish(client: redis.Redis, version: int, gateways: list[str] = GATEWAYS) -> None:
+    with Publisher(client, interval=60, now=time.time()) as out:
+        for gateway_id in gateways:
+            body = encode_json({"id": gateway_id, "v": version})
+            out.gateway(gateway_id, body)
+            out.peer_paths(gateway_id, b'[{"v":%d}]' % version)
+        with out.document(Dataset.GATEWAYS, piece_bytes=512) as document:
+            document.write(encode_json({"v": version, "pad": "x" * 4000}))
+        out.commit()
+
+
+def _monitored(server: RedisServer, action: threading.Thread) -> list[list[str]]:
+    """Every command Redis ran while `action` ran, as argument lists (MONITOR)."""
+    commands: list[list[str]] = []
+    quiet = redis.Redis.from_url(server.url, socket_timeout=1)  # ends once Redis is idle
+    with quiet.monitor() as monitor:
+        action.start()
+        while True:
+            try:
+                entry = monitor.next_command()
+            except redis.TimeoutError:
+                if not action.is_alive():
+                    break
+                continue
+            commands.append(entry["command"].split(" "))
+    action.join(timeout=30)
+    return commands
+
+
+def test_the_switch_renames_onto_free_names_only_and_copies_no_hash(plain_redis):
+    """The old generation is UNLINKed (freed in the background) before each RENAME lands on
+    its name, and the hashes' last-good copies are written field by field, never COPYed:
+    no command of a publish frees or copies a big value, even without lazyfree."""
+    client = connect(plain_redis.url)
+    _publish(client, 1)
+    publish = threading.Thread(target=_publish, args=(connect(plain_redis.url), 2))
+    commands = _monitored(plain_redis, publish)
+    free: set[str] = set()  # names UNLINKed or renamed away: nothing there to free
+    renamed = []
+    for command in commands:
+        name = command[0].upper()
+        if name == "UNLINK":
+            free.update(argument.strip('"') for argument in command[1:])
+        elif name == "RENAME":
+            source, target = command[1].strip('"'), command[2].strip('"')
+            renamed.append(target)
+            assert target in free, f"RENAME onto {target} would free the old value in place"
+            free.discard(target)
+            free.add(source)
+        assert name not in ("DEL", "FLUSHDB")
+        if name == "COPY":
+            assert command[1].strip('"') not in (
+                staged_key(KEY_GATEWAY_DETAILS),
+                staged_key(KEY_PEER_PATH_DETAILS),
+            ), "a hash is COPYed in one long command"
+    assert KEY_GATEWAYS in renamed and KEY_GATEWAY_DETAILS in renamed
+    exec_at = max(n for n, command in enumerate(commands) if command[0].upper() == "EXEC")
+    after = [command for command in commands[exec_at + 1 :] if command[0].upper() == "UNLINK"]
+    assert after and all(len(command) == 2 for command in after), "retired keys freed one by one"
+    assert not [key for key in scan_keys(client) if key.startswith("mist:staged:")]
+    assert read_gateway(client, GATEWAYS[-1]) == encode_json({"id": GATEWAYS[-1], "v": 2})
+
+
+def test_the_last_good_hashes_are_the_live_ones_with_their_ttls(client_of_redis):
+    client = client_of_redis
+    _publish(client, 1)
+    _publish(client, 2, GATEWAYS[:10])  # gateways that left must leave the copy too
+    for key in (KEY_GATEWAY_DETAILS, KEY_PEER_PATH_DETAILS):
+        assert client.hgetall(last_good_key(key)) == client.hgetall(key)
+        assert len(client.hkeys(key)) == 10
+        assert 0 < client.ttl(key) <= 180
+        assert client.ttl(last_good_key(key)) > 180  # 7 days
+    assert not [key for key in scan_keys(client) if key.startswith("mist:staged:")]
+
+
+def test_a_dead_workers_staged_leftovers_never_join_the_next_refresh(client_of_redis):
+    client = client_of_redis
+    for key in (KEY_GATEWAY_DETAILS, last_good_key(KEY_GATEWAY_DETAILS)):
+        client.hset(staged_key(key), "gone-gateway", b"{}")
+    client.set(staged_key(last_good_key(KEY_GATEWAYS)), b"leftover")
+    _publish(client, 1, GATEWAYS[:3])
+    for key in (KEY_GATEWAY_DETAILS, last_good_key(KEY_GATEWAY_DETAILS)):
+        assert sorted(client.hkeys(key)) == sorted(g.encode() for g in GATEWAYS[:3])
+    assert client.get(last_good_key(KEY_GATEWAYS)) == client.get(KEY_GATEWAYS)
+
+
+def test_big_history_rewrites_go_in_several_small_transactions(client_of_redis):
+    """A week of samples rewritten on many ports at once is split into EXECs of about
+    HISTORY_CHUNK_BYTES, each port's keys still together, every record stored."""
+    client = client_of_redis
+    per_port = HISTORY_CHUNK_BYTES // 3 // RECORD.size + 1  # three ports fill a transaction
+    ports = [(GATEWAYS[n], "ge-0/0/0") for n in range(12)]
+    fine = b"".join(RECORD.pack(1_700_000_000 + i, 1.0, 2.0) for i in range(per_port))
+    before = _calls(client, "exec")
+    with Publisher(client, interval=60, now=time.time()) as out:
+        for port in ports:
+            out.history_write(port, HistoryWrite(expires_at=int(time.time()) + 3600, fine=fine))
+        out.served_json(Dataset.ORG, {"v": 1})
+        out.commit()
+    assert _calls(client, "exec") - before >= 4 + 1  # ≥ 4 history transactions and the switch
+    for port in ports:
+        assert client.llen(history_key(*port) + ":fine") == per_port
+
+
+def _calls(client: redis.Redis, command: str) -> int:
+    stats = client.info("commandstats").get(f"cmdstat_{command}")
+    return int(stats["calls"]) if stats else 0
+
+
+@pytest.fixture
+def client_of_redis(redis_server) -> redis.Redis:
+    return connect(redis_server.url)
+
+
+def test_another_staged_value_is_switched_with_the_snapshot_and_its_old_one_retired(
+    client_of_redis,
+):
+    """An org's own state staged by its module goes live at the switch, its old value
+    moved aside and UNLINKed after the EXEC; a first publish (no old value) works too."""
+    client = client_of_redis
+    for version in (1, 2):
+        with Publisher(client, interval=60, now=time.time()) as out:
+            out.staging.set(staged_key("mist:events:org-1:state"), b"state %d" % version)
+            out.switch_value("mist:events:org-1:state")
+            out.served_json(Dataset.ORG, {"v": version})
+            out.commit()
+        assert client.get("mist:events:org-1:state") == b"state %d" % version
+        assert not [key for key in scan_keys(client) if key.startswith("mist:staged:")]
