@@ -163,7 +163,18 @@ def change_key(event: Mapping[str, Any]) -> str:
     event keeps its own id: Mist's time makes it the same on every read)."""
     if event.get("source") not in (None, "refresh"):
         return f"id\t{event.get('id')}"
+    return subject_change(event)
+
+
+def subject_change(event: Mapping[str, Any]) -> str:
+    """A change by its subject and type, whatever told it: a retry may hear from Mist's
+    events what the failed refresh derived itself (or the other way round)."""
     return f"{subject_of(event)}\t{event.get('type')}"
+
+
+def already_alerted(event: Mapping[str, Any], marks: Mapping[str, Any]) -> bool:
+    """A change a refresh that did not publish already alerted."""
+    return change_key(event) in marks or subject_change(event) in marks
 
 
 def plan_alerts(
@@ -179,12 +190,13 @@ def plan_alerts(
     the publish clears them (Plan.published), so a retry does not alert them again."""
     marks = state.get(PENDING)
     marks = dict(marks) if isinstance(marks, dict) else {}
-    fresh = [event for event in events if change_key(event) not in marks]
+    fresh = [event for event in events if not already_alerted(event, marks)]
     window = config.hold_down * config.interval
     holddown = {key: value for key, value in state.items() if key != PENDING}
     sent, kept = HoldDown(window, config.interval).apply(fresh, holddown, now)
     if pending:
-        marks.update((change_key(event), f"mcs-{event.get('id')}") for event in fresh)
+        for event in fresh:
+            marks[change_key(event)] = marks[subject_change(event)] = f"mcs-{event.get('id')}"
     if marks:
         kept[PENDING] = marks
     plan = Plan(alerts={n: [] for n in range(1, config.receivers + 1)}, state=kept)

@@ -189,3 +189,14 @@ def test_a_change_alerted_ahead_of_a_publish_that_failed_is_not_alerted_again_by
         [port_event("port_down", T0 + 3 * INTERVAL)], after.state, T0 + 3 * INTERVAL, config
     )
     assert [a["type"] for a in again.alerts[1]] == ["port_down"]  # not held as pending
+
+
+def test_a_retry_hearing_the_same_change_from_mist_does_not_alert_it_again():
+    """The failed refresh derived the down itself; its retry reads it from Mist's own events
+    (another source, another id): the NOC still gets one alert."""
+    config = AlertConfig(receivers=1, hold_down=1, interval=INTERVAL)
+    early = plan_alerts([port_event("port_down", T0)], {}, T0, config, pending=True)
+    assert [a["type"] for a in early.alerts[1]] == ["port_down"]
+    told = {**port_event("port_down", T0 - 5), "source": "mist", "id": "mist-told-1"}
+    retry = plan_alerts([told], early.state, T0 + INTERVAL, config, pending=True)
+    assert retry.alerts[1] == [] and retry.repeated == 1
