@@ -30,10 +30,10 @@ from store.events import (
     queue_events,
     read_state,
     read_system,
-    switch_state,
     write_events,
     write_state,
 )
+from store.keys import events_state_key
 from store.publisher import Publisher
 
 log = logging.getLogger("worker")
@@ -134,6 +134,7 @@ class EventStep:
         """The events and the state, live with the snapshot in `out`'s switch, and the
         availability they move on (its metric families into `metrics` when given)."""
         write_state(out.staging, org_id, derived.state)
+        out.switch_value(events_state_key(org_id))  # an 8 MB string: never freed in the EXEC
         prepared = self._prepared.pop(org_id, None)
         if prepared is not None:
             self.availability.publish(out, prepared, derived.events, metrics)
@@ -141,7 +142,6 @@ class EventStep:
 
         def queue(switch: Any) -> None:
             queue_events(switch, org_id, derived.events, conditions, now, self.retention)
-            switch_state(switch, org_id)
             if alerts is not None:  # the alerts' changes are stored now: none is pending
                 alerts(switch)
 

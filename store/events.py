@@ -87,11 +87,6 @@ def write_state(staging: Any, org_id: str, state: Mapping[str, Any]) -> None:
     staging.set(staged_key(events_state_key(org_id)), encode_json(state))
 
 
-def switch_state(switch: Any, org_id: str) -> None:
-    """The staged state goes live with the snapshot."""
-    switch.rename(staged_key(events_state_key(org_id)), events_state_key(org_id))
-
-
 def write_events(
     client: redis.Redis,
     org_id: str,
