@@ -259,6 +259,8 @@ def start_redis(
             file.write(f"requirepass {password}\n")
         argv = [server, str(config), "--port", str(port), "--bind", "127.0.0.1"]
         argv += ["--dir", str(data_dir), "--appendonly", "yes", "--save", "300 1"]
+        for lazy in ("server-del", "user-del", "expire"):  # big values freed in the background
+            argv += [f"--lazyfree-lazy-{lazy}", "yes"]
         supervisor.start("redis", [*argv, "--protected-mode", "yes"], os.environ)
         what = f"redis-server with its append-only file in {data_dir}"
     else:
