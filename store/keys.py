@@ -177,6 +177,12 @@ def staged_key(key: str) -> str:
     return STAGED_PREFIX + key.removeprefix(PREFIX)
 
 
+def retired_key(key: str) -> str:
+    """Where the switch moves the old value of `key` until it is UNLINKed, right after
+    (`mist:x` -> `mist:staged:retired:x`)."""
+    return STAGED_PREFIX + "retired:" + key.removeprefix(PREFIX)
+
+
 def last_good_key(key: str) -> str:
     """The last-good copy of a live key (`mist:x` -> `mist:lastgood:x`), DATA.md §2."""
     return LAST_GOOD_PREFIX + key.removeprefix(PREFIX)

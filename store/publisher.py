@@ -30,13 +30,12 @@ from store.keys import (
     GZ_SUFFIX,
     KEY_LOCK,
     LAST_GOOD_TTL,
-    PREFIX,
-    STAGED_PREFIX,
     Dataset,
     Keyspace,
     history_key,
     last_good_key,
     peer_paths_key,
+    retired_key,
     snapshot_ttl,
     staged_key,
 )
@@ -46,12 +45,6 @@ from store.transaction import Batches, Transaction
 HISTORY_CHUNK = 500  # ports per history transaction: each port's keys change together
 HISTORY_CHUNK_BYTES = 256 << 10  # … or fewer: about this much history per EXEC (a few ms)
 FENCE_TRIES = 5  # our own heartbeat renewing the lease mid-switch costs one more try
-
-
-def retired_key(key: str) -> str:
-    """Where the switch moves the old value of `key` until it is UNLINKed, right after
-    (`mist:x` -> `mist:staged:retired:x`)."""
-    return STAGED_PREFIX + "retired:" + key.removeprefix(PREFIX)
 
 
 class ServedDocument:
