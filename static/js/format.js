@@ -140,8 +140,13 @@ export function formatDateTime(epochSeconds, siteId) {
   return format.format(new Date(epochSeconds * 1000));
 }
 
+let numbers = null; // one formatter: toLocaleString() builds one on every call
+
+/** 12,345 in the browser's locale (what Number#toLocaleString() gives). */
 export function formatNumber(value) {
-  return value === null || value === undefined ? '—' : Number(value).toLocaleString();
+  if (value === null || value === undefined) return '—';
+  numbers ||= new Intl.NumberFormat();
+  return numbers.format(Number(value));
 }
 
 /** The colour thresholds the server sent with the rows (or payload) document: the only ones. */
