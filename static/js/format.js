@@ -190,3 +190,16 @@ export function metricNode(tag, metric, value, thresholds) {
   if (mark) node.append(el('span', { class: 'visually-hidden', text: ` (${mark[1]})` }));
   return node;
 }
+
+/** `then` once the next frame has been painted (so that frame shows what is already in the
+ *  page, and no more), or after 100 ms where no frame comes (a hidden tab). */
+export function afterNextFrame(then) {
+  let done = false;
+  const run = () => {
+    if (done) return;
+    done = true;
+    setTimeout(then, 0);
+  };
+  requestAnimationFrame(run);
+  setTimeout(run, 100);
+}

@@ -28,6 +28,7 @@ const state = {
 };
 
 const $ = (id) => document.getElementById(id);
+const FIRST_SCREEN = 20; // gateway rows drawn before the first paint (a tablet shows ~10)
 
 /** A module's one instance, built the first time it is wanted (its import, then `make`). */
 function lazy(make) {
@@ -243,13 +244,15 @@ async function loadGateways() {
   table.siteSle = state.siteSle;
   setSiteZones(state.payload.site_timezones);
   renderSummary(state.payload.summary);
-  table.setData(state.payload, state.siteNames, details);
+  // The first load draws a screenful of rows before the first paint, the rest after it.
+  const drawn = table.setData(state.payload, state.siteNames, details, table.loaded ? 0 : FIRST_SCREEN);
   $('export-filtered').disabled = !table.filtered().length;
   allPortsLink(table.gateways.length > 0);
   fillSiteFilter(sites);
   $('table-status').hidden = true;
   requestAnimationFrame(() => tableShown());
   if (state.fullWanted) ensureFull().catch(() => {});
+  await drawn;
 }
 
 /** Load (or reload) everything; concurrent calls share one load. */

@@ -4,7 +4,7 @@
 // switcher. The page computes no rule: order, level, problem words and stale are /api/orgs'.
 
 import { currentOrg, getJSON, overviewMode, takeEarly } from './api.js';
-import { el, formatAge, formatNumber } from './format.js';
+import { afterNextFrame, el, formatAge, formatNumber } from './format.js';
 import { Freshness } from './freshness.js';
 
 const $ = (id) => document.getElementById(id);
@@ -134,14 +134,15 @@ function renderRows() {
   status.hidden = shown.length > 0;
   status.textContent = total ? 'No organisation matches the search.' : 'No organisation yet.';
   if (shown.length <= FIRST_SCREEN) return Promise.resolve();
+  // After the next frame: that frame lays out and paints the first screen alone.
   return new Promise((resolve) => {
-    setTimeout(() => {
+    afterNextFrame(() => {
       if (drawing === state.drawing) {
         $('org-rows').append(rows(shown.slice(FIRST_SCREEN)));
         renderAges();
       }
       resolve();
-    }, 0);
+    });
   });
 }
 
