@@ -6,9 +6,10 @@
   const org = new URLSearchParams(window.location.search).get('org') || '';
   // As api.js's orgScoped: the page's org named on every org-scoped request.
   const scoped = (url) => (org ? `${url}?org=${encodeURIComponent(org)}` : url);
-  // The body is parsed as soon as it is in, while the page still waits for its modules.
+  // The body is parsed as soon as it is in, while the page still waits for its modules. No
+  // `cache: 'no-store'` here (the answers are no-store anyway): it would not take the preload.
   const ask = (url) => {
-    const response = fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin' });
+    const response = fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
     const data = response.then((answer) => (answer.ok && answer.status !== 304 ? answer.json() : null));
     response.catch(() => {}); // the module that takes them reports the failure
     data.catch(() => {});
@@ -18,4 +19,12 @@
   window.mcsEarly = document.documentElement.dataset.view === 'overview'
     ? { '/api/orgs': ask('/api/orgs') }
     : { '/api/gateways/rows': ask(scoped('/api/gateways/rows')), '/api/organization': ask(scoped('/api/organization')) };
+  // A page's first Intl formatters load the locale's data, costly on a slow CPU: that is done
+  // here while the data is on its way (when the page is idle), not as the table is drawn.
+  const warm = () => {
+    new Intl.NumberFormat().format(1234);
+    new Intl.DateTimeFormat(undefined, { timeZoneName: 'short', weekday: 'short', year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(0);
+  };
+  if (window.requestIdleCallback) window.requestIdleCallback(warm, { timeout: 1000 });
+  else setTimeout(warm, 0);
 })();
