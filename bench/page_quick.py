@@ -9,6 +9,8 @@ static files and prints bench/page.py's figures. TIER: `org` (one org, 10,000 ga
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from bench.scale import TOKENS
 def serve(tier: str, folder: Path, gateways: int) -> None:
     """Fill a Redis like the bench does, write its URL to DIR/redis-url, keep it up."""
     folder.mkdir(parents=True, exist_ok=True)
+    # SIGTERM (`kill PID`) stops mistsim and Redis too, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     redis = RedisServer(folder / "redis")
     redis.start()
     if tier == "msp":
