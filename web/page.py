@@ -53,7 +53,7 @@ def blueprint(
             poll_ms=poll_ms,
             ranges=list(ranges),
             several_orgs=org_count() > 1,
-            org_chosen=bool(request.args.get("org")),
+            org_chosen=request.args.get("org", ""),  # the org's id: its data is preloaded
         )
         response = Response(html, mimetype="text/html")
         response.headers["Cache-Control"] = "no-cache"

@@ -25,9 +25,15 @@ export class ApiError extends Error {
 export async function getJSON(url, { etag = null, signal = undefined } = {}) {
   const headers = { Accept: 'application/json' };
   if (etag) headers['If-None-Match'] = etag;
+  return answerOf(fetch(orgScoped(url), { headers, signal, cache: 'no-store', credentials: 'same-origin' }), etag);
+}
+
+/** The answer of a fetch: {notModified, etag, date, data}, or an ApiError saying why not.
+ *  `parsed`: the body's JSON when boot.js parsed it already (a successful answer). */
+async function answerOf(request, etag, parsed = null) {
   let response;
   try {
-    response = await fetch(orgScoped(url), { headers, signal, cache: 'no-store', credentials: 'same-origin' });
+    response = await request;
   } catch (error) {
     if (error.name === 'AbortError') throw error;
     throw new ApiError(0, 'the dashboard server cannot be reached');
@@ -44,7 +50,18 @@ export async function getJSON(url, { etag = null, signal = undefined } = {}) {
     throw new ApiError(response.status, message);
   }
   const date = response.headers.get('Date'); // the server's clock (a stored document's age)
-  return { notModified: false, etag: response.headers.get('ETag'), date, data: await response.json() };
+  const data = await (parsed || response.json());
+  return { notModified: false, etag: response.headers.get('ETag'), date, data };
+}
+
+/** The answer to the request boot.js made for `url` before the modules loaded (once; null
+ *  when it made none or it was taken): the first load needs not wait for the modules. */
+export function takeEarly(url) {
+  const early = window.mcsEarly || {};
+  const request = early[url];
+  if (!request) return null;
+  delete early[url];
+  return answerOf(request.response, null, request.data);
 }
 
 export const getStatus = () => getJSON('/api/status');

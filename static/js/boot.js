@@ -1,15 +1,30 @@
-// Loaded as an async module: it runs as soon as it arrives, while the page is still parsing,
-// so the first data requests start early. main.js takes these promises for its first load.
-
-import { getGatewayRows, getJSON, getOrganization, overviewMode } from './api.js';
-
-function early(promise) {
-  promise.catch(() => {}); // main.js reports failures; nothing is unhandled meanwhile
-  return promise;
-}
-
-// The MSP overview (several orgs, none chosen) asks no org's data, only its own (overview.js).
-export const firstLoad = overviewMode ? { rows: null, org: null, orgs: early(getJSON('/api/orgs')) } : {
-  rows: early(getGatewayRows(null)),
-  org: early(getOrganization(null)),
-};
+// A classic script, first in <head> and free of imports: it asks for the first screen's data
+// before the style sheets and modules are parsed, so those requests no longer wait for the
+// module graph. api.js's takeEarly() hands each answer to the module that asked for it
+// (main.js: the gateway rows and the org; overview.js: the MSP overview's /api/orgs).
+(() => {
+  const org = new URLSearchParams(window.location.search).get('org') || '';
+  // As api.js's orgScoped: the page's org named on every org-scoped request.
+  const scoped = (url) => (org ? `${url}?org=${encodeURIComponent(org)}` : url);
+  // The body is parsed as soon as it is in, while the page still waits for its modules. No
+  // `cache: 'no-store'` here (the answers are no-store anyway): it would not take the preload.
+  const ask = (url) => {
+    const response = fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+    const data = response.then((answer) => (answer.ok && answer.status !== 304 ? answer.json() : null));
+    response.catch(() => {}); // the module that takes them reports the failure
+    data.catch(() => {});
+    return { response, data };
+  };
+  // The MSP overview (several orgs, none chosen) asks no org's data, only the overview's.
+  window.mcsEarly = document.documentElement.dataset.view === 'overview'
+    ? { '/api/orgs': ask('/api/orgs') }
+    : { '/api/gateways/rows': ask(scoped('/api/gateways/rows')), '/api/organization': ask(scoped('/api/organization')) };
+  // A page's first Intl formatters load the locale's data, costly on a slow CPU: that is done
+  // here while the data is on its way (when the page is idle), not as the table is drawn.
+  const warm = () => {
+    new Intl.NumberFormat().format(1234);
+    new Intl.DateTimeFormat(undefined, { timeZoneName: 'short', weekday: 'short', year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(0);
+  };
+  if (window.requestIdleCallback) window.requestIdleCallback(warm, { timeout: 1000 });
+  else setTimeout(warm, 0);
+})();

@@ -140,8 +140,13 @@ export function formatDateTime(epochSeconds, siteId) {
   return format.format(new Date(epochSeconds * 1000));
 }
 
+let numbers = null; // one formatter: toLocaleString() builds one on every call
+
+/** 12,345 in the browser's locale (what Number#toLocaleString() gives). */
 export function formatNumber(value) {
-  return value === null || value === undefined ? '—' : Number(value).toLocaleString();
+  if (value === null || value === undefined) return '—';
+  numbers ||= new Intl.NumberFormat();
+  return numbers.format(Number(value));
 }
 
 /** The colour thresholds the server sent with the rows (or payload) document: the only ones. */
@@ -184,4 +189,17 @@ export function metricNode(tag, metric, value, thresholds) {
   node.append(formatMetric(metric, value));
   if (mark) node.append(el('span', { class: 'visually-hidden', text: ` (${mark[1]})` }));
   return node;
+}
+
+/** `then` once the next frame has been painted (so that frame shows what is already in the
+ *  page, and no more), or after 100 ms where no frame comes (a hidden tab). */
+export function afterNextFrame(then) {
+  let done = false;
+  const run = () => {
+    if (done) return;
+    done = true;
+    setTimeout(then, 0);
+  };
+  requestAnimationFrame(run);
+  setTimeout(run, 100);
 }

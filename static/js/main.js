@@ -1,18 +1,15 @@
 // Wires the views together: load the org once, then follow the worker's refreshes by polling
 // /api/status and refetching the gateway rows (If-None-Match) only when last_update moved.
 // The full gateways payload (every WAN port) is fetched only when a search or CSV needs it.
+// Only what the first screen shows (summary, table) loads with the page; the dialogs, the CSV
+// and the worst circuits view are imported the first time they are used.
 
-import { currentOrg, getGateway, getGatewayRows, getGateways, getOrganization, orgScoped, overviewMode } from './api.js';
-import { firstLoad } from './boot.js';
-import { PeerPathDialog } from './peers.js';
-import { TrafficDialog } from './chart.js';
-import { downloadCsv } from './csv.js';
+import { currentOrg, getGateway, getGatewayRows, getGateways, getOrganization, orgScoped, takeEarly } from './api.js';
 import { setSiteZones, setTimeZone, thresholdsOf } from './format.js';
 import { Freshness } from './freshness.js';
 import { renderSummary } from './summary.js';
 import { CARD_FILTERS, DEFAULT_SORT, GatewayTable } from './table.js';
 import { sleText } from './sle.js';
-import { WorstView } from './worst.js';
 
 const state = {
   rowsEtag: null,
@@ -31,8 +28,18 @@ const state = {
 };
 
 const $ = (id) => document.getElementById(id);
-const peerDialog = new PeerPathDialog($('peer-dialog'));
-const trafficDialog = new TrafficDialog($('traffic-dialog'));
+const FIRST_SCREEN = 20; // gateway rows drawn before the first paint (a tablet shows ~10)
+
+/** A module's one instance, built the first time it is wanted (its import, then `make`). */
+function lazy(make) {
+  let made = null;
+  return () => {
+    made ||= make();
+    return made;
+  };
+}
+const peerDialog = lazy(async () => new (await import('./peers.js')).PeerPathDialog($('peer-dialog')));
+const trafficDialog = lazy(async () => new (await import('./chart.js')).TrafficDialog($('traffic-dialog')));
 const table = new GatewayTable({
   tbody: $('gateway-rows'),
   thead: $('gateway-table').querySelector('thead'),
@@ -41,8 +48,8 @@ const table = new GatewayTable({
   prev: $('page-prev'),
   next: $('page-next'),
   pageSize: $('page-size'),
-  onPeerPaths: (gateway, port, opener) => peerDialog.open(gateway, port, thresholdsOf(state.payload), opener),
-  onTraffic: (gateway, port, opener) => trafficDialog.open(gateway, port, opener),
+  onPeerPaths: async (gateway, port, opener) => (await peerDialog()).open(gateway, port, thresholdsOf(state.payload), opener),
+  onTraffic: async (gateway, port, opener) => (await trafficDialog()).open(gateway, port, opener),
   fetchDetail: async (id) => (await getGateway(id)).data,
   onSearch: () => ensureFull().catch(() => {}),
 });
@@ -105,6 +112,10 @@ function renderCardFilter() {
  *  timestamp and chart axis; the option names the browser's zone. */
 function chooseTimeZone(choice) {
   setTimeZone(choice === 'utc' ? 'UTC' : choice === 'site' ? 'site' : undefined);
+}
+
+/** The option names the browser's zone (an Intl look-up that costs: after the first table). */
+function nameBrowserZone() {
   const browser = Intl.DateTimeFormat().resolvedOptions().timeZone;
   $('time-zone').options[0].textContent = browser ? `Browser time (${browser})` : 'Browser time';
 }
@@ -125,8 +136,7 @@ function restoreView() {
 function followAppBar() {
   const bar = document.querySelector('.app-header');
   const set = () => document.documentElement.style.setProperty('--app-bar-h', `${bar.offsetHeight}px`);
-  new ResizeObserver(set).observe(bar);
-  set();
+  new ResizeObserver(set).observe(bar); // its first call comes before the first paint
 }
 
 /** Every gateway with its WAN ports (id → gateway), fetched once per refresh when needed. */
@@ -196,18 +206,13 @@ async function fillSiteFilter(sites) {
 }
 
 /** The first load takes the requests boot.js started early; later loads ask again. */
-function take(name, request) {
-  const promise = firstLoad[name];
-  if (promise) {
-    firstLoad[name] = null;
-    return promise;
-  }
-  return request();
+function take(url, request) {
+  return takeEarly(url) || request();
 }
 
 async function loadOrganization() {
   try {
-    const response = await take('org', () => getOrganization(state.orgEtag));
+    const response = await take('/api/organization', () => getOrganization(state.orgEtag));
     if (response.notModified) return;
     state.orgEtag = response.etag;
     const org = response.data || {};
@@ -218,7 +223,7 @@ async function loadOrganization() {
 }
 
 async function loadGateways() {
-  const response = await take('rows', () => getGatewayRows(state.rowsEtag));
+  const response = await take('/api/gateways/rows', () => getGatewayRows(state.rowsEtag));
   if (response.notModified) return;
   state.rowsEtag = response.etag;
   state.payload = response.data;
@@ -239,13 +244,15 @@ async function loadGateways() {
   table.siteSle = state.siteSle;
   setSiteZones(state.payload.site_timezones);
   renderSummary(state.payload.summary);
-  table.setData(state.payload, state.siteNames, details);
+  // The first load draws a screenful of rows before the first paint, the rest after it.
+  const drawn = table.setData(state.payload, state.siteNames, details, table.loaded ? 0 : FIRST_SCREEN);
   $('export-filtered').disabled = !table.filtered().length;
   allPortsLink(table.gateways.length > 0);
   fillSiteFilter(sites);
   $('table-status').hidden = true;
   requestAnimationFrame(() => tableShown());
   if (state.fullWanted) ensureFull().catch(() => {});
+  await drawn;
 }
 
 /** Load (or reload) everything; concurrent calls share one load. */
@@ -253,7 +260,7 @@ function load(lastUpdate) {
   if (state.loading) return state.loading;
   state.loading = (async () => {
     try {
-      await Promise.all([loadGateways(), loadOrganization(), document.body.dataset.view === 'worst' ? worst.load() : null]);
+      await Promise.all([loadGateways(), loadOrganization(), document.body.dataset.view === 'worst' ? loadWorst() : null]);
       state.loadedUpdate = lastUpdate;
       document.body.dataset.loaded = 'true';
     } catch (error) {
@@ -272,7 +279,7 @@ function load(lastUpdate) {
 // ------------------------------------------------------------------ the worst circuits view
 // `#worst` in the URL shows it instead of the table; a row opens its gateway in the table.
 
-const worst = new WorstView({
+const worst = lazy(async () => new (await import('./worst.js')).WorstView({
   section: $('worst-view'),
   onOpen: (id) => {
     document.dispatchEvent(new CustomEvent('mcs:show-view', { detail: { view: 'gateways' } }));
@@ -282,13 +289,14 @@ const worst = new WorstView({
       $('site-filter').value = table.filter.site;
     }
   },
-});
+}));
+const loadWorst = async () => (await worst()).load();
 
 // sla.js owns the views' nav; the worst circuits load whenever their view shows
 document.addEventListener('mcs:view', (event) => {
-  if (event.detail.view === 'worst') worst.load();
+  if (event.detail.view === 'worst') loadWorst();
 });
-if (document.body.dataset.view === 'worst') worst.load();
+if (document.body.dataset.view === 'worst') loadWorst();
 
 table.onChange = () => {
   writeUrl();
@@ -322,6 +330,7 @@ for (const button of document.querySelectorAll('.card-filter')) {
 }
 $('time-zone').addEventListener('change', (event) => {
   chooseTimeZone(event.target.value);
+  nameBrowserZone();
   if (table.loaded) table.render();
   freshness.renderAge();
   writeUrl();
@@ -334,7 +343,7 @@ $('export-filtered').addEventListener('click', async () => {
   const button = $('export-filtered');
   button.disabled = true;
   try {
-    const full = await ensureFull();
+    const [full, { downloadCsv }] = await Promise.all([ensureFull(), import('./csv.js')]);
     const shown = table.filtered().map((gateway) => (full && full.get(gateway.id)) || gateway);
     downloadCsv(shown, state.siteNames, state.payload && state.payload.csv, state.siteSle);
   } catch (error) {
@@ -344,8 +353,11 @@ $('export-filtered').addEventListener('click', async () => {
   }
 });
 
-if (!overviewMode) { // the MSP overview (overview.js) asks no org's data
-  load(undefined);
-  // The status poll starts once the table is up (or after 2 s without data): first things first.
-  Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, 2000))]).then(() => freshness.start());
-}
+// The MSP overview (several orgs, none chosen) is overview.js's alone: the server loads no
+// main.js there.
+load(undefined);
+// The status poll starts once the table is up (or after 2 s without data): first things first.
+Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, 2000))]).then(() => {
+  freshness.start();
+  setTimeout(nameBrowserZone, 0);
+});

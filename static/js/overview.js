@@ -3,13 +3,13 @@
 // each row opening that org's dashboard (?org=<id>); in an org's dashboard, the header's org
 // switcher. The page computes no rule: order, level, problem words and stale are /api/orgs'.
 
-import { currentOrg, getJSON, overviewMode } from './api.js';
-import { firstLoad } from './boot.js';
-import { el, formatAge, formatNumber } from './format.js';
+import { currentOrg, getJSON, overviewMode, takeEarly } from './api.js';
+import { afterNextFrame, el, formatAge, formatNumber } from './format.js';
 import { Freshness } from './freshness.js';
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = Number(document.body.dataset.pollMs) || 10000;
+const FIRST_SCREEN = 30; // org rows drawn before the first paint; the rest right after
 const LEVEL_WORDS = { critical: 'critical', warning: 'degraded', stale: 'stale', ok: 'healthy' };
 
 const state = {
@@ -19,6 +19,7 @@ const state = {
   serverOffset: null, // server clock − client clock (s), from the answer's Date header
   search: new URLSearchParams(window.location.search).get('find') || '',
   ages: [], // [node, org] of the rows shown: their age ticks between polls
+  drawing: 0, // counts the renders: a later one drops what an earlier one had left to draw
 };
 
 /** The dashboard of one org: the page itself with ?org= (a deep link that survives reloads). */
@@ -111,13 +112,19 @@ function matches(org, needle) {
   return !needle || `${org.name || ''}\n${org.org_id}`.toLocaleLowerCase().includes(needle);
 }
 
+/** The rows that pass the search: the first screen now, the others in the next task, so the
+ *  first paint lays out a screenful of rows, not every org. */
 function renderRows() {
   const needle = state.search.trim().toLocaleLowerCase();
   const shown = state.orgs.filter((org) => matches(org, needle));
   state.ages = [];
-  const fragment = document.createDocumentFragment();
-  for (const org of shown) fragment.append(orgRow(org));
-  $('org-rows').replaceChildren(fragment);
+  const drawing = ++state.drawing;
+  const rows = (list) => {
+    const fragment = document.createDocumentFragment();
+    for (const org of list) fragment.append(orgRow(org));
+    return fragment;
+  };
+  $('org-rows').replaceChildren(rows(shown.slice(0, FIRST_SCREEN)));
   renderAges();
   const total = state.orgs.length;
   $('org-count').textContent = shown.length === total
@@ -126,6 +133,17 @@ function renderRows() {
   const status = $('org-status');
   status.hidden = shown.length > 0;
   status.textContent = total ? 'No organisation matches the search.' : 'No organisation yet.';
+  if (shown.length <= FIRST_SCREEN) return Promise.resolve();
+  // After the next frame: that frame lays out and paints the first screen alone.
+  return new Promise((resolve) => {
+    afterNextFrame(() => {
+      if (drawing === state.drawing) {
+        $('org-rows').append(rows(shown.slice(FIRST_SCREEN)));
+        renderAges();
+      }
+      resolve();
+    });
+  });
 }
 
 function renderTotals(totals) {
@@ -182,9 +200,8 @@ function showLoadError(error) {
 
 async function load() {
   try {
-    const early = firstLoad.orgs; // boot.js asked already (the overview's first load)
-    firstLoad.orgs = null;
-    const response = await (early || getJSON('/api/orgs', { etag: state.etag }));
+    // boot.js asked already for the overview's first load
+    const response = await (takeEarly('/api/orgs') || getJSON('/api/orgs', { etag: state.etag }));
     if (!response.notModified) {
       state.etag = response.etag;
       const overview = response.data || {};
@@ -192,11 +209,11 @@ async function load() {
       const serverNow = Date.parse(response.date || '');
       state.serverOffset = Number.isNaN(serverNow) ? null : (serverNow - Date.now()) / 1000;
       state.generatedAt = typeof overview.generated_at === 'number' ? overview.generated_at : null;
-      fillSwitcher(state.orgs);
       if (overviewMode) {
         renderTotals(overview.totals);
-        renderRows();
+        await renderRows();
       }
+      fillSwitcher(state.orgs);
     }
     document.body.dataset.orgsLoaded = 'true';
   } catch (error) {
@@ -209,11 +226,23 @@ async function poll() {
   setTimeout(poll, overviewMode ? POLL_MS : POLL_MS * 6); // the switcher needs no haste
 }
 
+/** The sticky table header sits under the app bar, whose height changes as it wraps. */
+function followAppBar() {
+  const bar = document.querySelector('.app-header');
+  const set = () => document.documentElement.style.setProperty('--app-bar-h', `${bar.offsetHeight}px`);
+  new ResizeObserver(set).observe(bar); // its first call comes before the first paint
+}
+
 wireHeader();
 if (overviewMode) {
+  // The overview is this module's alone (the server loads no main.js for it).
+  followAppBar();
   wireOverview();
   // The deployment's data age and the worker's banners (stale, rate limit, failing) from
-  // /api/status, by the server's rule, as the dashboard shows them.
-  new Freshness({ pollMs: POLL_MS, onStatus() {} }).start();
+  // /api/status, by the server's rule, as the dashboard shows them: once the rows are up.
+  const freshness = new Freshness({ pollMs: POLL_MS, onStatus() {} });
+  poll().then(() => freshness.start());
+} else {
+  // In an org's dashboard the switcher waits for the org's own first screen (main.js).
+  setTimeout(poll, 1500);
 }
-poll();

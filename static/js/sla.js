@@ -2,12 +2,11 @@
 // and the events timeline (the URL's #worst / #isps / #events keeps the choice), and the port
 // cards' availability. The shown view reloads each poll interval, so it follows the worker's
 // refreshes. Other modules hear `mcs:view` when a view shows (main.js loads the worst
-// circuits on it) and ask for one with `mcs:show-view`.
+// circuits on it) and ask for one with `mcs:show-view`. A view's module (and its data) loads
+// the first time the view shows, not with the page.
 
 import { orgScoped } from './api.js';
 import { startAvailability } from './availability.js';
-import { IspView } from './isps.js';
-import { Timeline } from './timeline.js';
 
 const VIEWS = ['gateways', 'worst', 'isps', 'events'];
 const POLL_MS = Number(document.body.dataset.pollMs) || 10000;
@@ -26,9 +25,18 @@ function start() {
   const ispRoot = document.getElementById('isp-view');
   const timelineRoot = document.getElementById('timeline-view');
   if (!nav || !ispRoot || !timelineRoot) return;
-  const isps = new IspView(ispRoot);
-  const timeline = new Timeline(timelineRoot);
-  const loaders = { isps: () => isps.load(), events: () => timeline.load() };
+  let isps = null;
+  let timeline = null;
+  const loaders = {
+    isps: async () => {
+      isps ||= import('./isps.js').then(({ IspView }) => new IspView(ispRoot));
+      return (await isps).load();
+    },
+    events: async () => {
+      timeline ||= import('./timeline.js').then(({ Timeline }) => new Timeline(timelineRoot));
+      return (await timeline).load();
+    },
+  };
 
   const show = (view) => {
     document.body.dataset.view = view;

@@ -5,6 +5,7 @@
 // `down` are shown as sent, never worked out here.
 
 import {
+  afterNextFrame,
   el,
   formatBits,
   formatBytes,
@@ -19,6 +20,9 @@ import {
 } from './format.js';
 import { icon } from './icons.js';
 import { sleNode } from './sle.js';
+import { rowsToGateways } from './rows.js';
+
+export { rowsToGateways }; // its home was here
 
 let collator = null; // built on the first sort, not at load
 const WAN_TYPES = { broadband: 'Broadband', dsl: 'DSL', lte: 'LTE' };
@@ -26,19 +30,6 @@ const ADDRESS_MODES = { static: 'Static', dhcp: 'DHCP', pppoe: 'PPPoE' };
 
 export function isOnline(gateway) {
   return gateway.status === 'connected';
-}
-
-/** The compact rows document as objects (cheap: 10,000 rows in a few milliseconds). */
-export function rowsToGateways(document) {
-  const columns = (document && document.columns) || [];
-  const sites = (document && document.sites) || [];
-  return ((document && document.rows) || []).map((row) => {
-    const gateway = {};
-    for (let i = 0; i < columns.length; i += 1) gateway[columns[i]] = row[i];
-    const site = sites[gateway.site];
-    gateway.site_id = site ? site[0] : '';
-    return gateway;
-  });
 }
 
 function ratio(up, total) {
@@ -112,6 +103,7 @@ export class GatewayTable {
     this.haystacks = null;
     this.view = null;
     this.loaded = false;
+    this.drawing = 0; // counts the renders (render)
     prev.addEventListener('click', () => this.goTo(this.page - 1));
     next.addEventListener('click', () => this.goTo(this.page + 1));
     pageSize.addEventListener('change', () => {
@@ -129,8 +121,9 @@ export class GatewayTable {
     }
   }
 
-  /** New rows; `details` (id → full gateway) replaces what we knew of expanded gateways. */
-  setData(document, siteNames, details = new Map()) {
+  /** New rows; `details` (id → full gateway) replaces what we knew of expanded gateways;
+   *  `firstScreen` as render's. Resolves once every row of the page is drawn. */
+  setData(document, siteNames, details = new Map(), firstScreen = 0) {
     this.gateways = rowsToGateways(document);
     this.siteNames = siteNames;
     this.thresholds = thresholdsOf(document);
@@ -138,7 +131,7 @@ export class GatewayTable {
     this.haystacks = null;
     this.view = null;
     this.loaded = true;
-    this.render();
+    return this.render({ firstScreen });
   }
 
   /** Every gateway's WAN ports (the full payload): searching circuit fields now works. */
@@ -257,19 +250,29 @@ export class GatewayTable {
     return rows.sort((a, b) => compare(a, b) || bySeverity(a, b));
   }
 
-  render() {
+  /** The gateways' rows (and the port cards of the expanded ones). */
+  rowsOf(gateways) {
+    const fragment = document.createDocumentFragment();
+    for (const gateway of gateways) {
+      fragment.append(this.gatewayRow(gateway));
+      if (this.expanded.has(gateway.id)) fragment.append(this.portsRow(gateway));
+    }
+    return fragment;
+  }
+
+  /** Draw the page. With `firstScreen`, only that many rows before the next frame, the rest
+   *  after it (the page's first load: the screen shows sooner); resolves once all are drawn. */
+  render({ firstScreen = 0 } = {}) {
     this.renderSortHeaders();
-    if (!this.loaded) return;
+    this.drawing += 1; // a later render drops what this one left to draw
+    if (!this.loaded) return Promise.resolve();
     const rows = this.filtered();
     const pages = Math.max(1, Math.ceil(rows.length / this.pageSize));
     this.page = Math.min(Math.max(0, this.page), pages - 1);
     const start = this.page * this.pageSize;
     const slice = rows.slice(start, start + this.pageSize);
-    const fragment = document.createDocumentFragment();
-    for (const gateway of slice) {
-      fragment.append(this.gatewayRow(gateway));
-      if (this.expanded.has(gateway.id)) fragment.append(this.portsRow(gateway));
-    }
+    const now = firstScreen > 0 ? slice.slice(0, firstScreen) : slice;
+    const fragment = this.rowsOf(now);
     if (!slice.length) {
       const message = this.gateways.length ? 'No gateway matches these filters.' : 'This org has no gateways.';
       fragment.append(el('tr', { class: 'placeholder-row' }, el('td', { colspan: this.shownColumns(), text: message })));
@@ -287,6 +290,12 @@ export class GatewayTable {
       : '0 of 0';
     this.prev.disabled = this.page === 0 || !rows.length;
     this.next.disabled = this.page >= pages - 1 || !rows.length;
+    if (now.length === slice.length) return Promise.resolve();
+    const drawing = this.drawing;
+    return new Promise((resolve) => afterNextFrame(() => {
+      if (drawing === this.drawing) this.tbody.append(this.rowsOf(slice.slice(now.length)));
+      resolve();
+    }));
   }
 
   renderSortHeaders() {
