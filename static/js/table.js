@@ -22,8 +22,6 @@ import { icon } from './icons.js';
 import { sleNode } from './sle.js';
 import { rowsToGateways } from './rows.js';
 
-export { rowsToGateways }; // its home was here
-
 let collator = null; // built on the first sort, not at load
 const WAN_TYPES = { broadband: 'Broadband', dsl: 'DSL', lte: 'LTE' };
 const ADDRESS_MODES = { static: 'Static', dhcp: 'DHCP', pppoe: 'PPPoE' };
@@ -32,9 +30,7 @@ export function isOnline(gateway) {
   return gateway.status === 'connected';
 }
 
-function ratio(up, total) {
-  return total ? (up ?? 0) / total : 2;
-}
+const ratio = (up, total) => (total ? (up ?? 0) / total : 2);
 
 /** The summary cards' filters: which rows each keeps, by the server's fields. */
 export const CARD_FILTERS = {
