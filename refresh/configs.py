@@ -127,6 +127,17 @@ def config_subset(document: Mapping[str, Any], fields: Sequence[str]) -> dict[st
     return scrub_config({name: document.get(name) for name in fields if name in document})
 
 
+def site_reads(stale: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The stale gateways as reads, in their order: a site with several of them is one
+    `GET /sites/{id}/devices?type=gateway` (every gateway config of the site), any other
+    gateway its own `GET /sites/{id}/devices/{id}`. Each read is one call (a site holding
+    more than 1,000 gateways: one a page)."""
+    by_site: dict[str, list[dict[str, Any]]] = {}
+    for item in stale:
+        by_site.setdefault(item["site_id"], []).append(item)
+    return list(by_site.values())
+
+
 class ConfigCache:
     """The worker's view of port configuration: fresh when due, else the cached copy."""
 
@@ -227,30 +238,33 @@ class ConfigCache:
         """
         cached = self._cached("devices")
         devices: DeviceConfigs = cached if isinstance(cached, dict) else {}
-        inventory = [item for item in configs.get("inventory") or [] if item.get("site_id")]
+        inventory = [
+            item
+            for item in configs.get("inventory") or []
+            if isinstance(item.get("id"), str) and isinstance(item.get("site_id"), str)
+        ]
         stale = [
             item
             for item in inventory
             if item.get("id") not in devices
             or devices[item["id"]].get("modified_time") != item.get("modified_time")
         ]
-        stale = self._troubled_first(stale, configs.get("org_id"))
+        reads = site_reads(self._troubled_first(stale, configs.get("org_id")))
         self._gateways = len(inventory)
-        cap = self.device_cap(len(stale))
+        reads = reads[: self.device_cap(len(reads))]
         counter = CallCounter()
         started = time.monotonic()
-        errors = self._fetch_devices(stale[:cap], devices, counter)
+        errors = self._fetch_devices(reads, devices, counter)
         known = {item.get("id") for item in inventory}
         devices = {
             gateway_id: entry for gateway_id, entry in devices.items() if gateway_id in known
         }
-        if stale[:cap]:
+        read = [item["id"] for group in reads for item in group]
+        if read:
             self._write({"devices": devices})
-        if len(stale) > cap:
-            log.info("device_configs: %d more to fetch in later refreshes", len(stale) - cap)
-        cost = Fetched(
-            [item["id"] for item in stale[:cap]], counter.calls, time.monotonic() - started
-        )
+        if len(stale) > len(read):
+            log.info("device_configs: %d more to fetch in later refreshes", len(stale) - len(read))
+        cost = Fetched(read, counter.calls, time.monotonic() - started)
         return devices, cost, f"{len(errors)} failed, last: {errors[-1]}" if errors else None
 
     def _troubled_first(self, stale: list[dict[str, Any]], org_id: Any) -> list[dict[str, Any]]:
@@ -265,25 +279,41 @@ class ConfigCache:
         return sorted(stale, key=lambda item: item.get("id") not in troubled)
 
     def _fetch_devices(
-        self, items: list[dict[str, Any]], devices: DeviceConfigs, counter: CallCounter
+        self, reads: list[list[dict[str, Any]]], devices: DeviceConfigs, counter: CallCounter
     ) -> list[str]:
-        """Read each gateway's config into `devices`; returns the errors."""
-        futures = {
-            item["id"]: (
-                item.get("modified_time"),
-                self._fanout.submit(self._mist.device_config, item["site_id"], item["id"], counter),
-            )
-            for item in items
-        }
+        """Read each group's configs into `devices` (one gateway: its own config; several:
+        their site's device list); returns the errors."""
+        futures = [
+            (group, self._fanout.submit(self._read_group, group, counter)) for group in reads
+        ]
         errors: list[str] = []
-        for gateway_id, (modified_time, future) in futures.items():
+        for group, future in futures:
             try:
-                config = future.result()
+                configs = future.result()
             except MistError as error:
                 errors.append(str(error))
                 continue
-            devices[gateway_id] = {
-                "modified_time": modified_time,
-                "config": config_subset(config, DEVICE_FIELDS),
-            }
+            for item in group:
+                config = configs.get(item["id"])
+                if config is None:
+                    errors.append(f"gateway {item['id']} not in its site's device list")
+                    continue
+                devices[item["id"]] = {
+                    "modified_time": item.get("modified_time"),
+                    "config": config_subset(config, DEVICE_FIELDS),
+                }
         return errors
+
+    def _read_group(
+        self, group: list[dict[str, Any]], counter: CallCounter
+    ) -> dict[str, Mapping[str, Any]]:
+        """gateway id -> its own config, for the gateways of one read."""
+        site_id = group[0]["site_id"]
+        if len(group) == 1:
+            return {group[0]["id"]: self._mist.device_config(site_id, group[0]["id"], counter)}
+        listed = self._mist.site_device_configs(site_id, counter)
+        return {
+            item["id"]: item
+            for item in listed
+            if isinstance(item, Mapping) and isinstance(item.get("id"), str)
+        }

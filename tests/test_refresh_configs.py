@@ -34,7 +34,6 @@ from store.status import write_status
 from traffic.step import backfill_cap
 
 ORG = "00000000-0000-0000-0000-00000000000a"
-SITE = "00000000-0000-0000-0000-0000000000s1"
 
 
 def refreshes_to_read(gateways: int, tokens: int, interval: int, refresh_calls: int) -> int:
@@ -114,6 +113,8 @@ class FakeMist:
         self.tokens = tokens
         self.calls_this_hour = calls_this_hour
         self.read: list[str] = []
+        self.sites: list[str] = []
+        self.inventory: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
     def tokens_available(self) -> int:
@@ -124,11 +125,20 @@ class FakeMist:
             {"limit": HOURLY_LIMIT, "calls_this_hour": self.calls_this_hour, "exhausted": False}
         ] * self.tokens
 
-    def device_config(self, site_id: str, device_id: str, counter: Any) -> dict[str, Any]:
+    def device_config(self, site: str, device_id: str, counter: Any) -> dict[str, Any]:
         counter.add()
         with self.lock:
             self.read.append(device_id)
-        return {"id": device_id, "site_id": site_id, "port_config": {}, "modified_time": 1}
+        return {"id": device_id, "site_id": site, "port_config": {}, "modified_time": 1}
+
+    def site_device_configs(self, site: str, counter: Any) -> list[dict[str, Any]]:
+        """A site's device list: its gateways are those of `inventory` in that site."""
+        counter.add()
+        listed = [item for item in self.inventory if item["site_id"] == site]
+        with self.lock:
+            self.sites.append(site)
+            self.read.extend(item["id"] for item in listed)
+        return [item | {"port_config": {"ge-0/0/0": {"usage": "wan"}}} for item in listed]
 
 
 def gateway_id(n: int) -> str:
@@ -140,8 +150,16 @@ def cache_with(client: fakeredis.FakeRedis, mist: FakeMist, interval: int) -> Co
     return ConfigCache(client, threading.Lock(), mist, fanout, interval=interval)  # type: ignore[arg-type]
 
 
-def inventory(gateways: int) -> dict[str, Any]:
-    items = [{"id": gateway_id(n), "site_id": SITE, "modified_time": 1} for n in range(gateways)]
+def site_id(n: int) -> str:
+    return f"00000000-0000-0000-0000-{n:012d}"
+
+
+def inventory(gateways: int, per_site: int = 1) -> dict[str, Any]:
+    """`gateways` in sites of `per_site` each (a branch: one)."""
+    items = [
+        {"id": gateway_id(n), "site_id": site_id(n // per_site), "modified_time": 1}
+        for n in range(gateways)
+    ]
     return {"inventory": items, "org_id": ORG}
 
 
@@ -181,3 +199,25 @@ def test_the_cap_never_spends_a_tokens_last_tenth() -> None:
     mist = FakeMist(tokens=1, calls_this_hour=HOURLY_LIMIT - 100)
     cache_with(fakeredis.FakeRedis(), mist, 300).device_configs(inventory(2000))
     assert mist.read == []
+
+
+def test_a_site_with_several_gateways_is_one_call() -> None:
+    """2,000 gateways, two a site: one device-list call reads both, so the refresh's calls
+    (its cap) cover twice the gateways; a site with one stale gateway keeps its own call."""
+    client = fakeredis.FakeRedis()
+    mist = FakeMist(tokens=1)
+    org = inventory(2000, per_site=2)
+    mist.inventory = org["inventory"]
+    cache = cache_with(client, mist, 300)
+    devices, cost, error = cache.device_configs(org)
+    cap = device_config_cap(300, estimated_refresh_calls(2000))
+    assert error is None and cost.calls == len(mist.sites) == cap
+    assert len(devices) == len(cost.items) == 2 * cap
+    assert devices[gateway_id(1)]["config"]["port_config"] == {"ge-0/0/0": {"usage": "wan"}}
+    # one gateway of a cached site moves: its own config, not its site's list
+    org["inventory"][0] = org["inventory"][0] | {"modified_time": 2}
+    mist.sites.clear()
+    mist.read.clear()
+    devices, cost, error = cache.device_configs(org)
+    assert error is None and site_id(0) not in mist.sites and gateway_id(0) in mist.read
+    assert devices[gateway_id(0)]["modified_time"] == 2
