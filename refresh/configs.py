@@ -49,6 +49,7 @@ DEVICE_CONFIG_FLOOR = 10  # per token per refresh, however large the org
 UNKNOWN_REFRESH_SHARE = 1000  # per token per hour when the org's own refresh cost is unknown
 # The calls every refresh makes (DATA.md §1 rows 1-5 and 13), as the status names them.
 EVERY_REFRESH = ("org", "sites", "gateways", "ports", "peer_paths", "mist_events")
+PAGED_STREAMS = ("sites", "gateways", "ports", "peer_paths")  # the cost that grows with pages
 # A first refresh knows only the inventory: pages per 1,000 gateways (1 stats, about 6 port
 # and 6 peer-path pages at 4 WAN ports and 6 paths each, 1 sites) and a few org-wide calls.
 PAGES_PER_1000_GATEWAYS = 15
@@ -76,17 +77,19 @@ def estimated_refresh_calls(gateways: int) -> int:
 
 
 def every_refresh_calls(status: Mapping[str, Any] | None) -> int | None:
-    """The every-refresh calls the last refresh made (its status' datasets), else None."""
+    """The every-refresh calls of the last refresh (its status' datasets), else None: also
+    when a paged stream is missing, as in a worker's first refresh while its streams are
+    still running (a part of the cost would let configs take the rest of the hour)."""
     datasets = (status or {}).get("datasets")
     if not isinstance(datasets, Mapping):
         return None
-    calls = [
-        entry.get("calls")
-        for name, entry in datasets.items()
-        if name in EVERY_REFRESH and isinstance(entry, Mapping)
-    ]
-    counted = [n for n in calls if isinstance(n, int) and not isinstance(n, bool) and n >= 0]
-    return sum(counted) if counted else None
+    calls: dict[str, int] = {}
+    for name in EVERY_REFRESH:
+        entry = datasets.get(name)
+        count = entry.get("calls") if isinstance(entry, Mapping) else None
+        if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+            calls[name] = count
+    return sum(calls.values()) if all(name in calls for name in PAGED_STREAMS) else None
 
 
 def troubled_gateways(state: Mapping[str, Any] | None) -> set[str]:

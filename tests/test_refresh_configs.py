@@ -88,6 +88,9 @@ def test_the_refresh_cost_is_read_from_the_last_status() -> None:
     assert every_refresh_calls(status) == 138
     assert every_refresh_calls(None) is None
     assert every_refresh_calls({"datasets": {"ports": {"calls": "x"}}}) is None
+    # a worker's first refresh while its streams still run: a part is no measure
+    partial = {"datasets": {"org": {"calls": 1}, "sites": {"calls": 5}}}
+    assert every_refresh_calls(partial) is None
     assert estimated_refresh_calls(10_000) == 153  # first refresh: only the inventory known
 
 
@@ -185,7 +188,8 @@ def test_the_cap_follows_the_orgs_measured_cost() -> None:
     """The last status says what a refresh costs: the more pages, the fewer configs."""
     client = fakeredis.FakeRedis()
     mist = FakeMist(tokens=1)
-    write_status(client, {"datasets": {"ports": {"calls": 60}, "peer_paths": {"calls": 40}}})
+    streams = {"sites": 1, "gateways": 2, "ports": 57, "peer_paths": 40}
+    write_status(client, {"datasets": {name: {"calls": n} for name, n in streams.items()}})
     cache_with(client, mist, 300).device_configs(inventory(2000))
     assert len(mist.read) == device_config_cap(300, 100) == 233
 
