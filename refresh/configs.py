@@ -174,14 +174,19 @@ class ConfigCache:
 
     def device_cap(self, wanted: int) -> int:
         """Device configs this refresh may read of the `wanted` (a multi-org worker shares
-        one allowance between its orgs): each usable token's share of its hour after this
-        org's every-refresh calls, and never the last tenth a token has left this hour."""
-        tokens = max(1, self._mist.tokens_available())
+        one allowance between its orgs): each token's share of its hour after this org's
+        every-refresh calls, and never the last tenth the tokens have left this hour.
+
+        Every token Mist has not rejected counts, also one whose hour is spent: the worker
+        uses one token until its hour is spent, then the next, so the hour is planned for
+        all of them (the clamp on what is left keeps it within the budget)."""
+        budgets = self._mist.token_status()
+        tokens = max(1, sum(1 for token in budgets if not token.get("rejected")))
         refresh_calls = self._refresh_calls()
         cap = device_config_cap(self._interval, refresh_calls / tokens) * tokens
         left = sum(
             max(0, int(token.get("limit") or 0) - int(token.get("calls_this_hour") or 0))
-            for token in self._mist.token_status()
+            for token in budgets
             if not token.get("exhausted")
         )
         return max(0, min(cap, left - HOURLY_LIMIT // 10 * tokens - refresh_calls))

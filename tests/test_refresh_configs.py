@@ -121,12 +121,21 @@ class FakeMist:
         self.lock = threading.Lock()
 
     def tokens_available(self) -> int:
-        return self.tokens
+        """Usable now: token 1 not once its hour is spent."""
+        return self.tokens - (1 if self.calls_this_hour >= HOURLY_LIMIT else 0)
 
     def token_status(self) -> list[dict[str, Any]]:
+        """Token 1 has spent `calls_this_hour`, the others nothing yet (the worker uses one
+        token until its hour is spent)."""
         return [
-            {"limit": HOURLY_LIMIT, "calls_this_hour": self.calls_this_hour, "exhausted": False}
-        ] * self.tokens
+            {
+                "limit": HOURLY_LIMIT,
+                "calls_this_hour": self.calls_this_hour if n == 0 else 0,
+                "exhausted": False,
+                "rejected": False,
+            }
+            for n in range(self.tokens)
+        ]
 
     def device_config(self, site: str, device_id: str, counter: Any) -> dict[str, Any]:
         counter.add()
@@ -225,3 +234,13 @@ def test_a_site_with_several_gateways_is_one_call() -> None:
     devices, cost, error = cache.device_configs(org)
     assert error is None and site_id(0) not in mist.sites and gateway_id(0) in mist.read
     assert devices[gateway_id(0)]["modified_time"] == 2
+
+
+def test_a_token_whose_hour_is_spent_still_counts_while_the_others_have_budget() -> None:
+    """Three tokens, the first spent (the worker moves to the next one): the hour is still
+    planned for three, so catch-up keeps its pace; only what is left bounds it."""
+    client = fakeredis.FakeRedis()
+    mist = FakeMist(tokens=3, calls_this_hour=HOURLY_LIMIT)
+    cache_with(client, mist, 300).device_configs(inventory(10_000))
+    per_token = estimated_refresh_calls(10_000) / 3
+    assert len(mist.read) == 3 * device_config_cap(300, per_token) == 846
