@@ -8,7 +8,6 @@ python -m bench --only capabilities   # only several orgs, events, alerts, worst
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 import time
@@ -32,7 +31,15 @@ from bench.page import PageLoad, measure_page
 from bench.procs import Gunicorn
 from bench.readers import PublishFigures, measure_readers, readers_section
 from bench.report import Section, verdict
-from bench.scale import TOKENS, RunFigures, ScaleFigures, ScaleRun, SeedFigures, wan_ports
+from bench.scale import (
+    TOKENS,
+    RunFigures,
+    ScaleFigures,
+    ScaleRun,
+    SeedFigures,
+    catch_up_note,
+    wan_ports,
+)
 from bench.web import WebFigures, measure_web
 
 
@@ -260,16 +267,7 @@ def build_sections(
                     wall_target(r, steady=r is not f.first) if f.gateways == 10000 else "",
                 ]
             )
-    for f in scale:
-        configs = sum(n for k, n in f.first.by_kind.items() if k.endswith("/devices/{device_id}"))
-        backfill = sum(n for k, n in f.first.by_kind.items() if "/insights/" in k)
-        if configs and backfill:
-            refreshes = max(math.ceil(f.gateways / configs), math.ceil(f.circuits / backfill))
-            calls.notes.append(
-                f"{f.gateways:,} gateways: catch-up takes {configs} device configs and "
-                f"{backfill} backfill calls per refresh → ~{refreshes} refreshes "
-                f"({refreshes * 300 / 3600:.1f} h at 300 s) until steady state."
-            )
+    calls.notes += [note for f in scale if (note := catch_up_note(f))]
     if scale:
         biggest = scale[-1]
         kinds = sorted(set(biggest.first.by_kind) | set(biggest.steady.by_kind))

@@ -35,7 +35,7 @@ TOKENS = ["bench-token-a", "bench-token-b", "bench-token-c"]
 # What every refresh asks (DATA.md §1 rows 1-5), what is hourly (6-8) and what is catch-up
 # (9-10: device configs and history backfill, capped per refresh until everything is cached).
 HOURLY = ("/gatewaytemplates", "/deviceprofiles", "/inventory")
-CATCH_UP = ("/devices/{device_id}", "/insights/")
+CATCH_UP = ("/sites/{site_id}/devices", "/insights/")  # a gateway's config, a site's list
 WEEK_INTERVAL = 300  # the worker's default WORKER_INTERVAL, which run_worker_once uses
 SEED_DISTINCT = 48  # distinct week histories reused round-robin when building one per port …
 SEED_BUDGET_SECONDS = 20.0  # … would take longer than this (≈ 19 ms each: 40,000 ports ≈ 13 min)
@@ -55,6 +55,7 @@ class RunFigures:
     peak_rss_mb: float
     ok: bool
     error: str = ""
+    configs_read: int = 0  # gateways whose device config this refresh read (its status)
 
     def _sum(self, wanted: tuple[str, ...]) -> int:
         return sum(n for kind, n in self.by_kind.items() if any(w in kind for w in wanted))
@@ -142,7 +143,50 @@ def _refresh_run(mist: Mistsim, redis_url: str) -> RunFigures:
         refresh_seconds=status.get("refresh_seconds") if run.returncode == 0 else None,
         ok=run.returncode == 0,
         error="" if run.returncode == 0 else run.output[-800:],
+        configs_read=_configs_read(status),
     )
+
+
+def _configs_read(status: dict[str, Any]) -> int:
+    entry = (status.get("datasets") or {}).get("device_configs") or {}
+    items = entry.get("items")
+    return items if isinstance(items, int) else 0
+
+
+def refreshes_until(total: int, first: int, then: int) -> int | None:
+    """Refreshes until `total` items are read, `first` in the first refresh and `then` in
+    each one after (None: it never ends at that pace)."""
+    if first >= total:
+        return 1
+    return None if then <= 0 else 1 + math.ceil((total - first) / then)
+
+
+def catch_up_note(f: ScaleFigures, interval: int = WEEK_INTERVAL) -> str | None:
+    """What catch-up costs and how long each part takes at this size: the device configs
+    until every WAN port knows whether it follows its template, and the history backfill
+    until steady state (the two run side by side; the longer one ends the catch-up)."""
+    first, then = f.first.configs_read, f.steady.configs_read
+    config_calls = sum(n for k, n in f.steady.by_kind.items() if "/sites/{site_id}/devices" in k)
+    backfill = sum(n for k, n in f.first.by_kind.items() if "/insights/" in k)
+    configs = refreshes_until(f.gateways, first, then)
+    if not first or configs is None:
+        return None
+
+    def hours(refreshes: int) -> str:
+        return f"{refreshes * interval / 3600:.1f} h at {interval} s"
+
+    note = (
+        f"{f.gateways:,} gateways: device configs: {first:,} gateways read in the first "
+        f"refresh, then {then:,} a refresh ({config_calls} calls) → every WAN port's "
+        f"template or override known after ~{configs} refreshes ({hours(configs)})"
+    )
+    if backfill:
+        refreshes = math.ceil(f.circuits / backfill)
+        note += (
+            f"; backfill {backfill} calls a refresh → ~{refreshes} refreshes "
+            f"({hours(refreshes)}) until steady state"
+        )
+    return note + "."
 
 
 def _status(redis_url: str) -> dict[str, Any]:

@@ -336,6 +336,14 @@ class MistConnection:
             raise MalformedResponse("a device config is not an object")
         return body
 
+    def site_device_configs(self, site_id: str, counter: CallCounter) -> list[Any]:
+        """Every gateway config of one site (`GET /sites/{id}/devices?type=gateway`, 1,000 a
+        page): one call where `device_config` would take one per gateway."""
+        fetched = self._pager.header_paged(devices.listSiteDevices, site_id, type="gateway")
+        for _ in range(fetched.calls):
+            counter.add()
+        return fetched.items
+
     def port_insights(
         self,
         site_id: str,

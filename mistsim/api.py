@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -14,7 +15,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from mistsim import admin, dynamics, edge, insights, msp, render, sle, timeparse
+from mistsim import admin, dynamics, edge, insights, msp, render, site_devices, sle, timeparse
 from mistsim.events import AlarmFilter, EventLog, cursor_keys
 from mistsim.fastjson import DeviceStatsJson, PortStatsJson, RawJson
 from mistsim.model import Gateway, Org, PeerPath, Port
@@ -223,6 +224,7 @@ class MistApi:
             ("/api/v1/orgs/<org_id>/deviceprofiles", self.list_profiles),
             ("/api/v1/orgs/<org_id>/deviceprofiles/<deviceprofile_id>", self.get_profile),
             ("/api/v1/sites/<site_id>/devices/<device_id>", self.get_device),
+            ("/api/v1/sites/<site_id>/devices", partial(site_devices.list_site_devices, self)),
             ("/api/v1/orgs/<org_id>/devices/events/search", self.search_device_events),
             ("/api/v1/orgs/<org_id>/alarms/search", self.search_alarms),
         ]

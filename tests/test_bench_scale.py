@@ -3,10 +3,19 @@ mistsim, redis-server and worker.py, as `python -m bench` runs it at 10,000 gate
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from bench.__main__ import WEEK_RUN, build_sections, week_problems
-from bench.scale import RunFigures, ScaleFigures, ScaleRun, SeedFigures, seed_week_of_history
+from bench.scale import (
+    RunFigures,
+    ScaleFigures,
+    ScaleRun,
+    SeedFigures,
+    catch_up_note,
+    refreshes_until,
+    seed_week_of_history,
+)
 
 
 def test_week_run_extends_a_full_week_on_every_port_and_is_printed(tmp_path: Path) -> None:
@@ -72,3 +81,26 @@ def test_readers_during_publish_are_measured_and_reported(tmp_path: Path) -> Non
     assert figures.publishes == 2 and figures.longest_command_ms >= 0
     text = readers_section([figures]).text()
     assert "/api/gateways/rows" in text and "/health" in text
+
+
+def test_the_catch_up_note_says_when_every_ports_source_is_known() -> None:
+    """10,000 gateways: 1,750 configs read in the first refresh, 1,722 in each after (two
+    gateways a site, one call each): every port's source is known after 6 refreshes (0.5 h);
+    backfill, at 128 calls a refresh for 40,000 ports, takes longer and ends the catch-up."""
+    kinds = {
+        "GET /api/v1/sites/{site_id}/devices": 861,
+        "GET /api/v1/sites/{site_id}/insights/gateway/{device_id}/stats": 128,
+    }
+    first = dataclasses.replace(_run(50, 380), by_kind=kinds, configs_read=1750)
+    steady = dataclasses.replace(_run(50, 380), by_kind=kinds, configs_read=1722)
+    figures = ScaleFigures(10000, 5000, 40000, 60000, first, steady)
+    assert catch_up_note(figures) == (
+        "10,000 gateways: device configs: 1,750 gateways read in the first refresh, then "
+        "1,722 a refresh (861 calls) → every WAN port's template or override known after ~6 "
+        "refreshes (0.5 h at 300 s); backfill 128 calls a refresh → ~313 refreshes "
+        "(26.1 h at 300 s) until steady state."
+    )
+    assert refreshes_until(100, 100, 0) == 1
+    assert refreshes_until(1000, 600, 0) is None  # stalled: no note claims an end
+    figures.steady = dataclasses.replace(steady, configs_read=0)
+    assert catch_up_note(figures) is None
