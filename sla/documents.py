@@ -175,12 +175,16 @@ def _window_sums(ports: list[Port]) -> tuple[list[int], list[int], list[int], li
     """Observed, down, degraded and flaps per window, summed over an ISP's circuits."""
     count = len(WINDOWS)
     observed, down, slow, flaps = ([0] * count for _ in range(4))
+    alike: dict[int, tuple[Mapping[str, Any], int]] = {}  # figures are shared: sum once each
     for _info, row in ports:
+        seen = alike.get(id(row))
+        alike[id(row)] = (row, seen[1] + 1 if seen else 1)
+    for row, times in alike.values():
         for index in range(count):
-            observed[index] += row["observed_s"][index]
-            down[index] += row["down_s"][index]
-            slow[index] += row["degraded_s"][index]
-            flaps[index] += row["flaps"][index]
+            observed[index] += times * row["observed_s"][index]
+            down[index] += times * row["down_s"][index]
+            slow[index] += times * row["degraded_s"][index]
+            flaps[index] += times * row["flaps"][index]
     return observed, down, slow, flaps
 
 
@@ -315,9 +319,19 @@ def availability_csv_text(part: Mapping[str, Any]) -> str:
             get = row.get
             texts = (row["port_id"], get("wan_name"), get("isp"), get("asn"),
                      get("peer_name"), get("peer_port_id"), get("vpn"), row["up"])  # fmt: skip
-            lines.append(f"{kind},{head},{','.join(_text_cells(texts))},"
+            lines.append(f"{kind},{head},{_row_cells(texts, _kinds(texts))},"
                          f"{_figure_cells(row)},{row['flaps_total']}\r\n")  # fmt: skip
     return "".join(lines)
+
+
+def _kinds(values: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(type(value).__name__ for value in values)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _row_cells(values: tuple[Any, ...], kinds: tuple[str, ...]) -> str:
+    """A row's text cells joined (ports and paths repeat them: ge-0/0/0, wan0, an ISP…)."""
+    return ",".join(_text_cell(value, kind) for value, kind in zip(values, kinds, strict=True))
 
 
 def _text_cells(values: Iterable[Any]) -> Iterator[str]:
