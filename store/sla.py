@@ -54,7 +54,7 @@ def decode_state(raw: Any) -> Accumulator | None:
         header = json.loads(header_bytes)
         values = array("q")
         values.frombytes(body)
-        keys = [str(key) for key in header["keys"]]
+        keys = [sys.intern(str(key)) for key in header["keys"]]  # the catalogue's strings
         if len(values) != len(keys) * WIDTH:
             return None
         packed = memoryview(_little_endian(values))  # each record a list, never all as one
