@@ -1,10 +1,12 @@
 """A refresh's availability step: the running sums moved on by this refresh, and published.
 
 `prepare` runs with the events (before the publish drains the snapshot): it takes what the
-documents need of the snapshot and reads the state and the buckets leaving a window.
-`publish` runs in the publish: this refresh's events (derived and Mist's, whatever the
-event step holds by then) move the sums on, and the state, the closed buckets and the
-documents are staged to go live with the snapshot. No Mist call; one pass over circuits.
+documents need of the snapshot, nothing more. `publish` runs in the publish, once the
+snapshot is drained (so the ~100 MB of sums and flags at 10,000 gateways never sit beside
+the whole snapshot: the worker's peak): it reads the state and the buckets leaving a window,
+this refresh's events (derived and Mist's, whatever the event step holds by then) move the
+sums on, and the state, the closed buckets and the documents are staged to go live with the
+snapshot. No Mist call; one pass over circuits.
 """
 
 from __future__ import annotations
@@ -45,14 +47,12 @@ MIN_GAP = 600  # seconds a refresh may be late before the time since the last is
 
 @dataclass
 class Prepared:
-    """What `publish` needs, read and taken before the snapshot is drained."""
+    """What `publish` needs, taken before the snapshot is drained."""
 
     org_id: str
     now: float
     found: Catalogue
-    final: dict[str, int]
-    stored: Accumulator | None
-    leaving: dict[str, Buckets]
+    state: Mapping[str, Any]  # the events' state of this refresh (read, never changed)
 
 
 class AvailabilityStep:
@@ -65,16 +65,18 @@ class AvailabilityStep:
         self.seconds = 0.0  # what the step cost this refresh
 
     def prepare(self, snapshot: Snapshot, org_id: str, state: Mapping[str, Any]) -> Prepared:
-        """The snapshot's circuits and flags, the stored sums and the buckets to subtract."""
+        """The snapshot's circuits (with the events' state: their flags, in publish)."""
         started = time.perf_counter()
         found = catalogue(snapshot)
-        final = final_flags(state, found)
+        self.seconds = time.perf_counter() - started
+        return Prepared(org_id, snapshot.generated_at, found, state)
+
+    def _read(self, org_id: str, now: float) -> tuple[Accumulator | None, dict[str, Buckets]]:
+        """The stored sums and the buckets a refresh to `now` subtracts."""
         with self._lock:
             stored, _ = read_sla(self._client, org_id, ())
-            names = needed(stored, snapshot.generated_at).buckets
-            leaving = read_sla_buckets(self._client, org_id, names)
-        self.seconds = time.perf_counter() - started
-        return Prepared(org_id, snapshot.generated_at, found, final, stored, leaving)
+            names = needed(stored, now).buckets
+            return stored, read_sla_buckets(self._client, org_id, names)
 
     def publish(
         self,
@@ -86,15 +88,13 @@ class AvailabilityStep:
         """The sums moved on by `events`, staged with the documents (and the metrics'
         families into `metrics`, a refresh.writer.MetricsDocuments, when given)."""
         started = time.perf_counter()
-        accumulator, closed = advance(
-            prepared.stored,
-            prepared.now,
-            events,
-            prepared.final,
-            max_gap=self.max_gap,
-            leaving=prepared.leaving,
-        )
         found = prepared.found
+        stored, leaving = self._read(prepared.org_id, prepared.now)
+        final = final_flags(prepared.state, found)
+        accumulator, closed = advance(
+            stored, prepared.now, events, final, max_gap=self.max_gap, leaving=leaving
+        )
+        del stored, final, leaving  # the accumulator is what is left of them
         stage_sla(out.staging, prepared.org_id, accumulator, closed)
         out.with_switch(lambda switch: switch_sla(switch, prepared.org_id))
         write_documents(out, found, accumulator)

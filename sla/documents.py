@@ -319,29 +319,26 @@ def availability_csv_text(part: Mapping[str, Any]) -> str:
             get = row.get
             texts = (row["port_id"], get("wan_name"), get("isp"), get("asn"),
                      get("peer_name"), get("peer_port_id"), get("vpn"), row["up"])  # fmt: skip
-            lines.append(f"{kind},{head},{_row_cells(texts, _kinds(texts))},"
+            lines.append(f"{kind},{head},{_row_cells(*texts)},"
                          f"{_figure_cells(row)},{row['flaps_total']}\r\n")  # fmt: skip
     return "".join(lines)
 
 
-def _kinds(values: Iterable[Any]) -> tuple[str, ...]:
-    return tuple(type(value).__name__ for value in values)
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _row_cells(values: tuple[Any, ...], kinds: tuple[str, ...]) -> str:
-    """A row's text cells joined (ports and paths repeat them: ge-0/0/0, wan0, an ISP…)."""
-    return ",".join(_text_cell(value, kind) for value, kind in zip(values, kinds, strict=True))
+@functools.lru_cache(maxsize=1 << 14, typed=True)
+def _row_cells(*values: Any) -> str:
+    """A row's text cells joined (ports and paths repeat them: ge-0/0/0, wan0, an ISP…);
+    typed: True and 1, or 1 and 1.0, are not the same cell."""
+    return ",".join(_text_cell(value) for value in values)
 
 
 def _text_cells(values: Iterable[Any]) -> Iterator[str]:
-    return (_text_cell(value, type(value).__name__) for value in values)
+    return (_text_cell(value) for value in values)
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _text_cell(value: Any, _kind: str) -> str:
+@functools.lru_cache(maxsize=1 << 16, typed=True)
+def _text_cell(value: Any) -> str:
     """A text cell, Excel-safe and quoted as csv.writer's QUOTE_MINIMAL quotes (a comma, a
-    quote or a line break inside); keyed by type too: True and 1 are not the same cell."""
+    quote or a line break inside)."""
     text = excel_safe(value)
     if any(mark in text for mark in _CSV_SPECIAL):
         return '"' + text.replace('"', '""') + '"'
