@@ -72,11 +72,11 @@ class AvailabilityStep:
         return Prepared(org_id, snapshot.generated_at, found, state)
 
     def _read(self, org_id: str, now: float) -> tuple[Accumulator | None, dict[str, Buckets]]:
-        """The stored sums and the buckets a refresh to `now` subtracts."""
-        with self._lock:
-            stored, _ = read_sla(self._client, org_id, ())
-            names = needed(stored, now).buckets
-            return stored, read_sla_buckets(self._client, org_id, names)
+        """The stored sums and the buckets a refresh to `now` subtracts. Not under the
+        Redis lock: publish runs inside the pipeline's publish, which holds it."""
+        stored, _ = read_sla(self._client, org_id, ())
+        names = needed(stored, now).buckets
+        return stored, read_sla_buckets(self._client, org_id, names)
 
     def publish(
         self,
