@@ -1,20 +1,20 @@
 """A refresh's availability step: the running sums moved on by this refresh, and published.
 
 `prepare` runs with the events (before the publish drains the snapshot): it takes what the
-documents need of the snapshot and reads the state and the buckets leaving a window.
-`publish` runs in the publish: this refresh's events (derived and Mist's, whatever the
-event step holds by then) move the sums on, and the state, the closed buckets and the
-documents are staged to go live with the snapshot. No Mist call; one pass over circuits.
+documents need of the snapshot, nothing more. `publish` runs in the publish, once the
+snapshot is drained (so the ~100 MB of sums and flags at 10,000 gateways never sit beside
+the whole snapshot: the worker's peak): it reads the state and the buckets leaving a window,
+this refresh's events (derived and Mist's, whatever the event step holds by then) move the
+sums on, and the state, the closed buckets and the documents are staged to go live with the
+snapshot. No Mist call; one pass over circuits.
 """
 
 from __future__ import annotations
 
-import csv
-import functools
-import io
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,20 +22,21 @@ from typing import Any
 import redis
 
 from model.snapshot import Snapshot
-from sla.accumulator import Accumulator, Buckets, advance, needed, totals
+from sla.accumulator import FLAPS_EVER, Accumulator, Buckets, advance, needed
 from sla.circuits import Catalogue, catalogue, final_flags
 from sla.documents import (
     AVAILABILITY_CSV_COLUMNS,
     ISP_CSV_COLUMNS,
-    availability_csv_rows,
+    availability_csv_text,
     by_gateway,
     head,
     isp_csv_rows,
     isps_document,
+    ratios,
 )
-from store.codec import CsvEncoder, Sink, encode_json, excel_safe
+from store.codec import CsvEncoder, encode_json, excel_safe
 from store.keys import Dataset
-from store.publisher import Publisher
+from store.publisher import Publisher, ServedDocument
 from store.sla import read_sla, read_sla_buckets, stage_sla, switch_sla
 from views.metrics import PortFigures, availability_families, gateway_labels, port_labels
 
@@ -46,14 +47,12 @@ MIN_GAP = 600  # seconds a refresh may be late before the time since the last is
 
 @dataclass
 class Prepared:
-    """What `publish` needs, read and taken before the snapshot is drained."""
+    """What `publish` needs, taken before the snapshot is drained."""
 
     org_id: str
     now: float
     found: Catalogue
-    final: dict[str, int]
-    stored: Accumulator | None
-    leaving: dict[str, Buckets]
+    state: Mapping[str, Any]  # the events' state of this refresh (read, never changed)
 
 
 class AvailabilityStep:
@@ -66,16 +65,18 @@ class AvailabilityStep:
         self.seconds = 0.0  # what the step cost this refresh
 
     def prepare(self, snapshot: Snapshot, org_id: str, state: Mapping[str, Any]) -> Prepared:
-        """The snapshot's circuits and flags, the stored sums and the buckets to subtract."""
+        """The snapshot's circuits (with the events' state: their flags, in publish)."""
         started = time.perf_counter()
         found = catalogue(snapshot)
-        final = final_flags(state, found)
-        with self._lock:
-            stored, _ = read_sla(self._client, org_id, ())
-            names = needed(stored, snapshot.generated_at).buckets
-            leaving = read_sla_buckets(self._client, org_id, names)
         self.seconds = time.perf_counter() - started
-        return Prepared(org_id, snapshot.generated_at, found, final, stored, leaving)
+        return Prepared(org_id, snapshot.generated_at, found, state)
+
+    def _read(self, org_id: str, now: float) -> tuple[Accumulator | None, dict[str, Buckets]]:
+        """The stored sums and the buckets a refresh to `now` subtracts. Not under the
+        Redis lock: publish runs inside the pipeline's publish, which holds it."""
+        stored, _ = read_sla(self._client, org_id, ())
+        names = needed(stored, now).buckets
+        return stored, read_sla_buckets(self._client, org_id, names)
 
     def publish(
         self,
@@ -87,15 +88,13 @@ class AvailabilityStep:
         """The sums moved on by `events`, staged with the documents (and the metrics'
         families into `metrics`, a refresh.writer.MetricsDocuments, when given)."""
         started = time.perf_counter()
-        accumulator, closed = advance(
-            prepared.stored,
-            prepared.now,
-            events,
-            prepared.final,
-            max_gap=self.max_gap,
-            leaving=prepared.leaving,
-        )
         found = prepared.found
+        stored, leaving = self._read(prepared.org_id, prepared.now)
+        final = final_flags(prepared.state, found)
+        accumulator, closed = advance(
+            stored, prepared.now, events, final, max_gap=self.max_gap, leaving=leaving
+        )
+        del stored, final, leaving  # the accumulator is what is left of them
         stage_sla(out.staging, prepared.org_id, accumulator, closed)
         out.with_switch(lambda switch: switch_sla(switch, prepared.org_id))
         write_documents(out, found, accumulator)
@@ -113,20 +112,21 @@ class AvailabilityStep:
 def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:
     """/api/availability (and each gateway's part), its CSV, /api/isps and its CSV."""
     with (
-        out.document(Dataset.AVAILABILITY) as document,
-        out.document(Dataset.AVAILABILITY_CSV) as sink,
+        _Document(out, Dataset.AVAILABILITY) as document,
+        _Document(out, Dataset.AVAILABILITY_CSV) as sink,
     ):
-        rows = _CsvBatches(AVAILABILITY_CSV_COLUMNS, sink)
-        kept: dict[str, dict[str, Any]] = {}  # each port's figures, for the ISPs
+        CsvEncoder(list(AVAILABILITY_CSV_COLUMNS), sink)  # the BOM and the header row
+        kept: dict[str, Mapping[str, Any]] = {}  # each port's figures, for the ISPs
         opening = encode_json({**head(found), "gateways": []})
         document.write(opening[:-2])
         for index, (gateway_id, part) in enumerate(by_gateway(found, acc, kept)):
             body = encode_json(part)  # once: the whole document and the gateway's field
             out.detail(out.keyspace.availability_details, gateway_id, body)
             document.write(b"," + body if index else body)
-            rows.write(availability_csv_rows((part,), _excel_safe))
+            sink.write(availability_csv_text(part).encode("utf-8"))
         document.write(b"]}")
     isps = isps_document(found, acc, kept)
+    del kept
     out.served_json(Dataset.ISPS, isps)
     with out.document(Dataset.ISPS_CSV) as sink:
         csv = CsvEncoder(ISP_CSV_COLUMNS, sink)
@@ -134,24 +134,18 @@ def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:
             csv.add([excel_safe(value) for value in row])
 
 
-class _CsvBatches:
-    """CsvEncoder's bytes (BOM, header, CRLF) with many rows per write: a gateway's rows
-    go to the sink at once, not a cell's text at a time."""
-
-    def __init__(self, columns: Iterable[str], sink: Sink) -> None:
-        CsvEncoder(list(columns), sink)  # the BOM and the header row
-        self._sink = sink
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
-
-    def write(self, rows: Iterable[Iterable[Any]]) -> None:
-        self._writer.writerows(rows)
-        self._sink.write(self._buffer.getvalue().encode("utf-8"))
-        self._buffer.seek(0)
-        self._buffer.truncate()
+GZIP_LEVEL = 1
+"""The gzip twins of the two big availability documents: tens of MB at 10,000 gateways,
+rewritten every refresh, where level 6 cost seconds; level 1 is several times faster on
+their repetitive text for a somewhat larger twin (what a browser inflates is the same)."""
 
 
-_excel_safe = functools.lru_cache(maxsize=1 << 16)(excel_safe)  # names repeat row after row
+class _Document(ServedDocument):
+    """A served document (Publisher.document's) whose gzip twin is made at GZIP_LEVEL."""
+
+    def __init__(self, out: Publisher, dataset: Dataset) -> None:
+        super().__init__(out, dataset, 1 << 20)
+        self._gzip = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # as gzip_stream
 
 
 def metric_ports(found: Catalogue, acc: Accumulator) -> Iterator[PortFigures]:
@@ -165,8 +159,4 @@ def metric_ports(found: Catalogue, acc: Accumulator) -> Iterator[PortFigures]:
             head = gateway_labels(org, info.site_name, info.gateway_name, info.gateway_id)
             heads[info.gateway_id] = head
         labels = port_labels(head, info.port_id, info.wan_name, info.isp)
-        ratios: dict[str, float | None] = {}
-        for window in ("24h", "7d"):
-            observed, down, _, _ = totals(record, window) if record else (0, 0, 0, 0)
-            ratios[window] = round((observed - down) / observed, 6) if observed > 0 else None
-        yield labels, ratios, record[1] if record else 0
+        yield labels, ratios(record), record[FLAPS_EVER] if record else 0

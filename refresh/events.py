@@ -71,13 +71,16 @@ class EventStep:
         self.availability = AvailabilityStep(client, redis_lock, interval=interval)
         self._prepared: dict[str, Prepared] = {}  # by org: orgs of several run side by side
         self._handed: dict[str, Callable[[Any], None] | None] = {}  # by org: for the switch
+        self._previous: dict[str, dict[str, Any] | None] = {}  # read_mist's read, by org
 
     def read_mist(self, mist: MistConnection, now: float, org_id: str) -> Fetched:
         """Mist's gateway events since the last read (a job of the fetch: its failure is
         recorded, never fails the refresh, and the next read covers the gap)."""
+        self._previous.pop(org_id, None)
         try:
             with self._lock:
                 previous = read_state(self._client, org_id)
+            self._previous[org_id] = previous  # derive's too: read and decoded once
         except redis.RedisError:
             previous = None  # read the last interval; ids already stored are the same ids
         start, end = read_window(previous, now, self.interval)
@@ -90,7 +93,10 @@ class EventStep:
         None when it failed), and the conditions to keep (a success clears them all)."""
         started = time.monotonic()
         with self._lock:
-            previous = read_state(self._client, org_id)
+            if org_id in self._previous:  # this refresh's read_mist read it (nothing since)
+                previous = self._previous.pop(org_id)
+            else:
+                previous = read_state(self._client, org_id)
             system = read_system(self._client, org_id)
         derived = derive_events(previous, snapshot, hold=self.hold)
         told = convert(mist.items, snapshot) if mist is not None else []

@@ -33,6 +33,7 @@ current one: a window is never shorter than its name (24 h is this hour and the 
 # Flags of a circuit's state.
 ONLINE, ENABLED, KNOWN, UP, DEGRADED = 1, 2, 4, 8, 16
 IN_SERVICE = ONLINE | ENABLED | KNOWN
+_PLAIN_MASK, _PLAIN_UP = IN_SERVICE | UP | DEGRADED, IN_SERVICE | UP  # counted up, not slow
 
 # A record: [flags, flaps ever, hour bucket ×4, day bucket ×4, sum24 ×4, sum7 ×4, sum30 ×4,
 # slot]. A bucket: seconds observed, seconds down, seconds degraded (while up), flaps. The
@@ -257,10 +258,18 @@ class _Run:
 
     def span(self, start: int, end: int, *, last: bool) -> None:
         """[start, end) of every circuit (its events at `end` too when `last`)."""
+        seconds = min(end, self.observed_until) - start
+        pending = self.pending
+        inline = 0  # circuits counted up and not degraded (most): inline, not in count()
         for key, record in self.acc.circuits.items():
-            todo = self.pending.get(key)
+            todo = pending.get(key) if pending else None
             if todo is None:
-                self.count(record, start, end)
+                if seconds > 0 and record[FLAGS] & _PLAIN_MASK == _PLAIN_UP:
+                    record[HOUR_AT] += seconds
+                    record[DAY_AT] += seconds
+                    inline += 1
+                else:
+                    self.count(record, start, end)
                 continue
             at = start
             index = self._done.get(key, 0)
@@ -272,6 +281,8 @@ class _Run:
                 index += 1
             self._done[key] = index
             self.count(record, at, end)
+        if inline:
+            self.dirty_hour = self.dirty_day = True
 
     def close(self, name: str, current: int, sums: Iterable[tuple[int, int, str]]) -> None:
         """The current bucket (at `current`) closed into `name` and the sums; then the

@@ -2,13 +2,15 @@
 
 Pure. A `Catalogue` holds every WAN port's and peer path's names, ISP and current quality
 (what the documents and the ISP view show) and, with the events' state, each circuit's
-flags as this refresh sees them (sla.accumulator's `final`).
+flags as this refresh sees them (sla.accumulator's `final`). Circuit keys are interned: the
+catalogue, the flags and the stored state (store.sla) share one string per circuit, not three.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any, NamedTuple
 
 from model.quality import is_degraded
@@ -70,7 +72,7 @@ def catalogue(snapshot: Snapshot) -> Catalogue:
         site_name = site_names.get(stat.site_id)
         names[stat.id] = (stat.name, site_name)
         for port in record.ports:
-            found.ports[port_key(stat.id, port.port_id)] = PortInfo(
+            found.ports[intern(port_key(stat.id, port.port_id))] = PortInfo(
                 stat.id, stat.name, stat.site_id, site_name, port.port_id,
                 port.wan_name, port.isp, port.asn, port.up,
                 port.latency, port.jitter, port.loss, port.mos,
@@ -78,7 +80,7 @@ def catalogue(snapshot: Snapshot) -> Catalogue:
     for (gateway_id, _mac), paths in snapshot.paths.items():
         gateway_name, site_name = names.get(gateway_id, (None, None))
         for path in paths:
-            key = path_key(gateway_id, path.port_id, path.peer_mac, path.peer_port_id)
+            key = intern(path_key(gateway_id, path.port_id, path.peer_mac, path.peer_port_id))
             found.paths[key] = PathInfo(
                 gateway_id, gateway_name, site_name, path.port_id, path.peer_router_name,
                 path.peer_mac, path.peer_port_id, path.type,
@@ -95,7 +97,7 @@ def final_flags(state: Mapping[str, Any], found: Catalogue) -> dict[str, int]:
     flags: dict[str, int] = {}
     for key, (up, enabled, held, _run) in (state.get("ports") or {}).items():
         gateway_id = key.split(SEP, 1)[0]
-        flags["p" + SEP + key] = (
+        flags[intern("p" + SEP + key)] = (
             (ONLINE if online.get(gateway_id) else 0)
             | (ENABLED if enabled else 0)
             | (KNOWN if up is not None else 0)
@@ -104,7 +106,7 @@ def final_flags(state: Mapping[str, Any], found: Catalogue) -> dict[str, int]:
         )
     for key, up in (state.get("paths") or {}).items():
         gateway_id = key.split(SEP, 1)[0]
-        full = "x" + SEP + key
+        full = intern("x" + SEP + key)
         info = found.paths.get(full)
         flags[full] = (
             (ONLINE if online.get(gateway_id) else 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 from sla.accumulator import (
@@ -22,6 +23,7 @@ from sla.accumulator import (
     availability,
 )
 from sla.circuits import Catalogue, PathInfo, PortInfo
+from store.codec import excel_safe
 
 WORST_SHOWN = 5  # worst circuits listed per ISP (only those down or flapping in 30 d)
 UNKNOWN_ISP = "Unknown ISP"
@@ -48,6 +50,22 @@ def _figures(counters: tuple[int, ...]) -> dict[str, list[Any]]:
         "down_s": down,
         "degraded_s": [h2 + a2, d2 + b2, d2 + c2],
         "flaps": [h3 + a3, d3 + b3, d3 + c3],
+    }
+
+
+def ratios(record: Sequence[int] | None) -> dict[str, float | None]:
+    """A record's up ratio over 24h and 7d (6 decimals; None: nothing observed), as the
+    metrics show it. Shared like `figures`."""
+    return _ratios(tuple((record or _NOTHING)[HOUR_AT:SLOT]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _ratios(counters: tuple[int, ...]) -> dict[str, float | None]:
+    found = _figures(counters)
+    shown = zip(("24h", "7d"), found["observed_s"], found["down_s"], strict=False)  # not 30d
+    return {
+        window: round((observed - down) / observed, 6) if observed > 0 else None
+        for window, observed, down in shown
     }
 
 
@@ -86,26 +104,30 @@ def head(found: Catalogue) -> dict[str, Any]:
 
 
 def by_gateway(
-    found: Catalogue, acc: Accumulator, kept: dict[str, dict[str, Any]] | None = None
+    found: Catalogue, acc: Accumulator, kept: dict[str, Mapping[str, Any]] | None = None
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(gateway id, its ports' and paths' availability) for each gateway, in the
-    snapshot's order; each port's row also into `kept` (by key) when given."""
-    gateways: dict[str, dict[str, Any]] = {}
-    circuits = acc.circuits
+    snapshot's order (gateways with ports first), built one at a time as they are asked
+    for (only the keys are grouped first: at 10,000 gateways all the parts at once weighed
+    ~60 MB); each port's figures also into `kept` (by key) when given, for the ISPs."""
+    ports: dict[str, list[str]] = {}
     for key, port in found.ports.items():
-        entry = gateways.get(port.gateway_id)
-        if entry is None:
-            entry = gateways[port.gateway_id] = _gateway_part(port)
-        row = port_row(port, circuits.get(key))
-        entry["ports"].append(row)
-        if kept is not None:
-            kept[key] = row
+        ports.setdefault(port.gateway_id, []).append(key)
+    paths: dict[str, list[str]] = {}
     for key, path in found.paths.items():
-        entry = gateways.get(path.gateway_id)
-        if entry is None:
-            entry = gateways[path.gateway_id] = _gateway_part(path)
-        entry["paths"].append(path_row(path, circuits.get(key)))
-    yield from gateways.items()
+        paths.setdefault(path.gateway_id, []).append(key)
+    circuits = acc.circuits
+    for gateway_id in chain(ports, (g for g in paths if g not in ports)):
+        port_keys, path_keys = ports.get(gateway_id, []), paths.get(gateway_id, [])
+        first = found.ports[port_keys[0]] if port_keys else found.paths[path_keys[0]]
+        entry = _gateway_part(first)
+        for key in port_keys:
+            record = circuits.get(key)
+            entry["ports"].append(port_row(found.ports[key], record))
+            if kept is not None:
+                kept[key] = figures(record)
+        entry["paths"] = [path_row(found.paths[key], circuits.get(key)) for key in path_keys]
+        yield gateway_id, entry
 
 
 def _gateway_part(info: PortInfo | PathInfo) -> dict[str, Any]:
@@ -146,19 +168,23 @@ def _spread(values: Sequence[float]) -> dict[str, float | None]:
     return {"mean": _mean(values), "p95": percentile(values, 0.95)}
 
 
-Port = tuple[PortInfo, Mapping[str, Any]]  # a port and its row (port_row)
+Port = tuple[PortInfo, Mapping[str, Any]]  # a port and its figures (port_row's or figures')
 
 
 def _window_sums(ports: list[Port]) -> tuple[list[int], list[int], list[int], list[int]]:
     """Observed, down, degraded and flaps per window, summed over an ISP's circuits."""
     count = len(WINDOWS)
     observed, down, slow, flaps = ([0] * count for _ in range(4))
+    alike: dict[int, tuple[Mapping[str, Any], int]] = {}  # figures are shared: sum once each
     for _info, row in ports:
+        seen = alike.get(id(row))
+        alike[id(row)] = (row, seen[1] + 1 if seen else 1)
+    for row, times in alike.values():
         for index in range(count):
-            observed[index] += row["observed_s"][index]
-            down[index] += row["down_s"][index]
-            slow[index] += row["degraded_s"][index]
-            flaps[index] += row["flaps"][index]
+            observed[index] += times * row["observed_s"][index]
+            down[index] += times * row["down_s"][index]
+            slow[index] += times * row["degraded_s"][index]
+            flaps[index] += times * row["flaps"][index]
     return observed, down, slow, flaps
 
 
@@ -232,13 +258,13 @@ def _rank_key(isp: Mapping[str, Any]) -> tuple[float, float, float, str]:
 def isps_document(
     found: Catalogue, acc: Accumulator, rows: Mapping[str, Mapping[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """Every ISP, ranked by availability and then quality (`rows`: the ports' rows by key,
-    when by_gateway already made them)."""
+    """Every ISP, ranked by availability and then quality (`rows`: the ports' figures by
+    key, when by_gateway already made them)."""
     grouped: dict[str, list[Port]] = {}
     for key, info in found.ports.items():
         row = rows.get(key) if rows is not None else None
         if row is None:
-            row = port_row(info, acc.circuits.get(key))
+            row = figures(acc.circuits.get(key))
         grouped.setdefault(isp_name(info), []).append((info, row))
     isps = sorted((_isp(name, ports) for name, ports in grouped.items()), key=_rank_key)
     for rank, isp in enumerate(isps, 1):
@@ -280,6 +306,62 @@ def availability_csv_rows(
                     *[row[name][index] for name, index in _CSV_FIGURES],
                     row["flaps_total"],
                 ]  # fmt: skip
+
+
+def availability_csv_text(part: Mapping[str, Any]) -> str:
+    """availability_csv_rows' rows of one gateway part as csv.writer writes them (its
+    minimal quoting, CRLF) with Excel-safe text cells: the same bytes, built from cached
+    cells (names and figures repeat row after row) instead of 31 cells written one by one."""
+    head = ",".join(_text_cells((part["gateway_name"], part["gateway_id"], part["site_name"])))
+    lines = []
+    for kind, rows in (("port", part["ports"]), ("path", part["paths"])):
+        for row in rows:
+            get = row.get
+            texts = (row["port_id"], get("wan_name"), get("isp"), get("asn"),
+                     get("peer_name"), get("peer_port_id"), get("vpn"), row["up"])  # fmt: skip
+            lines.append(f"{kind},{head},{_row_cells(*texts)},"
+                         f"{_figure_cells(row)},{row['flaps_total']}\r\n")  # fmt: skip
+    return "".join(lines)
+
+
+@functools.lru_cache(maxsize=1 << 14, typed=True)
+def _row_cells(*values: Any) -> str:
+    """A row's text cells joined (ports and paths repeat them: ge-0/0/0, wan0, an ISP…);
+    typed: True and 1, or 1 and 1.0, are not the same cell."""
+    return ",".join(_text_cell(value) for value in values)
+
+
+def _text_cells(values: Iterable[Any]) -> Iterator[str]:
+    return (_text_cell(value) for value in values)
+
+
+@functools.lru_cache(maxsize=1 << 16, typed=True)
+def _text_cell(value: Any) -> str:
+    """A text cell, Excel-safe and quoted as csv.writer's QUOTE_MINIMAL quotes (a comma, a
+    quote or a line break inside)."""
+    text = excel_safe(value)
+    if any(mark in text for mark in _CSV_SPECIAL):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+_CSV_SPECIAL = (",", '"', "\r", "\n")
+
+
+def _figure_cells(row: Mapping[str, Any]) -> str:
+    """A row's 15 figure cells (numbers: never quoted), once per distinct figures."""
+    key = id(row["availability"])  # figures are shared by circuits counted alike
+    found = _FIGURE_TEXT.get(key)
+    if found is None or found[0] is not row["availability"]:
+        if len(_FIGURE_TEXT) >= _FIGURE_TEXT_MAX:
+            _FIGURE_TEXT.clear()  # bounded: each entry holds its list (an id never reused)
+        text = ",".join("" if v is None else str(v) for v in (row[n][i] for n, i in _CSV_FIGURES))
+        found = _FIGURE_TEXT[key] = (row["availability"], text)
+    return found[1]
+
+
+_FIGURE_TEXT: dict[int, tuple[Any, str]] = {}
+_FIGURE_TEXT_MAX = 8192
 
 
 ISP_CSV_COLUMNS = (

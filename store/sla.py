@@ -54,11 +54,11 @@ def decode_state(raw: Any) -> Accumulator | None:
         header = json.loads(header_bytes)
         values = array("q")
         values.frombytes(body)
-        flat = _little_endian(values).tolist()
-        keys = [str(key) for key in header["keys"]]
-        if len(flat) != len(keys) * WIDTH:
+        keys = [sys.intern(str(key)) for key in header["keys"]]  # the catalogue's strings
+        if len(values) != len(keys) * WIDTH:
             return None
-        records = [flat[i : i + WIDTH] for i in range(0, len(flat), WIDTH)]
+        packed = memoryview(_little_endian(values))  # each record a list, never all as one
+        records = [packed[i : i + WIDTH].tolist() for i in range(0, len(values), WIDTH)]
         found = Accumulator.from_json({**header, "c": {}})
         if found is not None:
             found.circuits = dict(zip(keys, records, strict=True))

@@ -108,3 +108,24 @@ def test_p95_is_the_nearest_rank():
     assert percentile([], 0.95) is None
     assert percentile([5.0], 0.95) == 5.0
     assert percentile([float(n) for n in range(1, 101)], 0.95) == 95.0
+
+
+def test_csv_text_is_what_csv_writer_writes_of_the_excel_safe_rows():
+    """The cached CSV text of a part is byte for byte csv.writer's of the safe rows, names
+    with commas, quotes, line breaks and formulas included (and 1 is not the flag True)."""
+    import csv
+    import io
+
+    from sla.documents import availability_csv_text
+    from store.codec import excel_safe
+
+    found, acc = day_of(org_at)
+    parts = [part for _, part in by_gateway(found, acc)]
+    parts[0] = {**parts[0], "gateway_name": 'Main St, "HQ"\n=1+1', "site_name": None}
+    parts[0]["ports"] = [{**parts[0]["ports"][0], "wan_name": "-2", "isp": "a;@b", "asn": 1}]
+    parts[0]["paths"] = [{**parts[0]["paths"][0], "peer_port_id": 1, "vpn": True}]
+    for part in parts:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerows(availability_csv_rows((part,), excel_safe))
+        assert availability_csv_text(part) == buffer.getvalue()
