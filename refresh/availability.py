@@ -39,6 +39,7 @@ from store.keys import Dataset
 from store.publisher import Publisher, ServedDocument
 from store.sla import read_sla, read_sla_buckets, stage_sla, switch_sla
 from views.metrics import PortFigures, availability_families, gateway_labels, port_labels
+from views.worst import WorstFigures, port_figures
 
 log = logging.getLogger("worker")
 
@@ -84,9 +85,10 @@ class AvailabilityStep:
         prepared: Prepared,
         events: Iterable[Mapping[str, Any]],
         metrics: Any | None = None,
-    ) -> None:
+    ) -> WorstFigures:
         """The sums moved on by `events`, staged with the documents (and the metrics'
-        families into `metrics`, a refresh.writer.MetricsDocuments, when given)."""
+        families into `metrics`, a refresh.writer.MetricsDocuments, when given); returns
+        each WAN port's 24 h figures for the worst circuits."""
         started = time.perf_counter()
         found = prepared.found
         stored, leaving = self._read(prepared.org_id, prepared.now)
@@ -100,6 +102,7 @@ class AvailabilityStep:
         write_documents(out, found, accumulator)
         if metrics is not None:
             metrics.write(availability_families(list(metric_ports(found, accumulator))))
+        counted = port_figures(found, accumulator)
         self.seconds += time.perf_counter() - started
         log.info(
             "availability: %d circuits, %d buckets closed, %.2f s",
@@ -107,6 +110,7 @@ class AvailabilityStep:
             len(closed),
             self.seconds,
         )
+        return counted
 
 
 def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:

@@ -35,6 +35,7 @@ from store.events import (
 )
 from store.keys import events_state_key
 from store.publisher import Publisher
+from views.worst import WorstFigures
 
 log = logging.getLogger("worker")
 
@@ -136,14 +137,16 @@ class EventStep:
         conditions: Mapping[str, bool],
         now: float,
         metrics: Any | None = None,
-    ) -> None:
+    ) -> WorstFigures | None:
         """The events and the state, live with the snapshot in `out`'s switch, and the
-        availability they move on (its metric families into `metrics` when given)."""
+        availability they move on (its metric families into `metrics` when given); returns
+        the worst circuits' availability figures (None: availability was not prepared)."""
         write_state(out.staging, org_id, derived.state)
         out.switch_value(events_state_key(org_id))  # an 8 MB string: never freed in the EXEC
         prepared = self._prepared.pop(org_id, None)
+        counted = None
         if prepared is not None:
-            self.availability.publish(out, prepared, derived.events, metrics)
+            counted = self.availability.publish(out, prepared, derived.events, metrics)
         alerts = self._handed.pop(org_id, None)  # queued when derived (hand_off)
 
         def queue(switch: Any) -> None:
@@ -152,6 +155,7 @@ class EventStep:
                 alerts(switch)
 
         out.with_switch(queue)
+        return counted
 
     def failed(
         self, org_id: str | None, now: float, *, exhausted: bool, last_update: float | None

@@ -35,6 +35,7 @@ from store.lease import LeaseLost
 from store.publisher import Publisher
 from traffic.step import TrafficResult, TrafficStep
 from views.payload import summarize
+from views.worst import WorstFigures
 
 log = logging.getLogger("worker")
 
@@ -252,7 +253,7 @@ class Pipeline:
         snapshot: Snapshot,
         traffic: TrafficResult,
         now: float,
-        events: Callable[[Publisher, MetricsDocuments], None],
+        events: Callable[[Publisher, MetricsDocuments], WorstFigures | None],
         keyspace: Keyspace = DEFAULT_KEYSPACE,
     ) -> int:
         """Everything staged, then switched live at once, only while we still hold the lease."""
@@ -271,8 +272,9 @@ class Pipeline:
         ):
             try:  # fenced: paused past our lease, no write of ours is applied
                 metrics = MetricsDocuments(out, parts.metrics_peer_paths)
-                write_snapshot(out, snapshot, traffic, metrics)
-                events(out, metrics)
+                # the events' availability first: the worst circuits rank by its figures
+                counted = events(out, metrics)
+                write_snapshot(out, snapshot, traffic, metrics, availability=counted)
                 status = self.report.published_status(now)
                 metrics.finish(status, parts.mist.call_totals())
                 log.info("metrics: built in %.2f s", metrics.seconds)

@@ -27,7 +27,7 @@ from views.payload import (
     insights_records,
 )
 from views.rows import GatewayRows
-from views.worst import WorstCircuits
+from views.worst import WorstCircuits, WorstFigures
 
 
 class MetricsDocuments:
@@ -59,17 +59,22 @@ class MetricsDocuments:
 
 
 def write_snapshot(
-    out: Publisher, snapshot: Snapshot, traffic: TrafficResult, metrics: MetricsDocuments
+    out: Publisher,
+    snapshot: Snapshot,
+    traffic: TrafficResult,
+    metrics: MetricsDocuments,
+    availability: WorstFigures | None = None,
 ) -> None:
     """Every served document, each gateway's keys and the history writes, into `out`;
-    `metrics` gets the snapshot's families (the caller finishes it)."""
+    `metrics` gets the snapshot's families (the caller finishes it); `availability` the
+    worst circuits' 24 h figures (refresh.availability's publish returns them)."""
     metrics.write(snapshot_families(snapshot, metrics.peer_paths))
     snapshot.port_paths = {}  # only the metrics read them
     head = gateways_payload_head(snapshot)
     with out.document(Dataset.VPN_PEERS_ALL) as document:
         write_json_object(document, _peer_path_bodies(out, snapshot))
     table = GatewayRows(snapshot.sites, snapshot.generated_at)
-    worst = WorstCircuits(snapshot.sites)
+    worst = WorstCircuits(snapshot.sites, availability=availability)
     with out.document(Dataset.GATEWAYS) as payload, out.document(Dataset.EXPORT_CSV) as csv:
         export = CsvEncoder(CSV_COLUMNS, csv)
         bodies = _gateway_bodies(out, snapshot, traffic.port_volumes(), (table, worst), export)
