@@ -292,21 +292,27 @@ def app_client(redis_server):
     return web.create_app({"REDIS_CLIENT": redis_server.client()}).test_client()
 
 
-def test_events_are_served_newest_first_in_pages_that_join_up(redis_server):
-    stored = fill(redis_server.client())
-    web = app_client(redis_server)
+def every_page(web, **args: Any) -> list[dict[str, Any]]:
+    """/api/events followed cursor by cursor to its end (each page a filtered answer, never
+    cached), the events of every page in order."""
     seen: list[dict[str, Any]] = []
     cursor = None
     while True:
         answer = web.get(
-            "/api/events", query_string={"limit": 7, **({"cursor": cursor} if cursor else {})}
+            "/api/events", query_string={**args, **({"cursor": cursor} if cursor else {})}
         )
         assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
         body = answer.get_json()
         seen += body["events"]
         cursor = body["next"]
         if cursor is None:
-            break
+            return seen
+
+
+def test_events_are_served_newest_first_in_pages_that_join_up(redis_server):
+    stored = fill(redis_server.client())
+    web = app_client(redis_server)
+    seen = every_page(web, limit=7)
     assert sorted(e["id"] for e in seen) == sorted(e["id"] for e in stored)
     assert len({e["id"] for e in seen}) == len(seen)
     times = [e["time"] for e in seen]

@@ -43,16 +43,22 @@ def publish(redis_server, *records, now: float, state=None) -> dict[str, Any]:
     return derived.state
 
 
-def test_a_port_down_between_refreshes_is_a_flap_in_every_document(mistsim, redis_server):
+def flap_a_quiet_port(mistsim, redis_server) -> tuple[Any, dict[str, Any], str]:
+    """Three refreshes of a real worker: a quiet gateway's first WAN port went down at the
+    second and up at the third. Returns (worker, gateway record, port id)."""
     worker = make_worker(mistsim, redis_server, interval=60)
-    client = redis_server.client()
     assert worker.refresh()
-    record = quiet_gateway(client)
+    record = quiet_gateway(redis_server.client())
     first = record["ports"][0]["port_id"]
-    mistsim.admin("POST", "link", json={"mac": record["mac"], "port_id": first, "state": "down"})
-    assert worker.refresh()
-    mistsim.admin("POST", "link", json={"mac": record["mac"], "port_id": first, "state": "up"})
-    assert worker.refresh()
+    for state in ("down", "up"):
+        link = {"mac": record["mac"], "port_id": first, "state": state}
+        mistsim.admin("POST", "link", json=link)
+        assert worker.refresh()
+    return worker, record, first
+
+
+def test_a_port_down_between_refreshes_is_a_flap_in_every_document(mistsim, redis_server):
+    _, record, first = flap_a_quiet_port(mistsim, redis_server)
     web = web_client(redis_server)
     document = web.get("/api/availability").get_json()
     assert document["windows"] == ["24h", "7d", "30d"] and document["observed_only"] is True

@@ -4,23 +4,13 @@ figures /api/availability shows."""
 
 from __future__ import annotations
 
-from tests.test_events import quiet_gateway
-from tests.test_refresh_availability import web_client
-from tests.test_worker import make_worker
+from tests.test_refresh_availability import flap_a_quiet_port, web_client
 
 
 def test_a_port_that_flapped_is_ranked_with_the_availability_documents_figures(
     mistsim, redis_server
 ):
-    worker = make_worker(mistsim, redis_server, interval=60)
-    client = redis_server.client()
-    assert worker.refresh()
-    record = quiet_gateway(client)
-    first = record["ports"][0]["port_id"]
-    mistsim.admin("POST", "link", json={"mac": record["mac"], "port_id": first, "state": "down"})
-    assert worker.refresh()
-    mistsim.admin("POST", "link", json={"mac": record["mac"], "port_id": first, "state": "up"})
-    assert worker.refresh()
+    _, record, first = flap_a_quiet_port(mistsim, redis_server)
     web = web_client(redis_server)
     worst = web.get("/api/worst").get_json()
     assert worst["measures"][-2:] == ["availability", "flaps"]

@@ -12,13 +12,8 @@ import pytest
 
 from store.event_pack import GRACE, HOUR, read_meta
 from store.events import Retention, write_events
+from tests.test_events import app_client, every_page
 from tests.test_store_events import FOREVER, ORG, START, newest_first, stream
-
-
-def app_client(redis_server):
-    import app as web
-
-    return web.create_app({"REDIS_CLIENT": redis_server.client()}).test_client()
 
 
 @pytest.fixture
@@ -56,20 +51,7 @@ def test_the_default_page_is_prepared_gzipped_with_an_etag(redis_server, stored)
 
 def test_filtered_pages_join_up_across_the_packed_hours(redis_server, stored):
     web = app_client(redis_server)
-    seen, cursor = [], None
-    while True:
-        args = {
-            "limit": 13,
-            "severity": "warning,critical",
-            **({"cursor": cursor} if cursor else {}),
-        }
-        answer = web.get("/api/events", query_string=args)
-        assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
-        body = answer.get_json()
-        seen += body["events"]
-        cursor = body["next"]
-        if cursor is None:
-            break
+    seen = every_page(web, limit=13, severity="warning,critical")
     assert seen == [e for e in stored if e["severity"] != "info"]
     old = web.get("/api/events", query_string={"until": START + 1800, "gateway": "gw-2"})
     assert old.get_json()["events"] == [

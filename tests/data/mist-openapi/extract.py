@@ -1,7 +1,8 @@
-"""Regenerate schemas.json: the response schemas mistsim's contract test validates against.
+"""Regenerate schemas.json, events_schemas.json and site_devices_schemas.json: the response
+schemas mistsim's contract tests validate against.
 
-Run from the repo root with the official spec at hand:
-    python tests/data/mist-openapi/extract.py /path/to/mist.openapi.json
+Run from the repo root with the official spec at hand (a file name last: only that one):
+    python tests/data/mist-openapi/extract.py /path/to/mist.openapi.json [events_schemas.json]
 
 It copies, for each operation mistsim serves, the 200-response schema and every component
 schema it references (the closure, `$ref`s kept), and rewrites OpenAPI's `nullable: true`
@@ -119,9 +120,27 @@ def write_subset(
     print(f"{out}: {len(closure)} schemas, {out.stat().st_size // 1024} KB")
 
 
-def main(spec_path: str) -> None:
-    write_subset(spec_path, OPERATIONS, ERRORS, "schemas.json")
+EVENT_OPERATIONS = {
+    "searchOrgDeviceEvents": "/api/v1/orgs/{org_id}/devices/events/search",
+    "searchOrgAlarms": "/api/v1/orgs/{org_id}/alarms/search",
+}
+SITE_DEVICE_OPERATIONS = {"listSiteDevices": "/api/v1/sites/{site_id}/devices"}
+SUBSETS: dict[str, tuple[dict[str, str], Sequence[str]]] = {
+    "schemas.json": (OPERATIONS, ERRORS),
+    "events_schemas.json": (EVENT_OPERATIONS, ()),  # the events stream's searches
+    "site_devices_schemas.json": (SITE_DEVICE_OPERATIONS, ()),  # several gateways per site
+}
+
+
+def main(spec_path: str, only: str | None = None) -> None:
+    """Every subset, or only the file named (each regenerates on its own)."""
+    for out_name, (operations, errors) in SUBSETS.items():
+        if only in (None, out_name):
+            write_subset(spec_path, operations, errors, out_name)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/mist-api/mist.openapi.json")
+    main(
+        sys.argv[1] if len(sys.argv) > 1 else "../shared/mist-api/mist.openapi.json",
+        sys.argv[2] if len(sys.argv) > 2 else None,
+    )
