@@ -72,20 +72,23 @@ def head(client: redis.Redis, receiver: int) -> tuple[bytes, dict[str, Any]] | N
 
 
 def pop(client: redis.Redis, receiver: int, raw: bytes) -> bool:
-    """Remove the head if it is still `raw` (a worker that took over may have sent it)."""
+    """Remove the head if it is still `raw` (a worker that took over may have sent it).
+    Alerts appended meanwhile (a refresh queueing) touch the list too: look again, or the
+    head just delivered would stay and be sent twice."""
     key = alert_outbox_key(receiver)
     with client.pipeline(transaction=True) as pipe:
-        try:
-            pipe.watch(key)
-            if pipe.lindex(key, 0) != raw:
-                pipe.unwatch()
-                return False
-            pipe.multi()
-            pipe.lpop(key)
-            pipe.execute()
-            return True
-        except redis.WatchError:
-            return False
+        while True:
+            try:
+                pipe.watch(key)
+                if pipe.lindex(key, 0) != raw:
+                    pipe.unwatch()
+                    return False
+                pipe.multi()
+                pipe.lpop(key)
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                continue  # the list changed: is `raw` still the head?
 
 
 def queued(client: redis.Redis, receiver: int) -> int:

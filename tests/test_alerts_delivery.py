@@ -162,3 +162,31 @@ def test_retries_back_off_exponentially_up_to_the_cap_and_honour_retry_after():
     assert delays == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300]
     assert thread.delay(Outcome(False, "HTTP 429", retry_after=30.0)) == 30.0
     assert thread.delay(Outcome(False, "HTTP 429", retry_after=9999.0)) == 300.0
+
+
+def test_an_alert_delivered_while_a_refresh_queues_more_is_removed_once(redis_server):
+    """The delivered head leaves the outbox even when a refresh appends alerts between the
+    check and the removal (once, it stayed and the receiver got it twice)."""
+    client = redis_server.client()
+    key = outbox.alert_outbox_key(1)
+    client.delete(key)
+    client.rpush(key, b'{"id":"mcs-first"}', b'{"id":"mcs-second"}')
+    other = redis_server.client()
+    original = client.pipeline
+
+    def pipeline_with_a_refresh_queueing(*args, **kwargs):
+        pipe = original(*args, **kwargs)
+        lindex = pipe.lindex
+
+        def lindex_then_append(*a, **k):
+            found = lindex(*a, **k)
+            if other.llen(key) < 3:  # a refresh queues, once, right after the check
+                other.rpush(key, b'{"id":"mcs-third"}')
+            return found
+
+        pipe.lindex = lindex_then_append
+        return pipe
+
+    client.pipeline = pipeline_with_a_refresh_queueing
+    assert outbox.pop(client, 1, b'{"id":"mcs-first"}') is True
+    assert other.lrange(key, 0, -1) == [b'{"id":"mcs-second"}', b'{"id":"mcs-third"}']
