@@ -55,10 +55,9 @@ class Retention:
 
 def _reader(pipe: Any) -> redis.Redis:
     """A client on the transaction's own pool, for the reads a write needs before EXEC."""
-    pool = getattr(pipe, "_pool", None)
-    if pool is None:
+    if not isinstance(pipe, Transaction):
         raise TypeError("queue_events needs a store.transaction.Transaction or a client")
-    return redis.Redis(connection_pool=pool)
+    return pipe.reader
 
 
 def queue_events(

@@ -46,6 +46,8 @@ class Transaction(CoreCommands):
         fence: tuple[str, str] | None = None,
     ) -> None:
         self._pool = client.connection_pool
+        self.reader = redis.Redis(connection_pool=self._pool)
+        """A client on the same pool, for reads a write needs before its EXEC."""
         self._batch_bytes = batch_bytes
         self._waiting: list[tuple[Any, ...]] = []  # queued here, not yet sent
         self._waiting_bytes = 0
