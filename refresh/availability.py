@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -116,8 +115,8 @@ class AvailabilityStep:
 def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:
     """/api/availability (and each gateway's part), its CSV, /api/isps and its CSV."""
     with (
-        _Document(out, Dataset.AVAILABILITY) as document,
-        _Document(out, Dataset.AVAILABILITY_CSV) as sink,
+        ServedDocument(out, Dataset.AVAILABILITY, 1 << 20, GZIP_LEVEL) as document,
+        ServedDocument(out, Dataset.AVAILABILITY_CSV, 1 << 20, GZIP_LEVEL) as sink,
     ):
         CsvEncoder(list(AVAILABILITY_CSV_COLUMNS), sink)  # the BOM and the header row
         kept: dict[str, Mapping[str, Any]] = {}  # each port's figures, for the ISPs
@@ -142,14 +141,6 @@ GZIP_LEVEL = 1
 """The gzip twins of the two big availability documents: tens of MB at 10,000 gateways,
 rewritten every refresh, where level 6 cost seconds; level 1 is several times faster on
 their repetitive text for a somewhat larger twin (what a browser inflates is the same)."""
-
-
-class _Document(ServedDocument):
-    """A served document (Publisher.document's) whose gzip twin is made at GZIP_LEVEL."""
-
-    def __init__(self, out: Publisher, dataset: Dataset) -> None:
-        super().__init__(out, dataset, 1 << 20)
-        self._gzip = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # as gzip_stream
 
 
 def metric_ports(found: Catalogue, acc: Accumulator) -> Iterator[PortFigures]:

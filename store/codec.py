@@ -126,9 +126,9 @@ def gzip_bytes(body: bytes) -> bytes:
     return gzip.compress(body, compresslevel=6, mtime=0)
 
 
-def gzip_stream() -> Any:
+def gzip_stream(level: int = 6) -> Any:
     """gzip_bytes a piece at a time: the same parameters give the same bytes."""
-    return zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip header with mtime 0
+    return zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a gzip header with mtime 0
 
 
 def etag_hash() -> Any:

@@ -56,7 +56,9 @@ class ServedDocument:
     Open it with Publisher.document; close() (the `with` block) finishes it.
     """
 
-    def __init__(self, publisher: Publisher, dataset: Dataset, piece_bytes: int) -> None:
+    def __init__(
+        self, publisher: Publisher, dataset: Dataset, piece_bytes: int, gzip_level: int = 6
+    ) -> None:
         self._publisher = publisher
         self._dataset = dataset
         self._key = publisher.keyspace.dataset_key(dataset)
@@ -64,7 +66,7 @@ class ServedDocument:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._hash = etag_hash()
-        self._gzip = gzip_stream()
+        self._gzip = gzip_stream(gzip_level)
         self._started: set[str] = set()
         self.size = 0
 
