@@ -35,7 +35,7 @@ acl_file="${REDIS_ACL_FILE:-${TMPDIR:-/tmp}/mist-users.acl}"
 cat >"$acl_file" <<ACL
 user default on nopass resetkeys resetchannels -@all +ping
 user worker on >${REDIS_WORKER_PASSWORD} resetkeys ~mist:* resetchannels +@all -@dangerous
-user web on >${REDIS_WEB_PASSWORD} resetkeys %R~mist:* resetchannels -@all +@connection +@read +@transaction -@dangerous
+user web on >${REDIS_WEB_PASSWORD} resetkeys %R~mist:* resetchannels -@all +@connection +@read +@transaction -@dangerous +eval_ro
 ACL
 if [ -n "${REDIS_REPLICA_PASSWORD:-}" ]; then
   echo "user replica on >${REDIS_REPLICA_PASSWORD} resetkeys resetchannels -@all +psync +replconf +ping" >>"$acl_file"

@@ -222,6 +222,12 @@ def test_the_stack_turns_healthy_and_the_web_can_only_read(stack: Stack) -> None
     ) as answer:
         assert len(json.loads(answer.read())["gateways"]) == GATEWAYS
 
+    # A filtered events page runs its filter in Redis (EVAL_RO), which the web's user may do.
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{stack.web_port}/api/events?severity=critical,warning", timeout=10
+    ) as answer:
+        assert answer.status == 200 and "events" in json.loads(answer.read())
+
     web = stack.redis_as("web", WEB_PASSWORD)
     assert web.get("mist:gateways") is not None
     for write in (
@@ -230,6 +236,7 @@ def test_the_stack_turns_healthy_and_the_web_can_only_read(stack: Stack) -> None
         lambda: web.expire("mist:gateways", 1),
         lambda: web.flushall(),
         lambda: web.config_get("*"),
+        lambda: web.eval("return redis.call('DEL', KEYS[1])", 1, "mist:gateways"),
     ):
         with pytest.raises(redis.exceptions.NoPermissionError):
             write()
