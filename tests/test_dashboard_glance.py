@@ -357,7 +357,8 @@ def test_dense_rows_and_nothing_sideways_in_portrait(ipad, org):
     open_peer_paths(page, page.locator(".port-card [data-action=peer-paths]:not([disabled])").first)
     dialog = page.locator("#peer-dialog").bounding_box()
     last = page.locator("#peer-dialog thead th").last.bounding_box()
-    assert dialog and last and last["x"] + last["width"] <= dialog["x"] + dialog["width"]
+    # (within a pixel: a column's sub-pixel edge, 800.4 of 800, is not a sideways scroll)
+    assert dialog and last and last["x"] + last["width"] <= dialog["x"] + dialog["width"] + 1
     close = page.locator("#peer-dialog .dialog-close").bounding_box()
     assert close and close["y"] >= 0
     assert page.problems == []
