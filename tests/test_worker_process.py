@@ -281,7 +281,8 @@ def test_sigkill_mid_refresh_leaves_readers_a_consistent_snapshot(
     sim = mistsim_factory(gateways=60, sites=20)
     client = redis_server.client()
     process = worker_proc([], worker_env(sim, redis_server.url, WORKER_INTERVAL="1"))
-    wait_until(lambda: last_update(client) > 0, 60, "a first publish")
+    # (the one-org overview follows its snapshot in a transaction of its own: wait for both)
+    wait_until(lambda: last_update(client) > 0 and client.exists("mist:orgs"), 60, "a publish")
     assert_consistent(client)
     sim.set_faults(latency_ms=400)  # each refresh now takes seconds: kill it in the middle
     client.set("mist:metadata:worker_status", "marker")
