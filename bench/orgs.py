@@ -21,9 +21,9 @@ from typing import Any
 import redis
 
 from bench.page import OVERVIEW_READY, PageLoad, measure_page
-from bench.procs import Gunicorn, Mistsim, RedisServer, run_worker_once
+from bench.procs import Gunicorn, Mistsim, RedisServer
 from bench.report import Section, verdict
-from bench.scale import RunFigures, calls_since, mist_calls
+from bench.scale import RunFigures, worker_run
 from bench.wrk import run_wrk
 
 MSP_TOKENS = ["bench-msp-a", "bench-msp-b", "bench-msp-c"]
@@ -56,21 +56,7 @@ class OrgsFigures:
 
 
 def _run(mist: Mistsim, redis_url: str) -> tuple[RunFigures, str]:
-    before = mist_calls(mist)
-    run = run_worker_once(mist, redis_url, MSP_TOKENS, extra_env=MULTI_ORG)
-    by_kind = calls_since(before, mist_calls(mist))
-    by_kind = {k: v for k, v in by_kind.items() if "/api/v1/self" not in k}
-    raw = redis.Redis.from_url(redis_url).get("mist:metadata:status")
-    status = json.loads(raw) if raw else {}
-    figures = RunFigures(
-        calls=sum(by_kind.values()),
-        by_kind=by_kind,
-        seconds=run.seconds,
-        peak_rss_mb=run.peak_rss_mb,
-        refresh_seconds=status.get("refresh_seconds") if run.returncode == 0 else None,
-        ok=run.returncode == 0,
-        error="" if run.returncode == 0 else run.output[-800:],
-    )
+    figures, run = worker_run(mist, redis_url, MSP_TOKENS, extra_env=MULTI_ORG)
     return figures, run.output
 
 

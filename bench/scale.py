@@ -130,12 +130,20 @@ def calls_since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]
 
 
 def _refresh_run(mist: Mistsim, redis_url: str) -> RunFigures:
+    return worker_run(mist, redis_url, TOKENS)[0]
+
+
+def worker_run(
+    mist: Mistsim, redis_url: str, tokens: list[str], extra_env: dict[str, str] | None = None
+) -> tuple[RunFigures, WorkerRun]:
+    """One `worker.py --once`: its Mist calls by kind (`/self` left out: once per start),
+    wall time, peak RSS and the refresh's own seconds from its status."""
     before = mist_calls(mist)
-    run: WorkerRun = run_worker_once(mist, redis_url, TOKENS)
+    run: WorkerRun = run_worker_once(mist, redis_url, tokens, extra_env=extra_env)
     by_kind = calls_since(before, mist_calls(mist))
     by_kind = {k: v for k, v in by_kind.items() if "/api/v1/self" not in k}
     status = _status(redis_url)
-    return RunFigures(
+    figures = RunFigures(
         calls=sum(by_kind.values()),
         by_kind=by_kind,
         seconds=run.seconds,
@@ -145,6 +153,7 @@ def _refresh_run(mist: Mistsim, redis_url: str) -> RunFigures:
         error="" if run.returncode == 0 else run.output[-800:],
         configs_read=_configs_read(status),
     )
+    return figures, run
 
 
 def _configs_read(status: dict[str, Any]) -> int:
