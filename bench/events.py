@@ -26,7 +26,7 @@ import redis
 
 from bench.orgs import measure_api
 from bench.procs import Gunicorn, Mistsim, run_worker_once
-from bench.report import Section, verdict
+from bench.report import Section, latency_rows, verdict
 from bench.scale import TOKENS, calls_since, mist_calls
 from model.events import make_event
 from store.codec import encode_json
@@ -323,13 +323,7 @@ def events_sections(found: list[EventsFigures]) -> list[Section]:
                 f"{f.kept_bytes(min(f.month_events, 2_000_000)) / 1e6:,.0f} MB",
                 "",
             ],
-            [f.gateways, "/api/events p50 at 8 clients (ms)", f.events_p50_ms, ""],
-            [
-                f.gateways,
-                "/api/events p99 at 8 clients (ms)",
-                f.events_p99_ms,
-                f"≤ 50 ms: {verdict(f.events_p99_ms <= 50)}",
-            ],
+            *latency_rows(f.gateways, "/api/events", f.events_p50_ms, f.events_p99_ms),
         ]
         worst.rows += [
             [
@@ -339,13 +333,7 @@ def events_sections(found: list[EventsFigures]) -> list[Section]:
                 f.worst_seconds,
                 f"≤ 1 s: {verdict(f.worst_seconds <= 1)}" if big else "",
             ],
-            [f.gateways, "/api/worst p50 at 8 clients (ms)", f.worst_p50_ms, ""],
-            [
-                f.gateways,
-                "/api/worst p99 at 8 clients (ms)",
-                f.worst_p99_ms,
-                f"≤ 50 ms: {verdict(f.worst_p99_ms <= 50)}",
-            ],
+            *latency_rows(f.gateways, "/api/worst", f.worst_p50_ms, f.worst_p99_ms),
         ]
     events.notes += [
         "One org, mistsim 150 ms per call, `worker.py --once` three times (WORKER_INTERVAL=300): "

@@ -22,7 +22,7 @@ import redis
 
 from bench.page import OVERVIEW_READY, PageLoad, measure_page
 from bench.procs import Gunicorn, Mistsim, RedisServer
-from bench.report import Section, verdict
+from bench.report import Section, latency_rows, verdict
 from bench.scale import RunFigures, worker_run
 from bench.wrk import run_wrk
 
@@ -222,13 +222,7 @@ def orgs_sections(found: list[OrgsFigures]) -> list[Section]:
                 f"{f.api_bytes:,} / {f.api_plain_bytes:,}, {'ETag' if f.api_etag else 'no ETag'}",
                 verdict(f.api_etag and f.api_bytes < f.api_plain_bytes),
             ],
-            [who, "/api/orgs p50 at 8 clients (ms)", f.api_p50_ms, ""],
-            [
-                who,
-                "/api/orgs p99 at 8 clients (ms)",
-                f.api_p99_ms,
-                f"≤ 50 ms: {verdict(f.api_p99_ms <= 50)}",
-            ],
+            *latency_rows(who, "/api/orgs", f.api_p50_ms, f.api_p99_ms),
         ]
         if f.page is not None:
             rows.append(

@@ -71,6 +71,14 @@ def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("✅ met" if ok else "❌ missed")
 
 
+def latency_rows(who: object, route: str, p50_ms: float, p99_ms: float) -> list[list[object]]:
+    """A route's p50 and p99 at 8 clients, the p99 against the 50 ms target."""
+    return [
+        [who, f"{route} p50 at 8 clients (ms)", p50_ms, ""],
+        [who, f"{route} p99 at 8 clients (ms)", p99_ms, f"≤ 50 ms: {verdict(p99_ms <= 50)}"],
+    ]
+
+
 def _version(argv: list[str]) -> str:
     if shutil.which(argv[0]) is None:
         return "not installed"
