@@ -1,6 +1,7 @@
 """Availability of every WAN port and peer path as compact running sums, never a re-read.
 
-Pure. Each circuit keeps one short list of integers: its state flags, a lifetime flap
+Pure. Each circuit keeps one short array of 64-bit integers (`Record`: no int objects and
+nothing for the garbage collector to scan, ~250 bytes a circuit): its state flags, a lifetime flap
 counter, the current UTC hour's and day's buckets (seconds observed, down, degraded, and
 flaps) and the sums of the closed hours and days still inside the 24 h, 7 d and 30 d
 windows. A refresh adds the seconds since the last one to the current buckets (from the
@@ -18,9 +19,10 @@ days before.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 HOUR, DAY = 3600, 86400
 SEP = "\t"
@@ -43,8 +45,11 @@ WIDTH = 23
 OBSERVED, DOWN, SLOW, FLAPS = 0, 1, 2, 3
 SUMS = {"24h": (HOUR_AT, SUM24), "7d": (DAY_AT, SUM7), "30d": (DAY_AT, SUM30)}
 
+Record: TypeAlias = "array[int]"  # WIDTH signed 64-bit integers (array('q'))
 Bucket = list[int]
 Buckets = dict[int, Bucket]  # circuit slot -> one closed bucket
+_ZEROS = bytes(8 * WIDTH)
+_FOUR_ZEROS = array("q", bytes(32))
 
 
 def port_key(gateway_id: str, port_id: str) -> str:
@@ -72,19 +77,23 @@ class Accumulator:
     time: int
     hour: int
     day: int
-    circuits: dict[str, list[int]] = field(default_factory=dict)
+    circuits: dict[str, Record] = field(default_factory=dict)
     next_slot: int = 0
 
     def add(self, key: str, flags: int) -> None:
         """A circuit seen for the first time: nothing counted before now."""
-        record = [0] * WIDTH
+        record = array("q", _ZEROS)
         record[FLAGS], record[SLOT] = flags, self.next_slot
         self.next_slot += 1
         self.circuits[key] = record
 
-    def to_json(self) -> dict[str, Any]:
+    def header(self) -> dict[str, Any]:
+        """Everything but the records (store.sla packs those apart)."""
         return {"v": STATE_VERSION, "t": self.time, "h": self.hour, "d": self.day,
-                "n": self.next_slot, "c": self.circuits}  # fmt: skip
+                "n": self.next_slot}  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.header(), "c": {key: rec.tolist() for key, rec in self.circuits.items()}}
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any] | None) -> Accumulator | None:
@@ -92,7 +101,7 @@ class Accumulator:
         if not document or document.get("v") != STATE_VERSION:
             return None
         circuits = {  # the worker wrote them: lists of WIDTH integers
-            key: rec
+            key: array("q", rec)
             for key, rec in (document.get("c") or {}).items()
             if isinstance(rec, list) and len(rec) == WIDTH
         }
@@ -225,9 +234,9 @@ class _Run:
         self.closed: dict[str, Buckets] = {}
         self.dirty_hour = self.dirty_day = True  # a stored current bucket may hold seconds
         self._done: dict[str, int] = {}
-        self._slots: dict[int, list[int]] | None = None
+        self._slots: dict[int, Record] | None = None
 
-    def count(self, record: list[int], start: int, end: int) -> None:
+    def count(self, record: Record, start: int, end: int) -> None:
         """The seconds of [start, end) that were observed, by the record's flags."""
         seconds = min(end, self.observed_until) - start
         flags = record[FLAGS]
@@ -242,7 +251,7 @@ class _Run:
             if column != OBSERVED:
                 record[at + column] += seconds
 
-    def apply(self, record: list[int], kind: str) -> None:
+    def apply(self, record: Record, kind: str) -> None:
         """An event's change of flags; a down after an up is a flap."""
         before = record[FLAGS]
         raised, cleared = _EFFECTS[kind]
@@ -250,7 +259,7 @@ class _Run:
         if kind in ("port_down", "path_down") and before & (KNOWN | UP) == KNOWN | UP:
             self.flap(record)
 
-    def flap(self, record: list[int]) -> None:
+    def flap(self, record: Record) -> None:
         self.dirty_hour = self.dirty_day = True
         record[HOUR_AT + FLAPS] += 1
         record[DAY_AT + FLAPS] += 1
@@ -290,10 +299,10 @@ class _Run:
         if self.dirty_hour if current == HOUR_AT else self.dirty_day:
             blob: Buckets = {}
             for record in self.acc.circuits.values():
-                bucket = record[current : current + 4]
+                bucket = record[current : current + 4].tolist()
                 if any(bucket):
                     blob[record[SLOT]] = bucket
-                    record[current : current + 4] = [0, 0, 0, 0]
+                    record[current : current + 4] = _FOUR_ZEROS
                     for at, _, _ in sums:
                         _add(record, at, bucket, 1)
             if blob:
@@ -304,7 +313,7 @@ class _Run:
                 if leaving is not None:
                     _add(leaving, at, bucket, -1)
 
-    def _by_slot(self) -> dict[int, list[int]]:
+    def _by_slot(self) -> dict[int, Record]:
         if self._slots is None:
             self._slots = {record[SLOT]: record for record in self.acc.circuits.values()}
         return self._slots
@@ -320,7 +329,7 @@ class _Run:
         for window, at in (("24h", SUM24), ("7d", SUM7), ("30d", SUM30)):
             if window in self.reset:
                 for record in self.acc.circuits.values():
-                    record[at : at + 4] = [0, 0, 0, 0]
+                    record[at : at + 4] = _FOUR_ZEROS
         start = self.acc.time
         for boundary in range((self.acc.hour + 1) * HOUR, self.now + 1, HOUR):
             self.span(start, boundary, last=False)
@@ -338,7 +347,7 @@ class _Run:
         self.acc.time = self.now
 
 
-def _add(record: list[int], at: int, bucket: Bucket, sign: int) -> None:
+def _add(record: Record, at: int, bucket: Bucket, sign: int) -> None:
     for index in range(4):
         record[at + index] += sign * bucket[index]
 
