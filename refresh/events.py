@@ -24,7 +24,7 @@ from model.events import Derived, derive_events, system_events
 from model.freshness import data_age, is_stale
 from model.mist_events import MIST_TYPES, convert, merge, read_window
 from model.snapshot import Snapshot
-from refresh.availability import AvailabilityStep, Prepared
+from refresh.availability import AvailabilityStep, Prepared, collector_paused
 from store.events import (
     Retention,
     queue_events,
@@ -72,16 +72,25 @@ class EventStep:
         self.availability = AvailabilityStep(client, redis_lock, interval=interval)
         self._prepared: dict[str, Prepared] = {}  # by org: orgs of several run side by side
         self._handed: dict[str, Callable[[Any], None] | None] = {}  # by org: for the switch
-        self._previous: dict[str, dict[str, Any] | None] = {}  # read_mist's read, by org
+        self._previous: dict[str, tuple[float, dict[str, Any] | None]] = {}  # (refresh, read)
+        self._reading = threading.Lock()  # the fetch's jobs ask for it side by side
+
+    def previous(self, org_id: str, now: float) -> dict[str, Any] | None:
+        """The events' state the last refresh kept, read and decoded once for the refresh at
+        `now` (~8 MB at 10,000 gateways): Mist's read window, the device configs' troubled
+        gateways first (refresh/configs.py) and derive share the one read."""
+        with self._reading:
+            kept = self._previous.get(org_id)
+            if kept is None or kept[0] != now:
+                with self._lock:
+                    kept = self._previous[org_id] = (now, read_state(self._client, org_id))
+            return kept[1]
 
     def read_mist(self, mist: MistConnection, now: float, org_id: str) -> Fetched:
         """Mist's gateway events since the last read (a job of the fetch: its failure is
         recorded, never fails the refresh, and the next read covers the gap)."""
-        self._previous.pop(org_id, None)
         try:
-            with self._lock:
-                previous = read_state(self._client, org_id)
-            self._previous[org_id] = previous  # derive's too: read and decoded once
+            previous = self.previous(org_id, now)
         except redis.RedisError:
             previous = None  # read the last interval; ids already stored are the same ids
         start, end = read_window(previous, now, self.interval)
@@ -93,17 +102,20 @@ class EventStep:
         """This refresh's events, derived and Mist's merged (`mist`: what read_mist read,
         None when it failed), and the conditions to keep (a success clears them all)."""
         started = time.monotonic()
+        with self._reading:  # read by this refresh's fetch (nothing written since)
+            kept = self._previous.pop(org_id, None)
         with self._lock:
-            if org_id in self._previous:  # this refresh's read_mist read it (nothing since)
-                previous = self._previous.pop(org_id)
+            if kept is not None and kept[0] == snapshot.generated_at:
+                previous = kept[1]
             else:
                 previous = read_state(self._client, org_id)
             system = read_system(self._client, org_id)
-        derived = derive_events(previous, snapshot, hold=self.hold)
-        told = convert(mist.items, snapshot) if mist is not None else []
-        merged = merge(
-            derived.events, told, previous, now=snapshot.generated_at, read=mist is not None
-        )
+        with collector_paused():  # the new state's objects beside the snapshot's
+            derived = derive_events(previous, snapshot, hold=self.hold)
+            told = convert(mist.items, snapshot) if mist is not None else []
+            merged = merge(
+                derived.events, told, previous, now=snapshot.generated_at, read=mist is not None
+            )
         if merged.state["until"] is None:  # never read yet: the next read starts here
             merged.state["until"] = snapshot.generated_at - self.interval
         derived.events[:] = merged.events
