@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
@@ -90,6 +90,10 @@ def every_refresh_calls(status: Mapping[str, Any] | None) -> int | None:
         if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
             calls[name] = count
     return sum(calls.values()) if all(name in calls for name in PAGED_STREAMS) else None
+
+
+EventsState = Callable[[], Mapping[str, Any] | None]
+"""The org's events state for this refresh (refresh/events.py's EventStep.previous)."""
 
 
 def troubled_gateways(state: Mapping[str, Any] | None) -> set[str]:
@@ -238,9 +242,11 @@ class ConfigCache:
         return configs | {"org_id": org_id}
 
     def device_configs(
-        self, configs: Mapping[str, Any]
+        self, configs: Mapping[str, Any], events_state: EventsState | None = None
     ) -> tuple[DeviceConfigs, Fetched, str | None]:
         """Cached device configs, refreshed for gateways whose inventory entry moved (capped).
+        `events_state`: the events' state as this refresh read it (refresh/events.py's
+        `previous`, shared), for the troubled gateways; without it the state is read here.
 
         Runs on a stream thread, so it reports (devices, cost, error) instead of touching status.
         """
@@ -257,7 +263,7 @@ class ConfigCache:
             if item.get("id") not in devices
             or devices[item["id"]].get("modified_time") != item.get("modified_time")
         ]
-        reads = site_reads(self._troubled_first(stale, configs.get("org_id")))
+        reads = site_reads(self._troubled_first(stale, configs.get("org_id"), events_state))
         self._gateways = len(inventory)
         reads = reads[: self.device_cap(len(reads))]
         counter = CallCounter()
@@ -275,13 +281,16 @@ class ConfigCache:
         cost = Fetched(read, counter.calls, time.monotonic() - started)
         return devices, cost, f"{len(errors)} failed, last: {errors[-1]}" if errors else None
 
-    def _troubled_first(self, stale: list[dict[str, Any]], org_id: Any) -> list[dict[str, Any]]:
+    def _troubled_first(
+        self, stale: list[dict[str, Any]], org_id: Any, events_state: EventsState | None
+    ) -> list[dict[str, Any]]:
         """The stale gateways, those the last refresh saw with a WAN port down or degraded
         (or offline) first: the circuits a NOC looks at learn their source first."""
         if len(stale) < 2 or not isinstance(org_id, str):
             return stale
         try:
-            troubled = troubled_gateways(read_state(self._client, org_id))
+            state = events_state() if events_state else read_state(self._client, org_id)
+            troubled = troubled_gateways(state)
         except redis.RedisError:
             return stale
         return sorted(stale, key=lambda item: item.get("id") not in troubled)

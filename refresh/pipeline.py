@@ -147,15 +147,19 @@ class Pipeline:
         self.report.phase("fetch", 0, total)
         cached: dict[str, Any] | None = None
         device_job: Future[tuple[DeviceConfigs, Fetched, str | None]] | None = None
+        # the events' state, read once for this refresh (Mist's read, troubled configs first)
+        read_devices = partial(
+            configs.device_configs, events_state=partial(self.parts.events.previous, org_id, now)
+        )
         if not config_due:  # steady state: device configs need only the cached inventory
             cached = configs.configs(org_id, {}, now)
-            device_job = self.parts.pool.submit(configs.device_configs, cached)
+            device_job = self.parts.pool.submit(read_devices, cached)
         fetched, done = self._fetch(jobs, org_id, total)
         fetched.pop("sle", None)  # kept in Redis by its job: the state below has it
         sle = self.sle.state()
         config = cached or configs.configs(org_id, fetched, now)
         self.report.phase("device_configs", done, total)
-        devices, cost, error = (device_job or _now(configs.device_configs, config)).result()
+        devices, cost, error = (device_job or _now(read_devices, config)).result()
         device_job = None
         self.report.record("device_configs", cost, error)
         self.report.phase("build", done + 1, total)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import fakeredis
@@ -28,7 +29,9 @@ from refresh.configs import (
     every_refresh_calls,
     troubled_gateways,
 )
+from refresh.events import EventStep
 from store.codec import encode_json
+from store.events import Retention
 from store.keys import events_state_key
 from store.status import write_status
 from traffic.step import backfill_cap
@@ -175,9 +178,12 @@ def inventory(gateways: int, per_site: int = 1) -> dict[str, Any]:
     return {"inventory": items, "org_id": ORG}
 
 
-def test_gateways_with_a_port_down_or_degraded_are_read_first() -> None:
+@pytest.mark.parametrize("shared", [False, True], ids=["read-here", "events-step-read"])
+def test_gateways_with_a_port_down_or_degraded_are_read_first(shared: bool) -> None:
     """3,000 gateways, 200 of them in trouble (the last refresh's event state), at the end
-    of the inventory: the first refresh's reads (285) cover every one of them."""
+    of the inventory: the first refresh's reads (285) cover every one of them. The worker
+    hands over the events step's own read of that state (read once a refresh): the order
+    is the same although the stored state is gone by then."""
     client = fakeredis.FakeRedis()
     troubled = {gateway_id(n) for n in range(2800, 3000)}
     state = {
@@ -186,7 +192,14 @@ def test_gateways_with_a_port_down_or_degraded_are_read_first() -> None:
     }
     client.set(events_state_key(ORG), encode_json(state))
     mist = FakeMist(tokens=1)
-    devices, cost, error = cache_with(client, mist, 300).device_configs(inventory(3000))
+    events_state = None
+    if shared:
+        step = EventStep(client, threading.Lock(), interval=300, hold=600, retention=Retention())
+        assert step.previous(ORG, 1000.0) is not None  # Mist's read window asked for it
+        client.delete(events_state_key(ORG))
+        events_state = partial(step.previous, ORG, 1000.0)
+    cache = cache_with(client, mist, 300)
+    devices, cost, error = cache.device_configs(inventory(3000), events_state)
     assert error is None
     assert len(mist.read) == 285 and cost.calls == len(mist.read)
     assert troubled <= set(mist.read)
