@@ -30,6 +30,7 @@ from sla.documents import (
     ISP_CSV_COLUMNS,
     availability_csv_text,
     by_gateway,
+    gateway_json,
     head,
     isp_csv_rows,
     isps_document,
@@ -150,7 +151,7 @@ def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:
         opening = encode_json({**head(found), "gateways": []})
         document.write(opening[:-2])
         for index, (gateway_id, part) in enumerate(by_gateway(found, acc, kept)):
-            body = encode_json(part)  # once: the whole document and the gateway's field
+            body = gateway_json(part)  # once: the whole document and the gateway's field
             out.detail(out.keyspace.availability_details, gateway_id, body)
             document.write(b"," + body if index else body)
             sink.write(availability_csv_text(part).encode("utf-8"))

@@ -23,7 +23,7 @@ from sla.accumulator import (
     availability,
 )
 from sla.circuits import Catalogue, PathInfo, PortInfo
-from store.codec import excel_safe
+from store.codec import encode_json, excel_safe
 
 WORST_SHOWN = 5  # worst circuits listed per ISP (only those down or flapping in 30 d)
 UNKNOWN_ISP = "Unknown ISP"
@@ -138,6 +138,72 @@ def _gateway_part(info: PortInfo | PathInfo) -> dict[str, Any]:
         "ports": [],
         "paths": [],
     }
+
+
+def gateway_json(part: Mapping[str, Any]) -> bytes:
+    """encode_json(part) byte for byte for a by_gateway part, from cached pieces: a row's
+    names (ge-0/0/0, wan0, an ISP, a hub…) and its figures repeat circuit after circuit, so
+    each distinct one is encoded once instead of every row's dict walked by json."""
+    if list(part) != _PART_KEYS:
+        return encode_json(part)
+    try:
+        ports = ",".join([_row_json(_PORT_NAMES, row) for row in part["ports"]])
+        paths = ",".join([_row_json(_PATH_NAMES, row) for row in part["paths"]])
+        head = _scalars(part["gateway_id"], part["gateway_name"], part["site_name"])
+    except (TypeError, KeyError):  # a value no JSON scalar (never from the model): json's
+        return encode_json(part)
+    return f'{head},"ports":[{ports}],"paths":[{paths}]}}'.encode()
+
+
+_PART_KEYS = ["gateway_id", "gateway_name", "site_name", "ports", "paths"]
+_PORT_NAMES = ("port_id", "wan_name", "isp", "asn", "up")
+_PATH_NAMES = ("port_id", "peer_name", "peer_mac", "peer_port_id", "vpn", "up")
+_ROW_KEYS = {names: [*names, "flaps_total", *WINDOW_FIELDS] for names in (_PORT_NAMES, _PATH_NAMES)}
+
+
+def _row_json(names: tuple[str, ...], row: Mapping[str, Any]) -> str:
+    """One port_row or path_row as encode_json writes it."""
+    if list(row) != _ROW_KEYS[names]:
+        raise KeyError("not a row of by_gateway")
+    flaps = row["flaps_total"]
+    if type(flaps) is not int:
+        raise TypeError("flaps_total")
+    return f"{_names_json(names, *(row[name] for name in names))}{flaps}{_figures_json(row)}"
+
+
+@functools.lru_cache(maxsize=1 << 14, typed=True)
+def _names_json(names: tuple[str, ...], *values: Any) -> str:
+    """A row's opening up to its flaps_total's value (typed: 1 and True differ)."""
+    for value in values:
+        if value is not None and type(value) not in (str, int, float, bool):
+            raise TypeError("not a JSON scalar")
+    opened = encode_json({**dict(zip(names, values, strict=True)), "flaps_total": 0})
+    return opened[:-2].decode()  # without the 0 and the closing brace
+
+
+@functools.lru_cache(maxsize=1 << 14, typed=True)
+def _scalars(gateway_id: Any, gateway_name: Any, site_name: Any) -> str:
+    """A part's opening up to its ports (typed, like _names_json)."""
+    for value in (gateway_id, gateway_name, site_name):
+        if value is not None and type(value) not in (str, int, float, bool):
+            raise TypeError("not a JSON scalar")
+    document = {"gateway_id": gateway_id, "gateway_name": gateway_name, "site_name": site_name}
+    return encode_json(document)[:-1].decode()
+
+
+def _figures_json(row: Mapping[str, Any]) -> str:
+    """',"availability":[…],…}': a row's figures, once per distinct figures (shared)."""
+    lists = tuple(row[name] for name in WINDOW_FIELDS)
+    found = _FIGURE_JSON.get(id(lists[0]))
+    if found is None or any(a is not b for a, b in zip(found[0], lists, strict=True)):
+        if len(_FIGURE_JSON) >= _FIGURE_TEXT_MAX:
+            _FIGURE_JSON.clear()  # bounded: each entry holds its lists (an id never reused)
+        text = encode_json(dict(zip(WINDOW_FIELDS, lists, strict=True))).decode()
+        found = _FIGURE_JSON[id(lists[0])] = (lists, "," + text[1:])
+    return found[1]
+
+
+_FIGURE_JSON: dict[int, tuple[tuple[Any, ...], str]] = {}
 
 
 # ---------------------------------------------------------------- ISPs

@@ -129,3 +129,25 @@ def test_csv_text_is_what_csv_writer_writes_of_the_excel_safe_rows():
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerows(availability_csv_rows((part,), excel_safe))
         assert availability_csv_text(part) == buffer.getvalue()
+
+
+def test_each_gateways_json_is_json_encoders_own_bytes():
+    """/api/availability and each gateway's part are encoded from cached pieces: byte for
+    byte what the JSON encoder writes of the part, odd names included (quotes, line breaks,
+    non-ASCII, numbers where text is usual, 1 beside True, no name at all)."""
+    from sla.documents import gateway_json
+    from store.codec import encode_json
+
+    found, acc = day_of(org_at)
+    parts = [part for _, part in by_gateway(found, acc)]
+    odd = {**parts[0], "gateway_name": 'Main St, "HQ"\n=1+1 \u00e9\u2603', "site_name": None}
+    odd["ports"] = [
+        {**parts[0]["ports"][0], "wan_name": "-2", "isp": "a;@b\\", "asn": 1},
+        {**parts[0]["ports"][0], "wan_name": None, "isp": "x", "asn": True, "up": None},
+        {**parts[0]["ports"][1], "flaps": [7, 8, 9]},  # the same availability, other flaps
+    ]
+    odd["paths"] = [{**parts[0]["paths"][0], "peer_port_id": 1, "vpn": True, "port_id": 1.5}]
+    bare = {**parts[1], "ports": [], "gateway_id": 7}
+    foreign = {**parts[1], "site_name": ["not", "a", "scalar"]}
+    for part in [*parts, odd, bare, foreign, {**odd, "extra": 1}]:
+        assert gateway_json(part) == encode_json(part)
