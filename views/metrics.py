@@ -260,16 +260,38 @@ flaps since first seen (sla/documents builds them)."""
 
 
 def availability_families(ports: Sequence[PortFigures]) -> Iterator[Rendered]:
-    """Availability per WAN port over 24h and 7d, and its flap counter (issue 13)."""
-    yield family(
-        PORT_AVAILABILITY,
-        (
-            (f'{labels},window="{window}"', number(ratios.get(window)))
-            for labels, ratios, _ in ports
-            for window in AVAILABILITY_WINDOWS
-        ),
-    )
-    yield family(PORT_FLAPS, ((labels, str(flaps)) for labels, _, flaps in ports))
+    """Availability per WAN port over 24h and 7d, and its flap counter (issue 13). Each
+    family leaves in pieces of FAMILY_PIECE ports, the first with the family's HELP and
+    TYPE, the others with no header (_Continued): at 10,000 gateways a family's ~20 MB of
+    lines are never held at once, as lines, text and bytes (the worker's peak)."""
+    for start in range(0, max(1, len(ports)), FAMILY_PIECE):
+        piece = ports[start : start + FAMILY_PIECE]
+        kind = PORT_AVAILABILITY if start == 0 else _Continued(PORT_AVAILABILITY)
+        yield family(
+            kind,
+            (
+                (f'{labels},window="{window}"', number(ratios.get(window)))
+                for labels, ratios, _ in piece
+                for window in AVAILABILITY_WINDOWS
+            ),
+        )
+    for start in range(0, max(1, len(ports)), FAMILY_PIECE):
+        piece = ports[start : start + FAMILY_PIECE]
+        kind = PORT_FLAPS if start == 0 else _Continued(PORT_FLAPS)
+        yield family(kind, ((labels, str(flaps)) for labels, _, flaps in piece))
+
+
+FAMILY_PIECE = 2000  # ports rendered at a time
+
+
+class _Continued(Family):
+    """More samples of the family just written: no HELP and TYPE again."""
+
+    def __init__(self, of: Family) -> None:
+        super().__init__(of.name, of.kind, of.help)
+
+    def header(self, openmetrics: bool) -> bytes:
+        return b""
 
 
 def worker_families(
