@@ -28,9 +28,7 @@ from sla.circuits import Catalogue, catalogue, final_flags
 from sla.documents import (
     AVAILABILITY_CSV_COLUMNS,
     ISP_CSV_COLUMNS,
-    availability_csv_text,
-    by_gateway,
-    gateway_json,
+    encoded_by_gateway,
     head,
     isp_csv_rows,
     isps_document,
@@ -150,11 +148,12 @@ def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:
         kept: dict[str, Mapping[str, Any]] = {}  # each port's figures, for the ISPs
         opening = encode_json({**head(found), "gateways": []})
         document.write(opening[:-2])
-        for index, (gateway_id, part) in enumerate(by_gateway(found, acc, kept)):
-            body = gateway_json(part)  # once: the whole document and the gateway's field
+        rows = encoded_by_gateway(found, acc, kept)
+        for index, (gateway_id, body, csv_text) in enumerate(rows):
+            # body: once, for the whole document and the gateway's field
             out.detail(out.keyspace.availability_details, gateway_id, body)
             document.write(b"," + body if index else body)
-            sink.write(availability_csv_text(part).encode("utf-8"))
+            sink.write(csv_text.encode("utf-8"))
         document.write(b"]}")
     isps = isps_document(found, acc, kept)
     del kept

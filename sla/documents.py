@@ -30,6 +30,7 @@ UNKNOWN_ISP = "Unknown ISP"
 WINDOW_FIELDS = ("availability", "observed_s", "down_s", "degraded_s", "flaps")
 """Each circuit's figures: one list per field, one value per window (WINDOWS' order)."""
 _NOTHING = [0] * WIDTH
+_NO_COUNTERS = tuple(_NOTHING[HOUR_AT:SLOT])
 
 
 def figures(record: Sequence[int] | None) -> dict[str, list[Any]]:
@@ -110,65 +111,102 @@ def by_gateway(
     snapshot's order (gateways with ports first), built one at a time as they are asked
     for (only the keys are grouped first: at 10,000 gateways all the parts at once weighed
     ~60 MB); each port's figures also into `kept` (by key) when given, for the ISPs."""
+    for gateway_id, port_keys, path_keys in _grouped(found):
+        yield gateway_id, _part(found, acc, port_keys, path_keys, kept)
+
+
+def encoded_by_gateway(
+    found: Catalogue, acc: Accumulator, kept: dict[str, Mapping[str, Any]] | None = None
+) -> Iterator[tuple[str, bytes, str]]:
+    """Each by_gateway part as (gateway id, encode_json(part), availability_csv_text(part)),
+    byte for byte, without the part: made from cached pieces, as a row's names (ge-0/0/0,
+    wan0, an ISP, a hub…) and its figures repeat circuit after circuit, each distinct one
+    encoded once. Each port's figures into `kept` as by_gateway puts them."""
+    for gateway_id, port_keys, path_keys in _grouped(found):
+        try:
+            json_text, csv_text = _encoded(found, acc, port_keys, path_keys, kept)
+        except TypeError:  # a name that is no JSON scalar (never from the model): json's
+            part = _part(found, acc, port_keys, path_keys, kept)
+            yield gateway_id, encode_json(part), availability_csv_text(part)
+        else:
+            yield gateway_id, json_text.encode(), csv_text
+
+
+def _encoded(
+    found: Catalogue,
+    acc: Accumulator,
+    port_keys: list[str],
+    path_keys: list[str],
+    kept: dict[str, Mapping[str, Any]] | None,
+) -> tuple[str, str]:
+    circuits = acc.circuits
+    first = found.ports[port_keys[0]] if port_keys else found.paths[path_keys[0]]
+    names = (first.gateway_id, first.gateway_name, first.site_name)
+    csv_head = ",".join([_text_cell(name) for name in (names[1], names[0], names[2])])
+    rows: list[list[str]] = [[], []]
+    lines: list[str] = []
+    for key in port_keys:
+        port = found.ports[key]
+        counters, flaps = _counted(circuits.get(key))
+        if kept is not None:
+            kept[key] = _figures(counters)
+        texts: tuple[Any, ...] = (port.port_id, port.wan_name, port.isp, port.asn, port.up)
+        rows[0].append(f"{_names_json(_PORT_NAMES, *texts)}{flaps}{_figures_json(counters)}")
+        cells = _row_cells(port.port_id, port.wan_name, port.isp, port.asn,
+                           None, None, None, port.up)  # fmt: skip
+        lines.append(f"port,{csv_head},{cells},{_counter_cells(counters)},{flaps}\r\n")
+    for key in path_keys:
+        path = found.paths[key]
+        counters, flaps = _counted(circuits.get(key))
+        texts = (path.port_id, path.peer_name, path.peer_mac, path.peer_port_id, path.vpn, path.up)
+        rows[1].append(f"{_names_json(_PATH_NAMES, *texts)}{flaps}{_figures_json(counters)}")
+        cells = _row_cells(path.port_id, None, None, None, path.peer_name,
+                           path.peer_port_id, path.vpn, path.up)  # fmt: skip
+        lines.append(f"path,{csv_head},{cells},{_counter_cells(counters)},{flaps}\r\n")
+    ports, paths = ",".join(rows[0]), ",".join(rows[1])
+    return f'{_scalars(*names)},"ports":[{ports}],"paths":[{paths}]}}', "".join(lines)
+
+
+def _counted(record: Sequence[int] | None) -> tuple[tuple[int, ...], int]:
+    """A record's counters (as figures reads them) and its flaps ever."""
+    if record is None:
+        return _NO_COUNTERS, 0
+    return tuple(record[HOUR_AT:SLOT]), record[FLAPS_EVER]
+
+
+def _grouped(found: Catalogue) -> Iterator[tuple[str, list[str], list[str]]]:
+    """(gateway id, its ports' keys, its paths' keys), gateways with ports first."""
     ports: dict[str, list[str]] = {}
     for key, port in found.ports.items():
         ports.setdefault(port.gateway_id, []).append(key)
     paths: dict[str, list[str]] = {}
     for key, path in found.paths.items():
         paths.setdefault(path.gateway_id, []).append(key)
-    circuits = acc.circuits
     for gateway_id in chain(ports, (g for g in paths if g not in ports)):
-        port_keys, path_keys = ports.get(gateway_id, []), paths.get(gateway_id, [])
-        first = found.ports[port_keys[0]] if port_keys else found.paths[path_keys[0]]
-        entry = _gateway_part(first)
-        for key in port_keys:
-            record = circuits.get(key)
-            entry["ports"].append(port_row(found.ports[key], record))
-            if kept is not None:
-                kept[key] = figures(record)
-        entry["paths"] = [path_row(found.paths[key], circuits.get(key)) for key in path_keys]
-        yield gateway_id, entry
+        yield gateway_id, ports.get(gateway_id, []), paths.get(gateway_id, [])
 
 
-def _gateway_part(info: PortInfo | PathInfo) -> dict[str, Any]:
-    return {
-        "gateway_id": info.gateway_id,
-        "gateway_name": info.gateway_name,
-        "site_name": info.site_name,
-        "ports": [],
-        "paths": [],
-    }
+def _part(
+    found: Catalogue,
+    acc: Accumulator,
+    port_keys: list[str],
+    path_keys: list[str],
+    kept: dict[str, Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    circuits = acc.circuits
+    first = found.ports[port_keys[0]] if port_keys else found.paths[path_keys[0]]
+    entry = _gateway_part(first)
+    for key in port_keys:
+        record = circuits.get(key)
+        entry["ports"].append(port_row(found.ports[key], record))
+        if kept is not None:
+            kept[key] = figures(record)
+    entry["paths"] = [path_row(found.paths[key], circuits.get(key)) for key in path_keys]
+    return entry
 
 
-def gateway_json(part: Mapping[str, Any]) -> bytes:
-    """encode_json(part) byte for byte for a by_gateway part, from cached pieces: a row's
-    names (ge-0/0/0, wan0, an ISP, a hub…) and its figures repeat circuit after circuit, so
-    each distinct one is encoded once instead of every row's dict walked by json."""
-    if list(part) != _PART_KEYS:
-        return encode_json(part)
-    try:
-        ports = ",".join([_row_json(_PORT_NAMES, row) for row in part["ports"]])
-        paths = ",".join([_row_json(_PATH_NAMES, row) for row in part["paths"]])
-        head = _scalars(part["gateway_id"], part["gateway_name"], part["site_name"])
-    except (TypeError, KeyError):  # a value no JSON scalar (never from the model): json's
-        return encode_json(part)
-    return f'{head},"ports":[{ports}],"paths":[{paths}]}}'.encode()
-
-
-_PART_KEYS = ["gateway_id", "gateway_name", "site_name", "ports", "paths"]
 _PORT_NAMES = ("port_id", "wan_name", "isp", "asn", "up")
 _PATH_NAMES = ("port_id", "peer_name", "peer_mac", "peer_port_id", "vpn", "up")
-_ROW_KEYS = {names: [*names, "flaps_total", *WINDOW_FIELDS] for names in (_PORT_NAMES, _PATH_NAMES)}
-
-
-def _row_json(names: tuple[str, ...], row: Mapping[str, Any]) -> str:
-    """One port_row or path_row as encode_json writes it."""
-    if list(row) != _ROW_KEYS[names]:
-        raise KeyError("not a row of by_gateway")
-    flaps = row["flaps_total"]
-    if type(flaps) is not int:
-        raise TypeError("flaps_total")
-    return f"{_names_json(names, *(row[name] for name in names))}{flaps}{_figures_json(row)}"
 
 
 @functools.lru_cache(maxsize=1 << 14, typed=True)
@@ -191,19 +229,20 @@ def _scalars(gateway_id: Any, gateway_name: Any, site_name: Any) -> str:
     return encode_json(document)[:-1].decode()
 
 
-def _figures_json(row: Mapping[str, Any]) -> str:
-    """',"availability":[…],…}': a row's figures, once per distinct figures (shared)."""
-    lists = tuple(row[name] for name in WINDOW_FIELDS)
-    found = _FIGURE_JSON.get(id(lists[0]))
-    if found is None or any(a is not b for a, b in zip(found[0], lists, strict=True)):
-        if len(_FIGURE_JSON) >= _FIGURE_TEXT_MAX:
-            _FIGURE_JSON.clear()  # bounded: each entry holds its lists (an id never reused)
-        text = encode_json(dict(zip(WINDOW_FIELDS, lists, strict=True))).decode()
-        found = _FIGURE_JSON[id(lists[0])] = (lists, "," + text[1:])
-    return found[1]
+@functools.lru_cache(maxsize=4096)
+def _figures_json(counters: tuple[int, ...]) -> str:
+    """',"availability":[…],…}': the figures of `counters` (_figures') and the row's end."""
+    return "," + encode_json(_figures(counters)).decode()[1:]
 
 
-_FIGURE_JSON: dict[int, tuple[tuple[Any, ...], str]] = {}
+def _gateway_part(info: PortInfo | PathInfo) -> dict[str, Any]:
+    return {
+        "gateway_id": info.gateway_id,
+        "gateway_name": info.gateway_name,
+        "site_name": info.site_name,
+        "ports": [],
+        "paths": [],
+    }
 
 
 # ---------------------------------------------------------------- ISPs
@@ -378,7 +417,8 @@ def availability_csv_text(part: Mapping[str, Any]) -> str:
     """availability_csv_rows' rows of one gateway part as csv.writer writes them (its
     minimal quoting, CRLF) with Excel-safe text cells: the same bytes, built from cached
     cells (names and figures repeat row after row) instead of 31 cells written one by one."""
-    head = ",".join(_text_cells((part["gateway_name"], part["gateway_id"], part["site_name"])))
+    names = ("gateway_name", "gateway_id", "site_name")
+    head = ",".join([_text_cell(part[name]) for name in names])
     lines = []
     for kind, rows in (("port", part["ports"]), ("path", part["paths"])):
         for row in rows:
@@ -395,10 +435,6 @@ def _row_cells(*values: Any) -> str:
     """A row's text cells joined (ports and paths repeat them: ge-0/0/0, wan0, an ISP…);
     typed: True and 1, or 1 and 1.0, are not the same cell."""
     return ",".join(_text_cell(value) for value in values)
-
-
-def _text_cells(values: Iterable[Any]) -> Iterator[str]:
-    return (_text_cell(value) for value in values)
 
 
 @functools.lru_cache(maxsize=1 << 16, typed=True)
@@ -427,6 +463,15 @@ def _figure_cells(row: Mapping[str, Any]) -> str:
 
 
 _FIGURE_TEXT: dict[int, tuple[Any, str]] = {}
+
+
+@functools.lru_cache(maxsize=4096)
+def _counter_cells(counters: tuple[int, ...]) -> str:
+    """_figure_cells of the figures of `counters`."""
+    found = _figures(counters)
+    return ",".join("" if v is None else str(v) for v in (found[n][i] for n, i in _CSV_FIGURES))
+
+
 _FIGURE_TEXT_MAX = 8192
 
 

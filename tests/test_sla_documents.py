@@ -132,22 +132,32 @@ def test_csv_text_is_what_csv_writer_writes_of_the_excel_safe_rows():
 
 
 def test_each_gateways_json_is_json_encoders_own_bytes():
-    """/api/availability and each gateway's part are encoded from cached pieces: byte for
-    byte what the JSON encoder writes of the part, odd names included (quotes, line breaks,
-    non-ASCII, numbers where text is usual, 1 beside True, no name at all)."""
-    from sla.documents import gateway_json
+    """/api/availability, each gateway's part and the CSV are made from cached pieces: byte
+    for byte what the JSON encoder and availability_csv_text make of the part, odd names
+    included (quotes, line breaks, non-ASCII, numbers where text is usual, 1 beside True,
+    no name at all, no scalar)."""
+    from sla.documents import availability_csv_text, encoded_by_gateway
     from store.codec import encode_json
 
     found, acc = day_of(org_at)
-    parts = [part for _, part in by_gateway(found, acc)]
-    odd = {**parts[0], "gateway_name": 'Main St, "HQ"\n=1+1 \u00e9\u2603', "site_name": None}
-    odd["ports"] = [
-        {**parts[0]["ports"][0], "wan_name": "-2", "isp": "a;@b\\", "asn": 1},
-        {**parts[0]["ports"][0], "wan_name": None, "isp": "x", "asn": True, "up": None},
-        {**parts[0]["ports"][1], "flaps": [7, 8, 9]},  # the same availability, other flaps
-    ]
-    odd["paths"] = [{**parts[0]["paths"][0], "peer_port_id": 1, "vpn": True, "port_id": 1.5}]
-    bare = {**parts[1], "ports": [], "gateway_id": 7}
-    foreign = {**parts[1], "site_name": ["not", "a", "scalar"]}
-    for part in [*parts, odd, bare, foreign, {**odd, "extra": 1}]:
-        assert gateway_json(part) == encode_json(part)
+    first, second = list(found.ports)[:2]
+    odd = 'Main St, "HQ"\n=1+1 \u00e9\u2603'
+    port = found.ports[first]
+    found.ports[first] = port._replace(
+        gateway_name=odd, site_name=None, wan_name="-2", isp="a;@b\\", asn=1
+    )
+    found.ports[second] = found.ports[second]._replace(wan_name=None, asn=True, up=None)
+    key = next(iter(found.paths))
+    found.paths[key] = found.paths[key]._replace(
+        peer_port_id=1, vpn=True, port_id=1.5, peer_name=None
+    )
+    found.ports["p\tgw9\tz"] = port._replace(gateway_id=7, site_name=("not", "a", "scalar"))
+    kept: dict = {}
+    expected: dict = {}
+    encoded = list(encoded_by_gateway(found, acc, kept))
+    parts = list(by_gateway(found, acc, expected))
+    assert [g for g, _, _ in encoded] == [g for g, _ in parts] and len(parts) == 3
+    for (_, body, csv_text), (_, part) in zip(encoded, parts, strict=True):
+        assert body == encode_json(part)
+        assert csv_text == availability_csv_text(part)
+    assert kept == expected
