@@ -138,6 +138,7 @@ class Publisher:
         piece_bytes: int = PIECE_BYTES,
     ) -> None:
         self.ttl = snapshot_ttl(interval)
+        self.interval = interval
         self.piece_bytes = piece_bytes
         self.generation = secrets.token_hex(6)  # names this refresh's pieces (store.pieces)
         self.keyspace = keyspace
@@ -154,6 +155,7 @@ class Publisher:
         self._history_bytes = 0
         self._with_switch: list[Callable[[Transaction], None]] = []
         self._switched: list[str] = []  # other staged values renamed live by the switch
+        self._nested: list[Publisher] = []  # other keyspaces switched in the same EXEC
         self.written = 0  # keys written
         self.staging = Batches(client, batch_bytes=batch_bytes)
 
@@ -236,6 +238,22 @@ class Publisher:
         self._field(key, gateway_id, body)
         self.written += 1
 
+    def nested(self, keyspace: Keyspace) -> Publisher:
+        """Another keyspace's publish (a single-org deployment's overview) staged on these
+        batches and switched in this publish's MULTI/EXEC: both go live at once. Not
+        committed on its own."""
+        other = Publisher(
+            self._client,
+            interval=self.interval,
+            now=self._now,
+            keyspace=keyspace,
+            piece_bytes=self.piece_bytes,
+        )
+        other.staging.close()
+        other.staging = self.staging
+        self._nested.append(other)
+        return other
+
     def with_switch(self, queue: Callable[[Transaction], None]) -> None:
         """More commands for the switch: they go live with the snapshot (its events)."""
         self._with_switch.append(queue)
@@ -279,27 +297,43 @@ class Publisher:
     def commit(self, status: Mapping[str, Any] | None = None) -> int:
         """Finish staging, then switch: every staged key renamed live, with the ETags,
         `last_update` and the worker's status, in one small MULTI/EXEC. Returns keys written."""
+        publishes = [self, *self._nested]
+        for publish in publishes:
+            publish._prepare()
+        self.staging.execute()
+        for publish in publishes:  # a dead worker's leftovers: the switch needs the names free
+            publish._retire()
+        if self._histories:
+            self._write_histories()
+        switches = [self._switch(status), *(nested._switch(None) for nested in self._nested)]
+
+        def switch(transaction: Any) -> None:
+            for queue in switches:
+                queue(transaction)
+
+        try:
+            self._fenced(switch)
+        except BaseException:
+            for publish in publishes:
+                publish._drop_new_pieces()
+            raise
+        for publish in publishes:  # the generation the switch moved aside
+            publish._retire()
+        return self.written + sum(nested.written for nested in self._nested)
+
+    def _prepare(self) -> None:
+        """Queue what the switch needs staged: TTLs, small values' last-good copies (Redis
+        COPYs at most a piece), the pieces' TTL."""
         for key in self._hashes:  # their last-good copy is already staged, field by field
             self.staging.expire(staged_key(key), self.ttl)
             self.staging.expire(staged_key(last_good_key(key)), self.ttl)
-        for key in self._live:  # a small value's last-good copy, made by Redis (≤ a piece)
+        for key in self._live:
             if key not in self._hashes and key not in self._pieced:
                 target = staged_key(last_good_key(key))
                 self.staging.unlink(target)  # a leftover: not freed inside COPY … REPLACE
                 self.staging.copy(staged_key(key), target)
         for name in self._pieces:  # the last-good manifest names them too: its TTL
             self.staging.expire(name, LAST_GOOD_TTL)
-        self.staging.execute()
-        self._retire()  # a dead worker's leftovers: the switch needs these names free
-        if self._histories:
-            self._write_histories()
-        try:
-            self._fenced(self._switch(status))
-        except BaseException:
-            self._drop_new_pieces()
-            raise
-        self._retire()  # the generation the switch moved aside
-        return self.written
 
     def _switch(self, status: Mapping[str, Any] | None) -> Callable[[Any], None]:
         keys = self.keyspace
