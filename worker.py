@@ -38,7 +38,7 @@ from refresh.configs import ConfigCache
 from refresh.events import EventStep
 from refresh.lease import Lease
 from refresh.memory import tune_malloc
-from refresh.orgs import MultiOrgRefresh, publish_single_overview
+from refresh.orgs import MultiOrgRefresh
 from refresh.pipeline import Parts, Pipeline, RefreshAborted
 from refresh.process import healthcheck, heartbeat_loop, install_signals, start_backoff
 from refresh.status import Redactor, RefreshStatus, record_stream, show_status
@@ -257,7 +257,6 @@ class Worker:
             self._record_failure(error, started, clock_start)
             return False
         self._record_success(published, started, clock_start)
-        self._publish_overview(started)
         if self.alerts is not None:
             self.alerts.wake()
         return True
@@ -286,14 +285,6 @@ class Worker:
             self.status.refresh_seconds,
         )
         return done
-
-    def _publish_overview(self, now: float) -> None:
-        """A single-org deployment's overview: its one row, and the index naming its org."""
-        if self.org_id is not None:
-            with self._redis_lock:
-                publish_single_overview(
-                    self.client, self.org_id, self.pipeline, self.status, self.lease.owner, now
-                )
 
     def published_status(self, now: float) -> dict[str, Any]:
         """The status that goes out with the snapshot (in its transaction)."""

@@ -25,6 +25,7 @@ import redis
 from bench.procs import Mistsim, kill, start_worker
 from bench.report import Section, verdict
 from bench.scale import TOKENS
+from store.reads import read_document
 
 
 class Receiver:
@@ -140,7 +141,7 @@ def _flip_point(client: redis.Redis, label: str, seen: float, interval: int) -> 
 
 def _targets(client: redis.Redis, count: int) -> list[tuple[str, str, str]]:
     """(gateway id, mac, port id): connected gateways with an enabled WAN port up."""
-    payload = json.loads(client.get("mist:gateways") or b"{}")
+    payload = json.loads(read_document(client, "mist:gateways") or b"{}")
     found = []
     for gateway in payload.get("gateways") or []:
         if gateway.get("status") != "connected" or not gateway.get("mac"):

@@ -56,8 +56,9 @@ from tests.fixtures.sentinel_cluster import SentinelCluster
 
 TOKENS = ["drill-token-a", "drill-token-b", "drill-token-c"]
 PATHS = ["/api/status", "/api/gateways", "/health", "/api/gateways", "/api/status"]
-# Keys that are meant to come and go (lease, heartbeat): not "lost" when missing.
-VOLATILE = ("mist:lock:", "mist:metadata:heartbeat", "mist:staged:")
+# Keys that are meant to come and go (lease, heartbeat, a retired generation's pieces): not
+# "lost" when missing.
+VOLATILE = ("mist:lock:", "mist:metadata:heartbeat", "mist:staged:", "mist:pieces:")
 
 
 class MistHandle(MistEndpoint, Protocol):

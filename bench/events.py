@@ -33,6 +33,7 @@ from store.codec import encode_json
 from store.event_pack import read_meta
 from store.events import read_events_org, write_events
 from store.keys import event_blocks_key, event_catalog_key, events_key, events_system_key
+from store.reads import read_document
 from views.worst import WorstCircuits
 
 EVENTS_LOG = re.compile(r"events: (\d+) new \((\d+) read from Mist\), ([\d.]+) s")
@@ -188,7 +189,7 @@ def store_events(redis_url: str, hours: int, figures: EventsFigures) -> None:
     """`hours` of events written refresh by refresh (REFRESH apart, ending now) with the
     worker's writer, which packs the hours as they close; what each part of the store grew."""
     client = redis.Redis.from_url(redis_url)
-    payload = json.loads(client.get("mist:gateways") or b"{}")
+    payload = json.loads(read_document(client, "mist:gateways") or b"{}")
     org_id = read_events_org(client) or str(payload.get("org_id") or "bench")
     system = json.loads(client.get(events_system_key(org_id)) or b"{}")
     before, packed_before = _sizes(client, org_id), read_meta(client, org_id).total()
@@ -214,7 +215,7 @@ def build_worst(redis_url: str) -> tuple[float, int, int]:
     """views/worst.py fed the stored gateways payload, as the worker feeds it: (seconds to
     build and encode, bytes, WAN ports ranked)."""
     client = redis.Redis.from_url(redis_url)
-    payload = json.loads(client.get("mist:gateways") or b"{}")
+    payload = json.loads(read_document(client, "mist:gateways") or b"{}")
     sites = json.loads(client.get("mist:sites") or b"[]")
     times = []
     body = b""

@@ -18,6 +18,7 @@ from bench.wrk import run_wrk
 from refresh.writer import MetricsDocuments, write_snapshot
 from store.keys import KEY_METRICS
 from store.publisher import Publisher
+from store.reads import read_document
 from tests.fixtures.mist_answers import mist_answers, simulated_org
 from tests.fixtures.sample_data import build_sample_snapshot, status_document
 from traffic.step import TrafficResult
@@ -59,7 +60,7 @@ def build_exposition(gateways: int, peer_paths: str, *, now: float = 1.8e9) -> E
         write_snapshot(out, snapshot, TrafficResult(volumes={}), metrics)
         metrics.finish(status_document(now), {"token 1": 20})
         out.commit()
-    body, zipped = client.mget(KEY_METRICS, KEY_METRICS + ":gz")
+    body, zipped = (read_document(client, key) for key in (KEY_METRICS, KEY_METRICS + ":gz"))
     assert isinstance(body, bytes) and isinstance(zipped, bytes)
     series = sum(1 for line in body.split(b"\n") if line and not line.startswith(b"#"))
     return Exposition(

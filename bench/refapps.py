@@ -19,6 +19,8 @@ from typing import Any
 import redis
 from flask import Flask, Response, request
 
+from store.reads import read_document
+
 _KEYS = {"/api/gateways": "mist:gateways", "/api/status": "mist:metadata:status"}
 
 
@@ -36,7 +38,7 @@ def _reference() -> Flask:
 
     @app.get("/api/gateways")
     def gateways() -> Response:
-        raw = client.get(_KEYS["/api/gateways"])
+        raw = read_document(client, _KEYS["/api/gateways"])
         return answer(json.loads(raw) if raw else {})
 
     @app.get("/api/status")

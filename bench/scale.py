@@ -29,6 +29,7 @@ from bench.procs import Mistsim, RedisServer, WorkerRun, run_worker_once
 from history.samples import PortHistory
 from store.histories import port_history, read_stored_histories
 from store.history_codec import NO_ORG
+from store.reads import read_document
 from traffic.plan import write_port_histories
 
 TOKENS = ["bench-token-a", "bench-token-b", "bench-token-c"]
@@ -206,7 +207,7 @@ def _status(redis_url: str) -> dict[str, Any]:
 
 def summary_counts(redis_url: str) -> dict[str, int]:
     client = redis.Redis.from_url(redis_url)
-    raw = client.get("mist:gateways")
+    raw = read_document(client, "mist:gateways")
     if not raw:
         return {}
     summary = json.loads(raw).get("summary") or {}
@@ -215,7 +216,7 @@ def summary_counts(redis_url: str) -> dict[str, int]:
 
 def wan_ports(redis_url: str) -> list[tuple[str, str]]:
     client = redis.Redis.from_url(redis_url)
-    raw = client.get("mist:gateways")
+    raw = read_document(client, "mist:gateways")
     if not raw:
         return []
     payload = json.loads(raw)

@@ -26,15 +26,15 @@ from mist.streams import Fetched
 from refresh.configs import ConfigCache, device_config_cap
 from refresh.lease import Lease
 from refresh.memory import give_back_memory
+from refresh.overview import overview_bytes, summary_of
 from refresh.pipeline import OrgScope, Parts, Pipeline, RefreshAborted
 from refresh.status import Redactor, RefreshStatus
-from store.codec import encode_json
 from store.keys import Keyspace, org_keyspace
 from store.lease import LeaseLost
 from store.overview import index_document, publish_overview
 from store.status import read_status, write_status
 from traffic.step import TrafficStep, backfill_cap
-from views.orgs import OrgSummary, overview_csv, overview_document
+from views.orgs import OrgSummary
 
 log = logging.getLogger("worker")
 
@@ -325,63 +325,3 @@ def _failure_text(failed: list[str], total: int, first: str | None, listing: lis
         parts.append(f"{len(failed)} of {total} orgs failed (org {failed[0]}: {first})")
     parts.extend(f"org listing: {error}" for error in listing[:1])
     return "; ".join(parts)
-
-
-def summary_of(
-    org_id: str,
-    name: Any,
-    summary: Any,
-    last_update: float | None,
-    error: str | None,
-) -> OrgSummary:
-    """One overview row from an org's last counts (zeros before its first publish)."""
-    counts = summary if isinstance(summary, dict) else {}
-
-    def count(key: str) -> int:
-        value = counts.get(key)
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-    return OrgSummary(
-        org_id=org_id,
-        name=name if isinstance(name, str) else "",
-        gateways_online=count("gateways_online"),
-        gateways_offline=count("gateways_offline"),
-        circuits_up=count("circuits_up"),
-        circuits_down=count("circuits_down"),
-        paths_up=count("peer_paths_up"),
-        paths_down=count("peer_paths_down"),
-        circuits_degraded=count("circuits_degraded"),
-        last_update=last_update,
-        error=error,
-    )
-
-
-def overview_bytes(orgs: list[OrgSummary], now: float, interval: int) -> dict[str, bytes]:
-    """The overview as JSON and CSV bytes (views.orgs builds both)."""
-    document = overview_document(orgs, now=now, interval=interval)
-    return {"json": encode_json(document), "csv": overview_csv(orgs, now=now, interval=interval)}
-
-
-def publish_single_overview(
-    client: redis.Redis,
-    org_id: str,
-    pipeline: Pipeline,
-    status: RefreshStatus,
-    owner: str,
-    now: float,
-) -> None:
-    """A single-org deployment's overview: its one row, and the index naming its org (with
-    each publish: a failed refresh changes no served document). Never raises for Redis."""
-    error = status.last_error if status.status == "error" else None
-    row = summary_of(org_id, pipeline.org_name, pipeline.summary, status.last_update, error)
-    try:
-        publish_overview(
-            client,
-            interval=status.interval,
-            now=now,
-            owner=owner,
-            overview=overview_bytes([row], now, status.interval),
-            index=index_document([org_id], multi=False),
-        )
-    except (redis.RedisError, LeaseLost) as error_:
-        log.warning("could not publish the org overview: %s", error_)

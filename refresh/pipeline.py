@@ -28,6 +28,7 @@ from refresh.configs import ConfigCache, DeviceConfigs
 from refresh.events import EventStep
 from refresh.lease import Lease
 from refresh.memory import consumed, give_back_memory
+from refresh.overview import stage_single_overview
 from refresh.sle import SleCache
 from refresh.writer import MetricsDocuments, write_snapshot
 from store.keys import DEFAULT_KEYSPACE, Keyspace
@@ -183,6 +184,7 @@ class Pipeline:
                 out, org_id, derived, conditions, now, metrics
             ),
             scope.keyspace,
+            overview=None if scope.multi else org_id,
         )
 
     def _fetch(
@@ -259,8 +261,10 @@ class Pipeline:
         now: float,
         events: Callable[[Publisher, MetricsDocuments], WorstFigures | None],
         keyspace: Keyspace = DEFAULT_KEYSPACE,
+        overview: str | None = None,
     ) -> int:
-        """Everything staged, then switched live at once, only while we still hold the lease."""
+        """Everything staged, then switched live at once, only while we still hold the lease;
+        with `overview` (a single-org deployment's org) its one-org overview and index too."""
         parts = self.parts
         if not parts.lease.held or not parts.lease.acquire():
             raise RefreshAborted("the lease went to another worker")
@@ -280,6 +284,8 @@ class Pipeline:
                 counted = events(out, metrics)
                 write_snapshot(out, snapshot, traffic, metrics, availability=counted)
                 status = self.report.published_status(now)
+                if overview is not None:
+                    stage_single_overview(out, overview, self.org_name, self.summary, now)
                 metrics.finish(status, parts.mist.call_totals())
                 log.info("metrics: built in %.2f s", metrics.seconds)
                 if parts.lease.lost.is_set():  # another worker may be publishing: ours goes

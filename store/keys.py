@@ -42,6 +42,7 @@ KEY_WEEK_VOLUMES = "mist:traffic:week"  # hash: "gateway_id:port_id" -> its 7-da
 GZ_SUFFIX = ":gz"
 STAGED_PREFIX = "mist:staged:"  # a refresh is written here, then renamed live at once
 LAST_GOOD_PREFIX = "mist:lastgood:"  # the newest snapshot again, served once the live is gone
+PIECES_PREFIX = "mist:pieces:"  # a big document's pieces, named by its manifest (store/pieces)
 FINE_SUFFIX = ":fine"
 COARSE_SUFFIX = ":coarse"
 
@@ -181,6 +182,12 @@ def retired_key(key: str) -> str:
     """Where the switch moves the old value of `key` until it is UNLINKed, right after
     (`mist:x` -> `mist:staged:retired:x`)."""
     return STAGED_PREFIX + "retired:" + key.removeprefix(PREFIX)
+
+
+def piece_key(key: str, generation: str) -> str:
+    """The base name of one generation's pieces of the document at live `key`
+    (`mist:x` -> `mist:pieces:x:<generation>`; piece n is `…:<generation>:<n>`)."""
+    return f"{PIECES_PREFIX}{key.removeprefix(PREFIX)}:{generation}"
 
 
 def last_good_key(key: str) -> str:

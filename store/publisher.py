@@ -17,13 +17,15 @@ milliseconds).
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis
 from redis.exceptions import WatchError
 
-from store.codec import encode_json, etag_hash, etag_of, gzip_bytes, gzip_stream, quoted_etag
+from store.codec import encode_json, etag_hash, gzip_stream, quoted_etag
 from store.histories import HistoryWrite, queue_history_write, write_bytes
 from store.keys import (
     DEFAULT_KEYSPACE,
@@ -39,21 +41,24 @@ from store.keys import (
     snapshot_ttl,
     staged_key,
 )
+from store.pieces import PIECE_BYTES, Manifest, PieceWriter, drop_pieces, manifests
 from store.status import queue_status
 from store.transaction import Batches, Transaction
 
 HISTORY_CHUNK = 500  # ports per history transaction: each port's keys change together
 HISTORY_CHUNK_BYTES = 256 << 10  # … or fewer: about this much history per EXEC (a few ms)
 FENCE_TRIES = 5  # our own heartbeat renewing the lease mid-switch costs one more try
+COMPRESS_CHUNK = 256 << 10  # a document's bytes are gzipped (and sent) this much at a time
 
 
 class ServedDocument:
-    """A served document written a piece at a time into its staging key.
+    """A served document written a piece at a time into staging.
 
-    Its bytes leave about a megabyte at a time (SET, then APPEND), its gzip twin is
+    Its bytes leave as they come (at most a piece a command, DATA.md §2), its gzip twin is
     compressed and its ETag hashed as they pass: after the switch Redis holds exactly what
-    Publisher.served stores for the whole body, and this process never held the body.
-    Open it with Publisher.document; close() (the `with` block) finishes it.
+    Publisher.served stores for the whole body, and this process never held the body. A
+    document bigger than a piece is stored in pieces behind a manifest (store.pieces), its
+    twin alike. Open it with Publisher.document; close() (the `with` block) finishes it.
     """
 
     def __init__(
@@ -61,13 +66,15 @@ class ServedDocument:
     ) -> None:
         self._publisher = publisher
         self._dataset = dataset
-        self._key = publisher.keyspace.dataset_key(dataset)
-        self._piece_bytes = piece_bytes
+        key = publisher.keyspace.dataset_key(dataset)
+        piece_bytes = min(piece_bytes, publisher.piece_bytes)
+        self._plain = publisher.pieces(key, piece_bytes)
+        self._twin = publisher.pieces(key + GZ_SUFFIX, piece_bytes)
+        self._chunk = max(1, min(piece_bytes, COMPRESS_CHUNK))
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._hash = etag_hash()
         self._gzip = gzip_stream(gzip_level)
-        self._started: set[str] = set()
         self.size = 0
 
     def __enter__(self) -> ServedDocument:
@@ -81,33 +88,27 @@ class ServedDocument:
         self._pending.append(data)
         self._pending_bytes += len(data)
         self._hash.update(data)
-        if self._pending_bytes >= self._piece_bytes:
-            self._send_piece()
+        if self._pending_bytes >= self._chunk:
+            self._send_chunk()
         return len(data)
 
-    def _send_piece(self) -> None:
-        piece = b"".join(self._pending)
+    def _send_chunk(self) -> None:
+        chunk = b"".join(self._pending)
         self._pending = []
         self._pending_bytes = 0
-        self.size += len(piece)
-        self._put(self._key, piece)
-        self._put(self._key + GZ_SUFFIX, self._gzip.compress(piece))
-
-    def _put(self, key: str, data: bytes) -> None:
-        if key in self._started:
-            if data:
-                self._publisher.staging.append(staged_key(key), data)
-        else:
-            self._started.add(key)
-            self._publisher.stage(key, data)
+        self.size += len(chunk)
+        self._plain.write(chunk)
+        self._twin.write(self._gzip.compress(chunk))
 
     def close(self) -> None:
         """Send the rest and the end of the gzip twin; the ETag joins the others."""
         if self._gzip is None:
             return
-        self._send_piece()
-        self._put(self._key + GZ_SUFFIX, self._gzip.flush())
+        self._send_chunk()
+        self._twin.write(self._gzip.flush())
         self._gzip = None
+        self._publisher.finish(self._plain)
+        self._publisher.finish(self._twin)
         self._publisher.add_etag(self._dataset, quoted_etag(self._hash))
 
 
@@ -134,8 +135,12 @@ class Publisher:
         batch_bytes: int = 1 << 20,
         owner: str | None = None,
         keyspace: Keyspace = DEFAULT_KEYSPACE,
+        piece_bytes: int = PIECE_BYTES,
     ) -> None:
         self.ttl = snapshot_ttl(interval)
+        self.interval = interval
+        self.piece_bytes = piece_bytes
+        self.generation = secrets.token_hex(6)  # names this refresh's pieces (store.pieces)
         self.keyspace = keyspace
         self._client = client
         self._fence = None if owner is None else (KEY_LOCK, owner)
@@ -143,10 +148,14 @@ class Publisher:
         self._etags: dict[str, str] = {}
         self._live: list[str] = []  # the live keys whose staging key this refresh wrote
         self._hashes: set[str] = set()
+        self._pieced: set[str] = set()  # live keys staged as a manifest (and its last-good)
+        self._manifests: list[Manifest] = []
+        self._pieces: list[str] = []  # every piece this refresh wrote
         self._histories: list[tuple[str, HistoryWrite]] = []
         self._history_bytes = 0
         self._with_switch: list[Callable[[Transaction], None]] = []
         self._switched: list[str] = []  # other staged values renamed live by the switch
+        self._nested: list[Publisher] = []  # other keyspaces switched in the same EXEC
         self.written = 0  # keys written
         self.staging = Batches(client, batch_bytes=batch_bytes)
 
@@ -161,17 +170,37 @@ class Publisher:
         self.staging.set(staged_key(key), body, ex=self.ttl)
         self._live.append(key)
 
+    def pieces(self, key: str, piece_bytes: int) -> PieceWriter:
+        """A writer of the value of live `key` in pieces of `piece_bytes`; finish() it."""
+
+        def send(name: str, piece: bytes) -> None:
+            self.staging.set(name, piece, ex=self.ttl)
+            self._pieces.append(name)
+
+        return PieceWriter(key, self.generation, piece_bytes, send)
+
+    def finish(self, writer: PieceWriter) -> None:
+        """Stage what `writer` wrote: the whole value when small, else its manifest under
+        the staged name and the staged last-good name (the pieces are never copied)."""
+        value = writer.close()
+        if isinstance(value, bytes):
+            self.stage(writer.key, value)
+            return
+        manifest = value.encode()
+        self.stage(writer.key, manifest)
+        self.staging.set(staged_key(last_good_key(writer.key)), manifest, ex=self.ttl)
+        self._pieced.add(writer.key)
+        self._manifests.append(value)
+
     def served(self, dataset: Dataset, body: bytes) -> None:
         """A served document (compact JSON or CSV bytes): its key, gzip twin and ETag."""
-        key = self.keyspace.dataset_key(dataset)
-        self.stage(key, body)
-        self.stage(key + GZ_SUFFIX, gzip_bytes(body))
-        self.add_etag(dataset, etag_of(body))
+        with self.document(dataset) as document:
+            document.write(body)
 
     def served_json(self, dataset: Dataset, document: object) -> None:
         self.served(dataset, encode_json(document))
 
-    def document(self, dataset: Dataset, *, piece_bytes: int = 1 << 20) -> ServedDocument:
+    def document(self, dataset: Dataset, *, piece_bytes: int = PIECE_BYTES) -> ServedDocument:
         """A served document written piece by piece (the big ones: the gateways payload, the
         CSV, all peer paths), sent as it grows; same keys, twin and ETag as served()."""
         return ServedDocument(self, dataset, piece_bytes)
@@ -208,6 +237,22 @@ class Publisher:
         with the snapshot like the gateway's own."""
         self._field(key, gateway_id, body)
         self.written += 1
+
+    def nested(self, keyspace: Keyspace) -> Publisher:
+        """Another keyspace's publish (a single-org deployment's overview) staged on these
+        batches and switched in this publish's MULTI/EXEC: both go live at once. Not
+        committed on its own."""
+        other = Publisher(
+            self._client,
+            interval=self.interval,
+            now=self._now,
+            keyspace=keyspace,
+            piece_bytes=self.piece_bytes,
+        )
+        other.staging.close()
+        other.staging = self.staging
+        self._nested.append(other)
+        return other
 
     def with_switch(self, queue: Callable[[Transaction], None]) -> None:
         """More commands for the switch: they go live with the snapshot (its events)."""
@@ -252,20 +297,45 @@ class Publisher:
     def commit(self, status: Mapping[str, Any] | None = None) -> int:
         """Finish staging, then switch: every staged key renamed live, with the ETags,
         `last_update` and the worker's status, in one small MULTI/EXEC. Returns keys written."""
+        publishes = [self, *self._nested]
+        for publish in publishes:
+            publish._prepare()
+        self.staging.execute()
+        for publish in publishes:  # a dead worker's leftovers: the switch needs the names free
+            publish._retire()
+        if self._histories:
+            self._write_histories()
+        switches = [self._switch(status), *(nested._switch(None) for nested in self._nested)]
+
+        def switch(transaction: Any) -> None:
+            for queue in switches:
+                queue(transaction)
+
+        try:
+            self._fenced(switch)
+        except BaseException:
+            for publish in publishes:
+                publish._drop_new_pieces()
+            raise
+        for publish in publishes:  # the generation the switch moved aside
+            publish._retire()
+        return self.written + sum(nested.written for nested in self._nested)
+
+    def _prepare(self) -> None:
+        """Queue what the switch needs staged: TTLs, small values' last-good copies (Redis
+        COPYs at most a piece), the pieces' TTL."""
         for key in self._hashes:  # their last-good copy is already staged, field by field
             self.staging.expire(staged_key(key), self.ttl)
             self.staging.expire(staged_key(last_good_key(key)), self.ttl)
-        for key in self._live:  # a value's last-good copy, made by Redis, switched with it
-            if key not in self._hashes:
+        for key in self._live:
+            if key not in self._hashes and key not in self._pieced:
                 target = staged_key(last_good_key(key))
                 self.staging.unlink(target)  # a leftover: not freed inside COPY … REPLACE
                 self.staging.copy(staged_key(key), target)
-        for live in self._renamed():  # a dead worker's: the switch needs these names free
-            self.staging.unlink(retired_key(live))
-        self.staging.execute()
-        if self._histories:
-            self._write_histories()
+        for name in self._pieces:  # the last-good manifest names them too: its TTL
+            self.staging.expire(name, LAST_GOOD_TTL)
 
+    def _switch(self, status: Mapping[str, Any] | None) -> Callable[[Any], None]:
         keys = self.keyspace
 
         def switch(transaction: Any) -> None:
@@ -296,10 +366,23 @@ class Publisher:
             if status is not None:
                 queue_status(transaction, status, keys)
 
-        self._fenced(switch)
-        for live in self._renamed():  # one command each: never two big frees back to back
-            self._client.unlink(retired_key(live))
-        return self.written
+        return switch
+
+    def _retire(self) -> None:
+        """UNLINK every retired name, one command each, then the pieces their manifests
+        name: the old generation of a pieced document goes a piece a command."""
+        retired = [retired_key(live) for live in self._renamed()]
+        found = manifests(self._client, retired)
+        pipe = self._client.pipeline(transaction=False)
+        for name in retired:
+            pipe.unlink(name)
+        pipe.execute()
+        drop_pieces(self._client, found.values())
+
+    def _drop_new_pieces(self) -> None:
+        """A switch that failed (lease lost): this refresh's pieces go now, not in 7 days."""
+        with contextlib.suppress(redis.RedisError):  # Redis away: they expire with their TTL
+            drop_pieces(self._client, self._manifests)
 
     def _renamed(self) -> list[str]:
         """Every live name the switch renames a staged key onto."""

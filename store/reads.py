@@ -1,9 +1,12 @@
 """What the web app reads: served documents with their ETags, one gateway, the health facts.
 
 Every read is one round trip; a body and its ETag come from one transaction, so a reader
-sees either the whole old snapshot or the whole new one. Once the live snapshot has expired
-(a long Mist outage) the same reads answer from its last-good copy (DATA.md §2), which is
-the same snapshot the live keys last held: one more round trip, only then.
+sees either the whole old snapshot or the whole new one. A big document is a manifest there,
+and its pieces (one generation's, never rewritten) follow a few a round trip (store.pieces);
+a piece gone meanwhile (that generation was retired) means reading the manifest again.
+Once the live snapshot has expired (a long Mist outage) the same reads answer from its
+last-good copy (DATA.md §2), which is the same snapshot the live keys last held: one more
+round trip, only then.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from store.keys import (
     keyspace_of,
     last_good_key,
 )
+from store.pieces import manifest_of, read_pieces
 
 
 @dataclass(frozen=True)
@@ -103,13 +107,23 @@ def read_served(
     return served
 
 
+READ_TRIES = 3  # a publish retired the pieces being read: read its manifest instead
+
+
 def _read_body(
     client: redis.Redis, key: str, etags: str, dataset: Dataset, gzip_ok: bool
 ) -> Served | None:
-    pipe = client.pipeline(transaction=True)
-    pipe.get(key + GZ_SUFFIX if gzip_ok else key)
-    pipe.hget(etags, dataset.value)
-    body, etag = pipe.execute()
+    for _ in range(READ_TRIES):
+        pipe = client.pipeline(transaction=True)
+        pipe.get(key + GZ_SUFFIX if gzip_ok else key)
+        pipe.hget(etags, dataset.value)
+        body, etag = pipe.execute()
+        manifest = manifest_of(body)
+        if manifest is None:
+            break
+        body = read_pieces(client, manifest)
+        if body is not None:
+            break
     if body is None and gzip_ok:  # a twin that is missing: serve the plain bytes
         return _read_body(client, key, etags, dataset, False)
     if body is None:
@@ -118,6 +132,20 @@ def _read_body(
     if etag is None:
         etag = etag_of(gzip.decompress(body) if gzip_ok else body).encode()
     return Served(body=body, etag=bytes(etag).decode(), gzipped=gzip_ok)
+
+
+def read_document(client: redis.Redis, key: str) -> bytes | None:
+    """The bytes of a served document as stored at `key`, pieces joined (tests, the bench,
+    diagnostics: the web reads through read_served, with its ETag)."""
+    for _ in range(READ_TRIES):
+        raw = client.get(key)
+        manifest = manifest_of(raw)
+        if manifest is None:
+            return None if raw is None else as_bytes(raw)
+        body = read_pieces(client, manifest)
+        if body is not None:
+            return body
+    return None
 
 
 def read_etag(

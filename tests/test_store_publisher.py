@@ -4,6 +4,7 @@ we ship it and on a user's Redis without `lazyfree` alike."""
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 from collections.abc import Iterator
@@ -12,20 +13,26 @@ from pathlib import Path
 import pytest
 import redis
 
-from store.codec import encode_json
+from store.codec import encode_json, etag_of
 from store.histories import HistoryWrite
 from store.history_codec import RECORD
 from store.keys import (
+    KEY_ETAGS,
     KEY_GATEWAY_DETAILS,
     KEY_GATEWAYS,
+    KEY_LOCK,
+    KEY_METRICS,
+    KEY_ORG,
     KEY_PEER_PATH_DETAILS,
     Dataset,
     history_key,
     last_good_key,
     staged_key,
 )
+from store.lease import LeaseLost
+from store.pieces import manifest_of, read_pieces
 from store.publisher import HISTORY_CHUNK_BYTES, Publisher
-from store.reads import connect, read_gateway, scan_keys
+from store.reads import connect, read_document, read_gateway, read_served, scan_keys
 from tests.fixtures.redis_server import RedisServer
 
 GATEWAYS = [f"00000000-0000-0000-1000-{n:012x}" for n in range(300)]
@@ -173,3 +180,87 @@ def test_another_staged_value_is_switched_with_the_snapshot_and_its_old_one_reti
             out.commit()
         assert client.get("mist:events:org-1:state") == b"state %d" % version
         assert not [key for key in scan_keys(client) if key.startswith("mist:staged:")]
+
+
+def _publish_document(client: redis.Redis, body: bytes, piece_bytes: int = 1000) -> None:
+    with Publisher(client, interval=60, now=time.time(), piece_bytes=piece_bytes) as out:
+        with out.document(Dataset.METRICS) as document:
+            for start in range(0, len(body), 700):  # written in odd slices, as the worker does
+                document.write(body[start : start + 700])
+        out.served_json(Dataset.ORG, {"v": 1})
+        out.commit()
+
+
+def _document(version: int, size: int = 10_000) -> bytes:
+    return (b"# metrics v%d\n" % version + bytes(range(32, 127)) * (size // 95))[:size]
+
+
+def test_a_big_document_is_stored_in_pieces_no_command_grows_or_copies(plain_redis):
+    """No piece above the bound, no APPEND, no COPY of the document: the web still serves
+    the whole body, its gzip twin and its ETag, live and from the last-good copy."""
+    client = connect(plain_redis.url)
+    body = _document(2)
+    publish = threading.Thread(target=_publish_document, args=(connect(plain_redis.url), body))
+    commands = _monitored(plain_redis, publish)
+    names = [command[0].upper() for command in commands]
+    assert "APPEND" not in names
+    copied = [command[1].strip('"') for command in commands if command[0].upper() == "COPY"]
+    assert staged_key(KEY_METRICS) not in copied and staged_key(KEY_ORG) in copied
+    assert all(client.strlen(key.replace("staged:", "")) <= 1000 for key in copied), "small"
+    pieces = [key for key in scan_keys(client) if key.startswith("mist:pieces:")]
+    assert len(pieces) >= 10 and all(client.strlen(key) <= 1000 for key in pieces)
+    assert client.ttl(pieces[0]) > 180, "the last-good manifest names them for 7 days"
+    assert client.get(last_good_key(KEY_METRICS)) == client.get(KEY_METRICS)
+    served = read_served(client, Dataset.METRICS, gzip_ok=False)
+    zipped = read_served(client, Dataset.METRICS, gzip_ok=True)
+    assert served is not None and zipped is not None
+    assert served.body == body == read_document(client, KEY_METRICS)
+    assert gzip.decompress(zipped.body) == body and served.etag == etag_of(body) == zipped.etag
+    client.delete(KEY_METRICS, KEY_METRICS + ":gz", KEY_ETAGS)  # the live snapshot expired
+    assert read_document(client, last_good_key(KEY_METRICS)) == body
+    last_good = read_served(client, Dataset.METRICS, gzip_ok=True)
+    assert last_good is not None and gzip.decompress(last_good.body) == body
+
+
+def test_the_old_generations_pieces_go_a_piece_a_command_after_the_switch(plain_redis):
+    client = connect(plain_redis.url)
+    _publish_document(client, _document(1))
+    old = {key for key in scan_keys(client) if key.startswith("mist:pieces:")}
+    publish = threading.Thread(
+        target=_publish_document, args=(connect(plain_redis.url), _document(2))
+    )
+    commands = _monitored(plain_redis, publish)
+    exec_at = max(n for n, command in enumerate(commands) if command[0].upper() == "EXEC")
+    freed = [command for command in commands[exec_at + 1 :] if command[0].upper() == "UNLINK"]
+    assert all(len(command) == 2 for command in freed)
+    assert old <= {command[1].strip('"') for command in freed}
+    now = {key for key in scan_keys(client) if key.startswith("mist:pieces:")}
+    assert now and not now & old
+    assert read_document(client, KEY_METRICS) == _document(2)
+
+
+def test_a_reader_never_joins_pieces_of_two_generations(client_of_redis):
+    """A reader that read the manifest before a switch finds its pieces retired and reads
+    the new manifest: the whole new document, never a mix."""
+    client = client_of_redis
+    _publish_document(client, _document(1))
+    stale = manifest_of(client.get(KEY_METRICS))
+    assert stale is not None and read_pieces(client, stale) == _document(1)
+    _publish_document(client, _document(2))
+    assert read_pieces(client, stale) is None, "the old generation is gone whole"
+    served = read_served(client, Dataset.METRICS, gzip_ok=False)
+    assert served is not None and served.body == _document(2)
+
+
+def test_a_failed_switch_leaves_no_pieces_behind(client_of_redis):
+    client = client_of_redis
+    client.set(KEY_LOCK, b"worker-b")  # another worker holds the lease
+    with (
+        pytest.raises(LeaseLost),
+        Publisher(client, interval=60, now=time.time(), owner="worker-a", piece_bytes=500) as out,
+    ):
+        with out.document(Dataset.METRICS) as document:
+            document.write(_document(1))
+        out.commit()
+    assert not [key for key in scan_keys(client) if key.startswith("mist:pieces:")]
+    assert client.get(KEY_METRICS) is None

@@ -9,8 +9,10 @@ import json
 import math
 import subprocess
 import sys
+import threading
 
 import pytest
+import redis
 
 import worker as worker_module
 from mist.connection import MistConnection
@@ -184,6 +186,37 @@ def test_one_org_in_a_list_keeps_the_single_org_keys(mistsim, redis_server):
     (row,) = served(client, Dataset.ORGS)["orgs"]
     assert row["org_id"] == mistsim.org_id and row["error"] is None
     assert row["gateways_online"] + row["gateways_offline"] == mistsim.org_summary()["gateways"]
+
+
+def test_one_orgs_overview_goes_live_in_its_snapshots_switch(mistsim, redis_server):
+    """A single-org deployment's overview and index are renamed live by the same MULTI/EXEC
+    as its snapshot: once /api/gateways answers, /api/orgs does (never a 503 in between)."""
+    instance = make_worker(mistsim, redis_server)
+    client = redis_server.client()
+
+    def run() -> None:
+        instance.refresh()
+        client.echo("refreshed")  # tells the monitor below that the refresh is over
+
+    refresh = threading.Thread(target=run)
+    blocks: list[list[str]] = []
+    with redis.Redis.from_url(redis_server.url).monitor() as monitor:
+        refresh.start()
+        while True:
+            words = monitor.next_command()["command"].split(" ")
+            if words[0].upper() == "ECHO" and "refreshed" in words[1]:
+                break
+            if words[0].upper() == "MULTI":
+                blocks.append([])
+            elif blocks:
+                blocks[-1].append(" ".join(word.strip('"') for word in words[:3]))
+    refresh.join(timeout=60)
+    (switch,) = [block for block in blocks if "RENAME mist:staged:gateways mist:gateways" in block]
+    assert "RENAME mist:staged:orgs mist:orgs" in switch
+    assert any(command.startswith("SET mist:orgs:index") for command in switch)
+    assert not [b for b in blocks if b is not switch and "RENAME mist:staged:orgs mist:orgs" in b]
+    (row,) = served(client, Dataset.ORGS)["orgs"]
+    assert row["org_id"] == mistsim.org_id and row["error"] is None
 
 
 def test_one_org_failing_out_of_200_leaves_199_fresh(mistsim_factory, redis_server):
