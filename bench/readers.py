@@ -53,6 +53,7 @@ class PublishFigures:
     worker_rss_mb: float = 0.0  # the worker's peak RSS (VmHWM) over the measured runs
     worker_seconds: list[float] = field(default_factory=list)  # each run's wall time
     biggest_org: int = 0  # gateways of the org whose rows are polled (several orgs)
+    latency_events: dict[str, int] = field(default_factory=dict)  # LATENCY LATEST, ms
 
     @property
     def max_ms(self) -> float:
@@ -91,11 +92,14 @@ def _figures(gateways: int, path: str, timings: list[tuple[float, bool]]) -> Rea
     )
 
 
-def _longest_command_ms(client: redis.Redis) -> int:
+def _latency_events(client: redis.Redis) -> dict[str, int]:
+    """Redis's LATENCY LATEST: each event's longest spike (ms): `command`, and what else
+    stalled the server meanwhile (`fork` for a snapshot or AOF rewrite, `aof-fsync-always`…)."""
+    found = {}
     for event in client.execute_command("LATENCY", "LATEST"):
-        if event[0] in (b"command", "command"):
-            return int(event[3])
-    return 0
+        name = event[0].decode() if isinstance(event[0], bytes) else str(event[0])
+        found[name] = int(event[3])
+    return found
 
 
 SLOWLOG_MS = 10  # commands this long are named in the report (SLOWLOG)
@@ -149,7 +153,7 @@ def measure_readers(
         results = dict(queue.get(timeout=60) for _ in pollers)
         for poller in pollers:
             poller.join(timeout=30)
-        longest = _longest_command_ms(client)
+        events = _latency_events(client)
         named = _longest_commands(client)
     finally:
         server.stop()
@@ -160,9 +164,10 @@ def measure_readers(
         gateways,
         sum(1 for run in runs if run.returncode == 0),
         readers,
-        longest,
+        events.get("command", 0),
         named,
         runs=len(runs),
+        latency_events=events,
         worker_rss_mb=max((run.peak_rss_mb for run in runs), default=0.0),
         worker_seconds=[run.seconds for run in runs],
     )
@@ -241,6 +246,12 @@ def readers_section(figures: list[PublishFigures]) -> Any:
         if run.longest_commands:
             section.notes.append(
                 f"{run.gateways:,} gateways, longest commands: {', '.join(run.longest_commands)}"
+            )
+        others = {name: ms for name, ms in run.latency_events.items() if name != "command"}
+        if others:
+            section.notes.append(
+                f"{run.gateways:,} gateways, other Redis stalls (`LATENCY LATEST`): "
+                + ", ".join(f"{name} {ms} ms" for name, ms in sorted(others.items()))
             )
     growth = growth_note(figures)
     if growth:

@@ -79,6 +79,7 @@ def test_readers_during_publish_are_measured_and_reported(tmp_path: Path) -> Non
         assert reader.requests >= 10 and reader.failures == 0
         assert 0 < reader.median_ms <= reader.p99_ms <= reader.max_ms
     assert figures.publishes == 2 and figures.longest_command_ms >= 0
+    assert figures.latency_events.get("command", 0) == figures.longest_command_ms
     text = readers_section([figures]).text()
     assert "/api/gateways/rows" in text and "/health" in text
 
@@ -134,7 +135,9 @@ def test_the_readers_table_holds_50000_to_250_ms_and_says_how_the_wait_grows() -
         return PublishFigures(gateways, publishes, [reader], 9, [], orgs=orgs, runs=2)
 
     figures = [run(1000, 20), run(10000, 80), run(50000, 200, orgs=1000)]
+    figures[-1].latency_events = {"command": 9, "fork": 120}
     section = readers_section(figures)
+    assert "other Redis stalls (`LATENCY LATEST`): fork 120 ms" in section.text()
     targets = [row[-1] for row in section.rows]
     assert targets == ["", "max ≤ 100 ms, command ≤ 50 ms: ✅ met", "max ≤ 250 ms: ✅ met"]
     assert section.rows[-1][0] == "50,000 (1,000 orgs)"
