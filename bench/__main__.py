@@ -1,6 +1,7 @@
 """`make bench`: measure token thrift, speed and memory side by side; write docs/BENCHMARKS.md.
 
-python -m bench            # 100 / 1,000 / 10,000 gateways (about 15-25 min on 2 cores)
+python -m bench            # 100 / 1,000 / 10,000 gateways (about 15-25 min on 2 cores), then
+                           # readers during publish at 50,000 gateways as 1,000 orgs
 python -m bench --quick    # 100 / 1,000 gateways, shorter load runs (a smoke test)
 python -m bench --only capabilities   # only several orgs, events, alerts, worst circuits
 """
@@ -29,7 +30,13 @@ from bench.metrics import (
 )
 from bench.page import PageLoad, measure_page
 from bench.procs import Gunicorn
-from bench.readers import PublishFigures, measure_readers, readers_section
+from bench.readers import (
+    SEVERAL_ORGS,
+    PublishFigures,
+    measure_readers,
+    measure_several_orgs,
+    readers_section,
+)
 from bench.report import Section, verdict
 from bench.scale import (
     TOKENS,
@@ -65,9 +72,11 @@ def main(argv: list[str] | None = None) -> int:
                 write=not args.no_write,
             )
         return 1 if found else 0
-    sizes = [100, 1000] if args.quick else [100, 1000, 10000]
+    sizes = [100, 1000] if args.quick else [100, 1000, 10000, *SEVERAL_ORGS]
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",")]
+    several = [size for size in sizes if size in SEVERAL_ORGS]  # readers only, several orgs
+    sizes = [size for size in sizes if size not in SEVERAL_ORGS]
     load_seconds, rounds = (2.0, 1) if args.quick else (4.0, 3)
     started = time.monotonic()
 
@@ -158,6 +167,13 @@ def main(argv: list[str] | None = None) -> int:
                         )
             except Exception as error:
                 problems.append(f"{size} gateways: {error!r}")
+                traceback.print_exc()
+        for size in several:
+            print(f"-- {size} gateways as {SEVERAL_ORGS[size]} orgs: readers during publish")
+            try:
+                readers.append(measure_several_orgs(workdir, size, SEVERAL_ORGS[size]))
+            except Exception as error:
+                problems.append(f"{size} gateways, several orgs: {error!r}")
                 traceback.print_exc()
         late: list[str] = []
         if args.only != "core":

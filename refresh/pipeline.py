@@ -291,8 +291,9 @@ class Pipeline:
                 if parts.lease.lost.is_set():  # another worker may be publishing: ours goes
                     raise RefreshAborted("the lease went to another worker")
                 return out.commit(status)
-            except LeaseLost as lost:
-                parts.lease.lost.set()
+            except LeaseLost as lost:  # lapsed while busy: ours again, the next refresh publishes
+                if parts.lease.confirm():
+                    raise RefreshAborted("the lease lapsed during the publish") from lost
                 raise RefreshAborted("the lease went to another worker") from lost
 
 

@@ -79,6 +79,7 @@ def test_readers_during_publish_are_measured_and_reported(tmp_path: Path) -> Non
         assert reader.requests >= 10 and reader.failures == 0
         assert 0 < reader.median_ms <= reader.p99_ms <= reader.max_ms
     assert figures.publishes == 2 and figures.longest_command_ms >= 0
+    assert figures.latency_events.get("command", 0) == figures.longest_command_ms
     text = readers_section([figures]).text()
     assert "/api/gateways/rows" in text and "/health" in text
 
@@ -104,3 +105,47 @@ def test_the_catch_up_note_says_when_every_ports_source_is_known() -> None:
     assert refreshes_until(1000, 600, 0) is None  # stalled: no note claims an end
     figures.steady = dataclasses.replace(steady, configs_read=0)
     assert catch_up_note(figures) is None
+
+
+def test_readers_across_several_orgs_poll_the_biggest_org_and_the_overview(
+    tmp_path: Path,
+) -> None:
+    """The 50,000-gateway row, small: gateways spread over several orgs of one MSP, one
+    `MIST_ORG_ID=*` worker publishing every org twice while /health, the biggest org's rows
+    and /api/orgs are polled; every answer a 200, both publishes done, the worker's RSS taken."""
+    from bench.readers import measure_several_orgs, readers_section
+
+    figures = measure_several_orgs(tmp_path, gateways=24, orgs=4)
+    assert figures.orgs == 4 and figures.publishes == figures.runs == 2
+    paths = [reader.path for reader in figures.readers]
+    assert paths[0] == "/health" and paths[2] == "/api/orgs"
+    assert paths[1].startswith("/api/gateways/rows?org=") and figures.biggest_org > 0
+    for reader in figures.readers:
+        assert reader.requests >= 10 and reader.failures == 0
+    assert figures.worker_rss_mb > 0 and len(figures.worker_seconds) == 3
+    text = readers_section([figures]).text()
+    assert "4 orgs" in text and "biggest org" in text and "peak RSS" in text
+
+
+def test_the_readers_table_holds_50000_to_250_ms_and_says_how_the_wait_grows() -> None:
+    from bench.readers import PublishFigures, ReaderFigures, readers_section
+
+    def run(gateways: int, max_ms: float, orgs: int = 1, publishes: int = 2) -> PublishFigures:
+        reader = ReaderFigures(gateways, "/health", 100, 2.0, 10.0, max_ms, 0)
+        return PublishFigures(gateways, publishes, [reader], 9, [], orgs=orgs, runs=2)
+
+    figures = [run(1000, 20), run(10000, 80), run(50000, 200, orgs=1000)]
+    figures[-1].latency_events = {"command": 9, "fork": 120}
+    section = readers_section(figures)
+    assert "other Redis stalls (`LATENCY LATEST`): fork 120 ms" in section.text()
+    targets = [row[-1] for row in section.rows]
+    assert targets == ["", "max ≤ 100 ms, command ≤ 50 ms: ✅ met", "max ≤ 250 ms: ✅ met"]
+    assert section.rows[-1][0] == "50,000 (1,000 orgs)"
+    growth = section.notes[-1]
+    assert "1,000 → 10,000 → 50,000" in growth and "20 → 80 → 200 ms" in growth
+    assert "×10.0 for ×50 gateways" in growth and "less than linearly" in growth
+    missed = readers_section([run(50000, 300, orgs=1000), run(50000, 90, orgs=1000, publishes=1)])
+    assert [row[-1] for row in missed.rows] == [
+        "max ≤ 250 ms: ❌ missed",
+        "❌ 1 of 2 publishes failed",
+    ]
