@@ -143,25 +143,25 @@ def test_page_is_no_cache_has_no_inline_script_and_versioned_assets(client, org)
     assert not re.search(r"<script\b[^>]*>(?!</script>)", page), "inline script"
     assert " style=" not in page and "<style" not in page, "inline styles break the CSP"
     assert re.search(r'/static/js/main\.js\?v=[0-9a-f]{12}"', page)
-    assert re.search(r'/static/vendor/bootstrap/bootstrap\.min\.css\?v=[0-9a-f]{12}"', page)
+    assert re.search(r'/static/vendor/bootstrap/bootstrap\.used\.css\?v=[0-9a-f]{12}"', page)
     assert 'rel="manifest"' in page and 'rel="apple-touch-icon"' in page
     assert "cdn" not in page.lower()
 
 
 def test_versioned_static_is_cached_forever_gzipped_and_revalidates(client):
     page = client.get("/").get_data(as_text=True)
-    url = re.search(r'href="(/static/vendor/bootstrap/bootstrap\.min\.css\?v=[0-9a-f]+)"', page)
+    url = re.search(r'href="(/static/vendor/bootstrap/bootstrap\.used\.css\?v=[0-9a-f]+)"', page)
     assert url
     response = client.get(url.group(1), headers=GZIP)
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert response.headers["Content-Encoding"] == "gzip"
     assert response.headers["Content-Type"].startswith("text/css")
-    plain = (ROOT / "static/vendor/bootstrap/bootstrap.min.css").read_bytes()
+    plain = (ROOT / "static/vendor/bootstrap/bootstrap.used.css").read_bytes()
     assert gzip.decompress(response.data) == plain
     again = client.get(url.group(1), headers={**GZIP, "If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
-    unversioned = client.get("/static/vendor/bootstrap/bootstrap.min.css")
+    unversioned = client.get("/static/vendor/bootstrap/bootstrap.used.css")
     assert unversioned.headers["Cache-Control"] == "no-cache"
     assert unversioned.data == plain
 
