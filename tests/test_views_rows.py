@@ -32,10 +32,11 @@ def test_gateway_rows_index_sites_and_flag_problems_for_the_table() -> None:
     rows = [dict(zip(columns, row, strict=True)) for row in document["rows"]]
     # no SLE yet, no time zone
     assert document["sites"] == [["s1", "<b>Denver</b>", None, None], ["s2", "Oslo", None, None]]
+    assert [row["id"] for row in rows] == ["g2", "g1", "g3"]  # worst first, ties as they came
     assert [row["site"] for row in rows] == [0, 0, 1]
     assert rows[0]["ip"] == "198.51.100.1"
-    assert [row["problem"] for row in rows] == [False, True, False]
-    assert [row["ports_down"] for row in rows] == [0, 1, 0]
+    assert [row["problem"] for row in rows] == [True, False, False]
+    assert [row["ports_down"] for row in rows] == [1, 0, 0]
     assert document["summary"] == {"gateways": 3}
 
 

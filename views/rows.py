@@ -139,6 +139,12 @@ class GatewayRows:
             ]
         )
 
+    def worst_first(self) -> list[list[Any]]:
+        """The rows in the page's default order: `severity` highest first, ties as the
+        gateways came (a stable sort, as the page's): its first sort finds them in order."""
+        at = ROW_COLUMNS.index("severity")
+        return sorted(self.rows, key=lambda row: -(row[at] if row[at] is not None else -1))
+
     def document(self, head: Mapping[str, Any]) -> dict:
         """The §3.6 document: the payload head (generated_at, thresholds, summary), the rows,
         the listed sites' time zones as Mist gives them (the page's "site time") and the CSV
@@ -150,7 +156,7 @@ class GatewayRows:
             "sites": self.sites,
             "zones": self.zones,
             "columns": list(ROW_COLUMNS),
-            "rows": self.rows,
+            "rows": self.worst_first(),
             "csv": {
                 "columns": list(CSV_COLUMNS),
                 "formula_starts": "".join(FORMULA_STARTS),
