@@ -29,7 +29,7 @@ const state = {
 };
 
 const $ = (id) => document.getElementById(id);
-const FIRST_SCREEN = 20; // gateway rows drawn before the first paint (a tablet shows ~10)
+const FIRST_SCREEN = 10; // gateway rows drawn before the first paint (an iPad shows 6 or 7)
 
 /** A module's one instance, built the first time it is wanted (its import, then `make`). */
 function lazy(make) {
