@@ -41,7 +41,7 @@ from tests.fixtures.mist_answers import FORMULA_SITE, mist_answers, simulated_or
 from tests.fixtures.ports import free_port, port_open, wait_until
 from tests.fixtures.sample_data import SampleOrg, publish_sample, status_document
 from views.export import CSV_COLUMNS
-from views.rows import ROW_COLUMNS, has_problem
+from views.rows import ROW_COLUMNS, compact_sle, has_problem
 from web.fast import CSV_ROUTES, SERVED_ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,25 +143,25 @@ def test_page_is_no_cache_has_no_inline_script_and_versioned_assets(client, org)
     assert not re.search(r"<script\b[^>]*>(?!</script>)", page), "inline script"
     assert " style=" not in page and "<style" not in page, "inline styles break the CSP"
     assert re.search(r'/static/js/main\.js\?v=[0-9a-f]{12}"', page)
-    assert re.search(r'/static/vendor/bootstrap/bootstrap\.min\.css\?v=[0-9a-f]{12}"', page)
+    assert re.search(r'/static/vendor/bootstrap/bootstrap\.used\.css\?v=[0-9a-f]{12}"', page)
     assert 'rel="manifest"' in page and 'rel="apple-touch-icon"' in page
     assert "cdn" not in page.lower()
 
 
 def test_versioned_static_is_cached_forever_gzipped_and_revalidates(client):
     page = client.get("/").get_data(as_text=True)
-    url = re.search(r'href="(/static/vendor/bootstrap/bootstrap\.min\.css\?v=[0-9a-f]+)"', page)
+    url = re.search(r'href="(/static/vendor/bootstrap/bootstrap\.used\.css\?v=[0-9a-f]+)"', page)
     assert url
     response = client.get(url.group(1), headers=GZIP)
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert response.headers["Content-Encoding"] == "gzip"
     assert response.headers["Content-Type"].startswith("text/css")
-    plain = (ROOT / "static/vendor/bootstrap/bootstrap.min.css").read_bytes()
+    plain = (ROOT / "static/vendor/bootstrap/bootstrap.used.css").read_bytes()
     assert gzip.decompress(response.data) == plain
     again = client.get(url.group(1), headers={**GZIP, "If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
-    unversioned = client.get("/static/vendor/bootstrap/bootstrap.min.css")
+    unversioned = client.get("/static/vendor/bootstrap/bootstrap.used.css")
     assert unversioned.headers["Cache-Control"] == "no-cache"
     assert unversioned.data == plain
 
@@ -257,7 +257,8 @@ def test_a_new_refresh_changes_the_etag(client, store, org):
 
 
 def expected_rows_ids(org: SampleOrg) -> list[str]:
-    return [gateway["id"] for gateway in org.gateways]
+    """Every gateway once (the rows come worst first: that order has its own test)."""
+    return sorted(gateway["id"] for gateway in org.gateways)
 
 
 def expected_org(org: SampleOrg) -> dict:
@@ -319,7 +320,11 @@ def expected_insights(org: SampleOrg) -> dict[str, dict]:
 @pytest.mark.parametrize(
     ("path", "served", "expected"),
     [
-        ("/api/gateways/rows", lambda doc: [row[0] for row in doc["rows"]], expected_rows_ids),
+        (
+            "/api/gateways/rows",
+            lambda doc: sorted(row[0] for row in doc["rows"]),
+            expected_rows_ids,
+        ),
         ("/api/organization", lambda doc: doc, expected_org),
         ("/api/sites", lambda doc: doc, expected_sites),
         (
@@ -423,18 +428,24 @@ def test_gateway_rows_are_compact_and_consistent_with_the_payload(client, store,
     assert document["thresholds"] == full["thresholds"]
     assert document["columns"] == list(ROW_COLUMNS)
     rows = [dict(zip(document["columns"], row, strict=True)) for row in document["rows"]]
-    assert [row["id"] for row in rows] == [g["id"] for g in full["gateways"]]
+    # every gateway once, worst first (the page's default order), ties as in the payload
+    order = {g["id"]: n for n, g in enumerate(full["gateways"])}
+    assert sorted(order, key=order.__getitem__) == [g["id"] for g in full["gateways"]]
+    ranks = [(-row["severity"], order[row["id"]]) for row in rows]
+    assert len(rows) == len(order) and ranks == sorted(ranks)
+    by_id = {g["id"]: g for g in full["gateways"]}
     served_sites = client.get("/api/sites").get_json()
     site_names = {site["id"]: site["name"] for site in served_sites}
     site_sles = {site["id"]: site["sle"] for site in served_sites}
-    for row, gateway in zip(rows, full["gateways"], strict=True):
+    for row in rows:
+        gateway = by_id[row["id"]]
         assert row["name"] == gateway["name"] and row["ports_total"] == gateway["ports_total"]
         assert row["problem"] == has_problem(gateway)
         assert row["ports_down"] == sum(1 for port in gateway["ports"] if port["down"])
         assert row["peers_down"] == gateway["peers_total"] - gateway["peers_up"]
-        site_id, site_name, site_sle = document["sites"][row["site"]]
+        site_id, site_name, site_sle, _zone = document["sites"][row["site"]]
         assert site_id == gateway["site_id"] and site_name == site_names[site_id]
-        assert site_sle == site_sles[site_id] and site_sle is not None
+        assert site_sle == compact_sle(site_sles[site_id]) and site_sle is not None
     again = client.get(
         "/api/gateways/rows", headers={**GZIP, "If-None-Match": zipped.headers["ETag"]}
     )

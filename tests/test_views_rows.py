@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from views.rows import GatewayRows, has_problem
+from views.rows import GatewayRows, compact_sle, has_problem
 
 
 def test_gateway_rows_index_sites_and_flag_problems_for_the_table() -> None:
@@ -30,11 +30,13 @@ def test_gateway_rows_index_sites_and_flag_problems_for_the_table() -> None:
     document = table.document({"generated_at": 1.0, "summary": {"gateways": 3}, "thresholds": {}})
     columns = document["columns"]
     rows = [dict(zip(columns, row, strict=True)) for row in document["rows"]]
-    assert document["sites"] == [["s1", "<b>Denver</b>", None], ["s2", "Oslo", None]]  # no SLE yet
+    # no SLE yet, no time zone
+    assert document["sites"] == [["s1", "<b>Denver</b>", None, None], ["s2", "Oslo", None, None]]
+    assert [row["id"] for row in rows] == ["g2", "g1", "g3"]  # worst first, ties as they came
     assert [row["site"] for row in rows] == [0, 0, 1]
     assert rows[0]["ip"] == "198.51.100.1"
-    assert [row["problem"] for row in rows] == [False, True, False]
-    assert [row["ports_down"] for row in rows] == [0, 1, 0]
+    assert [row["problem"] for row in rows] == [True, False, False]
+    assert [row["ports_down"] for row in rows] == [1, 0, 0]
     assert document["summary"] == {"gateways": 3}
 
 
@@ -55,9 +57,25 @@ def test_the_rows_carry_the_time_zone_mist_gives_each_listed_site() -> None:
         {"id": "s1", "name": "Denver", "timezone": "America/Denver"},
         {"id": "s2", "name": "Oslo", "timezone": None},
         {"id": "s3", "name": "No gateways", "timezone": "Europe/Oslo"},
+        {"id": "s4", "name": "Boulder", "timezone": "America/Denver"},
     ]
     table = GatewayRows(sites)
-    for n, site in enumerate(("s1", "s2")):
+    for n, site in enumerate(("s1", "s2", "s4")):
         table.add({"id": f"g{n}", "site_id": site, "status": "connected", "ports": []})
     document = table.document({})
-    assert document["site_timezones"] == {"s1": "America/Denver"}
+    assert document["zones"] == ["America/Denver"]  # each zone listed once
+    assert [site[3] for site in document["sites"]] == [0, None, 0]
+
+
+def test_a_sites_sle_travels_flat_with_the_servers_grades() -> None:
+    """§3.2's object as [3 values, 3 grades, the site's grade]; start/end stay in /api/sites."""
+    sle = {
+        "gateway-health": 1, "wan-link-health": 0.9988, "application-health": None,
+        "grades": {"gateway-health": "good", "wan-link-health": "good", "application-health": None},
+        "grade": "good", "start": 1.0, "end": 2.0,
+    }  # fmt: skip
+    assert compact_sle(sle) == [1, 0.9988, None, "good", "good", None, "good"]
+    assert compact_sle(None) is None
+    table = GatewayRows([{"id": "s1", "name": "Denver", "sle": sle}])
+    table.add({"id": "g1", "site_id": "s1", "status": "connected", "ports": []})
+    assert table.document({})["sites"][0][2] == compact_sle(sle)

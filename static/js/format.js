@@ -74,16 +74,16 @@ export function formatAge(seconds) {
 
 const dateTimes = new Map(); // zone → Intl formatter: costly to build, so only when needed
 let mode = 'browser'; // 'browser', 'utc' or 'site' (each gateway's site, where Mist gives one)
-let siteZones = new Map(); // site id → its IANA time zone (the rows document's site_timezones)
+let siteZones = new Map(); // site id → its IANA time zone (the rows document's zones)
 
 /** Show every time in the browser's zone, in UTC ('UTC') or in each site's own ('site'). */
 export function setTimeZone(zone) {
   mode = zone === 'UTC' ? 'utc' : zone === 'site' ? 'site' : 'browser';
 }
 
-/** The sites' time zones, as the server sent them ({site id: zone}). */
+/** The sites' time zones, as the server sent them (a Map: site id → zone, rows.js's siteZones). */
 export function setSiteZones(zones) {
-  siteZones = new Map(Object.entries(zones || {}).filter(([, zone]) => typeof zone === 'string' && zone));
+  siteZones = zones instanceof Map ? zones : new Map();
 }
 
 /** Whether this browser knows the zone (a zone it cannot read falls back to its own). */

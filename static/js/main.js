@@ -10,6 +10,7 @@ import { Freshness } from './freshness.js';
 import { renderSummary } from './summary.js';
 import { CARD_FILTERS, DEFAULT_SORT, GatewayTable } from './table.js';
 import { sleText } from './sle.js';
+import { SiteSle, siteZones, sleOf } from './rows.js';
 
 const state = {
   rowsEtag: null,
@@ -28,7 +29,7 @@ const state = {
 };
 
 const $ = (id) => document.getElementById(id);
-const FIRST_SCREEN = 20; // gateway rows drawn before the first paint (a tablet shows ~10)
+const FIRST_SCREEN = 10; // gateway rows drawn before the first paint (an iPad shows 6 or 7)
 
 /** A module's one instance, built the first time it is wanted (its import, then `make`). */
 function lazy(make) {
@@ -185,7 +186,7 @@ let tableShown;
 const firstTable = new Promise((resolve) => { tableShown = resolve; });
 
 /** Thousands of sites make thousands of <option>s: built after the table is on screen.
- *  `sites` are the rows document's [id, name] pairs: the sites that have gateways. */
+ *  `sites` are the rows document's [id, name, sle, zone]: the sites that have gateways. */
 async function fillSiteFilter(sites) {
   await firstTable;
   setTimeout(() => {
@@ -195,7 +196,8 @@ async function fillSiteFilter(sites) {
     const named = [...sites].sort((a, b) => collator.compare(String(a[1] || ''), String(b[1] || '')));
     const fragment = document.createDocumentFragment();
     fragment.append(new Option('All sites', ''));
-    for (const [id, name, sle] of named) {
+    for (const [id, name, flat] of named) {
+      const sle = sleOf(flat);
       const option = new Option(`${name || id}${sleText(sle)}`, id);
       if (sle && sle.grade) option.dataset.sle = sle.grade;
       fragment.append(option);
@@ -239,10 +241,10 @@ async function loadGateways() {
     }
   }));
   const sites = Array.isArray(state.payload.sites) ? state.payload.sites : [];
-  state.siteNames = new Map(sites);
-  state.siteSle = new Map(sites.map((site) => [site[0], site[2] || null]));
+  state.siteNames = new Map(sites); // [id, name, …] → id → name
+  state.siteSle = new SiteSle(sites);
   table.siteSle = state.siteSle;
-  setSiteZones(state.payload.site_timezones);
+  setSiteZones(siteZones(state.payload));
   renderSummary(state.payload.summary);
   // The first load draws a screenful of rows before the first paint, the rest after it.
   const drawn = table.setData(state.payload, state.siteNames, details, table.loaded ? 0 : FIRST_SCREEN);

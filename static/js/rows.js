@@ -35,3 +35,42 @@ export function rowsToGateways(document) {
     return gateway;
   });
 }
+
+const SLE_NAMES = ['gateway-health', 'wan-link-health', 'application-health'];
+
+/** A site's WAN SLEs as the rows document sends them (flat: the three values, their three
+ *  grades, the site's grade; DATA.md §3.6) back as §3.2's object, which the views show. */
+export function sleOf(flat) {
+  if (!Array.isArray(flat)) return null;
+  const sle = { grades: {}, grade: flat[6] ?? null };
+  SLE_NAMES.forEach((name, index) => {
+    sle[name] = flat[index] ?? null;
+    sle.grades[name] = flat[index + 3] ?? null;
+  });
+  return sle;
+}
+
+/** Site id → its SLEs (§3.2's object), each read the first time it is asked for: the first
+ *  screen shows a few dozen sites, not the thousands the document lists. */
+export class SiteSle {
+  constructor(sites = []) {
+    this.flat = new Map(sites.map((site) => [site[0], site[2]]));
+    this.read = new Map();
+  }
+
+  get(id) {
+    if (!this.read.has(id)) this.read.set(id, sleOf(this.flat.get(id)));
+    return this.read.get(id);
+  }
+}
+
+/** Site id → the time zone Mist gives that site (the document's `zones`, by index). */
+export function siteZones(document) {
+  const zones = (document && document.zones) || [];
+  const out = new Map();
+  for (const site of (document && document.sites) || []) {
+    const zone = Number.isInteger(site[3]) ? zones[site[3]] : null;
+    if (typeof zone === 'string' && zone) out.set(site[0], zone);
+  }
+  return out;
+}

@@ -34,14 +34,16 @@ export function renderSummary(summary) {
 }
 
 export function renderAge(ageSeconds, lastUpdate, stale) {
+  // The MSP overview has the app bar's pill only (the server leaves the dashboard out).
   const age = document.getElementById('sum-age');
-  age.textContent = lastUpdate ? formatAge(ageSeconds) : 'no data yet';
-  age.classList.toggle('warn', Boolean(stale));
+  if (age) {
+    age.textContent = lastUpdate ? formatAge(ageSeconds) : 'no data yet';
+    age.classList.toggle('warn', Boolean(stale));
+  }
   // The app bar's pill: the age stays in sight however far the table is scrolled.
   const pill = document.getElementById('age-pill');
   pill.textContent = !lastUpdate ? 'no data yet' : stale ? `stale · ${formatAge(ageSeconds)}` : `data ${formatAge(ageSeconds)}`;
   pill.classList.toggle('stale', Boolean(stale) || !lastUpdate);
-  document.getElementById('sum-updated').textContent = lastUpdate
-    ? `updated ${formatDateTime(lastUpdate)}`
-    : 'waiting for the first refresh';
+  const updated = document.getElementById('sum-updated');
+  if (updated) updated.textContent = lastUpdate ? `updated ${formatDateTime(lastUpdate)}` : 'waiting for the first refresh';
 }
