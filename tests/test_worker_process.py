@@ -281,7 +281,7 @@ def test_sigkill_mid_refresh_leaves_readers_a_consistent_snapshot(
     sim = mistsim_factory(gateways=60, sites=20)
     client = redis_server.client()
     process = worker_proc([], worker_env(sim, redis_server.url, WORKER_INTERVAL="1"))
-    # (the one-org overview follows its snapshot in a transaction of its own: wait for both)
+    # (the one-org overview is switched with its snapshot: both are there at once)
     wait_until(lambda: last_update(client) > 0 and client.exists("mist:orgs"), 60, "a publish")
     assert_consistent(client)
     sim.set_faults(latency_ms=400)  # each refresh now takes seconds: kill it in the middle
