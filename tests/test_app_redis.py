@@ -110,8 +110,12 @@ def test_rows_and_each_gateway_agree_with_the_gateways_payload(filled):
     payload = gateways_of(filled)
     document = server.get("/api/gateways/rows").json()
     assert document["summary"] == payload["summary"]
-    ids = [row[document["columns"].index("id")] for row in document["rows"]]
-    assert ids == [gateway["id"] for gateway in payload["gateways"]]
+    columns = document["columns"]
+    ids = [row[columns.index("id")] for row in document["rows"]]
+    assert sorted(ids) == sorted(gateway["id"] for gateway in payload["gateways"])
+    severities = [row[columns.index("severity")] for row in document["rows"]]
+    ranked = [-1 if severity is None else severity for severity in severities]
+    assert ranked == sorted(ranked, reverse=True), "rows come worst first, the page's order"
     for gateway in payload["gateways"][:5]:
         response = server.get(f"/api/gateway/{gateway['id']}")
         assert response.status_code == 200
@@ -135,7 +139,10 @@ def test_the_worker_decides_every_problem_flag_the_page_shows(filled):
         keys = list(port)
         assert keys[keys.index("up") + 1] == "down"
         assert port["down"] is port_down(port)
-    for row, gateway in zip(rows, payload["gateways"], strict=True):
+    by_id = {gateway["id"]: gateway for gateway in payload["gateways"]}
+    assert len(rows) == len(by_id)
+    for row in rows:
+        gateway = by_id[row["id"]]
         assert row["ports_down"] == sum(1 for port in gateway["ports"] if port["down"])
         assert row["peers_down"] == gateway["peers_total"] - gateway["peers_up"]
         assert row["problem"] is has_problem(gateway)

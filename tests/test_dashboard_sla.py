@@ -122,7 +122,8 @@ def test_the_timeline_lists_newest_first_filters_and_follows_refreshes(page, org
         "() => [...document.querySelectorAll('#timeline-list li')]"
         ".every((li) => li.dataset.type === 'port_down')"
     )
-    assert org.gateway["name"] in event_rows(page)[0]["text"]
+    # (mistsim flaps other ports on its own too: the flipped port is among the downs listed)
+    assert any(org.gateway["name"] in row["text"] for row in event_rows(page))
     page.select_option("#timeline-type", "")
     page.select_option("#timeline-severity", "info")
     page.wait_for_function(
