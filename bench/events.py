@@ -216,7 +216,7 @@ def build_worst(redis_url: str) -> tuple[float, int, int]:
     build and encode, bytes, WAN ports ranked)."""
     client = redis.Redis.from_url(redis_url)
     payload = json.loads(read_document(client, "mist:gateways") or b"{}")
-    sites = json.loads(client.get("mist:sites") or b"[]")
+    sites = json.loads(read_document(client, "mist:sites") or b"[]")
     times = []
     body = b""
     ports = 0

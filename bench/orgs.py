@@ -25,6 +25,7 @@ from bench.procs import Gunicorn, Mistsim, RedisServer
 from bench.report import Section, latency_rows, verdict
 from bench.scale import RunFigures, worker_run
 from bench.wrk import run_wrk
+from store.reads import read_document
 
 MSP_TOKENS = ["bench-msp-a", "bench-msp-b", "bench-msp-c"]
 ORG_TOKENS = ["bench-org-token"]
@@ -96,7 +97,7 @@ def measure_api(url: str, *, seconds: float, rounds: int, clients: int = 8) -> t
 
 
 def _fresh_after(redis_url: str, since: float, failing: str) -> tuple[int, bool]:
-    raw: Any = redis.Redis.from_url(redis_url).get("mist:orgs") or b"{}"
+    raw: Any = read_document(redis.Redis.from_url(redis_url), "mist:orgs") or b"{}"
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
     rows = json.loads(raw).get("orgs") or []
