@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,17 +113,14 @@ READ_TRIES = 3  # a publish retired the pieces being read: read its manifest ins
 def _read_body(
     client: redis.Redis, key: str, etags: str, dataset: Dataset, gzip_ok: bool
 ) -> Served | None:
-    for _ in range(READ_TRIES):
+    def read() -> tuple[Any, Any]:
         pipe = client.pipeline(transaction=True)
         pipe.get(key + GZ_SUFFIX if gzip_ok else key)
         pipe.hget(etags, dataset.value)
         body, etag = pipe.execute()
-        manifest = manifest_of(body)
-        if manifest is None:
-            break
-        body = read_pieces(client, manifest)
-        if body is not None:
-            break
+        return body, etag
+
+    body, etag = _joined(client, read)
     if body is None and gzip_ok:  # a twin that is missing: serve the plain bytes
         return _read_body(client, key, etags, dataset, False)
     if body is None:
@@ -137,15 +134,23 @@ def _read_body(
 def read_document(client: redis.Redis, key: str) -> bytes | None:
     """The bytes of a served document as stored at `key`, pieces joined (tests, the bench,
     diagnostics: the web reads through read_served, with its ETag)."""
+    raw, _ = _joined(client, lambda: (client.get(key), None))
+    return None if raw is None else as_bytes(raw)
+
+
+def _joined(client: redis.Redis, read: Callable[[], tuple[Any, Any]]) -> tuple[Any, Any]:
+    """`read`'s value (and what it read beside it) with a manifest's pieces joined; read
+    again when a publish retired those pieces meanwhile (None after READ_TRIES)."""
+    raw, beside = None, None
     for _ in range(READ_TRIES):
-        raw = client.get(key)
+        raw, beside = read()
         manifest = manifest_of(raw)
         if manifest is None:
-            return None if raw is None else as_bytes(raw)
-        body = read_pieces(client, manifest)
-        if body is not None:
-            return body
-    return None
+            return raw, beside
+        raw = read_pieces(client, manifest)
+        if raw is not None:
+            return raw, beside
+    return raw, beside
 
 
 def read_etag(
