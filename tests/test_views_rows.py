@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import math
+
+import pytest
+
 from views.rows import GatewayRows, compact_sle, has_problem
 
 
@@ -79,3 +84,20 @@ def test_a_sites_sle_travels_flat_with_the_servers_grades() -> None:
     table = GatewayRows([{"id": "s1", "name": "Denver", "sle": sle}])
     table.add({"id": "g1", "site_id": "s1", "status": "connected", "ports": []})
     assert table.document({})["sites"][0][2] == compact_sle(sle)
+
+
+def test_encoded_rows_are_ascii_json_of_the_document() -> None:
+    """What the web sends: ASCII only (a `·` escaped, names in any script too), decoding to
+    the very document; NaN is refused as by store.codec.encode_json."""
+    sites = [{"id": "s1", "name": "Zürich · 東京"}]
+    table = GatewayRows(sites)
+    table.add({"id": "g1", "name": "gw·1", "site_id": "s1", "status": "connected"})
+    head = {"generated_at": 1.0, "summary": {}, "thresholds": {}}
+    body = table.encoded(head)
+    assert body.isascii()
+    assert b"\\u00b7" in body and b"\\u6771" in body
+    assert json.loads(body) == table.document(head)
+    bad = GatewayRows(sites)
+    bad.add({"id": "g2", "site_id": "s1", "uptime": math.nan})
+    with pytest.raises(ValueError):
+        bad.encoded(head)

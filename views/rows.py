@@ -3,6 +3,7 @@ rule the page applies to it too (static/js/table.js)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -164,3 +165,12 @@ class GatewayRows:
                 "cell_quotes": "".join(CELL_QUOTES),
             },
         }
+
+    def encoded(self, head: Mapping[str, Any]) -> bytes:
+        """The §3.6 document as the web sends it: compact JSON with every non-ASCII character
+        escaped (`\\u00b7`). A few hundred `·` in the problem texts would otherwise make the
+        browser decode all 2.8 MB at 10,000 gateways into a two-byte string, and parse it
+        as one: about a third slower on a slow tablet (measured in Chromium at 4x CPU)."""
+        return json.dumps(
+            self.document(head), separators=(",", ":"), ensure_ascii=True, allow_nan=False
+        ).encode("ascii")
