@@ -60,8 +60,9 @@ def build_exposition(gateways: int, peer_paths: str, *, now: float = 1.8e9) -> E
         write_snapshot(out, snapshot, TrafficResult(volumes={}), metrics)
         metrics.finish(status_document(now), {"token 1": 20})
         out.commit()
-    body, zipped = (read_document(client, key) for key in (KEY_METRICS, KEY_METRICS + ":gz"))
-    assert isinstance(body, bytes) and isinstance(zipped, bytes)
+    zipped = read_document(client, KEY_METRICS + ":gz")  # stored as gzip alone (GZIP_ONLY)
+    assert isinstance(zipped, bytes)
+    body = gzip.decompress(zipped)
     series = sum(1 for line in body.split(b"\n") if line and not line.startswith(b"#"))
     return Exposition(
         gateways, peer_paths, series, len(body), len(zipped), round(metrics.seconds, 3)

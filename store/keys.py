@@ -81,6 +81,12 @@ class Dataset(enum.Enum):
     ORGS_CSV = "orgs_csv"
 
 
+GZIP_ONLY: frozenset[Dataset] = frozenset({Dataset.METRICS, Dataset.METRICS_OPENMETRICS})
+"""Datasets stored only as their gzip twin (DATA.md §2). As plain text the exposition, in two
+formats, was 40 % of Redis at 10,000 gateways (326 of 790 MB): memory every fork of Redis
+copies the page tables of and every publish rewrites into the AOF. Scrapers ask for gzip; the
+web inflates it as it sends for a client that does not (web/metrics.py)."""
+
 DATASET_KEYS: dict[Dataset, str] = {
     Dataset.ORG: KEY_ORG,
     Dataset.SITES: KEY_SITES,

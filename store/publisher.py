@@ -30,6 +30,7 @@ from store.histories import HistoryWrite, queue_history_write, write_bytes
 from store.keys import (
     DEFAULT_KEYSPACE,
     GZ_SUFFIX,
+    GZIP_ONLY,
     KEY_LOCK,
     LAST_GOOD_TTL,
     Dataset,
@@ -68,7 +69,11 @@ class ServedDocument:
         self._dataset = dataset
         key = publisher.keyspace.dataset_key(dataset)
         piece_bytes = min(piece_bytes, publisher.piece_bytes)
-        self._plain = publisher.pieces(key, piece_bytes)
+        self._plain: PieceWriter | None = None  # GZIP_ONLY: the twin alone is stored
+        if dataset in GZIP_ONLY:
+            publisher.drop_after_switch(key)  # an older worker's plain bytes, if any
+        else:
+            self._plain = publisher.pieces(key, piece_bytes)
         self._twin = publisher.pieces(key + GZ_SUFFIX, piece_bytes)
         self._chunk = max(1, min(piece_bytes, COMPRESS_CHUNK))
         self._pending: list[bytes] = []
@@ -97,7 +102,8 @@ class ServedDocument:
         self._pending = []
         self._pending_bytes = 0
         self.size += len(chunk)
-        self._plain.write(chunk)
+        if self._plain is not None:
+            self._plain.write(chunk)
         self._twin.write(self._gzip.compress(chunk))
 
     def close(self) -> None:
@@ -107,7 +113,8 @@ class ServedDocument:
         self._send_chunk()
         self._twin.write(self._gzip.flush())
         self._gzip = None
-        self._publisher.finish(self._plain)
+        if self._plain is not None:
+            self._publisher.finish(self._plain)
         self._publisher.finish(self._twin)
         self._publisher.add_etag(self._dataset, quoted_etag(self._hash))
 
@@ -156,6 +163,7 @@ class Publisher:
         self._with_switch: list[Callable[[Transaction], None]] = []
         self._switched: list[str] = []  # other staged values renamed live by the switch
         self._nested: list[Publisher] = []  # other keyspaces switched in the same EXEC
+        self._dropped: list[str] = []  # live names no longer written: freed with the retired
         self.written = 0  # keys written
         self.staging = Batches(client, batch_bytes=batch_bytes)
 
@@ -192,6 +200,11 @@ class Publisher:
         self._pieced.add(writer.key)
         self._manifests.append(value)
 
+    def drop_after_switch(self, key: str) -> None:
+        """A live value this worker no longer writes (a GZIP_ONLY document's plain bytes, left
+        by an older worker): it and its last-good copy go with the retired generation."""
+        self._dropped += [key, last_good_key(key)]
+
     def served(self, dataset: Dataset, body: bytes) -> None:
         """A served document (compact JSON or CSV bytes): its key, gzip twin and ETag."""
         with self.document(dataset) as document:
@@ -200,10 +213,12 @@ class Publisher:
     def served_json(self, dataset: Dataset, document: object) -> None:
         self.served(dataset, encode_json(document))
 
-    def document(self, dataset: Dataset, *, piece_bytes: int = PIECE_BYTES) -> ServedDocument:
+    def document(
+        self, dataset: Dataset, *, piece_bytes: int = PIECE_BYTES, gzip_level: int = 6
+    ) -> ServedDocument:
         """A served document written piece by piece (the big ones: the gateways payload, the
         CSV, all peer paths), sent as it grows; same keys, twin and ETag as served()."""
-        return ServedDocument(self, dataset, piece_bytes)
+        return ServedDocument(self, dataset, piece_bytes, gzip_level)
 
     def add_etag(self, dataset: Dataset, etag: str) -> None:
         self._etags[dataset.value] = etag
@@ -371,7 +386,7 @@ class Publisher:
     def _retire(self) -> None:
         """UNLINK every retired name, one command each, then the pieces their manifests
         name: the old generation of a pieced document goes a piece a command."""
-        retired = [retired_key(live) for live in self._renamed()]
+        retired = [*(retired_key(live) for live in self._renamed()), *self._dropped]
         found = manifests(self._client, retired)
         pipe = self._client.pipeline(transaction=False)
         for name in retired:

@@ -153,6 +153,32 @@ def test_gzip_body_is_the_same_exposition_with_the_data_age_first() -> None:
     assert 0 <= age.value < 60
 
 
+def test_a_client_without_gzip_gets_the_stored_gzip_inflated_as_it_is_sent() -> None:
+    """Redis holds the exposition as gzip alone (store.keys.GZIP_ONLY): curl without
+    --compressed still reads plain text, streamed (no Content-Length), the same bytes."""
+    store = fakeredis.FakeRedis()
+    publish_sample(store, 12, edge_cases=True)
+    assert store.get("mist:metrics") is None and store.get("mist:metrics:openmetrics") is None
+    zipped = store.get("mist:metrics:gz")
+    assert isinstance(zipped, bytes)
+    stored = gzip.decompress(zipped)
+    client = web.create_app({"REDIS_CLIENT": store}).test_client()
+    response = client.get("/metrics", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in response.headers
+    assert "Content-Length" not in response.headers
+    assert response.data.startswith(b"# HELP mist_data_age_seconds ")
+    assert response.data.split(b"\n", 3)[3] == stored  # all but the age lines
+
+
+def test_inflated_reads_several_gzip_members_across_chunk_boundaries() -> None:
+    from web.answers import Inflated
+
+    parts = [bytes(range(256)) * 900, b"second member\n" * 5000, b"", b"last"]
+    zipped = b"".join(gzip.compress(part, compresslevel=1) for part in parts)
+    inflated = Inflated(b"head ", zipped, chunk=1000)  # members split across steps
+    assert b"".join(inflated) == b"head " + b"".join(parts)
+
+
 def test_worker_families_name_tokens_only_by_label() -> None:
     _, body, _ = scrape()
     tokens = [s for s in samples(body) if s.name.startswith("mist_api_")]

@@ -155,8 +155,9 @@ def test_the_families_carry_mist_wan_port_up_labels_and_pass_promtool():
 
     store = fakeredis.FakeRedis()
     publish_sample(store, 6, edge_cases=True)
-    body = store.get("mist:metrics")
-    assert isinstance(body, bytes)
+    zipped = store.get("mist:metrics:gz")  # stored as gzip alone (store.keys.GZIP_ONLY)
+    assert isinstance(zipped, bytes)
+    body = gzip.decompress(zipped)
     families = {f.name: f for f in text_string_to_metric_families(body.decode())}
     up = {tuple(sorted(s.labels.items())) for s in families["mist_wan_port_up"].samples}
     flaps = families["mist_wan_port_flaps"].samples

@@ -3,7 +3,8 @@ the error body and the ETag of one encoding. No Flask here: the fast path answer
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from store.codec import encode_json
@@ -17,7 +18,34 @@ REDIS_DOWN = "the data store (Redis) is unreachable; try again shortly"
 INTERNAL_ERROR = "internal error; the log has the details"
 
 Headers = list[tuple[str, str]]
-Answer = tuple[int, Headers, bytes]
+
+
+class Inflated:
+    """A gzip body sent inflated, as it is inflated (no Content-Length): /metrics for a
+    client that does not take gzip, a few MB at a time, never the whole 80-160 MB
+    exposition of a big org in a web process at once. `head` goes first, as it is."""
+
+    def __init__(self, head: bytes, gzipped: bytes, chunk: int = 64 << 10) -> None:
+        self.head = head
+        self.gzipped = gzipped
+        self.chunk = chunk  # gzip bytes inflated per step (some MB of text)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        inflate = zlib.decompressobj(31)  # wbits 31: gzip, every member in turn
+        view = memoryview(self.gzipped)
+        for start in range(0, len(view), self.chunk):
+            data = view[start : start + self.chunk]
+            while data:
+                yield inflate.decompress(data)
+                if not inflate.eof:
+                    break
+                data = memoryview(inflate.unused_data)  # the next gzip member
+                inflate = zlib.decompressobj(31)
+        yield inflate.flush()
+
+
+Answer = tuple[int, Headers, bytes | Inflated]
 Environ = Mapping[str, Any]
 
 

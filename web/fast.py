@@ -70,9 +70,13 @@ class FastPaths:
         else:
             status, headers, body = error_answer(405, "method not allowed")
             headers.append(("Allow", ", ".join(ALLOWED)))
-        headers = [*headers, *self.security, ("Content-Length", str(len(body)))]
+        headers = [*headers, *self.security]
+        if isinstance(body, bytes):
+            headers.append(("Content-Length", str(len(body))))
         start_response(f"{status} {HTTP_STATUS_CODES.get(status, '')}", headers)
-        return [b"" if method == "HEAD" else body]
+        if method == "HEAD":
+            return [b""]
+        return [body] if isinstance(body, bytes) else body  # Inflated: sent as it is made
 
     @staticmethod
     def _answer(handler: Handler, environ: Environ) -> Answer:

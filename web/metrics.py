@@ -1,9 +1,11 @@
 """/metrics: the Prometheus exposition the worker stored, with the one per-request family
 (`mist_data_age_seconds`) put in front, and the optional bearer token.
 
-The stored body is never decoded: the age goes ahead of it as its own few bytes (for gzip
-as a gzip member of its own, which every gzip reader takes as part of the same stream). The
-scraper's Accept picks the text format 0.0.4 or OpenMetrics; both were stored at publish.
+The stored body is gzip alone (store.keys.GZIP_ONLY), sent as it is to a scraper that takes
+gzip (every Prometheus does), with the age ahead of it as a gzip member of its own, which
+every gzip reader takes as part of the same stream; to a client that does not take gzip it
+is inflated as it is sent. The scraper's Accept picks the text format 0.0.4 or OpenMetrics;
+both were stored at publish.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from store.codec import gzip_bytes
 from store.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, data_age_family
 from store.keys import Dataset
 from store.reads import read_last_update
-from web.answers import Answer, Environ, error_answer, quality
+from web.answers import Answer, Environ, Inflated, accepts_gzip, error_answer, quality
 from web.freshness import data_age
 from web.scope import OrgScopes, org_argument
 from web.served import DatasetServer
@@ -81,17 +83,18 @@ class MetricsRoute:
         keyspace = self.scopes.choose(org_argument(environ)).keyspace  # one org per scrape
         openmetrics = self._openmetrics(environ.get("HTTP_ACCEPT", ""))
         dataset = Dataset.METRICS_OPENMETRICS if openmetrics else Dataset.METRICS
-        status, headers, body = self.datasets.answer(
-            dataset, environ.get("HTTP_ACCEPT_ENCODING", ""), None, keyspace
-        )
-        if status != 200:
+        # stored as gzip alone (store.keys.GZIP_ONLY): asked for so, whatever the client takes
+        status, headers, body = self.datasets.answer(dataset, "gzip", None, keyspace)
+        if status != 200 or not isinstance(body, bytes):
             return status, headers, body
         age = data_age_family(data_age(read_last_update(self.client, keyspace), time.time()))
-        gzipped = ("Content-Encoding", "gzip") in headers
-        kept = [("Content-Encoding", "gzip")] if gzipped else []
-        kept += [
+        kept = [
             ("Content-Type", OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE),
             ("Cache-Control", "no-store"),
             ("Vary", "Accept, Accept-Encoding, Authorization"),
         ]
-        return 200, kept, (gzip_bytes(age) if gzipped else age) + body
+        if ("Content-Encoding", "gzip") not in headers:  # an older worker's plain bytes
+            return 200, kept, age + body
+        if not accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
+            return 200, kept, Inflated(age, body)
+        return 200, [("Content-Encoding", "gzip"), *kept], gzip_bytes(age) + body
