@@ -28,12 +28,12 @@ from sla.circuits import Catalogue, catalogue, final_flags
 from sla.documents import (
     AVAILABILITY_CSV_COLUMNS,
     ISP_CSV_COLUMNS,
-    encoded_by_gateway,
     head,
     isp_csv_rows,
     isps_document,
     ratios,
 )
+from sla.encoded import encoded_by_gateway
 from store.codec import CsvEncoder, encode_json, excel_safe
 from store.keys import Dataset
 from store.publisher import Publisher, ServedDocument
@@ -149,11 +149,16 @@ def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:
         opening = encode_json({**head(found), "gateways": []})
         document.write(opening[:-2])
         rows = encoded_by_gateway(found, acc, kept)
+        details: dict[str, bytes] = {}  # the gateways' fields, DETAIL_BATCH to an HSET
         for index, (gateway_id, body, csv_text) in enumerate(rows):
             # body: once, for the whole document and the gateway's field
-            out.detail(out.keyspace.availability_details, gateway_id, body)
+            details[gateway_id] = body
+            if len(details) >= DETAIL_BATCH:
+                out.details(out.keyspace.availability_details, details)
+                details = {}
             document.write(b"," + body if index else body)
             sink.write(csv_text.encode("utf-8"))
+        out.details(out.keyspace.availability_details, details)
         document.write(b"]}")
     isps = isps_document(found, acc, kept)
     del kept
@@ -163,6 +168,9 @@ def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:
         for row in isp_csv_rows(isps):
             csv.add([excel_safe(value) for value in row])
 
+
+DETAIL_BATCH = 200
+"""Gateways' availability fields per HSET (a few hundred KB: one short command each)."""
 
 GZIP_LEVEL = 1
 """The gzip twins of the two big availability documents: tens of MB at 10,000 gateways,
