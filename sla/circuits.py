@@ -71,16 +71,18 @@ def catalogue(snapshot: Snapshot) -> Catalogue:
         stat = record.stat
         site_name = site_names.get(stat.site_id)
         names[stat.id] = (stat.name, site_name)
+        head = port_key(stat.id, "")  # port_key's own, its port id appended: no call a port
         for port in record.ports:
-            found.ports[intern(port_key(stat.id, port.port_id))] = PortInfo(
+            found.ports[intern(head + port.port_id)] = PortInfo(
                 stat.id, stat.name, stat.site_id, site_name, port.port_id,
                 port.wan_name, port.isp, port.asn, port.up,
                 port.latency, port.jitter, port.loss, port.mos,
             )  # fmt: skip
     for (gateway_id, _mac), paths in snapshot.paths.items():
         gateway_name, site_name = names.get(gateway_id, (None, None))
+        head = path_key(gateway_id, "", "", "")[:-2]  # path_key's own, as for the ports
         for path in paths:
-            key = intern(path_key(gateway_id, path.port_id, path.peer_mac, path.peer_port_id))
+            key = intern(f"{head}{path.port_id!s}{SEP}{path.peer_mac!s}{SEP}{path.peer_port_id!s}")
             found.paths[key] = PathInfo(
                 gateway_id, gateway_name, site_name, path.port_id, path.peer_router_name,
                 path.peer_mac, path.peer_port_id, path.type,
