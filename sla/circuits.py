@@ -95,25 +95,23 @@ def catalogue(snapshot: Snapshot) -> Catalogue:
 def final_flags(state: Mapping[str, Any], found: Catalogue) -> dict[str, int]:
     """Each circuit's flags from the events' state (model.events: ports carry their last
     state while their gateway is offline) and the path quality of this refresh."""
-    online = {gw: bool(value[0]) for gw, value in (state.get("gateways") or {}).items()}
+    online = {gw: ONLINE if value[0] else 0 for gw, value in (state.get("gateways") or {}).items()}
     flags: dict[str, int] = {}
+    port_head, path_head, paths = "p" + SEP, "x" + SEP, found.paths
     for key, (up, enabled, held, _run) in (state.get("ports") or {}).items():
-        gateway_id = key.split(SEP, 1)[0]
-        flags[intern("p" + SEP + key)] = (
-            (ONLINE if online.get(gateway_id) else 0)
+        flags[intern(port_head + key)] = (
+            online.get(key.split(SEP, 1)[0], 0)
             | (ENABLED if enabled else 0)
             | (KNOWN if up is not None else 0)
             | (UP if up else 0)
             | (DEGRADED if held else 0)
         )
     for key, up in (state.get("paths") or {}).items():
-        gateway_id = key.split(SEP, 1)[0]
-        full = intern("x" + SEP + key)
-        info = found.paths.get(full)
+        full = intern(path_head + key)
+        info = paths.get(full)
         flags[full] = (
-            (ONLINE if online.get(gateway_id) else 0)
-            | ENABLED
-            | KNOWN
+            online.get(key.split(SEP, 1)[0], 0)
+            | (ENABLED | KNOWN)
             | (UP if up else 0)
             | (DEGRADED if info is not None and info.degraded else 0)
         )
