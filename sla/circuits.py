@@ -71,16 +71,18 @@ def catalogue(snapshot: Snapshot) -> Catalogue:
         stat = record.stat
         site_name = site_names.get(stat.site_id)
         names[stat.id] = (stat.name, site_name)
+        head = port_key(stat.id, "")  # port_key's own, its port id appended: no call a port
         for port in record.ports:
-            found.ports[intern(port_key(stat.id, port.port_id))] = PortInfo(
+            found.ports[intern(head + port.port_id)] = PortInfo(
                 stat.id, stat.name, stat.site_id, site_name, port.port_id,
                 port.wan_name, port.isp, port.asn, port.up,
                 port.latency, port.jitter, port.loss, port.mos,
             )  # fmt: skip
     for (gateway_id, _mac), paths in snapshot.paths.items():
         gateway_name, site_name = names.get(gateway_id, (None, None))
+        head = path_key(gateway_id, "", "", "")[:-2]  # path_key's own, as for the ports
         for path in paths:
-            key = intern(path_key(gateway_id, path.port_id, path.peer_mac, path.peer_port_id))
+            key = intern(f"{head}{path.port_id!s}{SEP}{path.peer_mac!s}{SEP}{path.peer_port_id!s}")
             found.paths[key] = PathInfo(
                 gateway_id, gateway_name, site_name, path.port_id, path.peer_router_name,
                 path.peer_mac, path.peer_port_id, path.type,
@@ -93,25 +95,23 @@ def catalogue(snapshot: Snapshot) -> Catalogue:
 def final_flags(state: Mapping[str, Any], found: Catalogue) -> dict[str, int]:
     """Each circuit's flags from the events' state (model.events: ports carry their last
     state while their gateway is offline) and the path quality of this refresh."""
-    online = {gw: bool(value[0]) for gw, value in (state.get("gateways") or {}).items()}
+    online = {gw: ONLINE if value[0] else 0 for gw, value in (state.get("gateways") or {}).items()}
     flags: dict[str, int] = {}
+    port_head, path_head, paths = "p" + SEP, "x" + SEP, found.paths
     for key, (up, enabled, held, _run) in (state.get("ports") or {}).items():
-        gateway_id = key.split(SEP, 1)[0]
-        flags[intern("p" + SEP + key)] = (
-            (ONLINE if online.get(gateway_id) else 0)
+        flags[intern(port_head + key)] = (
+            online.get(key.split(SEP, 1)[0], 0)
             | (ENABLED if enabled else 0)
             | (KNOWN if up is not None else 0)
             | (UP if up else 0)
             | (DEGRADED if held else 0)
         )
     for key, up in (state.get("paths") or {}).items():
-        gateway_id = key.split(SEP, 1)[0]
-        full = intern("x" + SEP + key)
-        info = found.paths.get(full)
+        full = intern(path_head + key)
+        info = paths.get(full)
         flags[full] = (
-            (ONLINE if online.get(gateway_id) else 0)
-            | ENABLED
-            | KNOWN
+            online.get(key.split(SEP, 1)[0], 0)
+            | (ENABLED | KNOWN)
             | (UP if up else 0)
             | (DEGRADED if info is not None and info.degraded else 0)
         )

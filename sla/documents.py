@@ -23,7 +23,7 @@ from sla.accumulator import (
     availability,
 )
 from sla.circuits import Catalogue, PathInfo, PortInfo
-from store.codec import encode_json, excel_safe
+from store.codec import excel_safe
 
 WORST_SHOWN = 5  # worst circuits listed per ISP (only those down or flapping in 30 d)
 UNKNOWN_ISP = "Unknown ISP"
@@ -115,65 +115,6 @@ def by_gateway(
         yield gateway_id, _part(found, acc, port_keys, path_keys, kept)
 
 
-def encoded_by_gateway(
-    found: Catalogue, acc: Accumulator, kept: dict[str, Mapping[str, Any]] | None = None
-) -> Iterator[tuple[str, bytes, str]]:
-    """Each by_gateway part as (gateway id, encode_json(part), availability_csv_text(part)),
-    byte for byte, without the part: made from cached pieces, as a row's names (ge-0/0/0,
-    wan0, an ISP, a hub…) and its figures repeat circuit after circuit, each distinct one
-    encoded once. Each port's figures into `kept` as by_gateway puts them."""
-    for gateway_id, port_keys, path_keys in _grouped(found):
-        try:
-            json_text, csv_text = _encoded(found, acc, port_keys, path_keys, kept)
-        except TypeError:  # a name that is no JSON scalar (never from the model): json's
-            part = _part(found, acc, port_keys, path_keys, kept)
-            yield gateway_id, encode_json(part), availability_csv_text(part)
-        else:
-            yield gateway_id, json_text.encode(), csv_text
-
-
-def _encoded(
-    found: Catalogue,
-    acc: Accumulator,
-    port_keys: list[str],
-    path_keys: list[str],
-    kept: dict[str, Mapping[str, Any]] | None,
-) -> tuple[str, str]:
-    circuits = acc.circuits
-    first = found.ports[port_keys[0]] if port_keys else found.paths[path_keys[0]]
-    names = (first.gateway_id, first.gateway_name, first.site_name)
-    csv_head = ",".join([_text_cell(name) for name in (names[1], names[0], names[2])])
-    rows: list[list[str]] = [[], []]
-    lines: list[str] = []
-    for key in port_keys:
-        port = found.ports[key]
-        counters, flaps = _counted(circuits.get(key))
-        if kept is not None:
-            kept[key] = _figures(counters)
-        texts: tuple[Any, ...] = (port.port_id, port.wan_name, port.isp, port.asn, port.up)
-        rows[0].append(f"{_names_json(_PORT_NAMES, *texts)}{flaps}{_figures_json(counters)}")
-        cells = _row_cells(port.port_id, port.wan_name, port.isp, port.asn,
-                           None, None, None, port.up)  # fmt: skip
-        lines.append(f"port,{csv_head},{cells},{_counter_cells(counters)},{flaps}\r\n")
-    for key in path_keys:
-        path = found.paths[key]
-        counters, flaps = _counted(circuits.get(key))
-        texts = (path.port_id, path.peer_name, path.peer_mac, path.peer_port_id, path.vpn, path.up)
-        rows[1].append(f"{_names_json(_PATH_NAMES, *texts)}{flaps}{_figures_json(counters)}")
-        cells = _row_cells(path.port_id, None, None, None, path.peer_name,
-                           path.peer_port_id, path.vpn, path.up)  # fmt: skip
-        lines.append(f"path,{csv_head},{cells},{_counter_cells(counters)},{flaps}\r\n")
-    ports, paths = ",".join(rows[0]), ",".join(rows[1])
-    return f'{_scalars(*names)},"ports":[{ports}],"paths":[{paths}]}}', "".join(lines)
-
-
-def _counted(record: Sequence[int] | None) -> tuple[tuple[int, ...], int]:
-    """A record's counters (as figures reads them) and its flaps ever."""
-    if record is None:
-        return _NO_COUNTERS, 0
-    return tuple(record[HOUR_AT:SLOT]), record[FLAPS_EVER]
-
-
 def _grouped(found: Catalogue) -> Iterator[tuple[str, list[str], list[str]]]:
     """(gateway id, its ports' keys, its paths' keys), gateways with ports first."""
     ports: dict[str, list[str]] = {}
@@ -203,36 +144,6 @@ def _part(
             kept[key] = figures(record)
     entry["paths"] = [path_row(found.paths[key], circuits.get(key)) for key in path_keys]
     return entry
-
-
-_PORT_NAMES = ("port_id", "wan_name", "isp", "asn", "up")
-_PATH_NAMES = ("port_id", "peer_name", "peer_mac", "peer_port_id", "vpn", "up")
-
-
-@functools.lru_cache(maxsize=1 << 14, typed=True)
-def _names_json(names: tuple[str, ...], *values: Any) -> str:
-    """A row's opening up to its flaps_total's value (typed: 1 and True differ)."""
-    for value in values:
-        if value is not None and type(value) not in (str, int, float, bool):
-            raise TypeError("not a JSON scalar")
-    opened = encode_json({**dict(zip(names, values, strict=True)), "flaps_total": 0})
-    return opened[:-2].decode()  # without the 0 and the closing brace
-
-
-@functools.lru_cache(maxsize=1 << 14, typed=True)
-def _scalars(gateway_id: Any, gateway_name: Any, site_name: Any) -> str:
-    """A part's opening up to its ports (typed, like _names_json)."""
-    for value in (gateway_id, gateway_name, site_name):
-        if value is not None and type(value) not in (str, int, float, bool):
-            raise TypeError("not a JSON scalar")
-    document = {"gateway_id": gateway_id, "gateway_name": gateway_name, "site_name": site_name}
-    return encode_json(document)[:-1].decode()
-
-
-@functools.lru_cache(maxsize=4096)
-def _figures_json(counters: tuple[int, ...]) -> str:
-    """',"availability":[…],…}': the figures of `counters` (_figures') and the row's end."""
-    return "," + encode_json(_figures(counters)).decode()[1:]
 
 
 def _gateway_part(info: PortInfo | PathInfo) -> dict[str, Any]:
@@ -463,13 +374,6 @@ def _figure_cells(row: Mapping[str, Any]) -> str:
 
 
 _FIGURE_TEXT: dict[int, tuple[Any, str]] = {}
-
-
-@functools.lru_cache(maxsize=4096)
-def _counter_cells(counters: tuple[int, ...]) -> str:
-    """_figure_cells of the figures of `counters`."""
-    found = _figures(counters)
-    return ",".join("" if v is None else str(v) for v in (found[n][i] for n, i in _CSV_FIGURES))
 
 
 _FIGURE_TEXT_MAX = 8192

@@ -227,13 +227,19 @@ class Publisher:
     def _field(self, key: str, gateway_id: str, body: bytes) -> None:
         """One field of a per-gateway hash, in the staged hash and its staged last-good copy
         (written alike, never COPYed: a COPY of a big hash is one long command)."""
+        staged, staged_last_good = self._hash_names(key)
+        self.staging.hset(staged, gateway_id, body)
+        self.staging.hset(staged_last_good, gateway_id, body)
+
+    def _hash_names(self, key: str) -> tuple[str, str]:
+        """The staged names of a per-gateway hash and its last-good copy; the first time this
+        refresh, their leftovers UNLINKed (a dead worker's must not join this refresh)."""
         staged, staged_last_good = staged_key(key), staged_key(last_good_key(key))
-        if key not in self._hashes:  # a dead worker's leftover must not join this refresh
+        if key not in self._hashes:
             self._hashes.add(key)
             self.staging.unlink(staged, staged_last_good)  # freed in the background
             self._live.append(key)
-        self.staging.hset(staged, gateway_id, body)
-        self.staging.hset(staged_last_good, gateway_id, body)
+        return staged, staged_last_good
 
     def gateway(self, gateway_id: str, body: bytes) -> None:
         """One gateway's JSON with its WAN ports (`/api/gateway/<id>`)."""
@@ -252,6 +258,18 @@ class Publisher:
         with the snapshot like the gateway's own."""
         self._field(key, gateway_id, body)
         self.written += 1
+
+    def details(self, key: str, bodies: Mapping[str, bytes]) -> None:
+        """Several gateways' fields of another per-gateway hash at once, as `detail` writes
+        them one by one: one HSET into the staged hash and one into its last-good copy (at
+        10,000 gateways, 20,000 commands were most of what writing them cost)."""
+        if not bodies:
+            return
+        staged, staged_last_good = self._hash_names(key)
+        items = [part for pair in bodies.items() for part in pair]  # field, body, field…
+        self.staging.hset(staged, items=items)
+        self.staging.hset(staged_last_good, items=items)
+        self.written += len(bodies)
 
     def nested(self, keyspace: Keyspace) -> Publisher:
         """Another keyspace's publish (a single-org deployment's overview) staged on these

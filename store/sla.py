@@ -94,20 +94,19 @@ def _inflated(raw: bytes) -> Iterator[bytes]:
 
 def _records(start: bytearray, pieces: Iterator[bytes], count: int) -> list[Record] | None:
     """`count` records of WIDTH integers each, from `start` and then `pieces`; None when
-    there are more or fewer."""
+    there are more or fewer. Each piece's whole records are read as one array and cut into
+    them (slices: no call per record, 100,000 of them at 10,000 gateways)."""
     size = WIDTH * 8
     records: list[Record] = []
     pending = start
     for piece in chain((b"",), pieces):
         pending += piece
         whole = len(pending) - len(pending) % size
-        view = memoryview(pending)
-        for at in range(0, whole, size):
-            record = array("q")
-            record.frombytes(view[at : at + size])
-            records.append(_little_endian(record))
-        view.release()
-        del pending[:whole]
+        values = array("q")
+        values.frombytes(pending[:whole])
+        values = _little_endian(values)
+        records += [values[at : at + WIDTH] for at in range(0, len(values), WIDTH)]
+        del values, pending[:whole]
     return records if not pending and len(records) == count else None
 
 

@@ -136,7 +136,8 @@ def test_each_gateways_json_is_json_encoders_own_bytes():
     for byte what the JSON encoder and availability_csv_text make of the part, odd names
     included (quotes, line breaks, non-ASCII, numbers where text is usual, 1 beside True,
     no name at all, no scalar)."""
-    from sla.documents import availability_csv_text, encoded_by_gateway
+    from sla.documents import availability_csv_text
+    from sla.encoded import encoded_by_gateway
     from store.codec import encode_json
 
     found, acc = day_of(org_at)

@@ -17,6 +17,7 @@ from store.codec import encode_json, etag_of
 from store.histories import HistoryWrite
 from store.history_codec import RECORD
 from store.keys import (
+    DEFAULT_KEYSPACE,
     KEY_ETAGS,
     KEY_EXPORT_CSV,
     KEY_GATEWAY_DETAILS,
@@ -293,3 +294,33 @@ def test_the_exposition_is_stored_as_gzip_alone_and_an_older_workers_plain_bytes
     served = read_served(client, Dataset.METRICS, gzip_ok=True)
     assert served is not None and served.gzipped and gzip.decompress(served.body) == body
     assert served.etag == etag_of(body)
+
+    assert client.get(KEY_METRICS) is None
+
+
+def test_batched_details_are_the_fields_detail_writes_one_by_one(client_of_redis):
+    """Publisher.details (several gateways to an HSET) stores what detail stores field by
+    field: the live hash and its last-good copy alike, a leftover of a dead worker dropped,
+    the same keys counted."""
+    client = client_of_redis
+    key = DEFAULT_KEYSPACE.availability_details
+    bodies = {gateway_id: b'{"g":"%s"}' % gateway_id.encode() for gateway_id in GATEWAYS}
+    stored = {}
+    for batched in (False, True):
+        client.hset(staged_key(key), "gone-gateway", b"{}")  # a dead worker's leftover
+        with Publisher(client, interval=60, now=time.time()) as out:
+            if batched:
+                out.details(key, dict(list(bodies.items())[:120]))
+                out.details(key, {})
+                out.details(key, dict(list(bodies.items())[120:]))
+            else:
+                for gateway_id, body in bodies.items():
+                    out.detail(key, gateway_id, body)
+            written = out.written
+            out.served(Dataset.ORG, b"{}")  # the switch writes the ETags: one at least
+            out.commit()
+        assert written == len(GATEWAYS)
+        assert client.hgetall(last_good_key(key)) == client.hgetall(key)
+        assert 0 < client.ttl(key) <= 180 and client.ttl(last_good_key(key)) > 180
+        stored[batched] = client.hgetall(key)
+    assert stored[True] == stored[False] == {g.encode(): b for g, b in bodies.items()}
