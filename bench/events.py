@@ -50,9 +50,9 @@ class StepFigures:
 
     events: int
     from_mist: int
-    events_seconds: float  # derive + merge + availability's read of its sums (one log line)
+    events_seconds: float  # reading the kept state, deriving, merging Mist's (one log line)
     circuits: int
-    availability_seconds: float  # availability's read + advance + documents
+    availability_seconds: float  # the circuit catalogue, the sums' read, advance, documents
     events_calls: int  # call 13 of DATA.md §1
     refresh_seconds: float
     calls: int
@@ -339,9 +339,10 @@ def events_sections(found: list[EventsFigures]) -> list[Section]:
     events.notes += [
         "One org, mistsim 150 ms per call, `worker.py --once` three times (WORKER_INTERVAL=300): "
         "the first only learns; refreshes 2 and 3 derive events (the `events: … s` log line: "
-        "reading the kept state, deriving, merging Mist's own events, and availability's read "
-        "of its stored sums) and count availability (the `availability: … s` line, which "
-        "includes that read once more: the sum is an upper bound). Mist's events read (call 13) "
+        "reading the kept state, deriving, merging Mist's own events) and count availability (the "
+        "`availability: … s` line: the snapshot's circuit catalogue, the read of the stored "
+        "sums, moving them on, the documents and the metric families; each part is in one line "
+        "only). Mist's events read (call 13) "
         "runs alongside the snapshot streams, so it adds a call, not wall time; availability "
         "adds no call.",
         "Bytes per event: hours of realistic events (1 per gateway per hour, on the org's "
