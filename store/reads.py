@@ -29,6 +29,7 @@ from store.histories import as_bytes
 from store.keys import (
     DEFAULT_KEYSPACE,
     GZ_SUFFIX,
+    GZIP_ONLY,
     KEY_HEARTBEAT,
     KEY_INTERVAL,
     KEY_LAST_UPDATE,
@@ -98,7 +99,13 @@ def read_served(
     keyspace: Keyspace = DEFAULT_KEYSPACE,
 ) -> Served | None:
     """Body and ETag of one dataset (of the org whose `keyspace` it is) from one MULTI/EXEC
-    round trip; None when absent (live and last-good)."""
+    round trip; None when absent (live and last-good). A GZIP_ONLY dataset asked for plain
+    is its twin inflated here (tests, diagnostics: /metrics streams it, web/metrics.py)."""
+    if dataset in GZIP_ONLY and not gzip_ok:
+        zipped = read_served(client, dataset, gzip_ok=True, keyspace=keyspace)
+        if zipped is None or not zipped.gzipped:
+            return zipped
+        return Served(body=gzip.decompress(zipped.body), etag=zipped.etag, gzipped=False)
     keys = keyspace_of(dataset, keyspace)
     key = keys.dataset_key(dataset)
     served = _read_body(client, key, keys.etags, dataset, gzip_ok)
