@@ -54,7 +54,7 @@ class Prepared:
     org_id: str
     now: float
     found: Catalogue
-    state: Mapping[str, Any]  # the events' state of this refresh (read, never changed)
+    flags: dict[str, int]  # each circuit's flags from the events' state of this refresh
 
 
 class AvailabilityStep:
@@ -67,12 +67,14 @@ class AvailabilityStep:
         self.seconds = 0.0  # what the step cost this refresh
 
     def prepare(self, snapshot: Snapshot, org_id: str, state: Mapping[str, Any]) -> Prepared:
-        """The snapshot's circuits (with the events' state: their flags, in publish)."""
+        """The snapshot's circuits and their flags from the events' state (the state itself
+        is not kept: the event step drops its objects once encoded)."""
         started = time.perf_counter()
         with collector_paused():
             found = catalogue(snapshot)
+            flags = final_flags(state, found)
         self.seconds = time.perf_counter() - started
-        return Prepared(org_id, snapshot.generated_at, found, state)
+        return Prepared(org_id, snapshot.generated_at, found, flags)
 
     def _read(self, org_id: str, now: float) -> tuple[Accumulator | None, dict[str, Buckets]]:
         """The stored sums and the buckets a refresh to `now` subtracts. Not under the
@@ -111,11 +113,11 @@ class AvailabilityStep:
     ) -> tuple[WorstFigures, int, int]:
         found = prepared.found
         stored, leaving = self._read(prepared.org_id, prepared.now)
-        final = final_flags(prepared.state, found)
         accumulator, closed = advance(
-            stored, prepared.now, events, final, max_gap=self.max_gap, leaving=leaving
+            stored, prepared.now, events, prepared.flags, max_gap=self.max_gap, leaving=leaving
         )
-        del stored, final, leaving  # the accumulator is what is left of them
+        prepared.flags = {}
+        del stored, leaving  # the accumulator is what is left of them
         stage_sla(out.staging, prepared.org_id, accumulator, closed)
         out.with_switch(lambda switch: switch_sla(switch, prepared.org_id))
         write_documents(out, found, accumulator)

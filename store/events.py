@@ -81,9 +81,11 @@ def queue_events(
     pipe.set(event_version_key(org_id), secrets.token_hex(8))
 
 
-def write_state(staging: Any, org_id: str, state: Mapping[str, Any]) -> None:
-    """The state, staged (no TTL: a worker down for a day still compares when it is back)."""
-    staging.set(staged_key(events_state_key(org_id)), encode_json(state))
+def write_state(staging: Any, org_id: str, state: Mapping[str, Any] | bytes) -> None:
+    """The state (or its encoded bytes), staged (no TTL: a worker down for a day still
+    compares when it is back)."""
+    encoded = state if isinstance(state, bytes) else encode_json(state)
+    staging.set(staged_key(events_state_key(org_id)), encoded)
 
 
 def write_events(
