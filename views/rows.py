@@ -157,7 +157,7 @@ class GatewayRows:
         """The first screen's document (§3.6, `/api/gateways/first`): the rows document's
         head and its first `count` rows, with only the sites and zones they name (indexes
         renumbered), and the whole document's `rows_total` and `ports_total` so the page
-        says what follows. A tenth of a percent of the rows document: the page draws it
+        says what follows. 17 KB against 2.8 MB at 10,000 gateways: the page draws it
         before the big one is even parsed."""
         rows = self.worst_first()
         site_at, ports_at = ROW_COLUMNS.index("site"), ROW_COLUMNS.index("ports_total")
