@@ -85,6 +85,7 @@ def write_snapshot(
         bodies = _gateway_bodies(out, snapshot, traffic.port_volumes(), (table, worst), export)
         write_json_document(payload, head, "gateways", bodies)
     out.served_json(Dataset.GATEWAY_ROWS, table.encoded(head))  # bytes: sent as they are
+    out.served_json(Dataset.GATEWAY_FIRST, table.encoded_first(head))  # the same publish
     out.served_json(Dataset.WORST, worst.document(snapshot.generated_at))
     with out.document(Dataset.INSIGHTS_ALL) as document:
         write_json_object(document, insights_records(snapshot, traffic.volumes))

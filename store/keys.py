@@ -10,6 +10,7 @@ KEY_ORG = "mist:org"
 KEY_SITES = "mist:sites"
 KEY_GATEWAYS = "mist:gateways"
 KEY_GATEWAY_ROWS = "mist:gateways:rows"
+KEY_GATEWAY_FIRST = "mist:gateways:first"  # the rows document's first screen
 KEY_EXPORT_CSV = "mist:export:csv"
 KEY_VPN_PEERS_ALL = "mist:vpn_peers:all"
 KEY_INSIGHTS_ALL = "mist:insights:all"
@@ -67,6 +68,7 @@ class Dataset(enum.Enum):
     SITES = "sites"
     GATEWAYS = "gateways"
     GATEWAY_ROWS = "gateway_rows"
+    GATEWAY_FIRST = "gateway_first"
     EXPORT_CSV = "export_csv"
     VPN_PEERS_ALL = "vpn_peers_all"
     INSIGHTS_ALL = "insights_all"
@@ -92,6 +94,7 @@ DATASET_KEYS: dict[Dataset, str] = {
     Dataset.SITES: KEY_SITES,
     Dataset.GATEWAYS: KEY_GATEWAYS,
     Dataset.GATEWAY_ROWS: KEY_GATEWAY_ROWS,
+    Dataset.GATEWAY_FIRST: KEY_GATEWAY_FIRST,
     Dataset.EXPORT_CSV: KEY_EXPORT_CSV,
     Dataset.VPN_PEERS_ALL: KEY_VPN_PEERS_ALL,
     Dataset.INSIGHTS_ALL: KEY_INSIGHTS_ALL,

@@ -26,7 +26,7 @@ from tests.fixtures.mistsim_server import MistSim
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.web_server import start_web_server
 from tests.fixtures.worker_proc import run_worker_once
-from views.rows import has_problem, port_down
+from views.rows import FIRST_ROWS, has_problem, port_down
 
 ROOT = Path(__file__).resolve().parents[1]
 GZIP = {"Accept-Encoding": "gzip"}
@@ -80,6 +80,7 @@ def test_gateways_from_the_worker_gzipped_with_etag_and_304(filled):
     ("path", "key"),
     [
         ("/api/gateways/rows", keys.KEY_GATEWAY_ROWS),
+        ("/api/gateways/first", keys.KEY_GATEWAY_FIRST),
         ("/api/export.csv", keys.KEY_EXPORT_CSV),
     ],
 )
@@ -103,6 +104,36 @@ def test_rows_and_csv_are_the_bytes_the_worker_stored(filled, path, key):
     assert zipped.headers["ETag"] != plain.headers["ETag"]
     again = server.get(path, headers={**GZIP, "If-None-Match": zipped.headers["ETag"]})
     assert again.status_code == 304 and again.content == b""
+
+
+def test_the_first_screen_is_the_rows_first_rows_of_the_same_publish(filled):
+    """/api/gateways/first: the rows document's head and first rows, with the sites and
+    zones they name, from the same publish (same generated_at) and the rows' totals."""
+    server = filled["server"]
+    rows = server.get("/api/gateways/rows").json()
+    first = server.get("/api/gateways/first").json()
+    assert first["generated_at"] == rows["generated_at"] is not None
+    for field in ("thresholds", "summary", "columns", "csv"):
+        assert first[field] == rows[field], field
+    count = min(FIRST_ROWS, len(rows["rows"]))
+    assert 0 < len(first["rows"]) == count
+    assert first["rows_total"] == len(rows["rows"])
+    at = rows["columns"].index("ports_total")
+    assert first["ports_total"] == sum(row[at] or 0 for row in rows["rows"])
+
+    def resolved(document: dict[str, Any], row: list[Any]) -> list[Any]:
+        """A row with its site (and the site's zone) in place of their indexes."""
+        at = document["columns"].index("site")
+        site = list(document["sites"][row[at]])
+        site[3] = None if site[3] is None else document["zones"][site[3]]
+        return [*row[:at], site, *row[at + 1 :]]
+
+    assert [resolved(first, row) for row in first["rows"]] == [
+        resolved(rows, row) for row in rows["rows"][:count]
+    ]
+    site_at = rows["columns"].index("site")
+    assert len(first["sites"]) == len({row[site_at] for row in first["rows"]})  # no others
+    assert len(first["zones"]) == len({site[3] for site in first["sites"]} - {None})
 
 
 def test_rows_and_each_gateway_agree_with_the_gateways_payload(filled):

@@ -14,6 +14,7 @@ import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,6 +94,60 @@ def test_ten_thousand_gateways_load_small_and_paged_on_a_slow_tablet(browser, bi
         assert page.problems == []
     finally:
         page.context.close()
+
+
+def test_the_first_screen_shows_its_rows_then_all_rows_take_over(browser, big_org):
+    """/api/gateways/first draws the summary and the first rows, with the count line and
+    pages of all 10,000, before the rows document is in; then every row is the page's."""
+    first = big_org.get("/api/gateways/first").json()
+    held: list[Any] = []
+    page = open_page(browser)
+    try:
+        page.route("**/api/gateways/rows*", lambda route: held.append(route))  # held until let go
+        page.goto(big_org.url + "/", wait_until="commit")
+        page.wait_for_function(
+            """() => document.querySelectorAll('tr.gateway-row').length === 50
+                && document.getElementById('sum-gateways-online').textContent !== '–'"""
+        )
+        name_at = first["columns"].index("name")
+        assert gateway_names(page) == [row[name_at] for row in first["rows"]]
+        ports = f"{first['ports_total']:,} WAN ports in all on them"
+        assert page.inner_text("#row-count") == f"10,000 gateways, {ports}"
+        assert page.inner_text("#page-info") == "1–50 of 10,000"
+        assert page.get_attribute("body", "data-loaded") is None and held, "all rows held"
+        for route in held:
+            route.continue_()
+        page.wait_for_selector("body[data-loaded=true]")
+        assert gateway_names(page) == [row[name_at] for row in first["rows"]]  # same publish
+        assert page.inner_text("#row-count") == f"10,000 gateways, {ports}"
+        page.click("#page-next")
+        assert page.inner_text("#page-info").startswith("51–100 of 10,000")
+        assert page.locator("tr.gateway-row").count() == 50
+        assert page.problems == []
+    finally:
+        page.context.close()
+
+
+def test_the_first_screen_gives_way_to_the_usual_error_when_all_rows_fail(browser, big_org):
+    """All rows unreadable after the first screen was drawn: the page's usual error, no
+    leftover first rows or summary."""
+    page = open_page(browser)
+    try:
+        page.route(
+            "**/api/gateways/rows*",
+            lambda route: route.fulfill(status=500, json={"error": "internal error"}),
+        )
+        page.goto(big_org.url + "/")
+        page.wait_for_selector("#table-status:has-text('Could not load gateways')")
+        assert page.locator("tr.gateway-row").count() == 0
+        assert page.locator("#summary").is_hidden()
+        assert page.inner_text("#row-count") == ""
+    finally:
+        page.context.close()
+
+
+def gateway_names(page: Any) -> list[str]:
+    return [str(n) for n in page.locator("tr.gateway-row .gateway-name").all_inner_texts()]
 
 
 @pytest.mark.parametrize(

@@ -101,3 +101,35 @@ def test_encoded_rows_are_ascii_json_of_the_document() -> None:
     bad.add({"id": "g2", "site_id": "s1", "uptime": math.nan})
     with pytest.raises(ValueError):
         bad.encoded(head)
+
+
+def test_the_first_screen_is_the_first_rows_with_only_their_sites_and_zones() -> None:
+    """/api/gateways/first: the rows document's head and first rows (worst first), the sites
+    and zones those name renumbered, the totals of all rows; ASCII as the rows."""
+    sites: list[dict] = [
+        {"id": "s1", "name": "Denver", "timezone": "America/Denver"},
+        {"id": "s2", "name": "Oslo · Norway", "timezone": "Europe/Oslo"},
+        {"id": "s3", "name": "Tokyo", "timezone": "Asia/Tokyo"},
+        {"id": "s4", "name": "No zone", "timezone": None},
+    ]
+    table = GatewayRows(sites)
+    for n, (site, status) in enumerate(
+        [("s1", "connected"), ("s2", "connected"), ("s3", "disconnected"), ("s4", "disconnected")]
+    ):
+        table.add({"id": f"g{n}", "site_id": site, "status": status, "ports_total": n, "ports": []})
+    head = {"generated_at": 1.0, "summary": {"gateways": 4}, "thresholds": {"x": 1}}
+    whole = table.document(head)
+    first = table.first_document(head, count=2)
+    assert [row[0] for row in first["rows"]] == ["g2", "g3"]  # the offline ones: worst first
+    assert [row[0] for row in whole["rows"][:2]] == ["g2", "g3"]
+    assert first["sites"] == [["s3", "Tokyo", None, 0], ["s4", "No zone", None, None]]
+    assert first["zones"] == ["Asia/Tokyo"]
+    assert [row[3] for row in first["rows"]] == [0, 1]
+    assert (first["rows_total"], first["ports_total"]) == (4, 0 + 1 + 2 + 3)
+    for field in ("generated_at", "thresholds", "summary", "columns", "csv"):
+        assert first[field] == whole[field]
+    every = table.first_document(head)  # fewer rows than FIRST_ROWS: all of them
+    assert [row[0] for row in every["rows"]] == [row[0] for row in whole["rows"]]
+    assert [every["sites"][row[3]][0] for row in every["rows"]] == ["s3", "s4", "s1", "s2"]
+    body = table.encoded_first(head)
+    assert body.isascii() and json.loads(body) == table.first_document(head)

@@ -40,6 +40,7 @@ SERVED_ROUTES = {
     "/api/sites": Dataset.SITES,
     "/api/gateways": Dataset.GATEWAYS,
     "/api/gateways/rows": Dataset.GATEWAY_ROWS,
+    "/api/gateways/first": Dataset.GATEWAY_FIRST,  # the rows' first screen, asked first
     "/api/vpn-peers/all": Dataset.VPN_PEERS_ALL,
     "/api/insights/all": Dataset.INSIGHTS_ALL,
     "/api/availability": Dataset.AVAILABILITY,

@@ -5,7 +5,7 @@
 // and the worst circuits view are imported the first time they are used.
 
 import { currentOrg, getGateway, getGatewayRows, getGateways, getOrganization, orgScoped, takeEarly } from './api.js';
-import { setSiteZones, setTimeZone, thresholdsOf } from './format.js';
+import { afterNextFrame, setSiteZones, setTimeZone, thresholdsOf } from './format.js';
 import { Freshness } from './freshness.js';
 import { renderSummary } from './summary.js';
 import { CARD_FILTERS, DEFAULT_SORT, GatewayTable } from './table.js';
@@ -224,8 +224,50 @@ async function loadOrganization() {
   }
 }
 
+/** The page's first load draws the first screen's document (/api/gateways/first, a few KB:
+ *  boot.js asked it first) while all rows are still on their way, then reads those (a long
+ *  parse at 10,000 gateways) after that frame. Its rows are the default view's first ones:
+ *  another view (filters, sort, page, an open gateway) waits for all rows. Returns whether
+ *  it drew. All rows follow and are drawn whatever their `generated_at`: they win. */
+async function drawFirstScreen() {
+  const early = takeEarly('/api/gateways/first');
+  if (!early) return false;
+  const { filter, sort } = table;
+  const plain = !filter.search && !filter.site && !filter.problemsOnly && !filter.card && !table.page
+    && sort.key === DEFAULT_SORT.key && sort.dir === DEFAULT_SORT.dir && !table.expanded.size
+    && table.pageSize <= 50;
+  const response = await early.catch(() => null); // all rows decide: their error is shown
+  if (!plain || !response || response.notModified || !response.data || table.loaded) return false;
+  const first = response.data;
+  const sites = Array.isArray(first.sites) ? first.sites : [];
+  table.siteSle = new SiteSle(sites);
+  setSiteZones(siteZones(first));
+  renderSummary(first.summary);
+  table.setData(first, new Map(sites), new Map(), FIRST_SCREEN);
+  $('table-status').hidden = true;
+  await new Promise((resolve) => afterNextFrame(resolve)); // drawn before the long parse
+  return true;
+}
+
+/** All rows could not be read after the first screen's were drawn: the page's usual error. */
+function undrawFirstScreen() {
+  table.loaded = false;
+  table.gateways = [];
+  $('gateway-rows').replaceChildren();
+  $('row-count').textContent = '';
+  $('page-info').textContent = '';
+  $('summary').hidden = true;
+}
+
 async function loadGateways() {
-  const response = await take('/api/gateways/rows', () => getGatewayRows(state.rowsEtag));
+  const firstDrawn = await drawFirstScreen();
+  let response;
+  try {
+    response = await take('/api/gateways/rows', () => getGatewayRows(state.rowsEtag));
+  } catch (error) {
+    if (firstDrawn && !state.payload) undrawFirstScreen();
+    throw error;
+  }
   if (response.notModified) return;
   state.rowsEtag = response.etag;
   state.payload = response.data;

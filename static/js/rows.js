@@ -74,3 +74,14 @@ export function siteZones(document) {
   }
   return out;
 }
+
+/** Gateways in all, those the filters keep (`rows`) and their WAN ports. `whole`: the first
+ *  screen's document (/api/gateways/first: the first rows of `rows_total`), whose totals the
+ *  count line and pages show, as they will once every row is in, while no filter drops one. */
+export function rowCounts(rows, gateways, whole = null) {
+  if (whole && rows.length === gateways.length) {
+    return { total: whole.rows_total, shown: whole.rows_total, ports: whole.ports_total };
+  }
+  const ports = rows.reduce((sum, gateway) => sum + (gateway.ports_total || 0), 0);
+  return { total: gateways.length, shown: rows.length, ports };
+}

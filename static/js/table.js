@@ -20,7 +20,7 @@ import {
 } from './format.js';
 import { icon } from './icons.js';
 import { sleNode } from './sle.js';
-import { rowsToGateways } from './rows.js';
+import { rowCounts, rowsToGateways } from './rows.js';
 
 let collator = null; // built on the first sort, not at load
 const WAN_TYPES = { broadband: 'Broadband', dsl: 'DSL', lte: 'LTE' };
@@ -121,6 +121,7 @@ export class GatewayTable {
    *  `firstScreen` as render's. Resolves once every row of the page is drawn. */
   setData(document, siteNames, details = new Map(), firstScreen = 0) {
     this.gateways = rowsToGateways(document);
+    this.whole = Number.isInteger(document && document.rows_total) ? document : null; // rowCounts
     this.siteNames = siteNames;
     this.thresholds = thresholdsOf(document);
     this.details = details;
@@ -278,18 +279,17 @@ export class GatewayTable {
       fragment.append(el('tr', { class: 'placeholder-row' }, el('td', { colspan: this.shownColumns(), text: message })));
     }
     this.tbody.replaceChildren(fragment);
-    const total = this.gateways.length;
-    const ports = rows.reduce((sum, gateway) => sum + (gateway.ports_total || 0), 0);
+    const { total, shown, ports } = rowCounts(rows, this.gateways, this.whole);
     const onThem = `${formatNumber(ports)} WAN ports in all on them`;
     this.countEl.textContent =
-      rows.length === total
+      shown === total
         ? `${formatNumber(total)} gateways, ${onThem}`
-        : `${formatNumber(rows.length)} of ${formatNumber(total)} gateways, ${onThem}`;
-    this.pageInfo.textContent = rows.length
-      ? `${formatNumber(start + 1)}–${formatNumber(start + slice.length)} of ${formatNumber(rows.length)}`
+        : `${formatNumber(shown)} of ${formatNumber(total)} gateways, ${onThem}`;
+    this.pageInfo.textContent = shown
+      ? `${formatNumber(start + 1)}–${formatNumber(start + slice.length)} of ${formatNumber(shown)}`
       : '0 of 0';
-    this.prev.disabled = this.page === 0 || !rows.length;
-    this.next.disabled = this.page >= pages - 1 || !rows.length;
+    this.prev.disabled = this.page === 0 || !shown;
+    this.next.disabled = this.page >= Math.ceil(shown / this.pageSize) - 1 || !shown;
     if (now.length === slice.length) return Promise.resolve();
     const drawing = this.drawing;
     return new Promise((resolve) => afterNextFrame(() => {
