@@ -122,7 +122,7 @@ class AvailabilityStep:
         out.with_switch(lambda switch: switch_sla(switch, prepared.org_id))
         write_documents(out, found, accumulator)
         if metrics is not None:
-            metrics.write(availability_families(list(metric_ports(found, accumulator))))
+            metrics.write(availability_families(lambda: metric_ports(found, accumulator)))
         return port_figures(found, accumulator), len(accumulator.circuits), len(closed)
 
 

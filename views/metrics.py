@@ -10,7 +10,7 @@ a counter's TYPE line and OpenMetrics' closing `# EOF` differ (store/exposition.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,14 +259,14 @@ PortFigures = tuple[str, Mapping[str, float | None], int]
 flaps since first seen (sla/documents builds them)."""
 
 
-def availability_families(ports: Sequence[PortFigures]) -> Iterator[Rendered]:
-    """Availability per WAN port over 24h and 7d, and its flap counter (issue 13). Each
-    family leaves in pieces of FAMILY_PIECE ports, the first with the family's HELP and
-    TYPE, the others with no header (_Continued): at 10,000 gateways a family's ~20 MB of
-    lines are never held at once, as lines, text and bytes (the worker's peak)."""
+def availability_families(ports: Callable[[], Iterable[PortFigures]]) -> Iterator[Rendered]:
+    """Availability per WAN port over 24h and 7d, and its flap counter (issue 13), from
+    `ports()`, called once per family. Each family leaves in pieces of FAMILY_PIECE ports,
+    the first with the family's HELP and TYPE, the others with no header (_Continued): at
+    10,000 gateways neither a family's ~20 MB of lines nor the ports' 40,000 label strings
+    are ever held at once (the worker's peak)."""
     seen: dict[int, tuple[Mapping[str, Any], list[tuple[str, str | None]]]] = {}
-    for start in range(0, max(1, len(ports)), FAMILY_PIECE):
-        piece = ports[start : start + FAMILY_PIECE]
+    for start, piece in enumerate(_pieces(ports())):
         kind = PORT_AVAILABILITY if start == 0 else _Continued(PORT_AVAILABILITY)
         yield family(
             kind,
@@ -276,10 +276,22 @@ def availability_families(ports: Sequence[PortFigures]) -> Iterator[Rendered]:
                 for window, value in _window_values(ratios, seen)
             ),
         )
-    for start in range(0, max(1, len(ports)), FAMILY_PIECE):
-        piece = ports[start : start + FAMILY_PIECE]
+    for start, piece in enumerate(_pieces(ports())):
         kind = PORT_FLAPS if start == 0 else _Continued(PORT_FLAPS)
         yield family(kind, ((labels, str(flaps)) for labels, _, flaps in piece))
+
+
+def _pieces(ports: Iterable[PortFigures]) -> Iterator[list[PortFigures]]:
+    """FAMILY_PIECE ports at a time; one empty piece when there is none (the header)."""
+    piece: list[PortFigures] = []
+    sent = False
+    for port in ports:
+        piece.append(port)
+        if len(piece) == FAMILY_PIECE:
+            yield piece
+            piece, sent = [], True
+    if piece or not sent:
+        yield piece
 
 
 FAMILY_PIECE = 2000  # ports rendered at a time
