@@ -253,16 +253,11 @@ class Publisher:
         self.staging.set(peer_paths_key(gateway_id), body, ex=self.ttl)
         self.written += 1
 
-    def detail(self, key: str, gateway_id: str, body: bytes) -> None:
-        """One gateway's field of another per-gateway hash (availability), switched live
-        with the snapshot like the gateway's own."""
-        self._field(key, gateway_id, body)
-        self.written += 1
-
     def details(self, key: str, bodies: Mapping[str, bytes]) -> None:
-        """Several gateways' fields of another per-gateway hash at once, as `detail` writes
-        them one by one: one HSET into the staged hash and one into its last-good copy (at
-        10,000 gateways, 20,000 commands were most of what writing them cost)."""
+        """Several gateways' fields of another per-gateway hash (availability) at once,
+        switched live with the snapshot like the gateway's own: one HSET into the staged hash
+        and one into its last-good copy (at 10,000 gateways, one field a command was 20,000
+        commands, most of what writing them cost)."""
         if not bodies:
             return
         staged, staged_last_good = self._hash_names(key)
