@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     command = f"python -m bench{' --quick' if args.quick else ''}"
+    command += f" --sizes {args.sizes}" if args.sizes else ""
     if args.only == "capabilities":
         with tempfile.TemporaryDirectory(prefix="mcs-bench-") as tmp:
             found = run_capabilities(
