@@ -368,12 +368,17 @@ def _figure_cells(row: Mapping[str, Any]) -> str:
     if found is None or found[0] is not row["availability"]:
         if len(_FIGURE_TEXT) >= _FIGURE_TEXT_MAX:
             _FIGURE_TEXT.clear()  # bounded: each entry holds its list (an id never reused)
-        text = ",".join("" if v is None else str(v) for v in (row[n][i] for n, i in _CSV_FIGURES))
-        found = _FIGURE_TEXT[key] = (row["availability"], text)
+        found = _FIGURE_TEXT[key] = (row["availability"], figure_cells_text(row))
     return found[1]
 
 
 _FIGURE_TEXT: dict[int, tuple[Any, str]] = {}
+
+
+def figure_cells_text(figures: Mapping[str, Any]) -> str:
+    """The 15 figure cells of a row's (or a record's) figures, joined: numbers, never quoted,
+    an empty cell for a figure not known."""
+    return ",".join("" if v is None else str(v) for v in (figures[n][i] for n, i in _CSV_FIGURES))
 
 
 _FIGURE_TEXT_MAX = 8192

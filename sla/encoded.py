@@ -16,13 +16,13 @@ from typing import Any
 from sla.accumulator import FLAPS_EVER, HOUR_AT, SLOT, Accumulator
 from sla.circuits import Catalogue
 from sla.documents import (
-    _CSV_FIGURES,
     _figures,
     _grouped,
     _part,
     _row_cells,
     _text_cell,
     availability_csv_text,
+    figure_cells_text,
 )
 from store.codec import encode_json
 
@@ -99,8 +99,7 @@ def _made_tails(sums: Sequence[int] | None) -> Tails:
     counters = tuple(sums[HOUR_AT - FLAPS_EVER :]) if sums is not None else _NO_COUNTERS
     figures = _figures(counters)
     row_end = encode_json(figures).decode()[1:]
-    cells = ",".join("" if v is None else str(v) for v in (figures[n][i] for n, i in _CSV_FIGURES))
-    return figures, f"{flaps},{row_end}", f"{cells},{flaps}\r\n"
+    return figures, f"{flaps},{row_end}", f"{figure_cells_text(figures)},{flaps}\r\n"
 
 
 _TAILS: dict[bytes | tuple[int, ...] | None, Tails] = {}
