@@ -90,21 +90,27 @@ class Transaction(CoreCommands):
         self._waiting_bytes += sum(len(a) if isinstance(a, bytes | str) else 8 for a in args)
         self.commands += 1
         if self._waiting_bytes >= self._batch_bytes:
-            self._send()
+            self._send(one_in_flight=True)
         return None
 
-    def _send(self) -> None:
-        """Send what waits and read the QUEUED replies, so neither side piles them up."""
+    def _send(self, *, one_in_flight: bool = False) -> None:
+        """Send what waits, then read the replies owed, so neither side piles them up. With
+        `one_in_flight` the batch just sent stays unanswered: Redis applies it while the
+        next one is packed here (its few small replies wait in the socket), instead of this
+        process waiting for every batch in turn."""
         connection = self._connection
+        sent = 0
         if self._waiting:
             # No health-check PING inside MULTI: Redis would queue it and answer QUEUED.
             connection.send_packed_command(
                 connection.pack_commands(self._waiting), check_health=False
             )
-            self._unanswered += len(self._waiting)
+            sent = len(self._waiting)
+            self._unanswered += sent
             self._waiting = []
             self._waiting_bytes = 0
-        while self._unanswered:
+        owed = self._unanswered - sent if one_in_flight else self._unanswered
+        for _ in range(owed):
             self._unanswered -= 1
             try:
                 connection.read_response()

@@ -42,7 +42,7 @@ from store.reads import (
     scan_keys,
 )
 from store.status import read_status, write_heartbeat, write_status
-from store.transaction import Transaction
+from store.transaction import Batches, Transaction
 from tests.fixtures.store_data import GATEWAY_ID, documents, publish_version
 
 
@@ -269,6 +269,24 @@ def test_a_command_redis_refuses_aborts_the_whole_transaction(client, redis_serv
         with pytest.raises(redis.ResponseError, match="wrong number of arguments"):
             transaction.execute()
     assert redis_server.client().exists("mist:test:a", "mist:test:c") == 0
+
+
+def test_staging_batches_apply_in_order_with_one_batch_in_flight(client, redis_server):
+    """Batches leaves each batch unanswered while the next is packed: every write still
+    lands in order, a refused command is raised at execute() (after the rest applied),
+    and the connection goes back to the pool with no reply left unread."""
+    reader = redis_server.client()
+    with Batches(client, batch_bytes=64) as batches:
+        for n in range(300):
+            batches.rpush("mist:test:order", str(n))
+            if n == 150:
+                batches.execute_command("SET", "mist:test:bad")  # wrong number of arguments
+        with pytest.raises(redis.ResponseError, match="wrong number of arguments"):
+            batches.execute()
+    assert reader.lrange("mist:test:order", 0, -1) == [str(n).encode() for n in range(300)]
+    for _ in range(3):  # every pooled connection answers its own command, not a stale reply
+        assert client.set("mist:test:after", b"1") and client.get("mist:test:after") == b"1"
+        assert client.llen("mist:test:order") == 300
 
 
 def test_lock_is_exclusive_renewable_and_released_only_by_its_owner(client):
