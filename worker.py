@@ -40,7 +40,13 @@ from refresh.lease import Lease
 from refresh.memory import tune_malloc
 from refresh.orgs import MultiOrgRefresh
 from refresh.pipeline import Parts, Pipeline, RefreshAborted
-from refresh.process import healthcheck, heartbeat_loop, install_signals, start_backoff
+from refresh.process import (
+    healthcheck,
+    heartbeat_loop,
+    install_signals,
+    lower_priority,
+    start_backoff,
+)
 from refresh.status import Redactor, RefreshStatus, record_stream, show_status
 from settings import (
     WorkerSettings,
@@ -430,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_or_exit(lambda: load_rules(settings.alerts.rules_file, len(settings.alerts.urls)))
     configure_logging(settings.log_level)
     tune_malloc()
+    lower_priority()
     worker = Worker(settings, lease_seconds=args.lease_seconds)
     for handler in logging.getLogger().handlers:
         handler.addFilter(worker.redactor)

@@ -1,9 +1,11 @@
-"""The worker process around its refreshes: heartbeat, signals, start-up backoff and the
-container health check (kept apart from worker.py, which runs the refreshes)."""
+"""The worker process around its refreshes: heartbeat, signals, start-up backoff, CPU
+priority and the container health check (kept apart from worker.py, which runs the
+refreshes)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -21,6 +23,26 @@ from store.status import read_heartbeat
 log = logging.getLogger("worker")
 
 START_BACKOFF_MAX = 60.0  # seconds between start-up tries while Mist cannot be reached
+WORKER_NICENESS = 10  # the worker's CPU priority (0 normal, 19 lowest): behind the web's
+
+
+def lower_priority() -> int:
+    """Raise this process's niceness to WORKER_NICENESS (never lower it: a worker started
+    under `nice -n 15` stays there); returns the niceness it runs at.
+
+    A refresh is batch work (minutes of CPU at tens of thousands of gateways); the web
+    answers people. Where both share cores (one machine, one cgroup, the bench) the kernel
+    then gives a woken web thread the core first and the refresh takes what is left: on an
+    idle machine it runs just as fast. Containers with cgroups of their own get the same
+    from the compose file's `cpu_shares` and the Kubernetes CPU requests."""
+    try:
+        current = os.nice(0)
+        if current < WORKER_NICENESS:
+            current = os.nice(WORKER_NICENESS - current)
+    except OSError as error:  # a platform or sandbox without it: run as started
+        log.warning("could not lower the worker's CPU priority: %s", error)
+        return os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
+    return current
 
 
 def heartbeat_loop(lease: Lease, stop: threading.Event) -> None:

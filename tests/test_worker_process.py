@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -260,10 +261,32 @@ def test_sigterm_stops_after_the_current_phase_and_releases_the_lease(
     wait_until(
         lambda: client.get("mist:metadata:worker_status") == b"running", 30, "a running refresh"
     )
+    assert niceness(process.process.pid) == max(10, os.nice(0))  # behind the web for CPU
     process.signal(signal.SIGTERM)
     assert process.wait(30) == 0, process.output()
     assert client.get("mist:lock:worker") is None
     assert "Traceback" not in process.output()
+
+
+def niceness(pid: int) -> int:
+    """A running process's niceness, as the kernel schedules it (/proc/PID/stat field 19)."""
+    stat = (Path("/proc") / str(pid) / "stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
+def test_a_worker_started_nicer_than_10_stays_as_nice():
+    """lower_priority raises the niceness to 10, never lowers one an operator chose."""
+    script = (
+        "import os; from refresh.process import lower_priority; print(lower_priority(), os.nice(0))"
+    )
+    for added in (0, 15):  # on top of the niceness this test runs at
+        started = min(19, os.nice(0) + added)
+        result = subprocess.run(
+            ["nice", "-n", str(added), sys.executable, "-c", script],
+            cwd=ROOT, capture_output=True, text=True, timeout=30, check=True,
+        )  # fmt: skip
+        expected = str(max(10, started))
+        assert result.stdout.split() == [expected, expected], result.stderr
 
 
 def mid_fetch(client) -> bool:
