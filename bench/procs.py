@@ -25,6 +25,9 @@ from tests.fixtures.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+MIST_ELSEWHERE = ["nice", "-n", "10"]
+"""mistsim stands in for Mist's cloud, which never shares the product's cores: it runs at the
+worker's niceness, behind Redis and the web, as the worker itself does."""
 
 __all__ = [
     "ROOT",
@@ -95,6 +98,7 @@ class Mistsim:
         self.workdir.mkdir(parents=True, exist_ok=True)
         ca_file = self.workdir / "mistsim-ca.pem"
         argv = [
+            *MIST_ELSEWHERE,
             PYTHON,
             "-m",
             "mistsim",
