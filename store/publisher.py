@@ -25,7 +25,7 @@ from typing import Any
 import redis
 from redis.exceptions import WatchError
 
-from store.codec import encode_json
+from store.codec import encode_json, etag_hash, gzip_stream, quoted_etag
 from store.histories import HistoryWrite, queue_history_write, write_bytes
 from store.keys import (
     DEFAULT_KEYSPACE,
@@ -45,7 +45,6 @@ from store.keys import (
 from store.pieces import PIECE_BYTES, Manifest, PieceWriter, drop_pieces, manifests
 from store.status import queue_status
 from store.transaction import Batches, Transaction
-from store.twin import Twin
 
 HISTORY_CHUNK = 500  # ports per history transaction: each port's keys change together
 HISTORY_CHUNK_BYTES = 256 << 10  # … or fewer: about this much history per EXEC (a few ms)
@@ -57,7 +56,7 @@ class ServedDocument:
     """A served document written a piece at a time into staging.
 
     Its bytes leave as they come (at most a piece a command, DATA.md §2), its gzip twin is
-    compressed and its ETag hashed as they pass (store.twin, on a thread of its own): after the switch Redis holds exactly what
+    compressed and its ETag hashed as they pass: after the switch Redis holds exactly what
     Publisher.served stores for the whole body, and this process never held the body. A
     document bigger than a piece is stored in pieces behind a manifest (store.pieces), its
     twin alike. Open it with Publisher.document; close() (the `with` block) finishes it.
@@ -79,7 +78,8 @@ class ServedDocument:
         self._chunk = max(1, min(piece_bytes, COMPRESS_CHUNK))
         self._pending: list[bytes] = []
         self._pending_bytes = 0
-        self._squeezed: Twin | None = Twin(gzip_level)  # gzip and ETag on their own thread
+        self._hash = etag_hash()
+        self._gzip = gzip_stream(gzip_level)
         self.size = 0
 
     def __enter__(self) -> ServedDocument:
@@ -92,6 +92,7 @@ class ServedDocument:
     def write(self, data: bytes) -> int:
         self._pending.append(data)
         self._pending_bytes += len(data)
+        self._hash.update(data)
         if self._pending_bytes >= self._chunk:
             self._send_chunk()
         return len(data)
@@ -103,23 +104,19 @@ class ServedDocument:
         self.size += len(chunk)
         if self._plain is not None:
             self._plain.write(chunk)
-        assert self._squeezed is not None, "write after close"
-        for squeezed in self._squeezed.add(chunk):
-            self._twin.write(squeezed)
+        self._twin.write(self._gzip.compress(chunk))
 
     def close(self) -> None:
         """Send the rest and the end of the gzip twin; the ETag joins the others."""
-        if self._squeezed is None:
+        if self._gzip is None:
             return
         self._send_chunk()
-        rest, etag = self._squeezed.finish()
-        self._squeezed = None
-        for squeezed in rest:
-            self._twin.write(squeezed)
+        self._twin.write(self._gzip.flush())
+        self._gzip = None
         if self._plain is not None:
             self._publisher.finish(self._plain)
         self._publisher.finish(self._twin)
-        self._publisher.add_etag(self._dataset, etag)
+        self._publisher.add_etag(self._dataset, quoted_etag(self._hash))
 
 
 class Publisher:
