@@ -248,6 +248,8 @@ def readers_section(figures: list[PublishFigures]) -> Any:
         "Each endpoint polled from its own process (gzip accepted) while `worker.py --once` "
         "publishes twice into the same Redis (AOF and `save 300 1`, lazyfree on, as shipped); "
         "the polls of the 2 s before the first publish warm the web up and are not counted. "
+        "The worker runs at nice 10 as shipped, mistsim (Mist's cloud, elsewhere in "
+        "production) at nice 10 too, the web and Redis at 0. "
         "The longest command is Redis's own `LATENCY LATEST` (`latency-monitor-threshold 1`), "
         "named by `SLOWLOG`. The switch is a few dozen O(1) commands and documents past 1 MB "
         "are written in 1 MB pieces (DATA.md §2), so no command grows with a document; what "
