@@ -26,9 +26,9 @@ START_BACKOFF_MAX = 60.0  # seconds between start-up tries while Mist cannot be 
 WORKER_NICENESS = 10  # the worker's CPU priority (0 normal, 19 lowest): behind the web's
 
 
-def lower_priority() -> int:
+def lower_priority() -> None:
     """Raise this process's niceness to WORKER_NICENESS (never lower it: a worker started
-    under `nice -n 15` stays there); returns the niceness it runs at.
+    under `nice -n 15` stays there).
 
     A refresh is batch work (minutes of CPU at tens of thousands of gateways); the web
     answers people. Where both share cores (one machine, one cgroup, the bench) the kernel
@@ -38,11 +38,9 @@ def lower_priority() -> int:
     try:
         current = os.nice(0)
         if current < WORKER_NICENESS:
-            current = os.nice(WORKER_NICENESS - current)
+            os.nice(WORKER_NICENESS - current)
     except OSError as error:  # a platform or sandbox without it: run as started
         log.warning("could not lower the worker's CPU priority: %s", error)
-        return os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
-    return current
 
 
 def heartbeat_loop(lease: Lease, stop: threading.Event) -> None:
