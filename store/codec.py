@@ -131,6 +131,12 @@ def gzip_stream(level: int = 6) -> Any:
     return zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a gzip header with mtime 0
 
 
+def gzip_member(body: bytes, level: int) -> bytes:
+    """`body` as one whole gzip member (mtime 0, as gzip_stream's), to follow others."""
+    stream = gzip_stream(level)
+    return stream.compress(body) + stream.flush()
+
+
 def etag_hash() -> Any:
     """The hash behind an ETag, fed a piece at a time (etag_of for whole bodies)."""
     return hashlib.blake2b(digest_size=8)

@@ -60,6 +60,10 @@ class ServedDocument:
     Publisher.served stores for the whole body, and this process never held the body. A
     document bigger than a piece is stored in pieces behind a manifest (store.pieces), its
     twin alike. Open it with Publisher.document; close() (the `with` block) finishes it.
+
+    A GZIP_ONLY document (the exposition) is its twin alone: its ETag hashes the gzip bytes
+    it stores (a sixth of the text to hash), and it may take whole gzip members made once
+    for several documents (write_member): every gzip reader reads the members as one stream.
     """
 
     def __init__(
@@ -79,8 +83,10 @@ class ServedDocument:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._hash = etag_hash()
+        self._level = gzip_level
         self._gzip = gzip_stream(gzip_level)
-        self.size = 0
+        self._member_open = False  # bytes went into the current gzip member
+        self._closed = False
 
     def __enter__(self) -> ServedDocument:
         return self
@@ -90,29 +96,56 @@ class ServedDocument:
             self.close()
 
     def write(self, data: bytes) -> int:
+        if not data:  # nothing to send: no gzip member opened for it
+            return 0
         self._pending.append(data)
         self._pending_bytes += len(data)
-        self._hash.update(data)
+        if self._plain is not None:
+            self._hash.update(data)
         if self._pending_bytes >= self._chunk:
             self._send_chunk()
         return len(data)
 
+    def write_member(self, member: bytes) -> None:
+        """A whole gzip member (GZIP_ONLY documents only: a plain copy would need the text)
+        after what was written so far, which ends a member of its own first."""
+        if self._plain is not None:
+            raise ValueError("gzip members go only into a document stored as gzip alone")
+        self._end_member()
+        self._stored(member)
+
     def _send_chunk(self) -> None:
+        if not self._pending:
+            return
         chunk = b"".join(self._pending)
         self._pending = []
         self._pending_bytes = 0
-        self.size += len(chunk)
         if self._plain is not None:
             self._plain.write(chunk)
-        self._twin.write(self._gzip.compress(chunk))
+        self._stored(self._gzip.compress(chunk))
+        self._member_open = True
+
+    def _end_member(self) -> None:
+        """The open gzip member sent and finished; the next bytes open a new one."""
+        self._send_chunk()
+        if self._member_open:
+            self._stored(self._gzip.flush())
+            self._gzip = gzip_stream(self._level)
+            self._member_open = False
+
+    def _stored(self, zipped: bytes) -> None:
+        self._twin.write(zipped)
+        if self._plain is None:  # GZIP_ONLY: the ETag is of the bytes stored
+            self._hash.update(zipped)
 
     def close(self) -> None:
         """Send the rest and the end of the gzip twin; the ETag joins the others."""
-        if self._gzip is None:
+        if self._closed:
             return
+        self._closed = True
         self._send_chunk()
-        self._twin.write(self._gzip.flush())
-        self._gzip = None
+        if self._member_open or not self._twin.size:  # an empty document: one empty member
+            self._stored(self._gzip.flush())
         if self._plain is not None:
             self._publisher.finish(self._plain)
         self._publisher.finish(self._twin)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from store.codec import encode_json, etag_of
+from store.codec import encode_json, etag_of, gzip_member
 from store.histories import HistoryWrite
 from store.history_codec import RECORD
 from store.keys import (
@@ -293,14 +293,45 @@ def test_the_exposition_is_stored_as_gzip_alone_and_an_older_workers_plain_bytes
     assert not leftovers & set(scan_keys(client)), "the older plain pieces are freed"
     served = read_served(client, Dataset.METRICS, gzip_ok=True)
     assert served is not None and served.gzipped and gzip.decompress(served.body) == body
-    assert served.etag == etag_of(body)
+    assert served.etag == etag_of(served.body), "the ETag of the bytes stored: the gzip"
 
     assert client.get(KEY_METRICS) is None
 
 
-def test_batched_details_store_every_field_in_the_hash_and_its_last_good_copy(client_of_redis):
-    """Publisher.details (several gateways to an HSET): the live hash and its last-good copy
-    alike, a leftover of a dead worker dropped, a key counted per gateway."""
+def test_gzip_members_made_once_go_into_both_formats_and_read_as_one_stream(client_of_redis):
+    """/metrics' two formats take the same samples' gzip member (compressed once) between
+    headers of their own: each reads back, members and all, as its whole text, and each
+    ETag follows its own stored bytes."""
+    client = client_of_redis
+    samples = _document(3, size=40_000)
+    member = gzip_member(samples, 1)
+    with Publisher(client, interval=60, now=time.time(), piece_bytes=1000) as out:
+        for dataset, header in (
+            (Dataset.METRICS, b"# text\n"),
+            (Dataset.METRICS_OPENMETRICS, b"# om\n"),
+        ):
+            with out.document(dataset, gzip_level=1) as document:
+                document.write(header)
+                document.write_member(member)
+                document.write_member(member)
+                document.write(b"# EOF\n")
+        with pytest.raises(ValueError), out.document(Dataset.ORG) as plain:
+            plain.write_member(member)  # a plain copy would need the text
+        out.commit()
+    text = read_served(client, Dataset.METRICS, gzip_ok=True)
+    openmetrics = read_served(client, Dataset.METRICS_OPENMETRICS, gzip_ok=True)
+    assert text is not None and openmetrics is not None
+    assert gzip.decompress(text.body) == b"# text\n" + samples + samples + b"# EOF\n"
+    assert gzip.decompress(openmetrics.body) == b"# om\n" + samples + samples + b"# EOF\n"
+    assert text.body.count(member) == openmetrics.body.count(member) == 2
+    assert text.etag == etag_of(text.body) != openmetrics.etag == etag_of(openmetrics.body)
+    inflated = read_served(client, Dataset.METRICS, gzip_ok=False)
+    assert inflated is not None and inflated.body == gzip.decompress(text.body)
+
+
+def test_batched_details_store_every_field_in_the_hash_kept_as_its_last_good(client_of_redis):
+    """Publisher.details (several gateways to an HSET): every field in the one hash, kept
+    for the last-good TTL, a leftover of a dead worker dropped, a key counted per gateway."""
     client = client_of_redis
     key = DEFAULT_KEYSPACE.availability_details
     bodies = {gateway_id: b'{"g":"%s"}' % gateway_id.encode() for gateway_id in GATEWAYS}
