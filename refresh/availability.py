@@ -122,7 +122,9 @@ class AvailabilityStep:
         out.with_switch(lambda switch: switch_sla(switch, prepared.org_id))
         write_documents(out, found, accumulator)
         if metrics is not None:
-            metrics.write(availability_families(lambda: metric_ports(found, accumulator)))
+            heads: dict[str, str] = {}  # each gateway's labels, for both passes (~1 MB)
+            ports = functools.partial(metric_ports, found, accumulator, heads)
+            metrics.write(availability_families(ports))
         return port_figures(found, accumulator), len(accumulator.circuits), len(closed)
 
 
@@ -181,10 +183,13 @@ rewritten every refresh, where level 6 cost seconds; level 1 is several times fa
 their repetitive text for a somewhat larger twin (what a browser inflates is the same)."""
 
 
-def metric_ports(found: Catalogue, acc: Accumulator) -> Iterator[PortFigures]:
-    """Each WAN port's labels (as mist_wan_port_up's), ratios over 24h and 7d, flaps."""
+def metric_ports(
+    found: Catalogue, acc: Accumulator, heads: dict[str, str] | None = None
+) -> Iterator[PortFigures]:
+    """Each WAN port's labels (as mist_wan_port_up's), ratios over 24h and 7d, flaps;
+    `heads` keeps each gateway's labels from one pass over the ports to the next."""
     org = found.org.get("name")
-    heads: dict[str, str] = {}
+    heads = {} if heads is None else heads
     for key, info in found.ports.items():
         record = acc.circuits.get(key)
         head = heads.get(info.gateway_id)

@@ -10,9 +10,9 @@ Nothing is freed inside the switch: it renames the old generation to retired nam
 RENAME onto an existing key would free the old value in place unless Redis runs with
 `lazyfree-lazy-server-del`), and each retired key is UNLINKed after it, one command each
 (a big hash is freed in Redis's background thread; a string, one allocation, at once).
-Leftovers are UNLINKed, and the per-gateway hashes' last-good copies are written field by
-field like the hashes themselves (a COPY of a 10,000-field hash held Redis for hundreds of
-milliseconds).
+Leftovers are UNLINKed. A per-gateway hash is its own last-good copy, kept as long (a
+COPY of a 10,000-field hash held Redis for hundreds of milliseconds; writing a second copy
+field by field doubled what the hashes cost).
 """
 
 from __future__ import annotations
@@ -258,21 +258,20 @@ class Publisher:
         self.written += 2  # the body and its gzip twin
 
     def _field(self, key: str, gateway_id: str, body: bytes) -> None:
-        """One field of a per-gateway hash, in the staged hash and its staged last-good copy
-        (written alike, never COPYed: a COPY of a big hash is one long command)."""
-        staged, staged_last_good = self._hash_names(key)
-        self.staging.hset(staged, gateway_id, body)
-        self.staging.hset(staged_last_good, gateway_id, body)
+        """One field of a per-gateway hash, into its staged hash."""
+        self.staging.hset(self._staged_hash(key), gateway_id, body)
 
-    def _hash_names(self, key: str) -> tuple[str, str]:
-        """The staged names of a per-gateway hash and its last-good copy; the first time this
-        refresh, their leftovers UNLINKed (a dead worker's must not join this refresh)."""
-        staged, staged_last_good = staged_key(key), staged_key(last_good_key(key))
+    def _staged_hash(self, key: str) -> str:
+        """The staged name of a per-gateway hash, its own last-good copy (DATA.md §2.1);
+        the first time this refresh, leftovers UNLINKed (a dead worker's must not join this
+        refresh) and an older worker's separate copy dropped after the switch."""
+        staged = staged_key(key)
         if key not in self._hashes:
             self._hashes.add(key)
-            self.staging.unlink(staged, staged_last_good)  # freed in the background
-            self._live.append(key)
-        return staged, staged_last_good
+            self.staging.unlink(staged, staged_key(last_good_key(key)))  # in the background
+            self._switched.append(key)
+            self._dropped.append(last_good_key(key))
+        return staged
 
     def gateway(self, gateway_id: str, body: bytes) -> None:
         """One gateway's JSON with its WAN ports (`/api/gateway/<id>`)."""
@@ -289,14 +288,12 @@ class Publisher:
     def details(self, key: str, bodies: Mapping[str, bytes]) -> None:
         """Several gateways' fields of another per-gateway hash (availability) at once,
         switched live with the snapshot like the gateway's own: one HSET into the staged hash
-        and one into its last-good copy (at 10,000 gateways, one field a command was 20,000
-        commands, most of what writing them cost)."""
+        (at 10,000 gateways, one field a command was 10,000 commands, most of what writing
+        them cost)."""
         if not bodies:
             return
-        staged, staged_last_good = self._hash_names(key)
         items = [part for pair in bodies.items() for part in pair]  # field, body, field…
-        self.staging.hset(staged, items=items)
-        self.staging.hset(staged_last_good, items=items)
+        self.staging.hset(self._staged_hash(key), items=items)
         self.written += len(bodies)
 
     def nested(self, keyspace: Keyspace) -> Publisher:
@@ -385,11 +382,10 @@ class Publisher:
     def _prepare(self) -> None:
         """Queue what the switch needs staged: TTLs, small values' last-good copies (Redis
         COPYs at most a piece), the pieces' TTL."""
-        for key in self._hashes:  # their last-good copy is already staged, field by field
-            self.staging.expire(staged_key(key), self.ttl)
-            self.staging.expire(staged_key(last_good_key(key)), self.ttl)
+        for key in self._hashes:  # each its own last-good copy: kept as long
+            self.staging.expire(staged_key(key), LAST_GOOD_TTL)
         for key in self._live:
-            if key not in self._hashes and key not in self._pieced:
+            if key not in self._pieced:
                 target = staged_key(last_good_key(key))
                 self.staging.unlink(target)  # a leftover: not freed inside COPY … REPLACE
                 self.staging.copy(staged_key(key), target)

@@ -173,8 +173,9 @@ def read_etag(
 
 
 def _hash_field(client: redis.Redis, key: str, field: str) -> bytes | None:
-    """A field of a live hash; of its last-good copy only when the live hash is gone (a
-    gateway missing from the live data is gone, not last known)."""
+    """A field of a per-gateway hash, its own last-good copy (DATA.md §2.1: a gateway
+    missing from it is gone, not last known); an older worker's separate copy only when
+    the hash itself is gone."""
     body = client.hget(key, field)
     if body is None and not client.exists(key):
         body = client.hget(last_good_key(key), field)

@@ -179,8 +179,8 @@ def switch_sla(switch: Any, org_id: str) -> None:
 def read_gateway_availability(
     client: redis.Redis, gateway_id: str, keyspace: Keyspace = DEFAULT_KEYSPACE
 ) -> bytes | None:
-    """One gateway's availability JSON as the worker stored it (its last-good copy only
-    when the live hash is gone, as store.reads does for the gateway itself)."""
+    """One gateway's availability JSON as the worker stored it (the hash is its own
+    last-good copy; an older worker's separate one as store.reads reads the gateway's)."""
     key = keyspace.availability_details
     body = client.hget(key, gateway_id)
     if body is None and not client.exists(key):
