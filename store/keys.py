@@ -83,11 +83,19 @@ class Dataset(enum.Enum):
     ORGS_CSV = "orgs_csv"
 
 
-GZIP_ONLY: frozenset[Dataset] = frozenset({Dataset.METRICS, Dataset.METRICS_OPENMETRICS})
+GZIP_ONLY: frozenset[Dataset] = frozenset(
+    {
+        Dataset.METRICS,
+        Dataset.METRICS_OPENMETRICS,
+        Dataset.AVAILABILITY,
+        Dataset.AVAILABILITY_CSV,
+    }
+)
 """Datasets stored only as their gzip twin (DATA.md §2). As plain text the exposition, in two
-formats, was 40 % of Redis at 10,000 gateways (326 of 790 MB): memory every fork of Redis
-copies the page tables of and every publish rewrites into the AOF. Scrapers ask for gzip; the
-web inflates it as it sends for a client that does not (web/metrics.py)."""
+formats, was 40 % of Redis at 10,000 gateways (326 of 790 MB), the availability JSON and CSV
+another 43 MB (their twins: 1.5 MB): memory every fork of Redis copies the page tables of and
+every publish rewrites into the AOF. Scrapers and browsers ask for gzip; the web inflates the
+twin as it sends it to a client that does not (web/metrics.py, web/served.py)."""
 
 DATASET_KEYS: dict[Dataset, str] = {
     Dataset.ORG: KEY_ORG,

@@ -11,6 +11,8 @@ import json
 import threading
 from typing import Any
 
+import redis
+
 from model.events import derive_events
 from refresh.availability import AvailabilityStep
 from sla.accumulator import DAY
@@ -107,6 +109,10 @@ def test_served_like_every_document_gzip_etag_and_503_before_the_first(redis_ser
         assert gzip.decompress(zipped.data) == plain.data
         again = web.get(route, headers={"If-None-Match": plain.headers["ETag"]})
         assert again.status_code == 304 and again.data == b""
+    store = redis.Redis.from_url(redis_server.url)
+    assert not store.exists("mist:availability", "mist:availability:csv"), "gzip alone"
+    assert store.exists("mist:availability:gz", "mist:availability:csv:gz") == 2
+    assert "Content-Encoding" not in web.get("/api/availability").headers, "inflated as sent"
     assert web.get("/api/availability.csv").headers["Content-Type"].startswith("text/csv")
     disposition = web.get("/api/isps.csv").headers["Content-Disposition"]
     assert disposition == 'attachment; filename="mist-isps.csv"'

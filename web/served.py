@@ -7,13 +7,14 @@ import redis
 from werkzeug.http import parse_etags
 
 from store import reads
-from store.keys import DEFAULT_KEYSPACE, Dataset, Keyspace, keyspace_of
+from store.keys import DEFAULT_KEYSPACE, GZIP_ONLY, Dataset, Keyspace, keyspace_of
 from web.answers import (
     CSV_MIMETYPE,
     JSON_MIMETYPE,
     PRIVATE_NO_CACHE,
     Answer,
     Headers,
+    Inflated,
     accepts_gzip,
     error_answer,
     variant_etag,
@@ -44,30 +45,37 @@ class DatasetServer:
         keyspace: Keyspace = DEFAULT_KEYSPACE,
     ) -> Answer:
         """(status, headers, body) for a GET of the dataset of the org whose `keyspace` it
-        is; raises redis.RedisError when Redis is away."""
+        is; raises redis.RedisError when Redis is away. A dataset stored as gzip alone
+        (store.keys.GZIP_ONLY) goes to a client that takes no gzip inflated as it is sent."""
         gzip_ok = accepts_gzip(accept_encoding)
+        stored_gzip = gzip_ok or dataset in GZIP_ONLY  # the bytes read (and kept) from Redis
         keyspace = keyspace_of(dataset, keyspace)
         etag = reads.read_etag(self.client, dataset, keyspace)
         headers = [("Vary", "Accept-Encoding"), ("Cache-Control", PRIVATE_NO_CACHE)]
+        served = None
         if etag is not None:
             variant = variant_etag(etag, gzip_ok)
             if if_none_match and parse_etags(if_none_match).contains(variant):
                 return 304, [*headers, ("ETag", f'"{variant}"')], b""
-            cached = self._bodies.get((keyspace.prefix, dataset, gzip_ok))
+            cached = self._bodies.get((keyspace.prefix, dataset, stored_gzip))
             if cached is not None and cached.etag == etag:
-                return 200, self._headers(dataset, cached, headers), cached.body
-        served = reads.read_served(self.client, dataset, gzip_ok=gzip_ok, keyspace=keyspace)
+                served = cached
         if served is None:
-            return error_answer(503, NO_DATA_YET)
-        if len(self._bodies) >= MAX_CACHED:  # hundreds of orgs: keep the memory bounded
-            self._bodies.clear()
-        self._bodies[(keyspace.prefix, dataset, gzip_ok)] = served
-        return 200, self._headers(dataset, served, headers), served.body
+            served = reads.read_served(self.client, dataset, gzip_ok=stored_gzip, keyspace=keyspace)
+            if served is None:
+                return error_answer(503, NO_DATA_YET)
+            if len(self._bodies) >= MAX_CACHED:  # hundreds of orgs: keep the memory bounded
+                self._bodies.clear()
+            self._bodies[(keyspace.prefix, dataset, stored_gzip)] = served
+        headers = self._headers(dataset, served.etag, served.gzipped and gzip_ok, headers)
+        if served.gzipped and not gzip_ok:
+            return 200, headers, Inflated(b"", served.body)
+        return 200, headers, served.body
 
     @staticmethod
-    def _headers(dataset: Dataset, served: reads.Served, base: Headers) -> Headers:
+    def _headers(dataset: Dataset, etag: str, gzipped: bool, base: Headers) -> Headers:
         headers = [*base, ("Content-Type", DATASET_MIMETYPES.get(dataset, JSON_MIMETYPE))]
-        headers.append(("ETag", f'"{variant_etag(served.etag, served.gzipped)}"'))
-        if served.gzipped:
+        headers.append(("ETag", f'"{variant_etag(etag, gzipped)}"'))
+        if gzipped:
             headers.append(("Content-Encoding", "gzip"))
         return headers
