@@ -50,7 +50,7 @@ class StepFigures:
 
     events: int
     from_mist: int
-    events_seconds: float  # reading the kept state, deriving, merging Mist's (one log line)
+    events_seconds: float  # the kept state read, derived, Mist's merged, state encoded
     circuits: int
     availability_seconds: float  # the circuit catalogue, the sums' read, advance, documents
     events_calls: int  # call 13 of DATA.md §1
@@ -339,7 +339,8 @@ def events_sections(found: list[EventsFigures]) -> list[Section]:
     events.notes += [
         "One org, mistsim 150 ms per call, `worker.py --once` three times (WORKER_INTERVAL=300): "
         "the first only learns; refreshes 2 and 3 derive events (the `events: … s` log line: "
-        "reading the kept state, deriving, merging Mist's own events) and count availability (the "
+        "reading the kept state, deriving, merging Mist's own events, encoding the state kept) "
+        "and count availability (the "
         "`availability: … s` line: the snapshot's circuit catalogue, the read of the stored "
         "sums, moving them on, the documents and the metric families; each part is in one line "
         "only). Mist's events read (call 13) "

@@ -61,9 +61,9 @@ class ServedDocument:
     document bigger than a piece is stored in pieces behind a manifest (store.pieces), its
     twin alike. Open it with Publisher.document; close() (the `with` block) finishes it.
 
-    A GZIP_ONLY document (the exposition) is its twin alone: its ETag hashes the gzip bytes
-    it stores (a sixth of the text to hash), and it may take whole gzip members made once
-    for several documents (write_member): every gzip reader reads the members as one stream.
+    A GZIP_ONLY document (the exposition, availability) is its twin alone: its ETag hashes
+    the gzip bytes it stores (a sixth of the text or less), and it may take whole gzip members
+    made once for several documents (write_member): gzip readers take members as one stream.
     """
 
     def __init__(
