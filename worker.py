@@ -37,7 +37,7 @@ from mist.streams import CallCounter, Fetched
 from refresh.configs import ConfigCache
 from refresh.events import EventStep
 from refresh.lease import Lease
-from refresh.memory import tune_malloc
+from refresh.memory import collections_between_refreshes, tune_malloc
 from refresh.orgs import MultiOrgRefresh
 from refresh.pipeline import Parts, Pipeline, RefreshAborted
 from refresh.process import (
@@ -238,7 +238,12 @@ class Worker:
     # ------------------------------------------------------------ one refresh
 
     def refresh(self) -> bool:
-        """Fetch, build and publish one snapshot; on failure keep the old one and say why."""
+        """Fetch, build and publish one snapshot; on failure keep the old one and say why.
+        The cyclic collector waits for the end of it (refresh.memory)."""
+        with collections_between_refreshes():
+            return self._refresh()
+
+    def _refresh(self) -> bool:
         started = self.clock()
         clock_start = self._clock_start = time.monotonic()
         self.mist.begin_refresh()

@@ -12,12 +12,10 @@ snapshot. No Mist call; one pass over circuits.
 from __future__ import annotations
 
 import functools
-import gc
 import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,9 +68,8 @@ class AvailabilityStep:
         """The snapshot's circuits and their flags from the events' state (the state itself
         is not kept: the event step drops its objects once encoded)."""
         started = time.perf_counter()
-        with collector_paused():
-            found = catalogue(snapshot)
-            flags = final_flags(state, found)
+        found = catalogue(snapshot)
+        flags = final_flags(state, found)
         self.seconds = time.perf_counter() - started
         return Prepared(org_id, snapshot.generated_at, found, flags)
 
@@ -94,8 +91,7 @@ class AvailabilityStep:
         families into `metrics`, a refresh.writer.MetricsDocuments, when given); returns
         each WAN port's 24 h figures for the worst circuits."""
         started = time.perf_counter()
-        with collector_paused():
-            counted = self._count(out, prepared, events, metrics)
+        counted = self._count(out, prepared, events, metrics)
         self.seconds += time.perf_counter() - started
         log.info(
             "availability: %d circuits, %d buckets closed, %.2f s",
@@ -126,21 +122,6 @@ class AvailabilityStep:
             ports = functools.partial(metric_ports, found, accumulator, heads)
             metrics.write(availability_families(ports))
         return port_figures(found, accumulator), len(accumulator.circuits), len(closed)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector held off for a step that allocates a hundred thousand
-    objects beside a snapshot of millions: each collection it would trigger re-scans that
-    heap (seconds at 10,000 gateways) to free nothing (the step makes no cycles;
-    reference counting frees its garbage). Restored after, as it was."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def write_documents(out: Publisher, found: Catalogue, acc: Accumulator) -> None:

@@ -24,7 +24,7 @@ from model.events import Derived, derive_events, system_events
 from model.freshness import data_age, is_stale
 from model.mist_events import MIST_TYPES, convert, merge, read_window
 from model.snapshot import Snapshot
-from refresh.availability import AvailabilityStep, Prepared, collector_paused
+from refresh.availability import AvailabilityStep, Prepared
 from store.codec import encode_json
 from store.events import (
     Retention,
@@ -112,12 +112,11 @@ class EventStep:
             else:
                 previous = read_state(self._client, org_id)
             system = read_system(self._client, org_id)
-        with collector_paused():  # the new state's objects beside the snapshot's
-            derived = derive_events(previous, snapshot, hold=self.hold)
-            told = convert(mist.items, snapshot) if mist is not None else []
-            merged = merge(
-                derived.events, told, previous, now=snapshot.generated_at, read=mist is not None
-            )
+        derived = derive_events(previous, snapshot, hold=self.hold)
+        told = convert(mist.items, snapshot) if mist is not None else []
+        merged = merge(
+            derived.events, told, previous, now=snapshot.generated_at, read=mist is not None
+        )
         if merged.state["until"] is None:  # never read yet: the next read starts here
             merged.state["until"] = snapshot.generated_at - self.interval
         derived.events[:] = merged.events
