@@ -49,6 +49,7 @@ class Lease:
         self._monotonic = monotonic
         self.held = False
         self.lost = threading.Event()
+        self._guard = threading.Lock()  # keep (the heartbeat's thread) and release exclude
         self.renewed_at = 0.0  # monotonic: the last time Redis confirmed the lease ours
         self.lapses = 0  # lapsed leases taken back (renewed too late, nobody else had it)
 
@@ -85,9 +86,15 @@ class Lease:
 
     def keep(self) -> bool:
         """Renew the lease; take it back when it lapsed with nobody else holding it; set
-        `lost` (False) when another worker holds it. Safe from any thread."""
-        if self.lost.is_set():
-            return False  # lost to another worker: only `acquire` (a new refresh) takes it
+        `lost` (False) when another worker holds it. Safe from any thread; never takes back
+        a lease this worker released (a heartbeat racing the release did, and held it from
+        the next worker for a lease's length after this one exited)."""
+        with self._guard:
+            if not self.held or self.lost.is_set():
+                return False  # released, or lost: only `acquire` (a new refresh) takes it
+            return self._keep()
+
+    def _keep(self) -> bool:
         since = self._monotonic() - self.renewed_at
         if renew_lock(self._client, self.owner, self.seconds):
             self.renewed_at = self._monotonic()
@@ -125,12 +132,13 @@ class Lease:
 
     def release(self) -> None:
         """Give the lease back so a standby worker takes over at once."""
-        if not self.held:
-            return
+        with self._guard:  # a keep under way ends first; none starts after
+            if not self.held:
+                return
+            self.held = False
         try:
             with self._redis_lock:
                 release_lock(self._client, self.owner)
             log.info("released the worker lease")
         except redis.RedisError as error:
             log.warning("could not release the lease: %s", error)
-        self.held = False

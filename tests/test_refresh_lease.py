@@ -18,6 +18,7 @@ import pytest
 
 import worker as worker_module
 from mist.connection import MistConnection
+from refresh.lease import Lease
 from refresh.process import heartbeat_loop
 from settings import load_worker_settings
 from store.keys import KEY_LOCK
@@ -107,3 +108,19 @@ def test_a_lease_another_worker_took_stops_the_refresh_before_it_publishes(busy_
     assert "lost the worker lease to standby:1:feedc0de" in caplog.text
     assert "stops refreshing before it publishes" in caplog.text
     busy_worker.client.delete(KEY_LOCK)
+
+
+def test_a_released_lease_is_never_taken_back_by_a_heartbeat_racing_the_release(redis_server):
+    """A worker leaving (--once, shutdown) releases the lease; its heartbeat thread, mid-beat
+    at that moment, must not find the lease free and take it back: the next worker would
+    wait a whole lease for a process that is gone."""
+    client = redis_server.client()
+    lease = Lease(client, threading.Lock(), "leaving:1", seconds=30, clock=time.time)
+    assert lease.acquire() and lock_owner(client) == "leaving:1"
+    lease.release()
+    assert lock_owner(client) is None
+    assert lease.keep() is False, "the beat after the release does not renew or retake it"
+    lease.heartbeat()
+    assert lock_owner(client) is None, "free for the next worker at once"
+    standby = Lease(client, threading.Lock(), "next:2", seconds=30, clock=time.time)
+    assert standby.acquire()
