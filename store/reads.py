@@ -196,6 +196,13 @@ def read_gateway_peer_paths(
     return _hash_field(client, keyspace.peer_path_details, gateway_id)
 
 
+def read_gateway_availability(
+    client: redis.Redis, gateway_id: str, keyspace: Keyspace = DEFAULT_KEYSPACE
+) -> bytes | None:
+    """One gateway's availability JSON (DATA.md §3.10), as the worker stored it."""
+    return _hash_field(client, keyspace.availability_details, gateway_id)
+
+
 def serving_last_good(client: redis.Redis, keyspace: Keyspace = DEFAULT_KEYSPACE) -> bool:
     """True when the live snapshot is gone and its last-good copy is what the web serves."""
     pipe = client.pipeline(transaction=False)

@@ -23,11 +23,8 @@ from sla.accumulator import WIDTH, Accumulator, Buckets, Record
 from store.codec import encode_json
 from store.histories import as_bytes
 from store.keys import (
-    DEFAULT_KEYSPACE,
     SLA_DAY_TTL,
     SLA_HOUR_TTL,
-    Keyspace,
-    last_good_key,
     sla_bucket_key,
     sla_state_key,
     staged_key,
@@ -174,15 +171,3 @@ def stage_sla(
 def switch_sla(switch: Any, org_id: str) -> None:
     """The staged state goes live with the snapshot."""
     switch.rename(staged_key(sla_state_key(org_id)), sla_state_key(org_id))
-
-
-def read_gateway_availability(
-    client: redis.Redis, gateway_id: str, keyspace: Keyspace = DEFAULT_KEYSPACE
-) -> bytes | None:
-    """One gateway's availability JSON as the worker stored it (the hash is its own
-    last-good copy; an older worker's separate one as store.reads reads the gateway's)."""
-    key = keyspace.availability_details
-    body = client.hget(key, gateway_id)
-    if body is None and not client.exists(key):
-        body = client.hget(last_good_key(key), gateway_id)
-    return None if body is None else as_bytes(body)

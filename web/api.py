@@ -13,8 +13,7 @@ from history.series import RANGES
 from history.series import series as traffic_series
 from store.histories import read_port_history
 from store.keys import Keyspace
-from store.reads import read_gateway, read_gateway_peer_paths
-from store.sla import read_gateway_availability
+from store.reads import read_gateway, read_gateway_availability, read_gateway_peer_paths
 from web.answers import JSON_MIMETYPE, PRIVATE_NO_CACHE
 from web.errors import json_error, json_response
 from web.scope import OrgRefused, OrgScopes
