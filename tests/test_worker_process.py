@@ -244,6 +244,8 @@ def test_token_canary_never_reaches_logs_or_redis(mistsim_factory, redis_server,
         else:
             values = []
         for value in [key, *values]:
+            if value is None:  # gone between SCAN and GET (a TTL): nothing left to leak
+                continue
             if value.startswith(b"\x1f\x8b"):
                 value = gzip.decompress(value)
             assert not any(secret in value for secret in secrets), key
