@@ -165,12 +165,11 @@ their repetitive text for a somewhat larger twin (what a browser inflates is the
 
 
 def metric_ports(
-    found: Catalogue, acc: Accumulator, heads: dict[str, str] | None = None
+    found: Catalogue, acc: Accumulator, heads: dict[str, str]
 ) -> Iterator[PortFigures]:
     """Each WAN port's labels (as mist_wan_port_up's), ratios over 24h and 7d, flaps;
     `heads` keeps each gateway's labels from one pass over the ports to the next."""
     org = found.org.get("name")
-    heads = {} if heads is None else heads
     for key, info in found.ports.items():
         record = acc.circuits.get(key)
         head = heads.get(info.gateway_id)

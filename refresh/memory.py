@@ -26,8 +26,9 @@ def collections_between_refreshes() -> Iterator[None]:
     collection each time the heap had grown by a quarter: a dozen a refresh, 0.15-0.4 s each,
     collecting nothing, and landing in whichever step was allocating (events, availability).
     Reference counting frees what a refresh drops; the few cycles (an HTTP response, an
-    exception) wait for give_back_memory at the phase boundaries and the collection after
-    the refresh. Restored after, as it was (a worker run with the collector off stays so)."""
+    exception) wait for give_back_memory at the phase boundaries and once after the refresh
+    (a multi-org cycle's only one). Restored after, as it was (a worker run with the
+    collector off stays so)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -35,7 +36,7 @@ def collections_between_refreshes() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-            gc.collect()
+            give_back_memory()
 
 
 def give_back_memory() -> None:

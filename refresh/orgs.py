@@ -25,7 +25,6 @@ from mist.orgs import OrgCatalog, OrgCycle
 from mist.streams import Fetched
 from refresh.configs import ConfigCache, device_config_cap
 from refresh.lease import Lease
-from refresh.memory import give_back_memory
 from refresh.overview import overview_bytes, summary_of
 from refresh.pipeline import OrgScope, Parts, Pipeline, RefreshAborted
 from refresh.status import Redactor, RefreshStatus
@@ -207,8 +206,7 @@ class MultiOrgRefresh:
                 for position, org_id in enumerate(orgs)
             }
             results = {org_id: future.result() for org_id, future in futures.items()}
-        self.cycles += 1
-        give_back_memory()
+        self.cycles += 1  # memory goes back after the cycle (refresh.memory)
         self._finish(cycle, results, now)
         return all(results.values()) and not cycle.errors
 
