@@ -89,13 +89,19 @@ GZIP_ONLY: frozenset[Dataset] = frozenset(
         Dataset.METRICS_OPENMETRICS,
         Dataset.AVAILABILITY,
         Dataset.AVAILABILITY_CSV,
+        Dataset.VPN_PEERS_ALL,
+        Dataset.INSIGHTS_ALL,
+        Dataset.EXPORT_CSV,
     }
 )
 """Datasets stored only as their gzip twin (DATA.md §2). As plain text the exposition, in two
 formats, was 40 % of Redis at 10,000 gateways (326 of 790 MB), the availability JSON and CSV
-another 43 MB (their twins: 1.5 MB): memory every fork of Redis copies the page tables of and
-every publish rewrites into the AOF. Scrapers and browsers ask for gzip; the web inflates the
-twin as it sends it to a client that does not (web/metrics.py, web/served.py)."""
+another 43 MB (their twins: 1.5 MB), every peer path, every port's insights and the circuits'
+CSV 40 MB more (21 + 6 + 13; twins 3 MB): memory every fork of Redis copies the page tables of
+and every publish rewrites into the AOF (a rewrite of it forks again once the AOF has grown by
+its base: one refresh's writes less, one fork less). Scrapers and browsers ask for gzip; the
+web inflates the twin as it sends it to a client that does not (web/metrics.py,
+web/served.py). The seed's own keys (`mist:gateways`, `mist:sites`, `mist:org`) stay plain."""
 
 DATASET_KEYS: dict[Dataset, str] = {
     Dataset.ORG: KEY_ORG,

@@ -39,7 +39,7 @@ from store.codec import excel_safe
 from store.status import write_heartbeat, write_status
 from tests.fixtures.mist_answers import FORMULA_SITE, mist_answers, simulated_org
 from tests.fixtures.ports import free_port, port_open, wait_until
-from tests.fixtures.sample_data import SampleOrg, publish_sample, status_document
+from tests.fixtures.sample_data import SampleOrg, plain_body, publish_sample, status_document
 from views.export import CSV_COLUMNS
 from views.rows import ROW_COLUMNS, compact_sle, has_problem
 from web.fast import CSV_ROUTES, SERVED_ROUTES
@@ -369,7 +369,7 @@ def test_the_sample_org_is_the_same_for_a_seed_and_a_moment():
     )
     assert again.gateways_body == first.gateways_body
     assert again.peer_paths_body == first.peer_paths_body
-    csv_bodies = [store.get(keys.KEY_EXPORT_CSV) for store in stores[:2]]
+    csv_bodies = [plain_body(store, keys.Dataset.EXPORT_CSV) for store in stores[:2]]
     assert isinstance(csv_bodies[0], bytes) and csv_bodies[0].startswith(b"\xef\xbb\xbf")
     assert csv_bodies[1] == csv_bodies[0]
     assert other.gateways_body != first.gateways_body
@@ -731,7 +731,8 @@ def test_server_csv_has_one_row_per_wan_port_and_is_excel_safe(client, store, or
         r'attachment; filename="mist-circuits-\d{8}-\d{4}\.csv"',
         response.headers["Content-Disposition"],
     )
-    assert response.data == store.get(keys.KEY_EXPORT_CSV), "the bytes the worker wrote"
+    assert response.data == plain_body(store, keys.Dataset.EXPORT_CSV), "the bytes the worker wrote"
+    assert store.get(keys.KEY_EXPORT_CSV) is None, "stored as gzip alone (GZIP_ONLY)"
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert tuple(rows[0]) == CSV_COLUMNS

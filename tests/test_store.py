@@ -103,8 +103,8 @@ def test_snapshot_keys_expire_after_three_intervals_and_metadata_never(client):
         "mist:org:gz",
         "mist:sites",
         "mist:gateways:gz",
-        "mist:vpn_peers:all",
-        "mist:insights:all",
+        "mist:vpn_peers:all:gz",
+        "mist:insights:all:gz",
         "mist:metadata:etags",
         "mist:vpn_peers:00000000-0000-0000-1000-4c96144f0a10-4c96144f0a10",
     ):
@@ -223,14 +223,14 @@ def test_a_document_sent_in_pieces_is_stored_as_one_body_with_its_twin_and_etag(
     with Publisher(client, interval=60, now=time.time()) as out:
         with out.document(Dataset.GATEWAYS, piece_bytes=1000) as document:
             write_json_document(document, head, "gateways", iter(items))
-        with out.document(Dataset.EXPORT_CSV, piece_bytes=100) as document:
+        with out.document(Dataset.ISPS_CSV, piece_bytes=100) as document:
             encoder = CsvEncoder(("site", "gateway"), document)
             for row in rows:
                 encoder.add(row)
         assert out.commit() == 4
     expected = {
         Dataset.GATEWAYS: whole,
-        Dataset.EXPORT_CSV: _csv(("site", "gateway"), rows),
+        Dataset.ISPS_CSV: _csv(("site", "gateway"), rows),
     }
     for dataset, body in expected.items():
         plain = read_served(client, dataset, gzip_ok=False)
@@ -360,9 +360,9 @@ def test_csv_export_is_served_with_bom_gzip_twin_and_etag_in_the_snapshot(client
     zipped = read_served(client, Dataset.EXPORT_CSV, gzip_ok=True)
     assert plain is not None and zipped is not None
     assert plain.body == body and gzip.decompress(zipped.body) == body
-    assert plain.etag == read_etag(client, Dataset.EXPORT_CSV)
-    ttl = client.ttl(KEY_EXPORT_CSV)
-    assert 0 < ttl <= 180 and client.ttl(KEY_EXPORT_CSV + ":gz") == ttl
+    assert plain.etag == zipped.etag == read_etag(client, Dataset.EXPORT_CSV)
+    assert client.get(KEY_EXPORT_CSV) is None, "stored as gzip alone (GZIP_ONLY)"
+    assert 0 < client.ttl(KEY_EXPORT_CSV + ":gz") <= 180
 
 
 def test_a_staged_refresh_is_invisible_until_its_switch_and_leaves_no_staging_keys(client):

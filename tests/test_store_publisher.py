@@ -19,7 +19,6 @@ from store.history_codec import RECORD
 from store.keys import (
     DEFAULT_KEYSPACE,
     KEY_ETAGS,
-    KEY_EXPORT_CSV,
     KEY_GATEWAY_DETAILS,
     KEY_GATEWAYS,
     KEY_LOCK,
@@ -193,7 +192,7 @@ def test_another_staged_value_is_switched_with_the_snapshot_and_its_old_one_reti
 
 def _publish_document(client: redis.Redis, body: bytes, piece_bytes: int = 1000) -> None:
     with Publisher(client, interval=60, now=time.time(), piece_bytes=piece_bytes) as out:
-        with out.document(Dataset.EXPORT_CSV) as document:
+        with out.document(Dataset.GATEWAYS) as document:
             for start in range(0, len(body), 700):  # written in odd slices, as the worker does
                 document.write(body[start : start + 700])
         out.served_json(Dataset.ORG, {"v": 1})
@@ -214,20 +213,20 @@ def test_a_big_document_is_stored_in_pieces_no_command_grows_or_copies(plain_red
     names = [command[0].upper() for command in commands]
     assert "APPEND" not in names
     copied = [command[1].strip('"') for command in commands if command[0].upper() == "COPY"]
-    assert staged_key(KEY_EXPORT_CSV) not in copied and staged_key(KEY_ORG) in copied
+    assert staged_key(KEY_GATEWAYS) not in copied and staged_key(KEY_ORG) in copied
     assert all(client.strlen(key.replace("staged:", "")) <= 1000 for key in copied), "small"
     pieces = [key for key in scan_keys(client) if key.startswith("mist:pieces:")]
     assert len(pieces) >= 10 and all(client.strlen(key) <= 1000 for key in pieces)
     assert client.ttl(pieces[0]) > 180, "the last-good manifest names them for 7 days"
-    assert client.get(last_good_key(KEY_EXPORT_CSV)) == client.get(KEY_EXPORT_CSV)
-    served = read_served(client, Dataset.EXPORT_CSV, gzip_ok=False)
-    zipped = read_served(client, Dataset.EXPORT_CSV, gzip_ok=True)
+    assert client.get(last_good_key(KEY_GATEWAYS)) == client.get(KEY_GATEWAYS)
+    served = read_served(client, Dataset.GATEWAYS, gzip_ok=False)
+    zipped = read_served(client, Dataset.GATEWAYS, gzip_ok=True)
     assert served is not None and zipped is not None
-    assert served.body == body == read_document(client, KEY_EXPORT_CSV)
+    assert served.body == body == read_document(client, KEY_GATEWAYS)
     assert gzip.decompress(zipped.body) == body and served.etag == etag_of(body) == zipped.etag
-    client.delete(KEY_EXPORT_CSV, KEY_EXPORT_CSV + ":gz", KEY_ETAGS)  # the live snapshot expired
-    assert read_document(client, last_good_key(KEY_EXPORT_CSV)) == body
-    last_good = read_served(client, Dataset.EXPORT_CSV, gzip_ok=True)
+    client.delete(KEY_GATEWAYS, KEY_GATEWAYS + ":gz", KEY_ETAGS)  # the live snapshot expired
+    assert read_document(client, last_good_key(KEY_GATEWAYS)) == body
+    last_good = read_served(client, Dataset.GATEWAYS, gzip_ok=True)
     assert last_good is not None and gzip.decompress(last_good.body) == body
 
 
@@ -245,7 +244,7 @@ def test_the_old_generations_pieces_go_a_piece_a_command_after_the_switch(plain_
     assert old <= {command[1].strip('"') for command in freed}
     now = {key for key in scan_keys(client) if key.startswith("mist:pieces:")}
     assert now and not now & old
-    assert read_document(client, KEY_EXPORT_CSV) == _document(2)
+    assert read_document(client, KEY_GATEWAYS) == _document(2)
 
 
 def test_a_reader_never_joins_pieces_of_two_generations(client_of_redis):
@@ -253,11 +252,11 @@ def test_a_reader_never_joins_pieces_of_two_generations(client_of_redis):
     the new manifest: the whole new document, never a mix."""
     client = client_of_redis
     _publish_document(client, _document(1))
-    stale = manifest_of(client.get(KEY_EXPORT_CSV))
+    stale = manifest_of(client.get(KEY_GATEWAYS))
     assert stale is not None and read_pieces(client, stale) == _document(1)
     _publish_document(client, _document(2))
     assert read_pieces(client, stale) is None, "the old generation is gone whole"
-    served = read_served(client, Dataset.EXPORT_CSV, gzip_ok=False)
+    served = read_served(client, Dataset.GATEWAYS, gzip_ok=False)
     assert served is not None and served.body == _document(2)
 
 
@@ -268,11 +267,11 @@ def test_a_failed_switch_leaves_no_pieces_behind(client_of_redis):
         pytest.raises(LeaseLost),
         Publisher(client, interval=60, now=time.time(), owner="worker-a", piece_bytes=500) as out,
     ):
-        with out.document(Dataset.EXPORT_CSV) as document:
+        with out.document(Dataset.GATEWAYS) as document:
             document.write(_document(1))
         out.commit()
     assert not [key for key in scan_keys(client) if key.startswith("mist:pieces:")]
-    assert client.get(KEY_EXPORT_CSV) is None
+    assert client.get(KEY_GATEWAYS) is None
 
 
 def test_the_exposition_is_stored_as_gzip_alone_and_an_older_workers_plain_bytes_go(

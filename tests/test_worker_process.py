@@ -40,9 +40,9 @@ def assert_consistent(client) -> None:
         assert etag_of(stored.body) == stored.etag, dataset
     pipe = client.pipeline(transaction=True)  # both in one snapshot read
     pipe.get("mist:gateways")
-    pipe.get("mist:insights:all")
-    gateways_body, insights_body = pipe.execute()
-    gateways, insights = json.loads(gateways_body), json.loads(insights_body)
+    pipe.get("mist:insights:all:gz")  # stored as gzip alone (GZIP_ONLY)
+    gateways_body, insights_zipped = pipe.execute()
+    gateways, insights = json.loads(gateways_body), json.loads(gzip.decompress(insights_zipped))
     assert {ts["ts"] for ts in insights.values()} == {gateways["generated_at"]}
 
 
