@@ -21,6 +21,7 @@ from tests.fixtures.browser import close_page, open_page
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.sample_data import SampleOrg, publish_sample
 from tests.fixtures.web_server import WebServer, start_web_server
+from tests.test_dashboard import expand as open_ports
 
 
 class Stack:
@@ -57,10 +58,10 @@ def load(page: Any, org: Stack, query: str = "") -> None:
 
 
 def expand(page: Any, gateway: dict[str, Any]) -> Any:
-    """Find the gateway by name and open its WAN ports; returns its first port card."""
-    page.fill("#search", gateway["mac"])
-    row = page.locator(f'tr.gateway-row[data-id="{gateway["id"]}"]')
-    row.locator(".expand-button").click()
+    """Find the gateway by its MAC and open its WAN ports as tests.test_dashboard does (the
+    search's redraws settled first, tapped again when one replaced the row under the tap:
+    one tap, lost under load, timed this out); returns its first port card."""
+    open_ports(page, gateway)
     card = page.locator(f'.port-card[data-gateway="{gateway["id"]}"]').first
     card.wait_for()
     return card
