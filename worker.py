@@ -316,10 +316,11 @@ class Worker:
         self._succeeded(started)
         self._write_status()
         log.info(
-            "refresh published: %d keys, %d Mist calls, %.2f s",
+            "refresh published: %d keys, %d Mist calls, %.2f s; data of %r",
             published,
             self.mist.calls_this_refresh,
             seconds,
+            started,  # the snapshot's last_update and generated_at: which one went live
         )
 
     def _record_failure(

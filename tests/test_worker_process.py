@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -68,6 +69,9 @@ def test_once_exits_0_on_success_1_on_failure_and_healthcheck_follows(
     assert "refresh published" in once.output()
     assert healthcheck(redis_server.url) == 0
     client = redis_server.client()
+    logged = re.search(r"refresh published: .*; data of ([\d.]+)", once.output())
+    assert logged is not None, "the line names the snapshot that went live (the HA drill reads it)"
+    assert float(logged[1]) == float(client.get("mist:metadata:last_update"))
     assert client.get("mist:lock:worker") is None  # the lease is given back
     mistsim.set_faults(outage=True)
     failing = worker_proc(["--once"], env)
