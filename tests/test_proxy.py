@@ -124,9 +124,10 @@ def test_slow_header_clients_do_not_delay_health_through_the_proxy(proxied_web) 
     worst = p99([sample for sample in attacked if sample is not None])
     # "Usual" is the quiet baseline or, when the shared machine got busier meanwhile (other
     # tests run on the same cores), gunicorn's own p99 in the same seconds, which the slow
-    # clients never reach; a probe stalled behind a slow client takes seconds, or times out.
+    # clients never reach; a probe stalled behind a slow client takes seconds, or times out,
+    # so a second above usual tells the two apart (0.25 s did not: CI's noise reached 0.26 s).
     usual = max(usual, p99([sample for sample in direct if sample is not None]))
-    allowed = max(3 * usual, usual + 0.25)
+    allowed = max(3 * usual, usual + 1.0)
     assert worst <= allowed, f"p99 {worst:.3f}s under attack, {usual:.3f}s usual"
     assert len(closed) == SLOW_SOCKETS, f"the proxy closed only {sorted(closed)} within 20 s"
     assert max(closed.values()) < 15.0, closed  # client_header_timeout 10s, plus a tick
