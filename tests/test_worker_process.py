@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.drill_ha import PUBLISHED_LINE
 from store.codec import etag_of
 from store.keys import GZIP_ONLY, LEASE_SECONDS, Dataset
 from store.reads import read_served
@@ -69,7 +69,7 @@ def test_once_exits_0_on_success_1_on_failure_and_healthcheck_follows(
     assert "refresh published" in once.output()
     assert healthcheck(redis_server.url) == 0
     client = redis_server.client()
-    logged = re.search(r"refresh published: .*; data of ([\d.]+)", once.output())
+    logged = PUBLISHED_LINE.search(once.output())  # the pattern the HA drill reads it with
     assert logged is not None, "the line names the snapshot that went live (the HA drill reads it)"
     assert float(logged[1]) == float(client.get("mist:metadata:last_update"))
     assert client.get("mist:lock:worker") is None  # the lease is given back
